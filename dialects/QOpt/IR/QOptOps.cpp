@@ -1,0 +1,125 @@
+//===- QOptOps.cpp - qopt op verifiers ------------------------------------===//
+#include "dialects/QOpt/IR/QOptOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace qopt::QOpt;
+
+#include "dialects/QOpt/IR/QOptInterfaces.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/QOpt/IR/QOptOps.cpp.inc"
+
+LogicalResult GeluOp::verify() {
+  if (getApproximate() != "none" && getApproximate() != "tanh")
+    return emitOpError() << "approximate must be \"none\" or \"tanh\", not \"" << getApproximate()
+                         << "\"";
+  return success();
+}
+
+LogicalResult FakeQuantOp::verify() {
+  auto type = getInput().getType();
+  if (!isa<FloatType>(type.getElementType()))
+    return emitOpError() << "quantizes float tensors only";
+  if (type.getRank() != 2)
+    return emitOpError() << "expects a 2-D [N, K] weight, not rank " << type.getRank();
+  return success();
+}
+
+/// Checks the scale and zero-point operands of quantize/dequantize against ONNX's three layouts.
+static LogicalResult verifyQuantParams(Operation *op, Value input, Value scale, Value zeroPoint,
+                                       int64_t axis, int64_t blockSize) {
+  auto in = cast<RankedTensorType>(input.getType());
+  auto s = cast<RankedTensorType>(scale.getType());
+  if (zeroPoint && cast<RankedTensorType>(zeroPoint.getType()).getShape() != s.getShape())
+    return op->emitOpError() << "zero point shape must match the scale shape " << s;
+  if (s.getRank() == 0 || (s.getRank() == 1 && s.getDimSize(0) == 1 && blockSize == 0))
+    return success();
+  int64_t a = axis < 0 ? axis + in.getRank() : axis;
+  if (a < 0 || a >= in.getRank())
+    return op->emitOpError() << "axis " << axis << " is out of range for rank " << in.getRank();
+  if (blockSize < 0)
+    return op->emitOpError() << "block_size must not be negative";
+  if (blockSize == 0) {
+    if (s.getRank() != 1)
+      return op->emitOpError() << "per-axis scales must be 1-D";
+    if (!in.isDynamicDim(a) && !s.isDynamicDim(0) && s.getDimSize(0) != in.getDimSize(a))
+      return op->emitOpError() << "has " << s.getDimSize(0) << " scales for axis " << a
+                               << " of size " << in.getDimSize(a);
+    return success();
+  }
+  if (s.getRank() != in.getRank())
+    return op->emitOpError() << "blocked scales must have the input's rank";
+  for (int64_t d = 0; d < in.getRank(); ++d) {
+    if (in.isDynamicDim(d) || s.isDynamicDim(d))
+      continue;
+    int64_t want = d == a ? (in.getDimSize(d) + blockSize - 1) / blockSize : in.getDimSize(d);
+    if (s.getDimSize(d) != want)
+      return op->emitOpError() << "blocked scale dimension " << d << " is " << s.getDimSize(d)
+                               << ", expected " << want;
+  }
+  return success();
+}
+
+LogicalResult QuantizeOp::verify() {
+  auto storage = dyn_cast<IntegerType>(getStorageType());
+  if (!storage && !isa<FloatType>(getStorageType()))
+    return emitOpError() << "stores integers or small floats, not " << getStorageType();
+  if (getZeroPoint() && getZeroPoint().getType().getElementType() != getStorageType())
+    return emitOpError() << "zero point must have the storage type " << getStorageType();
+  return verifyQuantParams(*this, getInput(), getScale(), getZeroPoint(), getAxis(),
+                           getBlockSize());
+}
+
+LogicalResult DequantizeOp::verify() {
+  if (getZeroPoint() &&
+      getZeroPoint().getType().getElementType() != getInput().getType().getElementType())
+    return emitOpError() << "zero point must have the input's element type";
+  return verifyQuantParams(*this, getInput(), getScale(), getZeroPoint(), getAxis(),
+                           getBlockSize());
+}
+
+LogicalResult QuantizedMatMulOp::verify() {
+  SchemeAttr scheme = getScheme();
+  int64_t k = getInFeatures();
+  auto x = getInput().getType();
+  if (k <= 0)
+    return emitOpError() << "in_features must be positive";
+  if (!x.isDynamicDim(x.getRank() - 1) && x.getDimSize(x.getRank() - 1) != k)
+    return emitOpError() << "input has " << x.getDimSize(x.getRank() - 1)
+                         << " features, the weight " << k;
+  auto codes = getCodes().getType();
+  if (!codes.getElementType().isUnsignedInteger(8))
+    return emitOpError() << "codes are packed into ui8";
+  int64_t n = codes.getDimSize(0);
+  if (codes.getDimSize(1) != scheme.getPackedRowBytes(k))
+    return emitOpError() << "expects " << scheme.getPackedRowBytes(k) << " bytes of codes per row for "
+                         << k << " " << scheme.getBits() << "-bit codes, got "
+                         << codes.getDimSize(1);
+  SmallVector<int64_t> groupShape{n, scheme.getNumGroups(k)};
+  auto scales = getScales().getType();
+  if (scales.getShape() != ArrayRef(groupShape))
+    return emitOpError() << "expects scales of shape " << n << "x" << groupShape[1];
+  bool doubleQuant = scheme.getDoubleQuantBlock() > 0;
+  Type wantScale = doubleQuant ? Type(IntegerType::get(getContext(), 8, IntegerType::Unsigned))
+                               : scheme.getScaleType();
+  if (scales.getElementType() != wantScale)
+    return emitOpError() << "expects scales of element type " << wantScale;
+  if (doubleQuant != static_cast<bool>(getScaleScales()))
+    return emitOpError() << "takes scale_scales exactly when the scheme is double-quantized";
+  if (doubleQuant) {
+    int64_t blocks = (n * groupShape[1] + scheme.getDoubleQuantBlock() - 1) /
+                     scheme.getDoubleQuantBlock();
+    auto ss = getScaleScales().getType();
+    if (ss.getRank() != 1 || ss.getDimSize(0) != blocks || !ss.getElementType().isF32())
+      return emitOpError() << "expects " << blocks << " f32 second-level scales";
+  }
+  if (scheme.getSymmetric() == static_cast<bool>(getZeroPoints()))
+    return emitOpError() << "takes zero points exactly when the scheme is asymmetric";
+  if (getZeroPoints() && (getZeroPoints().getType().getShape() != ArrayRef(groupShape) ||
+                          !getZeroPoints().getType().getElementType().isUnsignedInteger(8)))
+    return emitOpError() << "expects ui8 zero points of shape " << n << "x" << groupShape[1];
+  return success();
+}

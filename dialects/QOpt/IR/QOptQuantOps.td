@@ -1,0 +1,81 @@
+//===- QOptQuantOps.td - quantization ops ------------------*- tablegen -*-===//
+// clang-format off
+
+def QOpt_FakeQuantOp : QOpt_Op<"fake_quant", [Pure, SameOperandsAndResultType]> {
+  let summary = "quantize-then-dequantize with a straight-through gradient (QAT)";
+  let description = [{
+    Rounds a 2-D weight `[N, K]` to the grid of `scheme` (groups run along K) and returns the
+    dequantized values. For training the gradient passes straight through: d(out)/d(in) = 1.
+
+    ```mlir
+    %q = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 32, sym, scale = f32>} : tensor<64x128xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, QOpt_SchemeAttr:$scheme);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($output)";
+  let hasVerifier = 1;
+}
+
+def QOpt_QuantizeOp : QOpt_Op<"quantize", [Pure]> {
+  let summary = "activation quantization: saturate(round_half_even(x / scale) + zero_point)";
+  let description = [{
+    ONNX QuantizeLinear semantics. `scale` (and `zero_point`, of the result's element type) are 0-D
+    for per-tensor, 1-D along `axis` for per-axis, and blocked along `axis` when `block_size` > 0.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$scale,
+                       Optional<AnyRankedTensor>:$zero_point,
+                       DefaultValuedAttr<I64Attr, "1">:$axis,
+                       DefaultValuedAttr<I64Attr, "0">:$block_size,
+                       DefaultValuedAttr<BoolAttr, "true">:$saturate,
+                       TypeAttr:$storage_type);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "$input `,` $scale (`,` $zero_point^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def QOpt_DequantizeOp : QOpt_Op<"dequantize", [Pure]> {
+  let summary = "activation dequantization: (x - zero_point) * scale";
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$scale,
+                       Optional<AnyRankedTensor>:$zero_point,
+                       DefaultValuedAttr<I64Attr, "1">:$axis,
+                       DefaultValuedAttr<I64Attr, "0">:$block_size);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "$input `,` $scale (`,` $zero_point^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def QOpt_ObserveOp : QOpt_Op<"observe", [SameOperandsAndResultType]> {
+  let summary = "identity that records statistics of its input during calibration";
+  let arguments = (ins AnyRankedTensor:$input, StrAttr:$name);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($output)";
+}
+
+def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperandSegments]> {
+  let summary = "x[..., K] times a packed quantized weight [N, K] transposed, giving [..., N]";
+  let description = [{
+    The fused quantized linear layer that lowering targets: the weight stays packed and is decoded
+    inside the matmul's inner loop. Operands:
+    - `codes`: `tensor<N x R x ui8>`, each row's K codes packed densely LSB first, R = ceil(K*bits/8);
+    - `scales`: `tensor<N x G x T>` for G groups along K, T the scheme's scale type (`ui8` codes
+      when the scales are double-quantized, with `scale_scales` holding one f32 per block);
+    - `zero_points`: `tensor<N x G x ui8>`, present exactly when the scheme is asymmetric.
+
+    ```mlir
+    %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 128 : i64,
+           scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
+         : (tensor<1x?x128xf32>, tensor<64x64xui8>, tensor<64x1xf16>) -> tensor<1x?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$codes, AnyRankedTensor:$scales,
+                       Optional<AnyRankedTensor>:$zero_points,
+                       Optional<AnyRankedTensor>:$scale_scales,
+                       QOpt_SchemeAttr:$scheme, I64Attr:$in_features);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $codes `,` $scales (`zero_points` $zero_points^)? (`scale_scales` $scale_scales^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}

@@ -1,0 +1,27 @@
+# lit.cfg.py - configuration of qopt's lit regression suite.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "qopt"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".onnxtxt", ".test"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs", "fixtures", "oracle"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qopt_obj_root, "test")
+
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%fixtures", os.path.join(config.qopt_src_root, "test", "fixtures")))
+# Shared models and data live beside the checkout, never inside it.
+shared = os.path.abspath(os.path.join(config.qopt_src_root, "..", "shared"))
+config.substitutions.append(("%shared", shared))
+if os.path.exists(os.path.join(shared, "models", "qlm_llama.onnx")):
+    config.available_features.add("shared-models")
+
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.qopt_tools_dir, append_path=False)
+llvm_config.add_tool_substitutions(["qopt-opt", "qopt-compile"], [config.qopt_tools_dir])
