@@ -105,7 +105,11 @@ FailureOr<ElementsAttr> NodeContext::tensorAttr(StringRef name) {
   if (!a || !a->has_t())
     return emitError() << "needs a tensor attribute '" << name << "'";
   std::string error;
-  ElementsAttr value = convertTensor(a->t(), modelDir, getContext(), error);
+  onnx::TensorProto tensor = a->t();
+  // Name the blob after the value it defines, so the IR reads like the graph.
+  if (tensor.name().empty() && node.output_size() > 0)
+    tensor.set_name(node.output(0));
+  ElementsAttr value = convertTensor(tensor, modelDir, getContext(), error);
   if (!value)
     return emitError() << "attribute '" << name << "': " << error;
   return value;
