@@ -12,7 +12,7 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qopt_obj_root, "test")
 
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
-config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%fixtures", os.path.join(config.qopt_src_root, "test", "fixtures")))
 # Shared models and data live beside the checkout, never inside it.
 shared = os.path.abspath(os.path.join(config.qopt_src_root, "..", "shared"))
@@ -21,7 +21,8 @@ if os.path.exists(os.path.join(shared, "models", "qlm_llama.onnx")):
     config.available_features.add("shared-models")
 
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+# qopt's tools first, then LLVM's (FileCheck, not), then the system's (rm, head, ...).
+config.environment["PATH"] = os.pathsep.join(
+    [config.qopt_tools_dir, config.llvm_tools_dir, os.environ.get("PATH", "/usr/bin:/bin")])
 llvm_config.use_default_substitutions()
-llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.qopt_tools_dir, append_path=False)
 llvm_config.add_tool_substitutions(["qopt-opt", "qopt-compile"], [config.qopt_tools_dir])

@@ -104,7 +104,10 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
   auto opsetIt = opsets.find(domain);
   int64_t opset = opsetIt == opsets.end() ? 1 : opsetIt->second;
-  std::string name = node.name().empty() ? node.op_type() : node.name();
+  // Unnamed nodes (common in hand-written graphs) are known by their first output.
+  std::string name = !node.name().empty()       ? node.name()
+                     : node.output_size() > 0 ? node.output(0)
+                                              : node.op_type();
   Location loc = NameLoc::get(builder.getStringAttr(name), fileLoc);
   auto describe = [&](InFlightDiagnostic diag) {
     return std::move(diag) << "node '" << name << "' (" << node.op_type() << ", domain "
@@ -129,7 +132,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   if (!handler)
     return describe(error()) << "unsupported op";
 
-  NodeContext context(node, inputs, opset, builder, loc, modelDir);
+  NodeContext context(node, name, inputs, opset, builder, loc, modelDir);
   // Diagnostics of the node's ops name the node's location; report them against the file.
   HandlerResult results = (*handler)(context);
   if (failed(results))

@@ -48,7 +48,7 @@ const Handler *qopt::onnx_importer::lookupHandler(StringRef domain, StringRef op
 
 InFlightDiagnostic NodeContext::emitError() {
   std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
-  return mlir::emitError(loc) << "node '" << node.name() << "' (" << node.op_type() << ", domain "
+  return mlir::emitError(loc) << "node '" << name << "' (" << node.op_type() << ", domain "
                               << domain << ", opset " << opset << "): ";
 }
 
@@ -136,7 +136,7 @@ LogicalResult NodeContext::finish(Operation *op) {
   ScopedDiagnosticHandler addNode(getContext(), [&](Diagnostic &diag) {
     if (diag.getSeverity() == DiagnosticSeverity::Error && diag.getLocation() == loc) {
       std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
-      diag.attachNote() << "while importing node '" << node.name() << "' (" << node.op_type()
+      diag.attachNote() << "while importing node '" << name << "' (" << node.op_type()
                         << ", domain " << domain << ", opset " << opset << ")";
     }
     return failure(); // Let the outer handler print it.

@@ -17,11 +17,15 @@ namespace qopt::onnx_importer {
 
 class NodeContext {
 public:
-  NodeContext(const onnx::NodeProto &node, llvm::ArrayRef<mlir::Value> inputs, int64_t opset,
-              mlir::OpBuilder &builder, mlir::Location loc, llvm::StringRef modelDir)
-      : node(node), inputs(inputs), opset(opset), builder(builder), loc(loc), modelDir(modelDir) {}
+  NodeContext(const onnx::NodeProto &node, llvm::StringRef name, llvm::ArrayRef<mlir::Value> inputs,
+              int64_t opset, mlir::OpBuilder &builder, mlir::Location loc,
+              llvm::StringRef modelDir)
+      : node(node), name(name), inputs(inputs), opset(opset), builder(builder), loc(loc),
+        modelDir(modelDir) {}
 
   const onnx::NodeProto &node;
+  /// The node's name, or its first output's where it has none.
+  llvm::StringRef name;
   /// One entry per ONNX input; null where an optional input is omitted.
   llvm::ArrayRef<mlir::Value> inputs;
   int64_t opset;

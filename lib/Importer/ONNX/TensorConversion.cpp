@@ -73,6 +73,12 @@ static bool readExternal(const TensorProto &tensor, StringRef modelDir, int64_t 
     error = "external data path '" + location + "' must be relative to the model's folder";
     return false;
   }
+  for (StringRef component : llvm::make_range(llvm::sys::path::begin(location),
+                                              llvm::sys::path::end(location)))
+    if (component == "..") {
+      error = "external data path '" + location + "' leaves the model's folder";
+      return false;
+    }
   SmallString<256> dirReal, path(modelDir), fileReal;
   llvm::sys::path::append(path, location);
   if (llvm::sys::fs::real_path(modelDir, dirReal)) {
