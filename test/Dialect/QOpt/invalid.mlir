@@ -1,0 +1,142 @@
+// RUN: qopt-opt %s --split-input-file --verify-diagnostics
+
+func.func @broadcast_mismatch(%a: tensor<3xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{cannot broadcast dimension 3 against 4}}
+  %0 = qopt.add %a, %b : (tensor<3xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @wrong_result(%a: tensor<3xf32>, %b: tensor<3xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{result #0 has type 'tensor<4xf32>', incompatible with the inferred 'tensor<3xf32>'}}
+  %0 = qopt.mul %a, %b : (tensor<3xf32>, tensor<3xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @mixed_elements(%a: tensor<3xf32>, %b: tensor<3xf16>) -> tensor<3xf32> {
+  // expected-error @+1 {{operand element types differ}}
+  %0 = qopt.sub %a, %b : (tensor<3xf32>, tensor<3xf16>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @matmul_k(%a: tensor<2x3xf32>, %b: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{contracts 3 against 4}}
+  %0 = qopt.matmul %a, %b : (tensor<2x3xf32>, tensor<4x5xf32>) -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @bad_perm(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{has an invalid permutation}}
+  %0 = qopt.transpose %a {perm = array<i64: 0, 0>} : tensor<2x3xf32> -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @bad_axis(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %0 = qopt.concat %a {axis = 2 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @squeeze_non_unit(%a: tensor<2x3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{squeezes dimension 0 of size 2}}
+  %0 = qopt.squeeze %a {axes = array<i64: 0>} : tensor<2x3xf32> -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @gelu_mode(%a: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{approximate must be "none" or "tanh", not "fast"}}
+  %0 = qopt.gelu %a {approximate = "fast"} : tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @where_condition(%c: tensor<3xf32>, %a: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{expects an i1 condition}}
+  %0 = qopt.where %c, %a, %a : (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+// expected-error @+1 {{int schemes take 2 to 8 bits, not 9}}
+func.func @bits() attributes {s = #qopt.scheme<int9, group = 128, sym, scale = f16>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{only int schemes take zero points ('asym')}}
+func.func @nf4_zero() attributes {s = #qopt.scheme<nf4, group = 64, asym, scale = f16>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{scales are f16, bf16 or f32, not 'i32'}}
+func.func @scale_type() attributes {s = #qopt.scheme<int4, group = 32, sym, scale = i32>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown codebook 'mx4'}}
+func.func @codebook() attributes {s = #qopt.scheme<mx4, group = 32, sym, scale = f16>} {
+  return
+}
+
+// -----
+
+func.func @codes_per_row(%x: tensor<4x256xf32>, %codes: tensor<64x64xui8>, %scales: tensor<64x2xf16>) -> tensor<4x64xf32> {
+  // expected-error @+1 {{expects 128 bytes of codes per row for 256 4-bit codes, got 64}}
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
+       : (tensor<4x256xf32>, tensor<64x64xui8>, tensor<64x2xf16>) -> tensor<4x64xf32>
+  return %0 : tensor<4x64xf32>
+}
+
+// -----
+
+func.func @scale_groups(%x: tensor<4x256xf32>, %codes: tensor<64x96xui8>, %scales: tensor<64x1xf16>) -> tensor<4x64xf32> {
+  // expected-error @+1 {{expects scales of shape 64x3}}
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, scheme = #qopt.scheme<int3, group = 100, sym, scale = f16>}
+       : (tensor<4x256xf32>, tensor<64x96xui8>, tensor<64x1xf16>) -> tensor<4x64xf32>
+  return %0 : tensor<4x64xf32>
+}
+
+// -----
+
+func.func @missing_zero_points(%x: tensor<4x256xf32>, %codes: tensor<64x128xui8>, %scales: tensor<64x2xf16>) -> tensor<4x64xf32> {
+  // expected-error @+1 {{takes zero points exactly when the scheme is asymmetric}}
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, asym, scale = f16>}
+       : (tensor<4x256xf32>, tensor<64x128xui8>, tensor<64x2xf16>) -> tensor<4x64xf32>
+  return %0 : tensor<4x64xf32>
+}
+
+// -----
+
+func.func @per_axis_scales(%x: tensor<4x8xf32>, %s: tensor<4xf32>) -> tensor<4x8xi8> {
+  // expected-error @+1 {{has 4 scales for axis 1 of size 8}}
+  %0 = qopt.quantize %x, %s {storage_type = i8} : (tensor<4x8xf32>, tensor<4xf32>) -> tensor<4x8xi8>
+  return %0 : tensor<4x8xi8>
+}
+
+// -----
+
+func.func @fake_quant_rank(%w: tensor<4x8x2xf32>) -> tensor<4x8x2xf32> {
+  // expected-error @+1 {{expects a 2-D [N, K] weight, not rank 3}}
+  %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : tensor<4x8x2xf32>
+  return %0 : tensor<4x8x2xf32>
+}

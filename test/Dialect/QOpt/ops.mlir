@@ -1,0 +1,86 @@
+// RUN: qopt-opt %s | qopt-opt | FileCheck %s
+// RUN: qopt-opt %s --mlir-print-op-generic | qopt-opt | FileCheck %s
+// Every qopt op and the scheme attribute print and parse back to themselves.
+
+// CHECK-LABEL: func.func @elementwise
+func.func @elementwise(%x: tensor<2x?xf32>, %b: tensor<?xf32>, %i: tensor<2x?xi64>) -> tensor<2x?xf32> {
+  // CHECK: qopt.neg %{{.*}} : tensor<2x?xf32>
+  %0 = qopt.neg %x : tensor<2x?xf32>
+  // CHECK: qopt.gelu %{{.*}} {approximate = "tanh"} : tensor<2x?xf32>
+  %1 = qopt.gelu %0 {approximate = "tanh"} : tensor<2x?xf32>
+  // CHECK: qopt.add %{{.*}}, %{{.*}} : (tensor<2x?xf32>, tensor<?xf32>) -> tensor<2x?xf32>
+  %2 = qopt.add %1, %b : (tensor<2x?xf32>, tensor<?xf32>) -> tensor<2x?xf32>
+  // CHECK: qopt.less %{{.*}}, %{{.*}} : (tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x?xi1>
+  %3 = qopt.less %2, %x : (tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x?xi1>
+  // CHECK: qopt.where %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x?xi1>, tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x?xf32>
+  %4 = qopt.where %3, %2, %x : (tensor<2x?xi1>, tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x?xf32>
+  // CHECK: qopt.cast %{{.*}} {to = f32} : tensor<2x?xi64> -> tensor<2x?xf32>
+  %5 = qopt.cast %i {to = f32} : tensor<2x?xi64> -> tensor<2x?xf32>
+  // CHECK: qopt.silu
+  %6 = qopt.silu %5 : tensor<2x?xf32>
+  %7 = qopt.mul %4, %6 : (tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x?xf32>
+  return %7 : tensor<2x?xf32>
+}
+
+// CHECK-LABEL: func.func @shapes
+func.func @shapes(%x: tensor<1x?x8xf32>, %s: tensor<4xi64>) -> (tensor<?x?x2x4xf32>, tensor<3xi64>) {
+  // CHECK: qopt.shape %{{.*}} : tensor<1x?x8xf32> -> tensor<3xi64>
+  %0 = qopt.shape %x : tensor<1x?x8xf32> -> tensor<3xi64>
+  // CHECK: qopt.reshape %{{.*}}, %{{.*}} : (tensor<1x?x8xf32>, tensor<4xi64>) -> tensor<?x?x2x4xf32>
+  %1 = qopt.reshape %x, %s : (tensor<1x?x8xf32>, tensor<4xi64>) -> tensor<?x?x2x4xf32>
+  return %1, %0 : tensor<?x?x2x4xf32>, tensor<3xi64>
+}
+
+// CHECK-LABEL: func.func @split_slice
+func.func @split_slice(%x: tensor<4x12xf32>, %st: tensor<1xi64>, %en: tensor<1xi64>, %ax: tensor<1xi64>) -> (tensor<4x6xf32>, tensor<4x6xf32>, tensor<?x12xf32>) {
+  // CHECK: qopt.split %{{.*}} {axis = 1 : i64} : (tensor<4x12xf32>) -> (tensor<4x6xf32>, tensor<4x6xf32>)
+  %0:2 = qopt.split %x {axis = 1 : i64} : (tensor<4x12xf32>) -> (tensor<4x6xf32>, tensor<4x6xf32>)
+  // CHECK: qopt.slice %{{.*}}, %{{.*}}, %{{.*}} axes %{{.*}} : (tensor<4x12xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x12xf32>
+  %1 = qopt.slice %x, %st, %en axes %ax : (tensor<4x12xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x12xf32>
+  return %0#0, %0#1, %1 : tensor<4x6xf32>, tensor<4x6xf32>, tensor<?x12xf32>
+}
+
+// CHECK-LABEL: func.func @nn
+func.func @nn(%x: tensor<2x?x8xf32>, %w: tensor<8x16xf32>, %g: tensor<8xf32>) -> tensor<2x?x16xf32> {
+  // CHECK: qopt.rms_norm %{{.*}}, %{{.*}} {epsilon = 9.99999974E-6 : f32}
+  %0 = qopt.rms_norm %x, %g {epsilon = 1.0e-5 : f32} : (tensor<2x?x8xf32>, tensor<8xf32>) -> tensor<2x?x8xf32>
+  // CHECK: qopt.layer_norm %{{.*}}, %{{.*}}, %{{.*}} {axis = 2 : i64}
+  %1 = qopt.layer_norm %0, %g, %g {axis = 2 : i64} : (tensor<2x?x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x?x8xf32>
+  // CHECK: qopt.reduce_mean %{{.*}} {axes = array<i64: -1>} : tensor<2x?x8xf32> -> tensor<2x?x1xf32>
+  %2 = qopt.reduce_mean %1 {axes = array<i64: -1>} : tensor<2x?x8xf32> -> tensor<2x?x1xf32>
+  %3 = qopt.sub %1, %2 : (tensor<2x?x8xf32>, tensor<2x?x1xf32>) -> tensor<2x?x8xf32>
+  // CHECK: qopt.matmul %{{.*}}, %{{.*}} : (tensor<2x?x8xf32>, tensor<8x16xf32>) -> tensor<2x?x16xf32>
+  %4 = qopt.matmul %3, %w : (tensor<2x?x8xf32>, tensor<8x16xf32>) -> tensor<2x?x16xf32>
+  // CHECK: qopt.softmax %{{.*}} {axis = 2 : i64} : tensor<2x?x16xf32>
+  %5 = qopt.softmax %4 {axis = 2 : i64} : tensor<2x?x16xf32>
+  return %5 : tensor<2x?x16xf32>
+}
+
+// CHECK-LABEL: func.func @quant
+func.func @quant(%x: tensor<1x?x256xf32>, %codes: tensor<64x128xui8>, %scales: tensor<64x2xf16>,
+                 %w: tensor<64x256xf32>, %s: tensor<f32>, %zp: tensor<ui8>) -> (tensor<1x?x64xf32>, tensor<64x256xf32>, tensor<1x?x256xf32>) {
+  // CHECK: qopt.quantized_matmul %{{.*}}, %{{.*}}, %{{.*}} {in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
+       : (tensor<1x?x256xf32>, tensor<64x128xui8>, tensor<64x2xf16>) -> tensor<1x?x64xf32>
+  // CHECK: qopt.fake_quant %{{.*}} {scheme = #qopt.scheme<nf4, group = 64, sym, scale = f32, double_quant = 256>}
+  %1 = qopt.fake_quant %w {scheme = #qopt.scheme<nf4, group = 64, sym, scale = f32, double_quant = 256>} : tensor<64x256xf32>
+  // CHECK: qopt.quantize %{{.*}}, %{{.*}}, %{{.*}} {storage_type = ui8} : (tensor<1x?x256xf32>, tensor<f32>, tensor<ui8>) -> tensor<1x?x256xui8>
+  %2 = qopt.quantize %x, %s, %zp {storage_type = ui8} : (tensor<1x?x256xf32>, tensor<f32>, tensor<ui8>) -> tensor<1x?x256xui8>
+  // CHECK: qopt.dequantize %{{.*}}, %{{.*}}, %{{.*}} : (tensor<1x?x256xui8>, tensor<f32>, tensor<ui8>) -> tensor<1x?x256xf32>
+  %3 = qopt.dequantize %2, %s, %zp : (tensor<1x?x256xui8>, tensor<f32>, tensor<ui8>) -> tensor<1x?x256xf32>
+  // CHECK: qopt.observe %{{.*}} {name = "act"} : tensor<1x?x256xf32>
+  %4 = qopt.observe %3 {name = "act"} : tensor<1x?x256xf32>
+  return %0, %1, %4 : tensor<1x?x64xf32>, tensor<64x256xf32>, tensor<1x?x256xf32>
+}
+
+// CHECK-LABEL: func.func @schemes
+// CHECK-SAME: #qopt.scheme<int3, group = 128, asym, scale = bf16>
+// CHECK-SAME: #qopt.scheme<int8, group = channel, sym, scale = f32>
+// CHECK-SAME: #qopt.scheme<fp4, group = 32, sym, scale = f16>
+// CHECK-SAME: #qopt.scheme<fp8_e4m3, group = channel, sym, scale = f32>
+func.func @schemes() attributes {s = [#qopt.scheme<int3, group = 128, asym, scale = bf16>,
+                                      #qopt.scheme<int8, group = channel, sym, scale = f32>,
+                                      #qopt.scheme<fp4, group = 32, sym, scale = f16>,
+                                      #qopt.scheme<fp8_e4m3, group = channel, sym, scale = f32>]} {
+  return
+}
