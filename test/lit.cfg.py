@@ -13,6 +13,7 @@ config.test_exec_root = os.path.join(config.qopt_obj_root, "test")
 
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
 config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%qopt_src", config.qopt_src_root))
 config.substitutions.append(("%fixtures", os.path.join(config.qopt_src_root, "test", "fixtures")))
 # Shared models and data live beside the checkout, never inside it.
 shared = os.path.abspath(os.path.join(config.qopt_src_root, "..", "shared"))
