@@ -67,6 +67,14 @@ HandlerResult importCast(NodeContext &ctx) {
   return single(ctx.make<Q::CastOp>(ctx.input(0), TypeAttr::get(et)));
 }
 
+/// CastLike converts to the element type of its second input.
+HandlerResult importCastLike(NodeContext &ctx) {
+  if (failed(ctx.checkArity(2, 2)))
+    return failure();
+  Type et = cast<RankedTensorType>(ctx.input(1).getType()).getElementType();
+  return single(ctx.make<Q::CastOp>(ctx.input(0), TypeAttr::get(et)));
+}
+
 HandlerResult importGelu(NodeContext &ctx) {
   if (failed(ctx.checkArity(1, 1)))
     return failure();
@@ -112,6 +120,7 @@ void qopt::onnx_importer::registerElementwiseHandlers() {
   registerHandler("", "Identity", 1, importIdentity);
   registerHandler("", "Dropout", 1, importDropout);
   registerHandler("", "Cast", 1, importCast);
+  registerHandler("", "CastLike", 15, importCastLike);
   registerHandler("", "Gelu", 20, importGelu);
 
   registerHandler("", "Add", 1, binary<Q::AddOp>());

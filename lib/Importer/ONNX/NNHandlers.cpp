@@ -26,7 +26,16 @@ HandlerResult importGemm(NodeContext &ctx) {
 HandlerResult importSoftmax(NodeContext &ctx) {
   if (failed(ctx.checkArity(1, 1)))
     return failure();
-  return single(ctx.make<Q::SoftmaxOp>(ctx.input(0), ctx.intAttr("axis", -1)));
+  int64_t axis = ctx.intAttr("axis", ctx.opset >= 13 ? -1 : 1);
+  if (ctx.opset < 13) {
+    // Softmax-1/11 normalizes over all dims from `axis` on (the input flattened to 2-D); that is
+    // the one-axis softmax only when `axis` is the last dim.
+    int64_t rank = cast<RankedTensorType>(ctx.input(0).getType()).getRank();
+    if (axis != -1 && axis != rank - 1)
+      return ctx.emitError() << "before opset 13 Softmax normalizes over dims [" << axis
+                             << ", " << rank << "); only the last dim is supported";
+  }
+  return single(ctx.make<Q::SoftmaxOp>(ctx.input(0), axis));
 }
 
 HandlerResult importLayerNorm(NodeContext &ctx) {
@@ -65,7 +74,7 @@ Handler reduce(int64_t axesInputSince) {
 void qopt::onnx_importer::registerNNHandlers() {
   registerHandler("", "MatMul", 1, importMatMul);
   registerHandler("", "Gemm", 11, importGemm);
-  registerHandler("", "Softmax", 13, importSoftmax);
+  registerHandler("", "Softmax", 1, importSoftmax);
   registerHandler("", "LayerNormalization", 17, importLayerNorm);
   registerHandler("", "ReduceMean", 1, reduce<Q::ReduceMeanOp>(18));
   registerHandler("", "ReduceSum", 1, reduce<Q::ReduceSumOp>(13));

@@ -107,6 +107,19 @@ HandlerResult importTranspose(NodeContext &ctx) {
   return single(ctx.make<Q::TransposeOp>(ctx.input(0), perm));
 }
 
+/// Slice-1 holds starts, ends and axes as attributes.
+HandlerResult importSliceAttrs(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)))
+    return failure();
+  auto starts = ctx.intsAttr("starts"), ends = ctx.intsAttr("ends");
+  if (!starts || !ends)
+    return ctx.emitError() << "needs 'starts' and 'ends' attributes";
+  auto axes = ctx.intsAttr("axes");
+  return single(ctx.make<Q::SliceOp>(ctx.input(0), ctx.i64Constant(*starts),
+                                     ctx.i64Constant(*ends),
+                                     axes ? ctx.i64Constant(*axes) : Value(), Value()));
+}
+
 HandlerResult importSlice(NodeContext &ctx) {
   if (failed(ctx.checkArity(3, 5)))
     return failure();
@@ -115,9 +128,15 @@ HandlerResult importSlice(NodeContext &ctx) {
 }
 
 HandlerResult importSplit(NodeContext &ctx) {
-  if (failed(ctx.checkArity(1, 2, /*maxOutputs=*/1024)))
+  if (failed(ctx.checkArity(1, ctx.opset >= 13 ? 2 : 1, /*maxOutputs=*/1024)))
     return failure();
   size_t parts = ctx.node.output_size();
+  if (ctx.opset < 13) {
+    Value sizes;
+    if (auto given = ctx.intsAttr("split"))
+      sizes = ctx.i64Constant(*given);
+    return ctx.makeMulti<Q::SplitOp>(parts, ctx.input(0), sizes, ctx.intAttr("axis", 0));
+  }
   if (ctx.opset >= 18 && !ctx.input(1)) {
     int64_t n = ctx.intAttr("num_outputs", 0);
     if (n != static_cast<int64_t>(parts))
@@ -129,14 +148,21 @@ HandlerResult importSplit(NodeContext &ctx) {
   return results;
 }
 
-/// Squeeze and Unsqueeze take their axes as a constant input from opset 13 on.
+/// Squeeze and Unsqueeze take their axes as a constant input from opset 13 on, as an attribute
+/// before.
 template <typename OpTy>
 Handler squeezeLike(bool axesRequired) {
   return [axesRequired](NodeContext &ctx) -> HandlerResult {
-    if (failed(ctx.checkArity(axesRequired ? 2 : 1, 2)))
+    bool axesAsInput = ctx.opset >= 13;
+    if (failed(ctx.checkArity(axesRequired && axesAsInput ? 2 : 1, axesAsInput ? 2 : 1)))
       return failure();
     SmallVector<int64_t> axes;
-    if (ctx.input(1)) {
+    if (!axesAsInput) {
+      if (auto given = ctx.intsAttr("axes"))
+        axes = *given;
+      else if (axesRequired)
+        return ctx.emitError() << "needs an 'axes' attribute";
+    } else if (ctx.input(1)) {
       auto values = ctx.constantInts(1, "axes");
       if (failed(values))
         return failure();
@@ -191,10 +217,11 @@ void qopt::onnx_importer::registerTensorHandlers() {
   registerHandler("", "Expand", 8, importExpand);
   registerHandler("", "Reshape", 5, importReshape);
   registerHandler("", "Transpose", 1, importTranspose);
+  registerHandler("", "Slice", 1, importSliceAttrs);
   registerHandler("", "Slice", 10, importSlice);
-  registerHandler("", "Split", 13, importSplit);
-  registerHandler("", "Squeeze", 13, squeezeLike<Q::SqueezeOp>(false));
-  registerHandler("", "Unsqueeze", 13, squeezeLike<Q::UnsqueezeOp>(true));
+  registerHandler("", "Split", 2, importSplit);
+  registerHandler("", "Squeeze", 1, squeezeLike<Q::SqueezeOp>(false));
+  registerHandler("", "Unsqueeze", 1, squeezeLike<Q::UnsqueezeOp>(true));
   registerHandler("", "ConstantOfShape", 9, importConstantOfShape);
   registerHandler("", "Trilu", 14, importTrilu);
 }

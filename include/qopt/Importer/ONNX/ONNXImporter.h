@@ -34,7 +34,7 @@ mlir::OwningOpRef<mlir::ModuleOp> importONNXBuffer(llvm::StringRef buffer,
                                                    const ImportOptions &options = {});
 
 /// The default-domain opsets the importer accepts.
-constexpr int64_t kMinOpset = 13;
+constexpr int64_t kMinOpset = 7;
 constexpr int64_t kMaxOpset = 23;
 
 } // namespace qopt::onnx_importer
