@@ -7,24 +7,6 @@ using namespace qopt::onnx_importer;
 namespace Q = qopt::QOpt;
 
 namespace {
-template <typename OpTy>
-Handler unary() {
-  return [](NodeContext &ctx) -> HandlerResult {
-    if (failed(ctx.checkArity(1, 1)))
-      return failure();
-    return single(ctx.make<OpTy>(ctx.input(0)));
-  };
-}
-
-template <typename OpTy>
-Handler binary() {
-  return [](NodeContext &ctx) -> HandlerResult {
-    if (failed(ctx.checkArity(2, 2)))
-      return failure();
-    return single(ctx.make<OpTy>(ctx.input(0), ctx.input(1)));
-  };
-}
-
 /// Max, Min and Sum take any number of inputs: a left fold of the binary op.
 template <typename OpTy>
 Handler variadic() {
@@ -93,51 +75,46 @@ HandlerResult importMod(NodeContext &ctx) {
   return single(ctx.make<Q::ModOp>(ctx.input(0), ctx.input(1)));
 }
 
-HandlerResult importWhere(NodeContext &ctx) {
-  if (failed(ctx.checkArity(3, 3)))
-    return failure();
-  return single(ctx.make<Q::WhereOp>(ctx.input(0), ctx.input(1), ctx.input(2)));
-}
 } // namespace
 
 void qopt::onnx_importer::registerElementwiseHandlers() {
-  registerHandler("", "Neg", 1, unary<Q::NegOp>());
-  registerHandler("", "Abs", 1, unary<Q::AbsOp>());
-  registerHandler("", "Sqrt", 1, unary<Q::SqrtOp>());
-  registerHandler("", "Reciprocal", 1, unary<Q::ReciprocalOp>());
-  registerHandler("", "Exp", 1, unary<Q::ExpOp>());
-  registerHandler("", "Log", 1, unary<Q::LogOp>());
-  registerHandler("", "Tanh", 1, unary<Q::TanhOp>());
-  registerHandler("", "Erf", 1, unary<Q::ErfOp>());
-  registerHandler("", "Sigmoid", 1, unary<Q::SigmoidOp>());
-  registerHandler("", "Sin", 1, unary<Q::SinOp>());
-  registerHandler("", "Cos", 1, unary<Q::CosOp>());
-  registerHandler("", "Relu", 1, unary<Q::ReluOp>());
-  registerHandler("", "Floor", 1, unary<Q::FloorOp>());
-  registerHandler("", "Ceil", 1, unary<Q::CeilOp>());
-  registerHandler("", "Not", 1, unary<Q::NotOp>());
-  registerHandler("", "IsNaN", 1, unary<Q::IsNaNOp>());
+  registerHandler("", "Neg", 1, direct<Q::NegOp, 1>());
+  registerHandler("", "Abs", 1, direct<Q::AbsOp, 1>());
+  registerHandler("", "Sqrt", 1, direct<Q::SqrtOp, 1>());
+  registerHandler("", "Reciprocal", 1, direct<Q::ReciprocalOp, 1>());
+  registerHandler("", "Exp", 1, direct<Q::ExpOp, 1>());
+  registerHandler("", "Log", 1, direct<Q::LogOp, 1>());
+  registerHandler("", "Tanh", 1, direct<Q::TanhOp, 1>());
+  registerHandler("", "Erf", 1, direct<Q::ErfOp, 1>());
+  registerHandler("", "Sigmoid", 1, direct<Q::SigmoidOp, 1>());
+  registerHandler("", "Sin", 1, direct<Q::SinOp, 1>());
+  registerHandler("", "Cos", 1, direct<Q::CosOp, 1>());
+  registerHandler("", "Relu", 1, direct<Q::ReluOp, 1>());
+  registerHandler("", "Floor", 1, direct<Q::FloorOp, 1>());
+  registerHandler("", "Ceil", 1, direct<Q::CeilOp, 1>());
+  registerHandler("", "Not", 1, direct<Q::NotOp, 1>());
+  registerHandler("", "IsNaN", 1, direct<Q::IsNaNOp, 1>());
   registerHandler("", "Identity", 1, importIdentity);
   registerHandler("", "Dropout", 1, importDropout);
   registerHandler("", "Cast", 1, importCast);
   registerHandler("", "CastLike", 15, importCastLike);
   registerHandler("", "Gelu", 20, importGelu);
 
-  registerHandler("", "Add", 1, binary<Q::AddOp>());
-  registerHandler("", "Sub", 1, binary<Q::SubOp>());
-  registerHandler("", "Mul", 1, binary<Q::MulOp>());
-  registerHandler("", "Div", 1, binary<Q::DivOp>());
-  registerHandler("", "Pow", 1, binary<Q::PowOp>());
+  registerHandler("", "Add", 1, direct<Q::AddOp, 2>());
+  registerHandler("", "Sub", 1, direct<Q::SubOp, 2>());
+  registerHandler("", "Mul", 1, direct<Q::MulOp, 2>());
+  registerHandler("", "Div", 1, direct<Q::DivOp, 2>());
+  registerHandler("", "Pow", 1, direct<Q::PowOp, 2>());
   registerHandler("", "Mod", 1, importMod);
-  registerHandler("", "And", 1, binary<Q::AndOp>());
-  registerHandler("", "Or", 1, binary<Q::OrOp>());
-  registerHandler("", "Equal", 1, binary<Q::EqualOp>());
-  registerHandler("", "Less", 1, binary<Q::LessOp>());
-  registerHandler("", "LessOrEqual", 1, binary<Q::LessEqualOp>());
-  registerHandler("", "Greater", 1, binary<Q::GreaterOp>());
-  registerHandler("", "GreaterOrEqual", 1, binary<Q::GreaterEqualOp>());
+  registerHandler("", "And", 1, direct<Q::AndOp, 2>());
+  registerHandler("", "Or", 1, direct<Q::OrOp, 2>());
+  registerHandler("", "Equal", 1, direct<Q::EqualOp, 2>());
+  registerHandler("", "Less", 1, direct<Q::LessOp, 2>());
+  registerHandler("", "LessOrEqual", 1, direct<Q::LessEqualOp, 2>());
+  registerHandler("", "Greater", 1, direct<Q::GreaterOp, 2>());
+  registerHandler("", "GreaterOrEqual", 1, direct<Q::GreaterEqualOp, 2>());
   registerHandler("", "Max", 1, variadic<Q::MaxOp>());
   registerHandler("", "Min", 1, variadic<Q::MinOp>());
   registerHandler("", "Sum", 1, variadic<Q::AddOp>());
-  registerHandler("", "Where", 1, importWhere);
+  registerHandler("", "Where", 1, direct<Q::WhereOp, 3>());
 }

@@ -6,12 +6,6 @@ using namespace qopt::onnx_importer;
 namespace Q = qopt::QOpt;
 
 namespace {
-HandlerResult importMatMul(NodeContext &ctx) {
-  if (failed(ctx.checkArity(2, 2)))
-    return failure();
-  return single(ctx.make<Q::MatMulOp>(ctx.input(0), ctx.input(1)));
-}
-
 HandlerResult importGemm(NodeContext &ctx) {
   if (failed(ctx.checkArity(2, 3)))
     return failure();
@@ -72,7 +66,7 @@ Handler reduce(int64_t axesInputSince) {
 } // namespace
 
 void qopt::onnx_importer::registerNNHandlers() {
-  registerHandler("", "MatMul", 1, importMatMul);
+  registerHandler("", "MatMul", 1, direct<Q::MatMulOp, 2>());
   registerHandler("", "Gemm", 11, importGemm);
   registerHandler("", "Softmax", 1, importSoftmax);
   registerHandler("", "LayerNormalization", 17, importLayerNorm);

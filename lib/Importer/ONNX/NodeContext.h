@@ -12,6 +12,7 @@
 #include "onnx/onnx_pb.h"
 #include <functional>
 #include <optional>
+#include <utility>
 
 namespace qopt::onnx_importer {
 
@@ -101,6 +102,21 @@ inline HandlerResult single(mlir::FailureOr<mlir::Value> v) {
   if (mlir::failed(v))
     return mlir::failure();
   return llvm::SmallVector<mlir::Value>{*v};
+}
+
+template <typename OpTy, size_t... I>
+HandlerResult makeFromInputs(NodeContext &ctx, std::index_sequence<I...>) {
+  return single(ctx.make<OpTy>(ctx.input(I)...));
+}
+
+/// A handler for ops whose N ONNX inputs become the qopt op's operands one to one.
+template <typename OpTy, size_t N>
+Handler direct() {
+  return [](NodeContext &ctx) -> HandlerResult {
+    if (mlir::failed(ctx.checkArity(N, N)))
+      return mlir::failure();
+    return makeFromInputs<OpTy>(ctx, std::make_index_sequence<N>());
+  };
 }
 
 } // namespace qopt::onnx_importer

@@ -63,12 +63,6 @@ HandlerResult importConcat(NodeContext &ctx) {
   return single(ctx.make<Q::ConcatOp>(ValueRange(ctx.inputs), ctx.intAttr("axis", 0)));
 }
 
-HandlerResult importRange(NodeContext &ctx) {
-  if (failed(ctx.checkArity(3, 3)))
-    return failure();
-  return single(ctx.make<Q::RangeOp>(ctx.input(0), ctx.input(1), ctx.input(2)));
-}
-
 HandlerResult importCumSum(NodeContext &ctx) {
   if (failed(ctx.checkArity(2, 2)))
     return failure();
@@ -79,12 +73,6 @@ HandlerResult importCumSum(NodeContext &ctx) {
     return ctx.emitError() << "axis must hold one value";
   return single(ctx.make<Q::CumSumOp>(ctx.input(0), (*axis)[0], ctx.intAttr("exclusive", 0) != 0,
                                       ctx.intAttr("reverse", 0) != 0));
-}
-
-HandlerResult importExpand(NodeContext &ctx) {
-  if (failed(ctx.checkArity(2, 2)))
-    return failure();
-  return single(ctx.make<Q::ExpandOp>(ctx.input(0), ctx.input(1)));
 }
 
 HandlerResult importReshape(NodeContext &ctx) {
@@ -212,9 +200,9 @@ void qopt::onnx_importer::registerTensorHandlers() {
   registerHandler("", "GatherElements", 1, gatherLike<Q::GatherElementsOp>("axis", 0));
   registerHandler("", "GatherND", 12, gatherLike<Q::GatherNDOp>("batch_dims", 0));
   registerHandler("", "Concat", 1, importConcat);
-  registerHandler("", "Range", 11, importRange);
+  registerHandler("", "Range", 11, direct<Q::RangeOp, 3>());
   registerHandler("", "CumSum", 11, importCumSum);
-  registerHandler("", "Expand", 8, importExpand);
+  registerHandler("", "Expand", 8, direct<Q::ExpandOp, 2>());
   registerHandler("", "Reshape", 5, importReshape);
   registerHandler("", "Transpose", 1, importTranspose);
   registerHandler("", "Slice", 1, importSliceAttrs);
