@@ -32,12 +32,14 @@ def InferShapesPass : Pass<"qopt-infer-shapes", "::mlir::ModuleOp"> {
 }
 
 def RaisePatternsPass : Pass<"qopt-raise-patterns", "::mlir::func::FuncOp"> {
-  let summary = "Recognizes RMSNorm and SiLU in their exported elementwise form";
+  let summary = "Recognizes RMSNorm, LayerNorm and SiLU in their exported elementwise form";
   let description = [{
     Exporters spell composite layers as chains of elementwise ops. Quantization and codegen want
     them whole, so this pass rewrites:
     - `x * reciprocal(sqrt(reduce_mean(x^2, -1) + eps))` times a weight (or with `div`) into
       `qopt.rms_norm`;
+    - `(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * scale + bias` into `qopt.layer_norm`
+      (LayerNormalization before opset 17);
     - `x * sigmoid(x)` into `qopt.silu`.
 
     Before:

@@ -50,32 +50,48 @@ struct RaiseSilu : OpRewritePattern<MulOp> {
   }
 };
 
-/// Matches 1/sqrt(mean(x^2, last axis) + eps) and returns eps, for the given x.
-std::optional<double> matchInverseRms(Value inv, Value x) {
-  auto recip = inv.getDefiningOp<ReciprocalOp>();
-  if (!recip)
-    return std::nullopt;
-  auto sqrt = recip.getInput().getDefiningOp<SqrtOp>();
+/// The input of `v` when `v` is a mean over the last axis that keeps it (as norms compute).
+Value matchLastAxisMean(Value v) {
+  auto mean = v.getDefiningOp<ReduceMeanOp>();
+  if (!mean || !mean.getKeepdims() || mean.getAxes().size() != 1)
+    return {};
+  int64_t rank = mean.getInput().getType().getRank();
+  int64_t axis = mean.getAxes()[0];
+  return (axis == -1 || axis == rank - 1) ? mean.getInput() : Value();
+}
+
+/// Whether `v` is x^2, as pow(x, 2) or x * x.
+bool isSquareOf(Value v, Value x) {
+  if (auto pow = v.getDefiningOp<PowOp>())
+    return pow.getLhs() == x && scalarFloat(pow.getRhs()) == 2.0;
+  if (auto mul = v.getDefiningOp<MulOp>())
+    return mul.getLhs() == x && mul.getRhs() == x;
+  return false;
+}
+
+/// Matches sqrt(mean(x^2, last axis) + eps) and returns eps, for the given x.
+std::optional<double> matchRootMeanSquare(Value v, Value x) {
+  auto sqrt = v.getDefiningOp<SqrtOp>();
   auto add = sqrt ? sqrt.getInput().getDefiningOp<AddOp>() : AddOp();
   if (!add)
     return std::nullopt;
   for (auto [meanValue, epsValue] :
        {std::pair(add.getLhs(), add.getRhs()), std::pair(add.getRhs(), add.getLhs())}) {
-    auto mean = meanValue.getDefiningOp<ReduceMeanOp>();
     auto eps = scalarFloat(epsValue);
-    if (!mean || !eps || !mean.getKeepdims() || mean.getAxes().size() != 1)
-      continue;
-    int64_t rank = x.getType() ? cast<RankedTensorType>(x.getType()).getRank() : 0;
-    int64_t axis = mean.getAxes()[0];
-    if (axis != -1 && axis != rank - 1)
-      continue;
-    auto pow = mean.getInput().getDefiningOp<PowOp>();
-    auto square = mean.getInput().getDefiningOp<MulOp>();
-    bool isSquare = (pow && pow.getLhs() == x && scalarFloat(pow.getRhs()) == 2.0) ||
-                    (square && square.getLhs() == x && square.getRhs() == x);
-    if (isSquare)
+    Value squared = matchLastAxisMean(meanValue);
+    if (eps && squared && isSquareOf(squared, x))
       return eps;
   }
+  return std::nullopt;
+}
+
+/// Matches 1/sqrt(mean(x^2, last axis) + eps) and returns eps, for the given x.
+/// The inverse is `reciprocal(r)` (dynamo exporter) or `1 / r` (TorchScript exporter).
+std::optional<double> matchInverseRms(Value inv, Value x) {
+  if (auto recip = inv.getDefiningOp<ReciprocalOp>())
+    return matchRootMeanSquare(recip.getInput(), x);
+  if (auto div = inv.getDefiningOp<DivOp>(); div && scalarFloat(div.getLhs()) == 1.0)
+    return matchRootMeanSquare(div.getRhs(), x);
   return std::nullopt;
 }
 
@@ -111,14 +127,56 @@ struct RaiseRMSNorm : OpRewritePattern<MulOp> {
   }
 };
 
+/// A constant 1-D tensor as long as the last dim of `type` (a norm's scale or shift).
+bool isChannelConstant(Value v, RankedTensorType type) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && t.getRank() == 1 && getConstantAttr(v) &&
+         t.getDimSize(0) == type.getDimSize(type.getRank() - 1);
+}
+
+/// (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * scale + bias -> layer_norm(x, scale, bias),
+/// the form of LayerNormalization that exporters write before opset 17.
+struct RaiseLayerNorm : OpRewritePattern<AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AddOp add, PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<RankedTensorType>(add.getType());
+    if (!type || type.getRank() < 1)
+      return failure();
+    for (auto [scaled, bias] : {std::pair(add.getLhs(), add.getRhs()),
+                                std::pair(add.getRhs(), add.getLhs())}) {
+      auto mul = scaled.getDefiningOp<MulOp>();
+      if (!mul || !isChannelConstant(bias, type))
+        continue;
+      for (auto [normalized, scale] : {std::pair(mul.getLhs(), mul.getRhs()),
+                                       std::pair(mul.getRhs(), mul.getLhs())}) {
+        auto div = normalized.getDefiningOp<DivOp>();
+        auto centered = div ? div.getLhs().getDefiningOp<SubOp>() : SubOp();
+        if (!centered || !isChannelConstant(scale, type))
+          continue;
+        Value x = centered.getLhs();
+        if (matchLastAxisMean(centered.getRhs()) != x || x.getType() != type)
+          continue;
+        auto eps = matchRootMeanSquare(div.getRhs(), centered.getResult());
+        if (!eps)
+          continue;
+        rewriter.replaceOpWithNewOp<LayerNormOp>(add, type, x, scale, bias,
+                                                 rewriter.getI64IntegerAttr(-1),
+                                                 rewriter.getF32FloatAttr(static_cast<float>(*eps)));
+        return success();
+      }
+    }
+    return failure();
+  }
+};
+
 struct RaisePatternsPass : public qopt::QOpt::impl::RaisePatternsPassBase<RaisePatternsPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseSilu, RaiseRMSNorm>(&getContext());
+    patterns.add<RaiseSilu, RaiseRMSNorm, RaiseLayerNorm>(&getContext());
     // Count raised ops by comparing the composite ops present before and after.
     auto countComposite = [&] {
       int64_t n = 0;
-      getOperation().walk([&](Operation *op) { n += isa<SiluOp, RMSNormOp>(op); });
+      getOperation().walk([&](Operation *op) { n += isa<SiluOp, RMSNormOp, LayerNormOp>(op); });
       return n;
     };
     int64_t before = countComposite();

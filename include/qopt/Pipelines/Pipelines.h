@@ -10,7 +10,7 @@ namespace qopt {
 /// Options of the graph cleanup that follows import.
 struct GraphPipelineOptions : public mlir::PassPipelineOptions<GraphPipelineOptions> {
   Option<bool> raisePatterns{*this, "raise-patterns",
-                             llvm::cl::desc("Recognize RMSNorm and SiLU"), llvm::cl::init(true)};
+                             llvm::cl::desc("Recognize RMSNorm, LayerNorm and SiLU"), llvm::cl::init(true)};
 };
 
 /// Shape refinement and folding, pattern raising, canonicalization and CSE: the graph that the
