@@ -184,12 +184,15 @@ ElementsAttr qopt::onnx_importer::convertTensor(const TensorProto &tensor, Strin
       ok = copyTyped(tensor.int64_data(), count, 8, false, bytes, error);
       break;
     case TensorProto::DOUBLE:
-      ok = copyTyped(tensor.double_data(), count, 8, false, bytes, error);
-      if (ok) // Doubles must keep their bits, not be converted through an integer.
-        for (int64_t i = 0; i < count; ++i) {
-          double v = tensor.double_data(i);
-          std::memcpy(bytes.data() + i * 8, &v, 8);
-        }
+      // Doubles keep their bits; the integer path below would convert them.
+      ok = static_cast<int64_t>(tensor.double_data_size()) == count;
+      if (ok) {
+        bytes.resize(count * 8);
+        std::memcpy(bytes.data(), tensor.double_data().data(), count * 8);
+      } else {
+        error = "tensor holds " + std::to_string(tensor.double_data_size()) +
+                " values but its shape needs " + std::to_string(count);
+      }
       break;
     case TensorProto::UINT32:
     case TensorProto::UINT64:

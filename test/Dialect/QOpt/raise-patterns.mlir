@@ -1,4 +1,4 @@
-// RUN: qopt-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(qopt-raise-patterns))' | FileCheck %s
+// RUN: qopt-opt %s --split-input-file --qopt-raise-patterns | FileCheck %s
 
 // CHECK-LABEL: func.func @silu
 // CHECK-SAME: (%[[X:.*]]: tensor<4xf32>)
