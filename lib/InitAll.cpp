@@ -3,6 +3,7 @@
 
 #include "dialects/QOpt/IR/QOptDialect.h"
 #include "dialects/QOpt/Transforms/Passes.h"
+#include "qopt/Conversion/Passes.h"
 #include "qopt/Pipelines/Pipelines.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllPasses.h"
@@ -15,5 +16,6 @@ void qopt::registerAllDialects(mlir::DialectRegistry &registry) {
 void qopt::registerAllPasses() {
   mlir::registerAllPasses();
   QOpt::registerQOptPasses();
+  registerQoptConversionPasses();
   registerPipelines();
 }

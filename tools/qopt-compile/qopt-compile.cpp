@@ -4,10 +4,13 @@
 // pipeline up to the requested stage and writes the result. Every failure is one diagnostic
 // naming the file, node or flag, and exit code 1.
 //
+#include "qopt/Conversion/Passes.h"
 #include "qopt/Importer/ONNX/ONNXImporter.h"
+#include "qopt/Target/CPU/LibraryEmitter.h"
 #include "qopt/InitAll.h"
 #include "qopt/Pipelines/Pipelines.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/SmallString.h"
@@ -17,6 +20,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/ToolUtilities.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -27,7 +31,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Stage { Import, Graph };
+enum class Stage { Import, Graph, Runtime, LLVM, Library };
 
 cl::OptionCategory category("qopt-compile options");
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"), cl::Required,
@@ -35,11 +39,19 @@ cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"), cl::Req
 cl::opt<std::string> outputFile("o", cl::desc("Output file"), cl::value_desc("file"),
                                 cl::init("-"), cl::cat(category));
 cl::opt<Stage> compileTo(
-    "compile-to", cl::desc("Stop after a stage and write its IR"), cl::init(Stage::Graph),
+    "compile-to",
+    cl::desc("Stop after a stage and write its IR (default: library for -o *.so, else graph)"),
     cl::values(clEnumValN(Stage::Import, "import", "the qopt dialect as imported"),
                clEnumValN(Stage::Graph, "graph",
-                          "after shape refinement, folding and pattern raising")),
+                          "after shape refinement, folding and pattern raising"),
+               clEnumValN(Stage::Runtime, "runtime", "LLVM dialect calling the kernel runtime"),
+               clEnumValN(Stage::LLVM, "llvm", "LLVM IR"),
+               clEnumValN(Stage::Library, "library",
+                          "a shared library, its weights file and C header")),
     cl::cat(category));
+cl::opt<std::string> runtimeLibrary(
+    "runtime-lib", cl::desc("The kernel runtime archive to link (default: beside the tool)"),
+    cl::value_desc("libqopt_runtime.a"), cl::cat(category), cl::Hidden);
 cl::list<std::string> inputShapes(
     "input-shape", cl::desc("Fix the shape of a graph input, e.g. input_ids=1x128"),
     cl::value_desc("name=DxD..."), cl::cat(category));
@@ -87,9 +99,23 @@ bool parseInputShapes(qopt::onnx_importer::ImportOptions &options) {
   return true;
 }
 
+/// Paths of what a library build writes next to `-o model.so`.
+std::string siblingPath(StringRef libraryPath, StringRef extension) {
+  SmallString<256> path(libraryPath);
+  llvm::sys::path::replace_extension(path, extension);
+  return path.str().str();
+}
+
+/// The signature text the conversion stored in the module.
+std::string moduleSignature(ModuleOp module) {
+  auto global = module.lookupSymbol<LLVM::GlobalOp>("qopt_signature");
+  auto text = global ? dyn_cast_or_null<StringAttr>(global.getValueOrNull()) : StringAttr();
+  return text ? text.getValue().rtrim(StringRef("\0", 1)).str() : "";
+}
+
 LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostream &os,
                             const qopt::onnx_importer::ImportOptions &importOptions,
-                            StringRef modelDir) {
+                            StringRef modelDir, Stage stage) {
   DialectRegistry registry;
   qopt::registerAllDialects(registry);
   MLIRContext context(registry);
@@ -104,13 +130,36 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     return failure();
   if (failed(verify(*module)))
     return failure();
-  if (compileTo != Stage::Import) {
+  if (stage != Stage::Import) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return failure();
     qopt::buildGraphPipeline(pm, qopt::GraphPipelineOptions());
+    if (stage >= Stage::Runtime) {
+      qopt::ConvertQOptToRuntimePassOptions lowering;
+      if (stage == Stage::Library)
+        lowering.weightsFile = siblingPath(outputFile, "weights");
+      pm.addPass(qopt::createConvertQOptToRuntimePass(lowering));
+    }
     if (failed(pm.run(*module)))
       return failure();
+  }
+  if (stage == Stage::LLVM)
+    return qopt::printLLVMIR(*module, os);
+  if (stage == Stage::Library) {
+    qopt::LibraryOptions options;
+    options.libraryPath = outputFile;
+    options.headerPath = siblingPath(outputFile, "h");
+    options.signature = moduleSignature(*module);
+    options.runtimeArchive = runtimeLibrary;
+    if (options.runtimeArchive.empty()) {
+      // The archive is installed beside the tools: bin/../lib/libqopt_runtime.a.
+      SmallString<256> path(llvm::sys::fs::getMainExecutable(nullptr, nullptr));
+      llvm::sys::path::remove_filename(path);
+      llvm::sys::path::append(path, "..", "lib", "libqopt_runtime.a");
+      options.runtimeArchive = path.str().str();
+    }
+    return qopt::emitLibrary(*module, options);
   }
   module->print(os);
   os << "\n";
@@ -129,10 +178,11 @@ int main(int argc, char **argv) {
   qopt::onnx_importer::ImportOptions importOptions;
   if (!parseInputShapes(importOptions))
     return 1;
-  if (StringRef(outputFile).ends_with(".so")) {
-    llvm::errs() << "qopt-compile: error: -o " << outputFile
-                 << ": writing a shared library needs code generation, which this build does not "
-                    "have yet; use --compile-to=import or --compile-to=graph with an .mlir output\n";
+  Stage stage = compileTo.getNumOccurrences()
+                    ? compileTo.getValue()
+                    : (StringRef(outputFile).ends_with(".so") ? Stage::Library : Stage::Graph);
+  if (stage == Stage::Library && (outputFile == "-" || splitInputFile)) {
+    llvm::errs() << "qopt-compile: error: a library needs an output file: -o model.so\n";
     return 1;
   }
 
@@ -152,16 +202,18 @@ int main(int argc, char **argv) {
   llvm::raw_string_ostream os(result);
   auto processChunk = [&](std::unique_ptr<llvm::MemoryBuffer> chunk,
                           raw_ostream &out) -> LogicalResult {
-    return compileBuffer(std::move(chunk), out, importOptions, modelDir);
+    return compileBuffer(std::move(chunk), out, importOptions, modelDir, stage);
   };
   // In split mode every chunk is compiled and reported; one failed chunk fails the run.
   LogicalResult status =
       splitInputFile
           ? splitAndProcessBuffer(std::move(buffer), NoSourceChunkBufferHandler(processChunk), os,
                                   "# -----", "// -----")
-          : compileBuffer(std::move(buffer), os, importOptions, modelDir);
+          : compileBuffer(std::move(buffer), os, importOptions, modelDir, stage);
   if (failed(status))
     return 1;
+  if (stage == Stage::Library)
+    return 0; // The emitter wrote the library, its weights and header.
   auto output = openOutputFile(outputFile, &errorMessage);
   if (!output) {
     llvm::errs() << "qopt-compile: error: -o " << outputFile << ": " << errorMessage << "\n";

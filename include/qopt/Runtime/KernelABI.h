@@ -1,0 +1,77 @@
+//===- KernelABI.h - between generated code and the runtime kernels -*- C++ -*-===//
+//
+// A compiled model's code is one function, `void qopt_graph(void *ctx)`, that walks the graph as
+// a sequence of calls into the runtime, plus `const char qopt_signature[]` describing its inputs and
+// outputs. This header is the contract between qopt's code generator and lib/Runtime; it is the only
+// thing the two share, and it includes nothing from MLIR or LLVM.
+//
+// Signature text, one line per graph input or output:
+//   `in|out <name> <dtype> <rank> <dim>...` with dim -1 where symbolic.
+//
+#ifndef QOPT_RUNTIME_KERNELABI_H
+#define QOPT_RUNTIME_KERNELABI_H
+
+#include <cstdint>
+
+namespace qopt::rt {
+
+/// Operation codes of qopt_rt_exec, with the integer (I) and float (F) attributes each takes.
+/// Operand lists are the qopt op's operands in order, null where an optional one is absent.
+enum class Opcode : int64_t {
+  // Unary elementwise; no attributes.
+  Neg, Abs, Sqrt, Reciprocal, Exp, Log, Tanh, Erf, Sigmoid, Sin, Cos, Relu, Floor, Ceil, Not, Silu,
+  IsNaN,
+  Gelu,  // I: tanh approximation (0/1)
+  Cast,  // I: target dtype
+  // Broadcasting binary; no attributes.
+  Add, Sub, Mul, Div, Pow, Max, Min, Mod, And, Or,
+  Equal, Less, LessEqual, Greater, GreaterEqual,
+  Where,
+  // Shapes and data movement.
+  Shape,          // I: first dim, end dim (both normalized)
+  Gather,         // I: axis
+  GatherElements, // I: axis
+  GatherND,       // I: batch_dims
+  Concat,         // I: axis
+  Range,
+  CumSum,         // I: axis, exclusive, reverse
+  Expand,
+  Reshape,        // I: allowzero
+  Transpose,      // I: perm...
+  Slice,
+  Split,          // I: axis; one output per part
+  Squeeze,        // I: axes... (normalized)
+  Unsqueeze,      // I: axes... (normalized, positions in the output)
+  ConstantOfShape,// I: dtype, integer value; F: float value
+  Trilu,          // I: upper
+  // Linear algebra, norms, reductions.
+  MatMul,
+  Gemm,           // I: transA, transB; F: alpha, beta
+  Softmax,        // I: axis (normalized)
+  LayerNorm,      // I: axis (normalized); F: epsilon
+  RMSNorm,        // F: epsilon
+  ReduceMean,     // I: keepdims, axes... (normalized; none = all)
+  ReduceSum,
+  ReduceMax,
+  ReduceMin,
+  NumOpcodes
+};
+
+} // namespace qopt::rt
+
+extern "C" {
+/// Graph input `index` as passed to qopt_model_run.
+void *qopt_rt_input(void *ctx, int64_t index);
+/// A constant: `rank` dims at `dims`, element type `dtype`, at byte `offset` of the weights file.
+void *qopt_rt_weight(void *ctx, int64_t dtype, int64_t offset, int64_t rank, const int64_t *dims);
+/// Runs one op. Inputs and outputs are tensor handles; outputs are written into `outs`.
+void qopt_rt_exec(void *ctx, int64_t opcode, void **ins, int64_t numIns, void **outs,
+                  int64_t numOuts, const int64_t *intAttrs, int64_t numIntAttrs,
+                  const double *floatAttrs, int64_t numFloatAttrs);
+/// Makes `tensor` graph output `index`.
+void qopt_rt_output(void *ctx, int64_t index, void *tensor);
+/// The generated code is done with `tensor`.
+void qopt_rt_release(void *ctx, void *tensor);
+}
+
+#endif // QOPT_RUNTIME_KERNELABI_H

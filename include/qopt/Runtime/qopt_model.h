@@ -1,0 +1,74 @@
+/*===- qopt_model.h - C ABI of a model compiled by qopt ------------------===*
+ *
+ * `qopt-compile model.onnx -o model.so` writes model.so (code), model.weights (constants, mapped
+ * read-only and shared between processes) and model.h (this ABI plus the model's signature).
+ *
+ *   qopt_model *m = qopt_model_create("model.weights", 2);
+ *   if (!m) fprintf(stderr, "%s\n", qopt_last_error());
+ *   qopt_tensor in = {QOPT_INT64, 2, {1, 128}, ids}, out;
+ *   if (qopt_model_run(m, &in, 1, &out, 1) != 0) fprintf(stderr, "%s\n", qopt_model_error(m));
+ *   ... out.data holds the output until the next run or destroy ...
+ *   qopt_model_destroy(m);
+ *
+ * The library is thread-compatible: one model may be run by one thread at a time; separate models
+ * may run concurrently.
+ *===----------------------------------------------------------------------===*/
+#ifndef QOPT_RUNTIME_QOPT_MODEL_H
+#define QOPT_RUNTIME_QOPT_MODEL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QOPT_MAX_RANK 8
+
+/* Element types, numbered as ONNX's TensorProto.DataType. */
+enum qopt_dtype {
+  QOPT_FLOAT32 = 1,
+  QOPT_UINT8 = 2,
+  QOPT_INT8 = 3,
+  QOPT_INT32 = 6,
+  QOPT_INT64 = 7,
+  QOPT_BOOL = 9, /* one byte per element, 0 or 1 */
+  QOPT_FLOAT64 = 11,
+};
+
+typedef struct qopt_tensor {
+  int32_t dtype;
+  int32_t rank;
+  int64_t dims[QOPT_MAX_RANK];
+  void *data; /* dense, row-major */
+} qopt_tensor;
+
+typedef struct qopt_model qopt_model;
+
+/* Maps the weights file and prepares `num_threads` worker threads (0: all cores). NULL on failure,
+ * with the reason in qopt_last_error(). */
+qopt_model *qopt_model_create(const char *weights_path, int num_threads);
+void qopt_model_destroy(qopt_model *model);
+
+/* Runs the model. Inputs are checked against the signature (dtype, rank, static dims). Outputs are
+ * filled in with memory owned by the model, valid until the next run or destroy. 0 on success. */
+int qopt_model_run(qopt_model *model, const qopt_tensor *inputs, int num_inputs,
+                   qopt_tensor *outputs, int num_outputs);
+
+/* The error of the last failed call on `model`, or of the last failed create. */
+const char *qopt_model_error(const qopt_model *model);
+const char *qopt_last_error(void);
+
+/* The signature: names, element types, ranks and dims (-1 where symbolic). */
+int qopt_model_num_inputs(const qopt_model *model);
+int qopt_model_num_outputs(const qopt_model *model);
+const char *qopt_model_input_name(const qopt_model *model, int index);
+const char *qopt_model_output_name(const qopt_model *model, int index);
+/* Fills dtype, rank and dims (-1 for symbolic) of input/output `index`; data is NULL. */
+int qopt_model_input_info(const qopt_model *model, int index, qopt_tensor *info);
+int qopt_model_output_info(const qopt_model *model, int index, qopt_tensor *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QOPT_RUNTIME_QOPT_MODEL_H */

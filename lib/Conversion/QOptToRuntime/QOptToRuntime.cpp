@@ -1,0 +1,438 @@
+//===- QOptToRuntime.cpp - the graph as calls into the kernel runtime -----===//
+//
+// Lowers `func.func @main` to an LLVM-dialect function `qopt_graph` that runs the graph through
+// qopt_rt_exec (KernelABI.h) and lays the constants out in a weights file.
+//
+#include "qopt/Conversion/Passes.h"
+
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "qopt/Runtime/KernelABI.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace qopt {
+#define GEN_PASS_DEF_CONVERTQOPTTORUNTIMEPASS
+#include "qopt/Conversion/Passes.h.inc"
+} // namespace qopt
+
+using namespace mlir;
+using namespace qopt;
+using qopt::rt::Opcode;
+namespace Q = qopt::QOpt;
+
+namespace {
+constexpr size_t kWeightsHeader = 16, kWeightsAlign = 64;
+
+/// The runtime's dtype code (ONNX numbering) of an element type, or 0.
+int64_t dtypeCode(Type t) {
+  if (t.isF32()) return 1;
+  if (t.isUnsignedInteger(8)) return 2;
+  if (t.isSignlessInteger(8)) return 3;
+  if (t.isSignlessInteger(32)) return 6;
+  if (t.isSignlessInteger(64)) return 7;
+  if (t.isInteger(1)) return 9;
+  if (t.isF64()) return 11;
+  return 0;
+}
+
+/// Appends the bytes of a constant as the runtime stores it (row-major, i1 as one byte).
+LogicalResult appendConstantBytes(ElementsAttr attr, std::vector<char> &out) {
+  auto type = cast<ShapedType>(attr.getType());
+  int64_t n = type.getNumElements();
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob)
+      return failure();
+    ArrayRef<char> data = blob->getData();
+    out.insert(out.end(), data.begin(), data.end());
+    return success();
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense)
+    return failure();
+  if (type.getElementType().isInteger(1)) {
+    for (bool b : dense.getValues<bool>())
+      out.push_back(b ? 1 : 0);
+    return success();
+  }
+  ArrayRef<char> raw = dense.getRawData();
+  if (dense.isSplat()) {
+    for (int64_t i = 0; i < n; ++i)
+      out.insert(out.end(), raw.begin(), raw.end());
+  } else {
+    out.insert(out.end(), raw.begin(), raw.end());
+  }
+  return success();
+}
+
+int64_t normalize(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
+int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+struct KernelCall {
+  Opcode opcode;
+  SmallVector<int64_t> ints;
+  SmallVector<double> floats;
+};
+
+/// The opcode and attribute encoding of one qopt op (KernelABI.h lists them).
+FailureOr<KernelCall> encode(Operation *op) {
+  auto simple = [](Opcode c) -> FailureOr<KernelCall> { return KernelCall{c, {}, {}}; };
+  auto reduceCall = [](Opcode c, auto r) -> FailureOr<KernelCall> {
+    KernelCall k{c, {r.getKeepdims() ? 1 : 0}, {}};
+    for (int64_t a : r.getAxes())
+      k.ints.push_back(normalize(a, rankOf(r.getInput())));
+    return k;
+  };
+  return llvm::TypeSwitch<Operation *, FailureOr<KernelCall>>(op)
+      .Case([&](Q::NegOp) { return simple(Opcode::Neg); })
+      .Case([&](Q::AbsOp) { return simple(Opcode::Abs); })
+      .Case([&](Q::SqrtOp) { return simple(Opcode::Sqrt); })
+      .Case([&](Q::ReciprocalOp) { return simple(Opcode::Reciprocal); })
+      .Case([&](Q::ExpOp) { return simple(Opcode::Exp); })
+      .Case([&](Q::LogOp) { return simple(Opcode::Log); })
+      .Case([&](Q::TanhOp) { return simple(Opcode::Tanh); })
+      .Case([&](Q::ErfOp) { return simple(Opcode::Erf); })
+      .Case([&](Q::SigmoidOp) { return simple(Opcode::Sigmoid); })
+      .Case([&](Q::SinOp) { return simple(Opcode::Sin); })
+      .Case([&](Q::CosOp) { return simple(Opcode::Cos); })
+      .Case([&](Q::ReluOp) { return simple(Opcode::Relu); })
+      .Case([&](Q::FloorOp) { return simple(Opcode::Floor); })
+      .Case([&](Q::CeilOp) { return simple(Opcode::Ceil); })
+      .Case([&](Q::NotOp) { return simple(Opcode::Not); })
+      .Case([&](Q::SiluOp) { return simple(Opcode::Silu); })
+      .Case([&](Q::IsNaNOp) { return simple(Opcode::IsNaN); })
+      .Case([&](Q::GeluOp g) {
+        return KernelCall{Opcode::Gelu, {g.getApproximate() == "tanh" ? 1 : 0}, {}};
+      })
+      .Case([&](Q::CastOp c) -> FailureOr<KernelCall> {
+        int64_t code = dtypeCode(c.getTo());
+        if (!code)
+          return c.emitOpError() << "casts to " << c.getTo() << ", which the runtime lacks";
+        return KernelCall{Opcode::Cast, {code}, {}};
+      })
+      .Case([&](Q::AddOp) { return simple(Opcode::Add); })
+      .Case([&](Q::SubOp) { return simple(Opcode::Sub); })
+      .Case([&](Q::MulOp) { return simple(Opcode::Mul); })
+      .Case([&](Q::DivOp) { return simple(Opcode::Div); })
+      .Case([&](Q::PowOp) { return simple(Opcode::Pow); })
+      .Case([&](Q::MaxOp) { return simple(Opcode::Max); })
+      .Case([&](Q::MinOp) { return simple(Opcode::Min); })
+      .Case([&](Q::ModOp) { return simple(Opcode::Mod); })
+      .Case([&](Q::AndOp) { return simple(Opcode::And); })
+      .Case([&](Q::OrOp) { return simple(Opcode::Or); })
+      .Case([&](Q::EqualOp) { return simple(Opcode::Equal); })
+      .Case([&](Q::LessOp) { return simple(Opcode::Less); })
+      .Case([&](Q::LessEqualOp) { return simple(Opcode::LessEqual); })
+      .Case([&](Q::GreaterOp) { return simple(Opcode::Greater); })
+      .Case([&](Q::GreaterEqualOp) { return simple(Opcode::GreaterEqual); })
+      .Case([&](Q::WhereOp) { return simple(Opcode::Where); })
+      .Case([&](Q::ShapeOp s) {
+        auto [first, last] = s.getDimRange();
+        return KernelCall{Opcode::Shape, {first, last}, {}};
+      })
+      .Case([&](Q::GatherOp g) { return KernelCall{Opcode::Gather, {static_cast<int64_t>(g.getAxis())}, {}}; })
+      .Case([&](Q::GatherElementsOp g) {
+        return KernelCall{Opcode::GatherElements, {static_cast<int64_t>(g.getAxis())}, {}};
+      })
+      .Case([&](Q::GatherNDOp g) { return KernelCall{Opcode::GatherND, {static_cast<int64_t>(g.getBatchDims())}, {}}; })
+      .Case([&](Q::ConcatOp c) { return KernelCall{Opcode::Concat, {static_cast<int64_t>(c.getAxis())}, {}}; })
+      .Case([&](Q::RangeOp) { return simple(Opcode::Range); })
+      .Case([&](Q::CumSumOp c) {
+        return KernelCall{Opcode::CumSum,
+                          {static_cast<int64_t>(c.getAxis()), c.getExclusive() ? 1 : 0, c.getReverse() ? 1 : 0},
+                          {}};
+      })
+      .Case([&](Q::ExpandOp) { return simple(Opcode::Expand); })
+      .Case([&](Q::ReshapeOp r) {
+        return KernelCall{Opcode::Reshape, {r.getAllowzero() ? 1 : 0}, {}};
+      })
+      .Case([&](Q::TransposeOp t) {
+        return KernelCall{Opcode::Transpose, SmallVector<int64_t>(t.getPerm()), {}};
+      })
+      .Case([&](Q::SliceOp) { return simple(Opcode::Slice); })
+      .Case([&](Q::SplitOp s) { return KernelCall{Opcode::Split, {static_cast<int64_t>(s.getAxis())}, {}}; })
+      .Case([&](Q::SqueezeOp s) {
+        auto in = s.getInput().getType();
+        KernelCall k{Opcode::Squeeze, {}, {}};
+        for (int64_t a : s.getAxes())
+          k.ints.push_back(normalize(a, in.getRank()));
+        if (s.getAxes().empty())
+          for (int64_t d = 0; d < in.getRank(); ++d)
+            if (in.getDimSize(d) == 1)
+              k.ints.push_back(d);
+        return k;
+      })
+      .Case([&](Q::UnsqueezeOp u) {
+        KernelCall k{Opcode::Unsqueeze, {}, {}};
+        for (int64_t a : u.getAxes())
+          k.ints.push_back(normalize(a, rankOf(u.getOutput())));
+        return k;
+      })
+      .Case([&](Q::ConstantOfShapeOp c) -> FailureOr<KernelCall> {
+        auto value = dyn_cast<DenseElementsAttr>(c.getValue());
+        Type et = c.getType().getElementType();
+        if (!value || !dtypeCode(et))
+          return c.emitOpError() << "has a fill value the runtime cannot represent";
+        KernelCall k{Opcode::ConstantOfShape, {dtypeCode(et), 0}, {0.0}};
+        if (isa<FloatType>(et))
+          k.floats[0] = (*value.getValues<APFloat>().begin()).convertToDouble();
+        else
+          k.ints[1] = (*value.getValues<APInt>().begin()).getSExtValue();
+        return k;
+      })
+      .Case([&](Q::TriluOp t) { return KernelCall{Opcode::Trilu, {t.getUpper() ? 1 : 0}, {}}; })
+      .Case([&](Q::MatMulOp) { return simple(Opcode::MatMul); })
+      .Case([&](Q::GemmOp g) {
+        return KernelCall{Opcode::Gemm,
+                          {g.getTransA() ? 1 : 0, g.getTransB() ? 1 : 0},
+                          {g.getAlpha().convertToDouble(), g.getBeta().convertToDouble()}};
+      })
+      .Case([&](Q::SoftmaxOp s) {
+        return KernelCall{Opcode::Softmax, {normalize(s.getAxis(), rankOf(s.getInput()))}, {}};
+      })
+      .Case([&](Q::LayerNormOp l) {
+        return KernelCall{Opcode::LayerNorm,
+                          {normalize(l.getAxis(), rankOf(l.getInput()))},
+                          {l.getEpsilon().convertToDouble()}};
+      })
+      .Case([&](Q::RMSNormOp r) {
+        return KernelCall{Opcode::RMSNorm, {}, {r.getEpsilon().convertToDouble()}};
+      })
+      .Case([&](Q::ReduceMeanOp r) { return reduceCall(Opcode::ReduceMean, r); })
+      .Case([&](Q::ReduceSumOp r) { return reduceCall(Opcode::ReduceSum, r); })
+      .Case([&](Q::ReduceMaxOp r) { return reduceCall(Opcode::ReduceMax, r); })
+      .Case([&](Q::ReduceMinOp r) { return reduceCall(Opcode::ReduceMin, r); })
+      .Default([](Operation *op) -> FailureOr<KernelCall> {
+        return op->emitOpError() << "has no CPU kernel yet";
+      });
+}
+
+/// FNV-1a, to tie a library to the weights it was compiled with.
+uint64_t fnv1a(ArrayRef<char> bytes, uint64_t h = 1469598103934665603ull) {
+  for (char c : bytes)
+    h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return h;
+}
+
+struct ConvertQOptToRuntimePass
+    : public qopt::impl::ConvertQOptToRuntimePassBase<ConvertQOptToRuntimePass> {
+  using Base::Base;
+
+  void runOnOperation() override;
+
+private:
+  /// Declares (once) an external runtime function.
+  LLVM::LLVMFuncOp runtimeFunc(StringRef name, Type result, ArrayRef<Type> params);
+  /// A private constant global holding `values`, and its address.
+  template <typename T> Value constantArray(OpBuilder &b, Location loc, ArrayRef<T> values, Type et);
+  Value i64(OpBuilder &b, Location loc, int64_t v) {
+    return LLVM::ConstantOp::create(b, loc, b.getI64Type(), b.getI64IntegerAttr(v));
+  }
+
+  ModuleOp module;
+  OpBuilder *moduleBuilder = nullptr;
+  unsigned numGlobals = 0;
+};
+
+LLVM::LLVMFuncOp ConvertQOptToRuntimePass::runtimeFunc(StringRef name, Type result,
+                                                       ArrayRef<Type> params) {
+  if (auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
+    return f;
+  return LLVM::LLVMFuncOp::create(*moduleBuilder, module.getLoc(), name,
+                                  LLVM::LLVMFunctionType::get(result, params));
+}
+
+template <typename T>
+Value ConvertQOptToRuntimePass::constantArray(OpBuilder &b, Location loc, ArrayRef<T> values,
+                                              Type et) {
+  if (values.empty())
+    return LLVM::ZeroOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()));
+  auto arrayType = LLVM::LLVMArrayType::get(et, values.size());
+  auto tensorType = RankedTensorType::get({static_cast<int64_t>(values.size())}, et);
+  auto global = LLVM::GlobalOp::create(
+      *moduleBuilder, loc, arrayType, /*isConstant=*/true, LLVM::Linkage::Private,
+      ("__qopt_attrs_" + Twine(numGlobals++)).str(), DenseElementsAttr::get(tensorType, values));
+  return LLVM::AddressOfOp::create(b, loc, global);
+}
+
+void ConvertQOptToRuntimePass::runOnOperation() {
+  module = getOperation();
+  MLIRContext *ctx = &getContext();
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main || main.isExternal()) {
+    module.emitError() << "expects a func.func @main holding the graph";
+    return signalPassFailure();
+  }
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(module.getBody());
+  moduleBuilder = &mb;
+  Type ptr = LLVM::LLVMPointerType::get(ctx), i64Type = mb.getI64Type(), f64Type = mb.getF64Type();
+  Type voidType = LLVM::LLVMVoidType::get(ctx);
+  auto inputFn = runtimeFunc("qopt_rt_input", ptr, {ptr, i64Type});
+  auto weightFn = runtimeFunc("qopt_rt_weight", ptr, {ptr, i64Type, i64Type, i64Type, ptr});
+  auto execFn = runtimeFunc("qopt_rt_exec", voidType,
+                            {ptr, i64Type, ptr, i64Type, ptr, i64Type, ptr, i64Type, ptr, i64Type});
+  auto outputFn = runtimeFunc("qopt_rt_output", voidType, {ptr, i64Type, ptr});
+  auto releaseFn = runtimeFunc("qopt_rt_release", voidType, {ptr, ptr});
+
+  auto graph = LLVM::LLVMFuncOp::create(mb, main.getLoc(), "qopt_graph",
+                                        LLVM::LLVMFunctionType::get(voidType, {ptr}));
+  Block *entry = graph.addEntryBlock(mb);
+  OpBuilder b = OpBuilder::atBlockEnd(entry);
+  Value ctxArg = entry->getArgument(0);
+  Location loc = main.getLoc();
+
+  // Operand and result arrays, reused by every call.
+  size_t maxIns = 1, maxOuts = 1;
+  main.walk([&](Operation *op) {
+    maxIns = std::max<size_t>(maxIns, op->getNumOperands());
+    maxOuts = std::max<size_t>(maxOuts, op->getNumResults());
+  });
+  Value insArray = LLVM::AllocaOp::create(b, loc, ptr, ptr, i64(b, loc, maxIns));
+  Value outsArray = LLVM::AllocaOp::create(b, loc, ptr, ptr, i64(b, loc, maxOuts));
+  auto slot = [&](Value array, int64_t i) {
+    return LLVM::GEPOp::create(b, loc, ptr, ptr, array, ArrayRef<LLVM::GEPArg>{i});
+  };
+
+  // The last op that uses each value, to release it right after.
+  DenseMap<Value, Operation *> lastUse;
+  main.walk([&](Operation *op) {
+    for (Value v : op->getOperands())
+      lastUse[v] = op;
+  });
+  DenseMap<Value, Value> handles;
+  auto releaseDead = [&](Operation *op) {
+    SmallPtrSet<Value, 4> done;
+    for (Value v : op->getOperands())
+      if (lastUse.lookup(v) == op && done.insert(v).second)
+        LLVM::CallOp::create(b, loc, releaseFn, ValueRange{ctxArg, handles.lookup(v)});
+    for (Value r : op->getResults())
+      if (r.use_empty())
+        LLVM::CallOp::create(b, loc, releaseFn, ValueRange{ctxArg, handles.lookup(r)});
+  };
+
+  std::string signature;
+  llvm::raw_string_ostream sig(signature);
+  auto describe = [&](StringRef kind, StringRef name, Type type) -> LogicalResult {
+    auto t = cast<RankedTensorType>(type);
+    int64_t code = dtypeCode(t.getElementType());
+    if (!code)
+      return main.emitError() << "graph " << kind << " '" << name << "' has element type "
+                              << t.getElementType() << ", which the runtime lacks";
+    sig << kind << " " << name << " " << code << " " << t.getRank();
+    for (int64_t d : t.getShape())
+      sig << " " << (ShapedType::isDynamic(d) ? -1 : d);
+    sig << "\n";
+    return success();
+  };
+
+  for (auto [i, arg] : llvm::enumerate(main.getArguments())) {
+    auto name = main.getArgAttrOfType<StringAttr>(i, "qopt.name");
+    if (failed(describe("in", name ? name.getValue() : ("input" + Twine(i)).str(), arg.getType())))
+      return signalPassFailure();
+    handles[arg] = LLVM::CallOp::create(b, loc, inputFn, ValueRange{ctxArg, i64(b, loc, i)})
+                       .getResult();
+    if (arg.use_empty())
+      LLVM::CallOp::create(b, loc, releaseFn, ValueRange{ctxArg, handles[arg]});
+  }
+
+  std::vector<char> weights(kWeightsHeader, 0);
+  for (Operation &op : main.getBody().front()) {
+    Location opLoc = op.getLoc();
+    if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
+      auto attr = dyn_cast<ElementsAttr>(cst.getValue());
+      auto type = dyn_cast<RankedTensorType>(cst.getType());
+      if (!attr || !type || !dtypeCode(type.getElementType())) {
+        op.emitOpError() << "is a constant the runtime cannot hold";
+        return signalPassFailure();
+      }
+      weights.resize((weights.size() + kWeightsAlign - 1) / kWeightsAlign * kWeightsAlign, 0);
+      int64_t offset = weights.size();
+      if (failed(appendConstantBytes(attr, weights))) {
+        op.emitOpError() << "has data that cannot be read";
+        return signalPassFailure();
+      }
+      Value dims = constantArray<int64_t>(b, opLoc, type.getShape(), i64Type);
+      handles[cst.getResult()] =
+          LLVM::CallOp::create(b, opLoc, weightFn,
+                               ValueRange{ctxArg, i64(b, opLoc, dtypeCode(type.getElementType())),
+                                          i64(b, opLoc, offset), i64(b, opLoc, type.getRank()),
+                                          dims})
+              .getResult();
+      releaseDead(&op);
+      continue;
+    }
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        auto name = main.getResultAttrOfType<StringAttr>(i, "qopt.name");
+        if (failed(describe("out", name ? name.getValue() : ("output" + Twine(i)).str(),
+                            v.getType())))
+          return signalPassFailure();
+        LLVM::CallOp::create(b, loc, outputFn, ValueRange{ctxArg, i64(b, loc, i), handles[v]});
+      }
+      releaseDead(&op);
+      continue;
+    }
+    FailureOr<KernelCall> call = encode(&op);
+    if (failed(call))
+      return signalPassFailure();
+    // Operands in the kernel's order; a slice's absent axes or steps are passed as null so
+    // that the ones present keep their positions.
+    SmallVector<Value> operands(op.getOperands());
+    if (auto slice = dyn_cast<Q::SliceOp>(op))
+      operands = {slice.getInput(), slice.getStarts(), slice.getEnds(), slice.getAxes(),
+                  slice.getSteps()};
+    if (operands.size() > maxIns) {
+      insArray = LLVM::AllocaOp::create(b, loc, ptr, ptr, i64(b, loc, operands.size()));
+      maxIns = operands.size();
+    }
+    for (auto [i, v] : llvm::enumerate(operands)) {
+      Value handle = v ? handles.lookup(v) : Value(LLVM::ZeroOp::create(b, opLoc, ptr));
+      LLVM::StoreOp::create(b, opLoc, handle, slot(insArray, i));
+    }
+    Value ints = constantArray<int64_t>(b, opLoc, call->ints, i64Type);
+    Value floats = constantArray<double>(b, opLoc, call->floats, f64Type);
+    LLVM::CallOp::create(
+        b, opLoc, execFn,
+        ValueRange{ctxArg, i64(b, opLoc, static_cast<int64_t>(call->opcode)), insArray,
+                   i64(b, opLoc, operands.size()), outsArray,
+                   i64(b, opLoc, op.getNumResults()), ints,
+                   i64(b, opLoc, call->ints.size()), floats, i64(b, opLoc, call->floats.size())});
+    ++numKernelCalls;
+    for (auto [i, r] : llvm::enumerate(op.getResults()))
+      handles[r] = LLVM::LoadOp::create(b, opLoc, ptr, slot(outsArray, i));
+    releaseDead(&op);
+  }
+  LLVM::ReturnOp::create(b, loc, ValueRange{});
+
+  // The signature, and the id shared with the weights file.
+  std::string sigText = sig.str();
+  uint64_t id = fnv1a(ArrayRef<char>(sigText.data(), sigText.size()),
+                      fnv1a(ArrayRef<char>(weights).drop_front(kWeightsHeader)));
+  sigText.push_back('\0');
+  LLVM::GlobalOp::create(mb, loc, LLVM::LLVMArrayType::get(mb.getI8Type(), sigText.size()),
+                         /*isConstant=*/true, LLVM::Linkage::External, "qopt_signature",
+                         mb.getStringAttr(sigText));
+  LLVM::GlobalOp::create(mb, loc, i64Type, /*isConstant=*/true, LLVM::Linkage::External,
+                         "qopt_weights_id", mb.getI64IntegerAttr(static_cast<int64_t>(id)));
+  std::memcpy(weights.data(), "QOPTWGT1", 8);
+  std::memcpy(weights.data() + 8, &id, 8);
+  numWeightBytes = weights.size();
+  main.erase();
+
+  if (!weightsFile.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(weightsFile, ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      module.emitError() << "cannot write the weights file '" << weightsFile
+                         << "': " << ec.message();
+      return signalPassFailure();
+    }
+    os.write(weights.data(), weights.size());
+  }
+}
+} // namespace

@@ -1,0 +1,246 @@
+//===- ModelAPI.cpp - the C ABI of a compiled model -----------------------===//
+//
+// Implements qopt_model.h over the generated `qopt_graph` function, and the qopt_rt_* entry points
+// that the generated code calls (KernelABI.h).
+//
+#include "Tensor.h"
+
+#include <cblas.h>
+#include <cstring>
+#include <fcntl.h>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace qopt::rt;
+
+extern "C" {
+// Defined by the generated object file of each model.
+void qopt_graph(void *ctx);
+extern const char qopt_signature[];
+extern const uint64_t qopt_weights_id;
+// OpenBLAS's thread control (declared here: not every cblas.h has it).
+void openblas_set_num_threads(int);
+}
+
+namespace {
+thread_local std::string lastError;
+
+struct ValueInfo {
+  std::string name;
+  int32_t dtype;
+  std::vector<int64_t> dims;
+};
+
+/// Magic and layout of the weights file: "QOPTWGT1", the 8-byte id shared with the code, then data.
+constexpr char kWeightsMagic[8] = {'Q', 'O', 'P', 'T', 'W', 'G', 'T', '1'};
+constexpr size_t kWeightsHeader = 16;
+} // namespace
+
+struct qopt_model {
+  Context ctx;
+  void *mapping = nullptr;
+  size_t mappingSize = 0;
+  std::vector<ValueInfo> inputs, outputs;
+  std::string error;
+};
+
+static bool parseSignature(qopt_model &m) {
+  std::istringstream lines(qopt_signature);
+  std::string kind;
+  while (lines >> kind) {
+    ValueInfo info;
+    int rank = 0;
+    if (!(lines >> info.name >> info.dtype >> rank))
+      return false;
+    info.dims.resize(rank);
+    for (int64_t &d : info.dims)
+      lines >> d;
+    (kind == "in" ? m.inputs : m.outputs).push_back(info);
+  }
+  return true;
+}
+
+extern "C" {
+
+qopt_model *qopt_model_create(const char *weightsPath, int numThreads) {
+  auto *m = new qopt_model();
+  auto failCreate = [&](const std::string &msg) -> qopt_model * {
+    lastError = std::string(weightsPath ? weightsPath : "(null)") + ": " + msg;
+    if (m->mapping)
+      munmap(m->mapping, m->mappingSize);
+    delete m;
+    return nullptr;
+  };
+  if (!weightsPath)
+    return failCreate("no weights path given");
+  int fd = open(weightsPath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return failCreate(std::string("cannot open the weights file: ") + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kWeightsHeader)) {
+    close(fd);
+    return failCreate("not a qopt weights file (too short)");
+  }
+  m->mappingSize = st.st_size;
+  m->mapping = mmap(nullptr, m->mappingSize, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (m->mapping == MAP_FAILED) {
+    m->mapping = nullptr;
+    return failCreate(std::string("cannot map the weights file: ") + std::strerror(errno));
+  }
+  const char *bytes = static_cast<const char *>(m->mapping);
+  uint64_t id;
+  std::memcpy(&id, bytes + 8, 8);
+  if (std::memcmp(bytes, kWeightsMagic, 8) != 0)
+    return failCreate("not a qopt weights file");
+  if (id != qopt_weights_id)
+    return failCreate("these weights belong to another compilation of the model");
+  if (!parseSignature(*m))
+    return failCreate("the library's signature is malformed");
+  m->ctx.weights = bytes;
+  m->ctx.weightsSize = m->mappingSize;
+  if (numThreads <= 0)
+    numThreads = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  m->ctx.threads = numThreads;
+  openblas_set_num_threads(numThreads);
+  return m;
+}
+
+void qopt_model_destroy(qopt_model *m) {
+  if (!m)
+    return;
+  m->ctx.releaseAll();
+  if (m->mapping)
+    munmap(m->mapping, m->mappingSize);
+  delete m;
+}
+
+const char *qopt_model_error(const qopt_model *m) { return m ? m->error.c_str() : lastError.c_str(); }
+const char *qopt_last_error(void) { return lastError.c_str(); }
+
+int qopt_model_num_inputs(const qopt_model *m) { return static_cast<int>(m->inputs.size()); }
+int qopt_model_num_outputs(const qopt_model *m) { return static_cast<int>(m->outputs.size()); }
+
+const char *qopt_model_input_name(const qopt_model *m, int i) {
+  return i >= 0 && i < static_cast<int>(m->inputs.size()) ? m->inputs[i].name.c_str() : nullptr;
+}
+const char *qopt_model_output_name(const qopt_model *m, int i) {
+  return i >= 0 && i < static_cast<int>(m->outputs.size()) ? m->outputs[i].name.c_str() : nullptr;
+}
+
+static int describe(const std::vector<ValueInfo> &list, int i, qopt_tensor *info) {
+  if (i < 0 || i >= static_cast<int>(list.size()) || !info)
+    return -1;
+  info->dtype = list[i].dtype;
+  info->rank = static_cast<int32_t>(list[i].dims.size());
+  for (size_t d = 0; d < list[i].dims.size(); ++d)
+    info->dims[d] = list[i].dims[d];
+  info->data = nullptr;
+  return 0;
+}
+int qopt_model_input_info(const qopt_model *m, int i, qopt_tensor *info) {
+  return describe(m->inputs, i, info);
+}
+int qopt_model_output_info(const qopt_model *m, int i, qopt_tensor *info) {
+  return describe(m->outputs, i, info);
+}
+
+int qopt_model_run(qopt_model *m, const qopt_tensor *inputs, int numInputs, qopt_tensor *outputs,
+                   int numOutputs) {
+  if (!m)
+    return -1;
+  m->error.clear();
+  auto failRun = [&](const std::string &msg) {
+    m->error = msg;
+    return -1;
+  };
+  if (numInputs != static_cast<int>(m->inputs.size()))
+    return failRun("the model takes " + std::to_string(m->inputs.size()) + " inputs, got " +
+                   std::to_string(numInputs));
+  if (numOutputs != static_cast<int>(m->outputs.size()))
+    return failRun("the model has " + std::to_string(m->outputs.size()) + " outputs, got room for " +
+                   std::to_string(numOutputs));
+  for (int k = 0; k < numInputs; ++k) {
+    const ValueInfo &want = m->inputs[k];
+    const qopt_tensor &have = inputs[k];
+    std::string what = "input '" + want.name + "'";
+    if (have.dtype != want.dtype)
+      return failRun(what + " must be " + dtypeName(want.dtype) + ", got " + dtypeName(have.dtype));
+    if (have.rank != static_cast<int32_t>(want.dims.size()))
+      return failRun(what + " must have rank " + std::to_string(want.dims.size()) + ", got " +
+                     std::to_string(have.rank));
+    for (int d = 0; d < have.rank; ++d)
+      if (have.dims[d] < 0 || (want.dims[d] >= 0 && have.dims[d] != want.dims[d]))
+        return failRun(what + " dimension " + std::to_string(d) + " must be " +
+                       std::to_string(want.dims[d]) + ", got " + std::to_string(have.dims[d]));
+    if (!have.data && have.rank > 0)
+      return failRun(what + " has no data");
+  }
+  Context &ctx = m->ctx;
+  ctx.releaseAll();
+  ctx.inputs = inputs;
+  ctx.numInputs = numInputs;
+  ctx.outputs.assign(numOutputs, nullptr);
+  try {
+    qopt_graph(&ctx);
+  } catch (const KernelError &e) {
+    ctx.releaseAll();
+    return failRun(e.message);
+  } catch (const std::bad_alloc &) {
+    ctx.releaseAll();
+    return failRun("out of memory");
+  }
+  for (int k = 0; k < numOutputs; ++k) {
+    Tensor *t = ctx.outputs[k];
+    outputs[k].dtype = t->dtype;
+    outputs[k].rank = t->rank;
+    for (int d = 0; d < t->rank; ++d)
+      outputs[k].dims[d] = t->dims[d];
+    outputs[k].data = t->data;
+  }
+  return 0;
+}
+
+void *qopt_rt_input(void *c, int64_t index) {
+  Context &ctx = *static_cast<Context *>(c);
+  const qopt_tensor &in = ctx.inputs[index];
+  return ctx.wrap(in.dtype, std::vector<int64_t>(in.dims, in.dims + in.rank), in.data);
+}
+
+void *qopt_rt_weight(void *c, int64_t dtype, int64_t offset, int64_t rank, const int64_t *dims) {
+  Context &ctx = *static_cast<Context *>(c);
+  std::vector<int64_t> shape(dims, dims + rank);
+  int64_t count = 1;
+  for (int64_t d : shape)
+    count *= d;
+  size_t bytes = count * dtypeSize(static_cast<int32_t>(dtype));
+  if (offset < static_cast<int64_t>(kWeightsHeader) || offset + bytes > ctx.weightsSize)
+    fail("a constant lies outside the weights file; is it truncated?");
+  return ctx.wrap(static_cast<int32_t>(dtype), shape, const_cast<char *>(ctx.weights) + offset);
+}
+
+void qopt_rt_exec(void *c, int64_t opcode, void **ins, int64_t numIns, void **outs,
+                  int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
+  Context &ctx = *static_cast<Context *>(c);
+  auto op = static_cast<Opcode>(opcode);
+  auto **in = reinterpret_cast<Tensor **>(ins);
+  auto **out = reinterpret_cast<Tensor **>(outs);
+  if (op <= Opcode::Where)
+    return runElementwise(op, ctx, in, numIns, out, i, ni);
+  if (op <= Opcode::Trilu)
+    return runShapeOp(op, ctx, in, numIns, out, numOuts, i, ni, f, nf);
+  if (op < Opcode::NumOpcodes)
+    return runNNOp(op, ctx, in, numIns, out, i, ni, f, nf);
+  fail("unknown opcode " + std::to_string(opcode));
+}
+
+void qopt_rt_output(void *c, int64_t index, void *tensor) {
+  static_cast<Context *>(c)->outputs[index] = static_cast<Tensor *>(tensor);
+}
+
+void qopt_rt_release(void *c, void *tensor) {
+  static_cast<Context *>(c)->release(static_cast<Tensor *>(tensor));
+}
+} // extern "C"

@@ -1,0 +1,214 @@
+//===- NNKernels.cpp - matmul, gemm, softmax, norms and reductions --------===//
+#include "Tensor.h"
+
+#include <algorithm>
+#include <cblas.h>
+#include <cmath>
+#include <limits>
+
+using namespace qopt::rt;
+
+namespace {
+void requireF32(const Tensor &t, const char *what) {
+  if (t.dtype != QOPT_FLOAT32)
+    fail(std::string(what) + " needs float32, got " + dtypeName(t.dtype));
+}
+
+/// NumPy matmul on float32, with BLAS doing the products.
+void matmul(Context &ctx, Tensor &a, Tensor &b, Tensor **outs) {
+  requireF32(a, "matmul");
+  requireF32(b, "matmul");
+  std::vector<int64_t> as = a.shape(), bs = b.shape();
+  bool aVec = as.size() == 1, bVec = bs.size() == 1;
+  if (aVec) as.insert(as.begin(), 1);
+  if (bVec) bs.push_back(1);
+  int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+  if (bs[bs.size() - 2] != k)
+    fail("matmul contracts " + std::to_string(k) + " against " + std::to_string(bs[bs.size() - 2]));
+  std::vector<int64_t> aBatch(as.begin(), as.end() - 2), bBatch(bs.begin(), bs.end() - 2);
+  std::vector<int64_t> batch = broadcastShapes(aBatch, bBatch);
+  std::vector<int64_t> shape = batch;
+  if (!aVec) shape.push_back(m);
+  if (!bVec) shape.push_back(n);
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, shape);
+  outs[0] = out;
+  const float *pa = a.as<float>(), *pb = b.as<float>();
+  float *pc = out->as<float>();
+  if (m == 0 || n == 0)
+    return;
+  if (k == 0) {
+    std::fill_n(pc, out->numElements(), 0.0f);
+    return;
+  }
+  int64_t batches = 1;
+  for (int64_t d : batch)
+    batches *= d;
+  if (bBatch.empty() || batches == 1) {
+    // The weight is shared: one GEMM over all rows of all batches of `a`.
+    if (bBatch.empty() && aBatch.size() == batch.size()) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batches * m, n, k, 1.0f, pa, k, pb, n,
+                  0.0f, pc, n);
+      return;
+    }
+  }
+  std::vector<int64_t> aStrides = broadcastStrides(aBatch, batch.size(), batch);
+  std::vector<int64_t> bStrides = broadcastStrides(bBatch, batch.size(), batch);
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t rem = i, aOff = 0, bOff = 0;
+    for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+      int64_t c = rem % batch[d];
+      rem /= batch[d];
+      aOff += c * aStrides[d];
+      bOff += c * bStrides[d];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, pa + aOff * m * k, k,
+                pb + bOff * k * n, n, 0.0f, pc + i * m * n, n);
+  }
+}
+
+void gemm(Context &ctx, Tensor **ins, int64_t numIns, const int64_t *i, const double *f,
+          Tensor **outs) {
+  Tensor &a = *ins[0], &b = *ins[1];
+  requireF32(a, "gemm");
+  requireF32(b, "gemm");
+  bool ta = i[0], tb = i[1];
+  int64_t m = ta ? a.dims[1] : a.dims[0], k = ta ? a.dims[0] : a.dims[1];
+  int64_t n = tb ? b.dims[0] : b.dims[1];
+  if ((tb ? b.dims[1] : b.dims[0]) != k)
+    fail("gemm contracts mismatched dimensions");
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, {m, n});
+  outs[0] = out;
+  float *pc = out->as<float>();
+  float beta = 0.0f;
+  if (numIns > 2 && ins[2]) {
+    Tensor &c = *ins[2];
+    requireF32(c, "gemm");
+    std::vector<int64_t> shape = {m, n};
+    std::vector<int64_t> strides = broadcastStrides(c.shape(), 2, shape);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t col = 0; col < n; ++col)
+        pc[r * n + col] = c.as<float>()[r * strides[0] + col * strides[1]];
+    beta = static_cast<float>(f[1]);
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, static_cast<float>(f[0]), a.as<float>(), a.dims[1], b.as<float>(), b.dims[1],
+              beta, pc, n);
+}
+
+void softmax(Context &ctx, Tensor &in, int64_t axis, Tensor **outs) {
+  requireF32(in, "softmax");
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, in.shape());
+  outs[0] = out;
+  int64_t outer = 1, inner = 1, dim = in.dims[axis];
+  for (int64_t d = 0; d < axis; ++d) outer *= in.dims[d];
+  for (int64_t d = axis + 1; d < in.rank; ++d) inner *= in.dims[d];
+  const float *x = in.as<float>();
+  float *y = out->as<float>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < inner; ++j) {
+      const float *row = x + o * dim * inner + j;
+      float *dst = y + o * dim * inner + j;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t s = 0; s < dim; ++s) mx = std::max(mx, row[s * inner]);
+      float sum = 0.0f;
+      for (int64_t s = 0; s < dim; ++s) {
+        float e = std::exp(row[s * inner] - mx);
+        dst[s * inner] = e;
+        sum += e;
+      }
+      float inv = 1.0f / sum;
+      for (int64_t s = 0; s < dim; ++s) dst[s * inner] *= inv;
+    }
+}
+
+/// LayerNorm over dims [axis, rank) and RMSNorm over the last dim share their row loop.
+void normalize(Context &ctx, Tensor **ins, int64_t numIns, int64_t axis, double eps, bool center,
+               Tensor **outs) {
+  Tensor &in = *ins[0], &scale = *ins[1];
+  Tensor *bias = numIns > 2 ? ins[2] : nullptr;
+  requireF32(in, "norm");
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, in.shape());
+  outs[0] = out;
+  int64_t rows = 1, width = 1;
+  for (int64_t d = 0; d < axis; ++d) rows *= in.dims[d];
+  for (int64_t d = axis; d < in.rank; ++d) width *= in.dims[d];
+  if (scale.numElements() != width || (bias && bias->numElements() != width))
+    fail("norm scale or bias does not match the normalized dims");
+  const float *g = scale.as<float>(), *b = bias ? bias->as<float>() : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = in.as<float>() + r * width;
+    float *y = out->as<float>() + r * width;
+    double mean = 0.0;
+    if (center) {
+      for (int64_t c = 0; c < width; ++c) mean += x[c];
+      mean /= width;
+    }
+    double var = 0.0;
+    for (int64_t c = 0; c < width; ++c) {
+      double d = x[c] - mean;
+      var += d * d;
+    }
+    float inv = static_cast<float>(1.0 / std::sqrt(var / width + eps));
+    float m = static_cast<float>(mean);
+    for (int64_t c = 0; c < width; ++c)
+      y[c] = (x[c] - m) * inv * g[c] + (b ? b[c] : 0.0f);
+  }
+}
+
+void reduce(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni, Tensor **outs) {
+  bool keep = i[0] != 0;
+  std::vector<bool> reduced(in.rank, ni <= 1);
+  for (int64_t k = 1; k < ni; ++k) reduced[i[k]] = true;
+  std::vector<int64_t> kept, shape;
+  for (int d = 0; d < in.rank; ++d) {
+    if (!reduced[d]) { kept.push_back(in.dims[d]); shape.push_back(in.dims[d]); }
+    else if (keep) shape.push_back(1);
+  }
+  if (in.dtype != QOPT_FLOAT32 && in.dtype != QOPT_INT64)
+    fail("reduction of an unsupported element type");
+  int64_t outCount = 1;
+  for (int64_t d : kept) outCount *= d;
+  double init = op == Opcode::ReduceMax ? -std::numeric_limits<double>::infinity()
+                : op == Opcode::ReduceMin ? std::numeric_limits<double>::infinity() : 0.0;
+  std::vector<double> acc(outCount, init);
+  std::vector<int64_t> index(in.rank, 0);
+  int64_t n = in.numElements();
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t o = 0;
+    for (int d = 0; d < in.rank; ++d)
+      if (!reduced[d]) o = o * in.dims[d] + index[d];
+    double v = in.dtype == QOPT_FLOAT32 ? in.as<float>()[e] : static_cast<double>(in.as<int64_t>()[e]);
+    if (op == Opcode::ReduceMax) acc[o] = std::max(acc[o], v);
+    else if (op == Opcode::ReduceMin) acc[o] = std::min(acc[o], v);
+    else acc[o] += v;
+    for (int d = in.rank - 1; d >= 0; --d) {
+      if (++index[d] < in.dims[d]) break;
+      index[d] = 0;
+    }
+  }
+  if (op == Opcode::ReduceMean && outCount > 0) {
+    double count = static_cast<double>(n) / outCount;
+    for (double &a : acc) a /= count;
+  }
+  Tensor *out = ctx.allocate(in.dtype, shape);
+  outs[0] = out;
+  for (int64_t o = 0; o < outCount; ++o) {
+    if (in.dtype == QOPT_FLOAT32) out->as<float>()[o] = static_cast<float>(acc[o]);
+    else out->as<int64_t>()[o] = static_cast<int64_t>(acc[o]);
+  }
+}
+} // namespace
+
+void qopt::rt::runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                       const int64_t *i, int64_t ni, const double *f, int64_t nf) {
+  switch (op) {
+  case Opcode::MatMul: return matmul(ctx, *ins[0], *ins[1], outs);
+  case Opcode::Gemm: return gemm(ctx, ins, numIns, i, f, outs);
+  case Opcode::Softmax: return softmax(ctx, *ins[0], i[0], outs);
+  case Opcode::LayerNorm: return normalize(ctx, ins, numIns, i[0], f[0], true, outs);
+  case Opcode::RMSNorm: return normalize(ctx, ins, 2, ins[0]->rank - 1, f[0], false, outs);
+  case Opcode::ReduceMean: case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
+    return reduce(op, ctx, *ins[0], i, ni, outs);
+  default: fail("not a linear-algebra or reduction op");
+  }
+}

@@ -1,0 +1,436 @@
+//===- ShapeKernels.cpp - shape computations and data movement ------------===//
+#include "Tensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace qopt::rt;
+
+namespace {
+int64_t normalizeAxis(int64_t axis, int64_t rank) {
+  int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank)
+    fail("axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  return a;
+}
+
+/// Copies a strided view of `src` (element strides per output dim) into contiguous `dst`.
+void stridedCopy(const char *src, const std::vector<int64_t> &strides, char *dst,
+                 const std::vector<int64_t> &shape, size_t elem) {
+  int64_t total = 1;
+  for (int64_t d : shape)
+    total *= d;
+  if (total == 0)
+    return;
+  size_t rank = shape.size();
+  if (rank == 0) {
+    std::memcpy(dst, src, elem);
+    return;
+  }
+  std::vector<int64_t> index(rank, 0);
+  int64_t inner = shape[rank - 1], innerStride = strides[rank - 1], offset = 0;
+  for (int64_t base = 0; base < total; base += inner) {
+    char *out = dst + base * elem;
+    if (innerStride == 1) {
+      std::memcpy(out, src + offset * elem, inner * elem);
+    } else if (elem == 4) {
+      const uint32_t *in = reinterpret_cast<const uint32_t *>(src) + offset;
+      uint32_t *o = reinterpret_cast<uint32_t *>(out);
+      for (int64_t j = 0; j < inner; ++j)
+        o[j] = in[j * innerStride];
+    } else {
+      for (int64_t j = 0; j < inner; ++j)
+        std::memcpy(out + j * elem, src + (offset + j * innerStride) * elem, elem);
+    }
+    for (int64_t d = static_cast<int64_t>(rank) - 2; d >= 0; --d) {
+      ++index[d];
+      offset += strides[d];
+      if (index[d] < shape[d])
+        break;
+      offset -= strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
+    s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+void gather(Context &ctx, Tensor &data, Tensor &indices, int64_t axisAttr, Tensor **outs) {
+  int64_t axis = normalizeAxis(axisAttr, data.rank);
+  std::vector<int64_t> shape(data.dims, data.dims + axis);
+  for (int i = 0; i < indices.rank; ++i)
+    shape.push_back(indices.dims[i]);
+  for (int i = axis + 1; i < data.rank; ++i)
+    shape.push_back(data.dims[i]);
+  Tensor *out = ctx.allocate(data.dtype, shape);
+  outs[0] = out;
+  int64_t outer = 1, inner = 1, dim = data.dims[axis], n = indices.numElements();
+  for (int i = 0; i < axis; ++i)
+    outer *= data.dims[i];
+  for (int i = axis + 1; i < data.rank; ++i)
+    inner *= data.dims[i];
+  size_t bytes = inner * dtypeSize(data.dtype);
+  char *dst = out->as<char>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < n; ++k) {
+      int64_t idx = readInt(indices, k);
+      if (idx < 0)
+        idx += dim;
+      if (idx < 0 || idx >= dim)
+        fail("gather index " + std::to_string(readInt(indices, k)) + " out of range [0, " +
+             std::to_string(dim) + ")");
+      std::memcpy(dst, data.as<char>() + ((o * dim + idx) * bytes), bytes);
+      dst += bytes;
+    }
+}
+
+void gatherElements(Context &ctx, Tensor &data, Tensor &indices, int64_t axisAttr, Tensor **outs) {
+  int64_t axis = normalizeAxis(axisAttr, data.rank);
+  Tensor *out = ctx.allocate(data.dtype, indices.shape());
+  outs[0] = out;
+  std::vector<int64_t> dStrides = contiguousStrides(data.shape());
+  std::vector<int64_t> iShape = indices.shape();
+  size_t elem = dtypeSize(data.dtype);
+  std::vector<int64_t> index(iShape.size(), 0);
+  for (int64_t i = 0; i < indices.numElements(); ++i) {
+    int64_t rem = i, offset = 0;
+    for (int64_t d = static_cast<int64_t>(iShape.size()) - 1; d >= 0; --d) {
+      index[d] = rem % iShape[d];
+      rem /= iShape[d];
+    }
+    for (size_t d = 0; d < iShape.size(); ++d) {
+      int64_t c = index[d];
+      if (static_cast<int64_t>(d) == axis) {
+        c = readInt(indices, i);
+        if (c < 0)
+          c += data.dims[d];
+        if (c < 0 || c >= data.dims[d])
+          fail("gather_elements index out of range");
+      }
+      offset += c * dStrides[d];
+    }
+    std::memcpy(out->as<char>() + i * elem, data.as<char>() + offset * elem, elem);
+  }
+}
+
+void gatherND(Context &ctx, Tensor &data, Tensor &indices, int64_t batchDims, Tensor **outs) {
+  int64_t depth = indices.dims[indices.rank - 1];
+  std::vector<int64_t> shape(indices.dims, indices.dims + indices.rank - 1);
+  for (int i = batchDims + depth; i < data.rank; ++i)
+    shape.push_back(data.dims[i]);
+  Tensor *out = ctx.allocate(data.dtype, shape);
+  outs[0] = out;
+  std::vector<int64_t> dStrides = contiguousStrides(data.shape());
+  int64_t slice = 1, batch = 1;
+  for (int i = batchDims + depth; i < data.rank; ++i)
+    slice *= data.dims[i];
+  for (int i = 0; i < batchDims; ++i)
+    batch *= indices.dims[i];
+  int64_t tuples = 1;
+  for (int i = 0; i < indices.rank - 1; ++i)
+    tuples *= indices.dims[i];
+  int64_t perBatch = tuples / std::max<int64_t>(batch, 1);
+  size_t bytes = slice * dtypeSize(data.dtype);
+  int64_t batchStride = batchDims > 0 ? dStrides[batchDims - 1] : 0;
+  for (int64_t t = 0; t < tuples; ++t) {
+    int64_t b = perBatch ? t / perBatch : 0, offset = b * batchStride;
+    for (int64_t k = 0; k < depth; ++k) {
+      int64_t dim = data.dims[batchDims + k], c = readInt(indices, t * depth + k);
+      if (c < 0)
+        c += dim;
+      if (c < 0 || c >= dim)
+        fail("gather_nd index out of range");
+      offset += c * dStrides[batchDims + k];
+    }
+    std::memcpy(out->as<char>() + t * bytes, data.as<char>() + offset * dtypeSize(data.dtype),
+                bytes);
+  }
+}
+
+void concat(Context &ctx, Tensor **ins, int64_t numIns, int64_t axisAttr, Tensor **outs) {
+  int64_t axis = normalizeAxis(axisAttr, ins[0]->rank);
+  std::vector<int64_t> shape = ins[0]->shape();
+  shape[axis] = 0;
+  for (int64_t k = 0; k < numIns; ++k)
+    shape[axis] += ins[k]->dims[axis];
+  Tensor *out = ctx.allocate(ins[0]->dtype, shape);
+  outs[0] = out;
+  int64_t outer = 1;
+  for (int i = 0; i < axis; ++i)
+    outer *= shape[i];
+  size_t elem = dtypeSize(out->dtype);
+  char *dst = out->as<char>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < numIns; ++k) {
+      size_t bytes = (outer ? ins[k]->numElements() / outer : 0) * elem;
+      std::memcpy(dst, ins[k]->as<char>() + o * bytes, bytes);
+      dst += bytes;
+    }
+}
+
+void range(Context &ctx, Tensor &start, Tensor &limit, Tensor &delta, Tensor **outs) {
+  if (start.dtype == QOPT_FLOAT32) {
+    float s = *start.as<float>(), l = *limit.as<float>(), d = *delta.as<float>();
+    int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
+    Tensor *out = ctx.allocate(QOPT_FLOAT32, {n});
+    for (int64_t i = 0; i < n; ++i)
+      out->as<float>()[i] = s + i * d;
+    outs[0] = out;
+    return;
+  }
+  int64_t s = readInt(start, 0), l = readInt(limit, 0), d = readInt(delta, 0);
+  if (d == 0)
+    fail("range with a zero delta");
+  int64_t n = std::max<int64_t>(0, (l - s + d + (d > 0 ? -1 : 1)) / d);
+  Tensor *out = ctx.allocate(start.dtype, {n});
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t v = s + i * d;
+    if (start.dtype == QOPT_INT64)
+      out->as<int64_t>()[i] = v;
+    else
+      out->as<int32_t>()[i] = static_cast<int32_t>(v);
+  }
+  outs[0] = out;
+}
+
+void cumSum(Context &ctx, Tensor &in, const int64_t *attrs, Tensor **outs) {
+  int64_t axis = normalizeAxis(attrs[0], in.rank);
+  bool exclusive = attrs[1], reverse = attrs[2];
+  Tensor *out = ctx.allocate(in.dtype, in.shape());
+  outs[0] = out;
+  int64_t outer = 1, inner = 1, dim = in.dims[axis];
+  for (int i = 0; i < axis; ++i)
+    outer *= in.dims[i];
+  for (int i = axis + 1; i < in.rank; ++i)
+    inner *= in.dims[i];
+  auto run = [&](auto *tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t j = 0; j < inner; ++j) {
+        T acc = 0;
+        for (int64_t s = 0; s < dim; ++s) {
+          int64_t k = reverse ? dim - 1 - s : s;
+          int64_t at = (o * dim + k) * inner + j;
+          T v = in.as<T>()[at];
+          if (exclusive) {
+            out->as<T>()[at] = acc;
+            acc += v;
+          } else {
+            acc += v;
+            out->as<T>()[at] = acc;
+          }
+        }
+      }
+  };
+  if (in.dtype == QOPT_FLOAT32) run(static_cast<float *>(nullptr));
+  else if (in.dtype == QOPT_INT64) run(static_cast<int64_t *>(nullptr));
+  else if (in.dtype == QOPT_INT32) run(static_cast<int32_t *>(nullptr));
+  else fail("cum_sum of an unsupported element type");
+}
+
+void expand(Context &ctx, Tensor &in, Tensor &shapeT, Tensor **outs) {
+  std::vector<int64_t> shape = broadcastShapes(in.shape(), readInts(shapeT));
+  Tensor *out = ctx.allocate(in.dtype, shape);
+  outs[0] = out;
+  stridedCopy(in.as<char>(), broadcastStrides(in.shape(), shape.size(), shape), out->as<char>(),
+              shape, dtypeSize(in.dtype));
+}
+
+void reshape(Context &ctx, Tensor &in, Tensor &shapeT, bool allowZero, Tensor **outs) {
+  std::vector<int64_t> shape = readInts(shapeT);
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0 && !allowZero) {
+      if (static_cast<int64_t>(i) >= in.rank)
+        fail("reshape copies a dimension the input does not have");
+      shape[i] = in.dims[i];
+    }
+    if (shape[i] == -1) {
+      if (infer >= 0)
+        fail("reshape with two -1 dimensions");
+      infer = i;
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || in.numElements() % known != 0)
+      fail("cannot infer the -1 dimension of a reshape");
+    shape[infer] = in.numElements() / known;
+  }
+  outs[0] = ctx.view(in, shape);
+}
+
+void transpose(Context &ctx, Tensor &in, const int64_t *perm, int64_t n, Tensor **outs) {
+  std::vector<int64_t> inStrides = contiguousStrides(in.shape()), shape(n), strides(n);
+  for (int64_t i = 0; i < n; ++i) {
+    shape[i] = in.dims[perm[i]];
+    strides[i] = inStrides[perm[i]];
+  }
+  Tensor *out = ctx.allocate(in.dtype, shape);
+  outs[0] = out;
+  stridedCopy(in.as<char>(), strides, out->as<char>(), shape, dtypeSize(in.dtype));
+}
+
+void slice(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs) {
+  Tensor &in = *ins[0];
+  std::vector<int64_t> starts = readInts(*ins[1]), ends = readInts(*ins[2]);
+  std::vector<int64_t> axes, steps;
+  if (numIns > 3 && ins[3])
+    axes = readInts(*ins[3]);
+  else
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(i);
+  if (numIns > 4 && ins[4])
+    steps = readInts(*ins[4]);
+  else
+    steps.assign(starts.size(), 1);
+  std::vector<int64_t> shape = in.shape(), inStrides = contiguousStrides(in.shape());
+  std::vector<int64_t> strides = inStrides;
+  int64_t offset = 0;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    int64_t axis = normalizeAxis(axes[k], in.rank), dim = in.dims[axis], step = steps[k];
+    if (step == 0)
+      fail("slice with a zero step");
+    int64_t s = starts[k], e = ends[k];
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    int64_t count;
+    if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      count = e > s ? (e - s + step - 1) / step : 0;
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      count = s > e ? (s - e - step - 1) / -step : 0;
+    }
+    shape[axis] = count;
+    strides[axis] = inStrides[axis] * step;
+    if (count > 0)
+      offset += s * inStrides[axis];
+  }
+  Tensor *out = ctx.allocate(in.dtype, shape);
+  outs[0] = out;
+  size_t elem = dtypeSize(in.dtype);
+  stridedCopy(in.as<char>() + offset * elem, strides, out->as<char>(), shape, elem);
+}
+
+void split(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, int64_t numOuts,
+           int64_t axisAttr) {
+  Tensor &in = *ins[0];
+  int64_t axis = normalizeAxis(axisAttr, in.rank), dim = in.dims[axis];
+  std::vector<int64_t> sizes;
+  if (numIns > 1 && ins[1]) {
+    sizes = readInts(*ins[1]);
+  } else {
+    int64_t chunk = (dim + numOuts - 1) / numOuts;
+    for (int64_t i = 0; i < numOuts; ++i)
+      sizes.push_back(std::max<int64_t>(0, std::min(chunk, dim - i * chunk)));
+  }
+  if (static_cast<int64_t>(sizes.size()) != numOuts)
+    fail("split sizes do not match the number of outputs");
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; ++i)
+    outer *= in.dims[i];
+  for (int i = axis + 1; i < in.rank; ++i)
+    inner *= in.dims[i];
+  size_t elem = dtypeSize(in.dtype);
+  int64_t start = 0;
+  for (int64_t p = 0; p < numOuts; ++p) {
+    std::vector<int64_t> shape = in.shape();
+    shape[axis] = sizes[p];
+    if (start + sizes[p] > dim)
+      fail("split sizes exceed the dimension");
+    Tensor *out = ctx.allocate(in.dtype, shape);
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(out->as<char>() + o * sizes[p] * inner * elem,
+                  in.as<char>() + (o * dim + start) * inner * elem, sizes[p] * inner * elem);
+    outs[p] = out;
+    start += sizes[p];
+  }
+}
+
+void constantOfShape(Context &ctx, Tensor &shapeT, const int64_t *i, const double *f,
+                     Tensor **outs) {
+  Tensor *out = ctx.allocate(static_cast<int32_t>(i[0]), readInts(shapeT));
+  outs[0] = out;
+  int64_t n = out->numElements();
+  switch (out->dtype) {
+  case QOPT_FLOAT32: std::fill_n(out->as<float>(), n, static_cast<float>(f[0])); break;
+  case QOPT_FLOAT64: std::fill_n(out->as<double>(), n, f[0]); break;
+  case QOPT_INT64: std::fill_n(out->as<int64_t>(), n, i[1]); break;
+  case QOPT_INT32: std::fill_n(out->as<int32_t>(), n, static_cast<int32_t>(i[1])); break;
+  default: std::fill_n(out->as<uint8_t>(), n, static_cast<uint8_t>(i[1])); break;
+  }
+}
+
+void trilu(Context &ctx, Tensor &in, Tensor *kT, bool upper, Tensor **outs) {
+  int64_t k = kT ? readInt(*kT, 0) : 0;
+  Tensor *out = ctx.allocate(in.dtype, in.shape());
+  outs[0] = out;
+  int64_t rows = in.dims[in.rank - 2], cols = in.dims[in.rank - 1];
+  int64_t mats = in.numElements() / std::max<int64_t>(rows * cols, 1);
+  size_t elem = dtypeSize(in.dtype);
+  std::memcpy(out->data, in.data, in.numElements() * elem);
+  for (int64_t m = 0; m < mats; ++m)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        bool keep = upper ? (c - r >= k) : (c - r <= k);
+        if (!keep)
+          std::memset(out->as<char>() + ((m * rows + r) * cols + c) * elem, 0, elem);
+      }
+}
+} // namespace
+
+void qopt::rt::runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                          int64_t numOuts, const int64_t *i, int64_t ni, const double *f,
+                          int64_t nf) {
+  switch (op) {
+  case Opcode::Shape: {
+    Tensor *out = ctx.allocate(QOPT_INT64, {std::max<int64_t>(0, i[1] - i[0])});
+    for (int64_t d = i[0]; d < i[1]; ++d)
+      out->as<int64_t>()[d - i[0]] = ins[0]->dims[d];
+    outs[0] = out;
+    return;
+  }
+  case Opcode::Gather: return gather(ctx, *ins[0], *ins[1], i[0], outs);
+  case Opcode::GatherElements: return gatherElements(ctx, *ins[0], *ins[1], i[0], outs);
+  case Opcode::GatherND: return gatherND(ctx, *ins[0], *ins[1], i[0], outs);
+  case Opcode::Concat: return concat(ctx, ins, numIns, i[0], outs);
+  case Opcode::Range: return range(ctx, *ins[0], *ins[1], *ins[2], outs);
+  case Opcode::CumSum: return cumSum(ctx, *ins[0], i, outs);
+  case Opcode::Expand: return expand(ctx, *ins[0], *ins[1], outs);
+  case Opcode::Reshape: return reshape(ctx, *ins[0], *ins[1], i[0] != 0, outs);
+  case Opcode::Transpose: return transpose(ctx, *ins[0], i, ni, outs);
+  case Opcode::Slice: return slice(ctx, ins, numIns, outs);
+  case Opcode::Split: return split(ctx, ins, numIns, outs, numOuts, i[0]);
+  case Opcode::Squeeze: {
+    std::vector<int64_t> shape;
+    for (int d = 0; d < ins[0]->rank; ++d)
+      if (!std::count(i, i + ni, d))
+        shape.push_back(ins[0]->dims[d]);
+      else if (ins[0]->dims[d] != 1)
+        fail("squeeze of a dimension of size " + std::to_string(ins[0]->dims[d]));
+    outs[0] = ctx.view(*ins[0], shape);
+    return;
+  }
+  case Opcode::Unsqueeze: {
+    std::vector<int64_t> shape;
+    int64_t rank = ins[0]->rank + ni, next = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      shape.push_back(std::count(i, i + ni, d) ? 1 : ins[0]->dims[next++]);
+    outs[0] = ctx.view(*ins[0], shape);
+    return;
+  }
+  case Opcode::ConstantOfShape: return constantOfShape(ctx, *ins[0], i, f, outs);
+  case Opcode::Trilu: return trilu(ctx, *ins[0], numIns > 1 ? ins[1] : nullptr, i[0] != 0, outs);
+  default: fail("not a shape op");
+  }
+}

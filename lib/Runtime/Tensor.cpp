@@ -1,0 +1,148 @@
+//===- Tensor.cpp - runtime tensors, buffers and the run context ----------===//
+#include "Tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace qopt::rt;
+
+size_t qopt::rt::dtypeSize(int32_t dtype) {
+  switch (dtype) {
+  case QOPT_FLOAT32: case QOPT_INT32: return 4;
+  case QOPT_INT64: case QOPT_FLOAT64: return 8;
+  case QOPT_UINT8: case QOPT_INT8: case QOPT_BOOL: return 1;
+  default: return 0;
+  }
+}
+
+const char *qopt::rt::dtypeName(int32_t dtype) {
+  switch (dtype) {
+  case QOPT_FLOAT32: return "float32";
+  case QOPT_INT32: return "int32";
+  case QOPT_INT64: return "int64";
+  case QOPT_FLOAT64: return "float64";
+  case QOPT_UINT8: return "uint8";
+  case QOPT_INT8: return "int8";
+  case QOPT_BOOL: return "bool";
+  default: return "unknown";
+  }
+}
+
+void qopt::rt::fail(const std::string &message) { throw KernelError{message}; }
+
+static Tensor *newTensor(int32_t dtype, const std::vector<int64_t> &shape) {
+  if (shape.size() > QOPT_MAX_RANK)
+    fail("tensor rank " + std::to_string(shape.size()) + " exceeds " +
+         std::to_string(QOPT_MAX_RANK));
+  auto *t = new Tensor();
+  t->dtype = dtype;
+  t->rank = static_cast<int32_t>(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 0)
+      fail("negative dimension " + std::to_string(shape[i]));
+    t->dims[i] = shape[i];
+  }
+  return t;
+}
+
+Tensor *Context::allocate(int32_t dtype, const std::vector<int64_t> &shape) {
+  Tensor *t = newTensor(dtype, shape);
+  size_t bytes = static_cast<size_t>(t->numElements()) * dtypeSize(dtype);
+  t->buffer = new Buffer();
+  // 64-byte alignment suits AVX-512 loads; never request zero bytes.
+  t->buffer->data = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
+  if (!t->buffer->data)
+    fail("out of memory allocating " + std::to_string(bytes) + " bytes");
+  t->data = t->buffer->data;
+  live.push_back(t);
+  return t;
+}
+
+Tensor *Context::view(const Tensor &source, const std::vector<int64_t> &shape) {
+  Tensor *t = newTensor(source.dtype, shape);
+  if (t->numElements() != source.numElements())
+    fail("view of " + std::to_string(source.numElements()) + " elements as " +
+         std::to_string(t->numElements()));
+  t->data = source.data;
+  t->buffer = source.buffer;
+  if (t->buffer)
+    ++t->buffer->refs;
+  live.push_back(t);
+  return t;
+}
+
+Tensor *Context::wrap(int32_t dtype, const std::vector<int64_t> &shape, void *data) {
+  Tensor *t = newTensor(dtype, shape);
+  t->data = data;
+  live.push_back(t);
+  return t;
+}
+
+void Context::release(Tensor *t) {
+  // Memory is returned early; the Tensor record itself is freed with the run.
+  if (t && t->buffer) {
+    for (Tensor *out : outputs)
+      if (out && out->buffer == t->buffer)
+        return; // Graph outputs outlive the run.
+    if (--t->buffer->refs == 0) {
+      std::free(t->buffer->data);
+      delete t->buffer;
+    }
+    t->buffer = nullptr;
+  }
+}
+
+void Context::releaseAll() {
+  for (Tensor *t : live) {
+    if (t->buffer && --t->buffer->refs == 0) {
+      std::free(t->buffer->data);
+      delete t->buffer;
+    }
+    delete t;
+  }
+  live.clear();
+  outputs.clear();
+}
+
+std::vector<int64_t> qopt::rt::broadcastShapes(const std::vector<int64_t> &a,
+                                               const std::vector<int64_t> &b) {
+  size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      fail("cannot broadcast dimension " + std::to_string(da) + " against " + std::to_string(db));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<int64_t> qopt::rt::broadcastStrides(const std::vector<int64_t> &shape, size_t rank,
+                                                const std::vector<int64_t> &outShape) {
+  std::vector<int64_t> strides(rank, 0);
+  int64_t stride = 1;
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+    size_t o = rank - shape.size() + i;
+    strides[o] = (shape[i] == 1 && outShape[o] != 1) ? 0 : stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+int64_t qopt::rt::readInt(const Tensor &t, int64_t i) {
+  switch (t.dtype) {
+  case QOPT_INT64: return t.as<int64_t>()[i];
+  case QOPT_INT32: return t.as<int32_t>()[i];
+  case QOPT_INT8: return t.as<int8_t>()[i];
+  case QOPT_UINT8: case QOPT_BOOL: return t.as<uint8_t>()[i];
+  default: fail(std::string("expected an integer tensor, got ") + dtypeName(t.dtype));
+  }
+}
+
+std::vector<int64_t> qopt::rt::readInts(const Tensor &t) {
+  std::vector<int64_t> v(t.numElements());
+  for (int64_t i = 0; i < t.numElements(); ++i)
+    v[i] = readInt(t, i);
+  return v;
+}

@@ -1,0 +1,92 @@
+//===- Tensor.h - runtime tensors, buffers and the run context ---*- C++ -*-===//
+#ifndef QOPT_LIB_RUNTIME_TENSOR_H
+#define QOPT_LIB_RUNTIME_TENSOR_H
+
+#include "qopt/Runtime/KernelABI.h"
+#include "qopt/Runtime/qopt_model.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qopt::rt {
+
+/// Reference-counted heap memory shared by a tensor and its views (reshape, squeeze, ...).
+struct Buffer {
+  void *data = nullptr;
+  int64_t refs = 1;
+};
+
+/// A dense row-major tensor. `buffer` is null for memory the runtime does not own (inputs, weights).
+struct Tensor {
+  int32_t dtype = 0;
+  int32_t rank = 0;
+  int64_t dims[QOPT_MAX_RANK] = {};
+  void *data = nullptr;
+  Buffer *buffer = nullptr;
+
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i)
+      n *= dims[i];
+    return n;
+  }
+  std::vector<int64_t> shape() const { return std::vector<int64_t>(dims, dims + rank); }
+  template <typename T> T *as() const { return static_cast<T *>(data); }
+};
+
+/// Bytes per element of `dtype`, 0 for an unknown one.
+size_t dtypeSize(int32_t dtype);
+const char *dtypeName(int32_t dtype);
+
+/// The error that stops a run: kernels throw it, qopt_model_run reports it.
+struct KernelError {
+  std::string message;
+};
+[[noreturn]] void fail(const std::string &message);
+
+/// State of one run of a model: its inputs, outputs, weights and live tensors.
+struct Context {
+  const char *weights = nullptr;
+  size_t weightsSize = 0;
+  const qopt_tensor *inputs = nullptr;
+  int64_t numInputs = 0;
+  std::vector<Tensor *> outputs;
+  std::vector<Tensor *> live; // everything allocated in this run, freed at its end
+  int threads = 1;
+
+  /// A new tensor of `shape` with fresh memory.
+  Tensor *allocate(int32_t dtype, const std::vector<int64_t> &shape);
+  /// A new tensor of `shape` sharing `source`'s memory.
+  Tensor *view(const Tensor &source, const std::vector<int64_t> &shape);
+  /// A tensor over memory the runtime does not own.
+  Tensor *wrap(int32_t dtype, const std::vector<int64_t> &shape, void *data);
+  void release(Tensor *t);
+  void releaseAll();
+};
+
+/// Kernels: each reads `ins` and writes `outs`.
+using KernelFn = void (*)(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                          int64_t numOuts, const int64_t *i, int64_t ni, const double *f,
+                          int64_t nf);
+void runElementwise(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                    const int64_t *i, int64_t ni);
+void runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf);
+void runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+             const int64_t *i, int64_t ni, const double *f, int64_t nf);
+
+/// NumPy broadcast of shapes; fails on a mismatch.
+std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
+/// Strides of `shape` (right-aligned into `rank` dims) with 0 where it is broadcast.
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &shape, size_t rank,
+                                      const std::vector<int64_t> &outShape);
+/// Reads element `i` of an integer tensor (any integer dtype) as int64.
+int64_t readInt(const Tensor &t, int64_t i);
+/// All elements of a small integer tensor.
+std::vector<int64_t> readInts(const Tensor &t);
+
+} // namespace qopt::rt
+
+#endif // QOPT_LIB_RUNTIME_TENSOR_H
