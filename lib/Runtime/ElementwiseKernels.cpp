@@ -16,6 +16,10 @@ template <typename Fn> void visitType(int32_t dtype, Fn &&fn) {
   case QOPT_INT32: return fn(static_cast<int32_t *>(nullptr));
   case QOPT_INT8: return fn(static_cast<int8_t *>(nullptr));
   case QOPT_UINT8: case QOPT_BOOL: return fn(static_cast<uint8_t *>(nullptr));
+  case QOPT_INT16: return fn(static_cast<int16_t *>(nullptr));
+  case QOPT_UINT16: return fn(static_cast<uint16_t *>(nullptr));
+  case QOPT_UINT32: return fn(static_cast<uint32_t *>(nullptr));
+  case QOPT_UINT64: return fn(static_cast<uint64_t *>(nullptr));
   default: fail(std::string("unsupported element type ") + dtypeName(dtype));
   }
 }
@@ -143,8 +147,7 @@ void binary(Opcode op, Context &ctx, Tensor &a, Tensor &b, Tensor **outs) {
   std::vector<int64_t> strides[2] = {broadcastStrides(a.shape(), shape.size(), shape),
                                      broadcastStrides(b.shape(), shape.size(), shape)};
   if (op == Opcode::Pow) {
-    if (a.dtype != QOPT_FLOAT32 && a.dtype != QOPT_FLOAT64)
-      fail("pow needs a float base");
+    // Integer bases are raised in double precision and converted back, as ONNX Runtime does.
     visitType(b.dtype, [&](auto *be) {
       using E = std::remove_pointer_t<decltype(be)>;
       visitType(a.dtype, [&](auto *ae) {
@@ -154,7 +157,7 @@ void binary(Opcode op, Context &ctx, Tensor &a, Tensor &b, Tensor **outs) {
         T *po = out->as<T>();
         forEachBroadcast(shape, strides, [&](int64_t i, const int64_t *off) {
           double e = static_cast<double>(pb[off[1]]);
-          po[i] = e == 2.0 ? pa[off[0]] * pa[off[0]]
+          po[i] = e == 2.0 ? static_cast<T>(pa[off[0]] * pa[off[0]])
                            : static_cast<T>(std::pow(static_cast<double>(pa[off[0]]), e));
         });
       });

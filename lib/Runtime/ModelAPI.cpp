@@ -175,7 +175,10 @@ int qopt_model_run(qopt_model *m, const qopt_tensor *inputs, int numInputs, qopt
       if (have.dims[d] < 0 || (want.dims[d] >= 0 && have.dims[d] != want.dims[d]))
         return failRun(what + " dimension " + std::to_string(d) + " must be " +
                        std::to_string(want.dims[d]) + ", got " + std::to_string(have.dims[d]));
-    if (!have.data && have.rank > 0)
+    int64_t count = 1;
+    for (int d = 0; d < have.rank; ++d)
+      count *= have.dims[d];
+    if (!have.data && count > 0)
       return failRun(what + " has no data");
   }
   Context &ctx = m->ctx;

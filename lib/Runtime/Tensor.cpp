@@ -8,8 +8,9 @@ using namespace qopt::rt;
 
 size_t qopt::rt::dtypeSize(int32_t dtype) {
   switch (dtype) {
-  case QOPT_FLOAT32: case QOPT_INT32: return 4;
-  case QOPT_INT64: case QOPT_FLOAT64: return 8;
+  case QOPT_FLOAT32: case QOPT_INT32: case QOPT_UINT32: return 4;
+  case QOPT_INT64: case QOPT_FLOAT64: case QOPT_UINT64: return 8;
+  case QOPT_INT16: case QOPT_UINT16: return 2;
   case QOPT_UINT8: case QOPT_INT8: case QOPT_BOOL: return 1;
   default: return 0;
   }
@@ -24,6 +25,10 @@ const char *qopt::rt::dtypeName(int32_t dtype) {
   case QOPT_UINT8: return "uint8";
   case QOPT_INT8: return "int8";
   case QOPT_BOOL: return "bool";
+  case QOPT_INT16: return "int16";
+  case QOPT_UINT16: return "uint16";
+  case QOPT_UINT32: return "uint32";
+  case QOPT_UINT64: return "uint64";
   default: return "unknown";
   }
 }
@@ -136,6 +141,10 @@ int64_t qopt::rt::readInt(const Tensor &t, int64_t i) {
   case QOPT_INT32: return t.as<int32_t>()[i];
   case QOPT_INT8: return t.as<int8_t>()[i];
   case QOPT_UINT8: case QOPT_BOOL: return t.as<uint8_t>()[i];
+  case QOPT_INT16: return t.as<int16_t>()[i];
+  case QOPT_UINT16: return t.as<uint16_t>()[i];
+  case QOPT_UINT32: return t.as<uint32_t>()[i];
+  case QOPT_UINT64: return static_cast<int64_t>(t.as<uint64_t>()[i]);
   default: fail(std::string("expected an integer tensor, got ") + dtypeName(t.dtype));
   }
 }

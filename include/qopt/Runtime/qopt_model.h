@@ -29,10 +29,14 @@ enum qopt_dtype {
   QOPT_FLOAT32 = 1,
   QOPT_UINT8 = 2,
   QOPT_INT8 = 3,
+  QOPT_UINT16 = 4,
+  QOPT_INT16 = 5,
   QOPT_INT32 = 6,
   QOPT_INT64 = 7,
   QOPT_BOOL = 9, /* one byte per element, 0 or 1 */
   QOPT_FLOAT64 = 11,
+  QOPT_UINT32 = 12,
+  QOPT_UINT64 = 13,
 };
 
 typedef struct qopt_tensor {

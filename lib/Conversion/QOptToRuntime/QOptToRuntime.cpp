@@ -32,6 +32,10 @@ int64_t dtypeCode(Type t) {
   if (t.isF32()) return 1;
   if (t.isUnsignedInteger(8)) return 2;
   if (t.isSignlessInteger(8)) return 3;
+  if (t.isUnsignedInteger(16)) return 4;
+  if (t.isSignlessInteger(16)) return 5;
+  if (t.isUnsignedInteger(32)) return 12;
+  if (t.isUnsignedInteger(64)) return 13;
   if (t.isSignlessInteger(32)) return 6;
   if (t.isSignlessInteger(64)) return 7;
   if (t.isInteger(1)) return 9;
