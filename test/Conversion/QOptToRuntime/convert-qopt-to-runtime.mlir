@@ -1,0 +1,65 @@
+// RUN: qopt-opt %s --split-input-file --verify-diagnostics --qopt-convert-qopt-to-runtime | FileCheck %s
+
+// Inputs come from qopt_rt_input, each op is one qopt_rt_exec with its opcode (Exp = 4, Add = 19),
+// outputs go to qopt_rt_output, and each value is released after its last use.
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK-SAME: %[[CTX:.*]]: !llvm.ptr)
+// CHECK: %[[X:.*]] = llvm.call @qopt_rt_input(%[[CTX]], %{{.*}})
+// CHECK: %[[OP_EXP:.*]] = llvm.mlir.constant(4 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%[[CTX]], %[[OP_EXP]],
+// CHECK: %[[E:.*]] = llvm.load
+// CHECK: %[[OP_ADD:.*]] = llvm.mlir.constant(19 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%[[CTX]], %[[OP_ADD]],
+// CHECK: %[[Y:.*]] = llvm.load
+// CHECK-DAG: llvm.call @qopt_rt_release(%[[CTX]], %[[X]])
+// CHECK-DAG: llvm.call @qopt_rt_release(%[[CTX]], %[[E]])
+// CHECK: llvm.call @qopt_rt_output(%[[CTX]], %{{.*}}, %[[Y]])
+// CHECK: llvm.call @qopt_rt_release(%[[CTX]], %[[Y]])
+// CHECK: llvm.mlir.global external constant @qopt_signature("in x 1 2 2 -1\0Aout y 1 2 2 -1\0A\00")
+// CHECK: llvm.mlir.global external constant @qopt_weights_id
+// CHECK-NOT: func.func @main
+func.func @main(%x: tensor<2x?xf32> {qopt.name = "x"}) -> (tensor<2x?xf32> {qopt.name = "y"}) {
+  %e = qopt.exp %x : tensor<2x?xf32>
+  %y = qopt.add %e, %x : (tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x?xf32>
+  return %y : tensor<2x?xf32>
+}
+
+// -----
+
+// Constants are views into the weights file: dtype f32 (1), at offset 64 (after the 16-byte
+// header, aligned to 64), rank 2, dims from a constant global. Attributes travel in constant
+// globals too: the transpose's permutation.
+// CHECK-LABEL: llvm.func @qopt_graph
+// CHECK: %[[DIMS:.*]] = llvm.mlir.addressof @__qopt_attrs_0
+// CHECK-NEXT: %[[DT:.*]] = llvm.mlir.constant(1 : i64) : i64
+// CHECK-NEXT: %[[OFF:.*]] = llvm.mlir.constant(64 : i64) : i64
+// CHECK-NEXT: %[[RANK:.*]] = llvm.mlir.constant(2 : i64) : i64
+// CHECK-NEXT: llvm.call @qopt_rt_weight(%{{.*}}, %[[DT]], %[[OFF]], %[[RANK]], %[[DIMS]])
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_0(dense<[3, 2]> : tensor<2xi64>)
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_1(dense<[1, 0]> : tensor<2xi64>)
+func.func @main() -> tensor<2x3xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>
+  %t = qopt.transpose %w {perm = array<i64: 1, 0>} : tensor<3x2xf32> -> tensor<2x3xf32>
+  return %t : tensor<2x3xf32>
+}
+
+// -----
+
+// A slice without axes passes a null operand so that its steps keep their position.
+// CHECK-LABEL: llvm.func @qopt_graph
+// CHECK: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK: %[[SLOT3:.*]] = llvm.getelementptr %{{.*}}[3]
+// CHECK: llvm.store %[[NULL]], %[[SLOT3]]
+func.func @main(%x: tensor<8xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>, %st: tensor<1xi64>) -> tensor<?xf32> {
+  %0 = qopt.slice %x, %s, %e steps %st : (tensor<8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+
+// -----
+
+// Quantization ops have no CPU kernel yet, and say so.
+func.func @main(%x: tensor<4xf32>, %s: tensor<f32>) -> tensor<4xi8> {
+  // expected-error @+1 {{'qopt.quantize' op has no CPU kernel yet}}
+  %0 = qopt.quantize %x, %s {storage_type = i8} : (tensor<4xf32>, tensor<f32>) -> tensor<4xi8>
+  return %0 : tensor<4xi8>
+}
