@@ -1,4 +1,5 @@
 //===- ElementwiseKernels.cpp - unary, binary, compare, select, cast ------===//
+#include "FastMath.h"
 #include "Tensor.h"
 
 #include <cmath>
@@ -137,6 +138,58 @@ template <typename T> double asDouble(const void *p, int64_t i) {
   return static_cast<double>(static_cast<const T *>(p)[i]);
 }
 
+/// One row of a float op whose operands step by 1 or 0 (broadcast) along the last dim.
+template <typename Fn>
+void floatRow(const float *a, int64_t sa, const float *b, int64_t sb, float *o, int64_t n, Fn fn) {
+  if (sa && sb)
+    for (int64_t j = 0; j < n; ++j) o[j] = fn(a[j], b[j]);
+  else if (sa)
+    for (int64_t j = 0; j < n; ++j) o[j] = fn(a[j], b[0]);
+  else if (sb)
+    for (int64_t j = 0; j < n; ++j) o[j] = fn(a[0], b[j]);
+  else
+    for (int64_t j = 0; j < n; ++j) o[j] = fn(a[0], b[0]);
+}
+
+/// Broadcast float add/sub/mul/div row by row with vectorized rows (bias adds, norm scales).
+bool floatRows(Opcode op, const float *pa, const float *pb, float *po,
+               const std::vector<int64_t> &shape, const std::vector<int64_t> (&strides)[2]) {
+  if (op != Opcode::Add && op != Opcode::Sub && op != Opcode::Mul && op != Opcode::Div)
+    return false;
+  size_t rank = shape.size();
+  if (rank == 0)
+    return false;
+  int64_t sa = strides[0][rank - 1], sb = strides[1][rank - 1], inner = shape[rank - 1];
+  if (sa > 1 || sb > 1)
+    return false;
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < rank; ++d)
+    rows *= shape[d];
+  std::vector<int64_t> index(rank, 0);
+  int64_t offA = 0, offB = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *a = pa + offA, *b = pb + offB;
+    float *o = po + r * inner;
+    switch (op) {
+    case Opcode::Add: floatRow(a, sa, b, sb, o, inner, [](float x, float y) { return x + y; }); break;
+    case Opcode::Sub: floatRow(a, sa, b, sb, o, inner, [](float x, float y) { return x - y; }); break;
+    case Opcode::Mul: floatRow(a, sa, b, sb, o, inner, [](float x, float y) { return x * y; }); break;
+    default: floatRow(a, sa, b, sb, o, inner, [](float x, float y) { return x / y; }); break;
+    }
+    for (int64_t d = static_cast<int64_t>(rank) - 2; d >= 0; --d) {
+      ++index[d];
+      offA += strides[0][d];
+      offB += strides[1][d];
+      if (index[d] < shape[d])
+        break;
+      offA -= strides[0][d] * shape[d];
+      offB -= strides[1][d] * shape[d];
+      index[d] = 0;
+    }
+  }
+  return true;
+}
+
 void binary(Opcode op, Context &ctx, Tensor &a, Tensor &b, Tensor **outs) {
   bool compare = op >= Opcode::Equal && op <= Opcode::GreaterEqual;
   if (a.dtype != b.dtype && op != Opcode::Pow)
@@ -185,6 +238,10 @@ void binary(Opcode op, Context &ctx, Tensor &a, Tensor &b, Tensor **outs) {
         po[i] = applyBinary<T>(op, pa[i], pb[i]);
       return;
     }
+    if constexpr (std::is_same_v<T, float>) {
+      if (floatRows(op, pa, pb, po, shape, strides))
+        return;
+    }
     forEachBroadcast(shape, strides, [&](int64_t i, const int64_t *off) {
       po[i] = applyBinary<T>(op, pa[off[0]], pb[off[1]]);
     });
@@ -205,6 +262,21 @@ void where(Context &ctx, Tensor &c, Tensor &x, Tensor &y, Tensor **outs) {
   forEachBroadcast(shape, strides, [&](int64_t i, const int64_t *off) {
     std::memcpy(po + i * size, pc[off[0]] ? px + off[1] * size : py + off[2] * size, size);
   });
+}
+
+/// The float32 unary ops that have a vectorized loop; false for the others.
+bool mapFastFloat(Opcode op, const float *x, float *y, int64_t n) {
+  switch (op) {
+  case Opcode::Exp: for (int64_t i = 0; i < n; ++i) y[i] = fastExp(x[i]); return true;
+  case Opcode::Tanh: for (int64_t i = 0; i < n; ++i) y[i] = fastTanh(x[i]); return true;
+  case Opcode::Sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = fastSigmoid(x[i]); return true;
+  case Opcode::Silu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * fastSigmoid(x[i]); return true;
+  case Opcode::Neg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; return true;
+  case Opcode::Relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f; return true;
+  case Opcode::Sqrt: for (int64_t i = 0; i < n; ++i) y[i] = __builtin_sqrtf(x[i]); return true;
+  case Opcode::Reciprocal: for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / x[i]; return true;
+  default: return false;
+  }
 }
 
 void cast(Context &ctx, Tensor &in, int32_t to, Tensor **outs) {
@@ -260,11 +332,13 @@ void qopt::rt::runElementwise(Opcode op, Context &ctx, Tensor **ins, int64_t num
     bool tanhForm = numAttrs > 0 && attrs[0] != 0;
     for (int64_t i = 0; i < n; ++i) {
       float v = x[i];
-      y[i] = tanhForm ? 0.5f * v * (1.0f + std::tanh(0.7978845608f * (v + 0.044715f * v * v * v)))
+      y[i] = tanhForm ? 0.5f * v * (1.0f + fastTanh(0.7978845608f * (v + 0.044715f * v * v * v)))
                       : 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
     }
     return;
   }
+  if (a.dtype == QOPT_FLOAT32 && mapFastFloat(op, a.as<float>(), out->as<float>(), n))
+    return;
   visitType(a.dtype, [&](auto *tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const T *x = a.as<T>();

@@ -6,6 +6,9 @@
 #include "Tensor.h"
 
 #include <cblas.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sstream>
@@ -104,6 +107,9 @@ qopt_model *qopt_model_create(const char *weightsPath, int numThreads) {
   if (numThreads <= 0)
     numThreads = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   m->ctx.threads = numThreads;
+  // QOPT_PROFILE=1 prints the time spent per kind of kernel when the model is destroyed.
+  if (const char *profile = std::getenv("QOPT_PROFILE"); profile && *profile && *profile != '0')
+    m->ctx.profile = new Profile();
   openblas_set_num_threads(numThreads);
   return m;
 }
@@ -111,7 +117,15 @@ qopt_model *qopt_model_create(const char *weightsPath, int numThreads) {
 void qopt_model_destroy(qopt_model *m) {
   if (!m)
     return;
+  if (Profile *p = m->ctx.profile) {
+    std::fprintf(stderr, "qopt profile: opcode calls seconds\n");
+    for (int k = 0; k < static_cast<int>(Opcode::NumOpcodes); ++k)
+      if (p->calls[k])
+        std::fprintf(stderr, "qopt profile: %3d %8lld %10.4f\n", k, p->calls[k], p->seconds[k]);
+    delete p;
+  }
   m->ctx.releaseAll();
+  m->ctx.drainPool();
   if (m->mapping)
     munmap(m->mapping, m->mappingSize);
   delete m;
@@ -224,19 +238,32 @@ void *qopt_rt_weight(void *c, int64_t dtype, int64_t offset, int64_t rank, const
   return ctx.wrap(static_cast<int32_t>(dtype), shape, const_cast<char *>(ctx.weights) + offset);
 }
 
-void qopt_rt_exec(void *c, int64_t opcode, void **ins, int64_t numIns, void **outs,
-                  int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
-  Context &ctx = *static_cast<Context *>(c);
-  auto op = static_cast<Opcode>(opcode);
-  auto **in = reinterpret_cast<Tensor **>(ins);
-  auto **out = reinterpret_cast<Tensor **>(outs);
+static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tensor **out,
+                     int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
   if (op <= Opcode::Where)
     return runElementwise(op, ctx, in, numIns, out, i, ni);
   if (op <= Opcode::Trilu)
     return runShapeOp(op, ctx, in, numIns, out, numOuts, i, ni, f, nf);
   if (op < Opcode::NumOpcodes)
     return runNNOp(op, ctx, in, numIns, out, i, ni, f, nf);
-  fail("unknown opcode " + std::to_string(opcode));
+  fail("unknown opcode " + std::to_string(static_cast<int64_t>(op)));
+}
+
+void qopt_rt_exec(void *c, int64_t opcode, void **ins, int64_t numIns, void **outs,
+                  int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
+  Context &ctx = *static_cast<Context *>(c);
+  auto op = static_cast<Opcode>(opcode);
+  if (opcode < 0 || op >= Opcode::NumOpcodes)
+    fail("unknown opcode " + std::to_string(opcode));
+  auto **in = reinterpret_cast<Tensor **>(ins);
+  auto **out = reinterpret_cast<Tensor **>(outs);
+  if (!ctx.profile)
+    return dispatch(ctx, op, in, numIns, out, numOuts, i, ni, f, nf);
+  auto t0 = std::chrono::steady_clock::now();
+  dispatch(ctx, op, in, numIns, out, numOuts, i, ni, f, nf);
+  auto t1 = std::chrono::steady_clock::now();
+  ctx.profile->seconds[opcode] += std::chrono::duration<double>(t1 - t0).count();
+  ++ctx.profile->calls[opcode];
 }
 
 void qopt_rt_output(void *c, int64_t index, void *tensor) {

@@ -1,4 +1,5 @@
 //===- NNKernels.cpp - matmul, gemm, softmax, norms and reductions --------===//
+#include "FastMath.h"
 #include "Tensor.h"
 
 #include <algorithm>
@@ -15,10 +16,17 @@ void requireF32(const Tensor &t, const char *what) {
 }
 
 /// NumPy matmul on float32, with BLAS doing the products.
-void matmul(Context &ctx, Tensor &a, Tensor &b, Tensor **outs) {
+/// `transB`: b holds the 2-D rhs transposed, [N, K] (the code generator folds a transpose into
+/// the product instead of materializing it).
+void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs) {
   requireF32(a, "matmul");
   requireF32(b, "matmul");
   std::vector<int64_t> as = a.shape(), bs = b.shape();
+  if (transB) {
+    if (bs.size() != 2)
+      fail("a transposed matmul rhs must be 2-D");
+    std::swap(bs[0], bs[1]);
+  }
   bool aVec = as.size() == 1, bVec = bs.size() == 1;
   if (aVec) as.insert(as.begin(), 1);
   if (bVec) bs.push_back(1);
@@ -46,8 +54,8 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, Tensor **outs) {
   if (bBatch.empty() || batches == 1) {
     // The weight is shared: one GEMM over all rows of all batches of `a`.
     if (bBatch.empty() && aBatch.size() == batch.size()) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batches * m, n, k, 1.0f, pa, k, pb, n,
-                  0.0f, pc, n);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, batches * m, n,
+                  k, 1.0f, pa, k, pb, transB ? k : n, 0.0f, pc, n);
       return;
     }
   }
@@ -112,7 +120,7 @@ void softmax(Context &ctx, Tensor &in, int64_t axis, Tensor **outs) {
       for (int64_t s = 0; s < dim; ++s) mx = std::max(mx, row[s * inner]);
       float sum = 0.0f;
       for (int64_t s = 0; s < dim; ++s) {
-        float e = std::exp(row[s * inner] - mx);
+        float e = fastExp(row[s * inner] - mx);
         dst[s * inner] = e;
         sum += e;
       }
@@ -202,7 +210,7 @@ void reduce(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni, T
 void qopt::rt::runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
                        const int64_t *i, int64_t ni, const double *f, int64_t nf) {
   switch (op) {
-  case Opcode::MatMul: return matmul(ctx, *ins[0], *ins[1], outs);
+  case Opcode::MatMul: return matmul(ctx, *ins[0], *ins[1], ni > 0 && i[0] != 0, outs);
   case Opcode::Gemm: return gemm(ctx, ins, numIns, i, f, outs);
   case Opcode::Softmax: return softmax(ctx, *ins[0], i[0], outs);
   case Opcode::LayerNorm: return normalize(ctx, ins, numIns, i[0], f[0], true, outs);

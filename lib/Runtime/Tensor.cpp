@@ -50,14 +50,40 @@ static Tensor *newTensor(int32_t dtype, const std::vector<int64_t> &shape) {
   return t;
 }
 
+void *Context::obtain(size_t bytes) {
+  auto it = pool.find(bytes);
+  if (it != pool.end()) {
+    void *p = it->second;
+    pool.erase(it);
+    return p;
+  }
+  // 64-byte alignment suits AVX-512 loads.
+  void *p = std::aligned_alloc(64, bytes);
+  if (!p)
+    fail("out of memory allocating " + std::to_string(bytes) + " bytes");
+  return p;
+}
+
+void Context::recycle(Buffer *buffer) {
+  pool.emplace(buffer->bytes, buffer->data);
+  delete buffer;
+}
+
+void Context::drainPool() {
+  for (auto &entry : pool)
+    std::free(entry.second);
+  pool.clear();
+}
+
 Tensor *Context::allocate(int32_t dtype, const std::vector<int64_t> &shape) {
   Tensor *t = newTensor(dtype, shape);
   size_t bytes = static_cast<size_t>(t->numElements()) * dtypeSize(dtype);
+  // Sizes are rounded so that buffers of similar tensors are interchangeable.
+  size_t granule = bytes > (1 << 16) ? 4096 : 64;
+  bytes = (bytes / granule + 1) * granule;
   t->buffer = new Buffer();
-  // 64-byte alignment suits AVX-512 loads; never request zero bytes.
-  t->buffer->data = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
-  if (!t->buffer->data)
-    fail("out of memory allocating " + std::to_string(bytes) + " bytes");
+  t->buffer->data = obtain(bytes);
+  t->buffer->bytes = bytes;
   t->data = t->buffer->data;
   live.push_back(t);
   return t;
@@ -89,20 +115,16 @@ void Context::release(Tensor *t) {
     for (Tensor *out : outputs)
       if (out && out->buffer == t->buffer)
         return; // Graph outputs outlive the run.
-    if (--t->buffer->refs == 0) {
-      std::free(t->buffer->data);
-      delete t->buffer;
-    }
+    if (--t->buffer->refs == 0)
+      recycle(t->buffer);
     t->buffer = nullptr;
   }
 }
 
 void Context::releaseAll() {
   for (Tensor *t : live) {
-    if (t->buffer && --t->buffer->refs == 0) {
-      std::free(t->buffer->data);
-      delete t->buffer;
-    }
+    if (t->buffer && --t->buffer->refs == 0)
+      recycle(t->buffer);
     delete t;
   }
   live.clear();

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace qopt::rt {
 /// Reference-counted heap memory shared by a tensor and its views (reshape, squeeze, ...).
 struct Buffer {
   void *data = nullptr;
+  size_t bytes = 0;
   int64_t refs = 1;
 };
 
@@ -46,6 +48,12 @@ struct KernelError {
 };
 [[noreturn]] void fail(const std::string &message);
 
+/// Time spent per opcode, when profiling is on.
+struct Profile {
+  double seconds[static_cast<int>(Opcode::NumOpcodes)] = {};
+  long long calls[static_cast<int>(Opcode::NumOpcodes)] = {};
+};
+
 /// State of one run of a model: its inputs, outputs, weights and live tensors.
 struct Context {
   const char *weights = nullptr;
@@ -55,6 +63,10 @@ struct Context {
   std::vector<Tensor *> outputs;
   std::vector<Tensor *> live; // everything allocated in this run, freed at its end
   int threads = 1;
+  Profile *profile = nullptr;
+  /// Freed memory by rounded size, reused by later allocations of this and later runs: fresh
+  /// large blocks would cost a page fault per 4 KiB on first touch.
+  std::multimap<size_t, void *> pool;
 
   /// A new tensor of `shape` with fresh memory.
   Tensor *allocate(int32_t dtype, const std::vector<int64_t> &shape);
@@ -64,6 +76,12 @@ struct Context {
   Tensor *wrap(int32_t dtype, const std::vector<int64_t> &shape, void *data);
   void release(Tensor *t);
   void releaseAll();
+  /// Returns pooled memory to the system.
+  void drainPool();
+
+private:
+  void *obtain(size_t bytes);
+  void recycle(Buffer *buffer);
 };
 
 /// Kernels: each reads `ins` and writes `outs`.

@@ -45,7 +45,7 @@ enum class Opcode : int64_t {
   ConstantOfShape,// I: dtype, integer value; F: float value
   Trilu,          // I: upper
   // Linear algebra, norms, reductions.
-  MatMul,
+  MatMul,         // I: (optional) rhs given transposed as [N, K]
   Gemm,           // I: transA, transB; F: alpha, beta
   Softmax,        // I: axis (normalized)
   LayerNorm,      // I: axis (normalized); F: epsilon

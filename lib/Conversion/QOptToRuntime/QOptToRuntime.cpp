@@ -302,17 +302,41 @@ void ConvertQOptToRuntimePass::runOnOperation() {
     return LLVM::GEPOp::create(b, loc, ptr, ptr, array, ArrayRef<LLVM::GEPArg>{i});
   };
 
+  // A 2-D transpose feeding only a matmul's rhs is not materialized: the matmul reads the
+  // untransposed tensor with its transpose flag (the lm head's tied embedding is the big case).
+  DenseMap<Operation *, Value> transposedRhs;
+  SmallPtrSet<Operation *, 8> foldedTransposes;
+  main.walk([&](Q::MatMulOp mm) {
+    auto t = mm.getRhs().getDefiningOp<Q::TransposeOp>();
+    if (t && t.getPerm() == ArrayRef<int64_t>{1, 0} && t->hasOneUse()) {
+      transposedRhs[mm] = t.getInput();
+      foldedTransposes.insert(t);
+    }
+  });
+  auto operandsOf = [&](Operation *op) {
+    SmallVector<Value> operands(op->getOperands());
+    if (auto slice = dyn_cast<Q::SliceOp>(op))
+      operands = {slice.getInput(), slice.getStarts(), slice.getEnds(), slice.getAxes(),
+                  slice.getSteps()};
+    if (Value rhs = transposedRhs.lookup(op))
+      operands[1] = rhs;
+    return operands;
+  };
+
   // The last op that uses each value, to release it right after.
   DenseMap<Value, Operation *> lastUse;
   main.walk([&](Operation *op) {
-    for (Value v : op->getOperands())
-      lastUse[v] = op;
+    if (foldedTransposes.contains(op))
+      return;
+    for (Value v : operandsOf(op))
+      if (v)
+        lastUse[v] = op;
   });
   DenseMap<Value, Value> handles;
   auto releaseDead = [&](Operation *op) {
     SmallPtrSet<Value, 4> done;
-    for (Value v : op->getOperands())
-      if (lastUse.lookup(v) == op && done.insert(v).second)
+    for (Value v : operandsOf(op))
+      if (v && lastUse.lookup(v) == op && done.insert(v).second)
         LLVM::CallOp::create(b, loc, releaseFn, ValueRange{ctxArg, handles.lookup(v)});
     for (Value r : op->getResults())
       if (r.use_empty())
@@ -381,15 +405,16 @@ void ConvertQOptToRuntimePass::runOnOperation() {
       releaseDead(&op);
       continue;
     }
+    if (foldedTransposes.contains(&op))
+      continue;
     FailureOr<KernelCall> call = encode(&op);
     if (failed(call))
       return signalPassFailure();
+    if (transposedRhs.count(&op))
+      call->ints = {1};
     // Operands in the kernel's order; a slice's absent axes or steps are passed as null so
     // that the ones present keep their positions.
-    SmallVector<Value> operands(op.getOperands());
-    if (auto slice = dyn_cast<Q::SliceOp>(op))
-      operands = {slice.getInput(), slice.getStarts(), slice.getEnds(), slice.getAxes(),
-                  slice.getSteps()};
+    SmallVector<Value> operands = operandsOf(&op);
     if (operands.size() > maxIns) {
       insArray = LLVM::AllocaOp::create(b, loc, ptr, ptr, i64(b, loc, operands.size()));
       maxIns = operands.size();
