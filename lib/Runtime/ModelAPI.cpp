@@ -4,6 +4,7 @@
 // that the generated code calls (KernelABI.h).
 //
 #include "Tensor.h"
+#include "WorkerPool.h"
 
 #include <cblas.h>
 #include <chrono>
@@ -111,6 +112,7 @@ qopt_model *qopt_model_create(const char *weightsPath, int numThreads) {
   if (const char *profile = std::getenv("QOPT_PROFILE"); profile && *profile && *profile != '0')
     m->ctx.profile = new Profile();
   openblas_set_num_threads(numThreads);
+  m->ctx.workers = new WorkerPool(numThreads);
   return m;
 }
 
@@ -126,6 +128,7 @@ void qopt_model_destroy(qopt_model *m) {
   }
   m->ctx.releaseAll();
   m->ctx.drainPool();
+  delete m->ctx.workers;
   if (m->mapping)
     munmap(m->mapping, m->mappingSize);
   delete m;
@@ -244,6 +247,8 @@ static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tenso
     return runElementwise(op, ctx, in, numIns, out, i, ni);
   if (op <= Opcode::Trilu)
     return runShapeOp(op, ctx, in, numIns, out, numOuts, i, ni, f, nf);
+  if (op >= Opcode::QuantMatMul && op < Opcode::NumOpcodes)
+    return runQuantOp(op, ctx, in, numIns, out, i, ni);
   if (op < Opcode::NumOpcodes)
     return runNNOp(op, ctx, in, numIns, out, i, ni, f, nf);
   fail("unknown opcode " + std::to_string(static_cast<int64_t>(op)));

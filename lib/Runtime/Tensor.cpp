@@ -10,7 +10,7 @@ size_t qopt::rt::dtypeSize(int32_t dtype) {
   switch (dtype) {
   case QOPT_FLOAT32: case QOPT_INT32: case QOPT_UINT32: return 4;
   case QOPT_INT64: case QOPT_FLOAT64: case QOPT_UINT64: return 8;
-  case QOPT_INT16: case QOPT_UINT16: return 2;
+  case QOPT_INT16: case QOPT_UINT16: case QOPT_FLOAT16: case QOPT_BFLOAT16: return 2;
   case QOPT_UINT8: case QOPT_INT8: case QOPT_BOOL: return 1;
   default: return 0;
   }
@@ -29,6 +29,8 @@ const char *qopt::rt::dtypeName(int32_t dtype) {
   case QOPT_UINT16: return "uint16";
   case QOPT_UINT32: return "uint32";
   case QOPT_UINT64: return "uint64";
+  case QOPT_FLOAT16: return "float16";
+  case QOPT_BFLOAT16: return "bfloat16";
   default: return "unknown";
   }
 }

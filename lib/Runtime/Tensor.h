@@ -54,6 +54,8 @@ struct Profile {
   long long calls[static_cast<int>(Opcode::NumOpcodes)] = {};
 };
 
+class WorkerPool;
+
 /// State of one run of a model: its inputs, outputs, weights and live tensors.
 struct Context {
   const char *weights = nullptr;
@@ -63,6 +65,7 @@ struct Context {
   std::vector<Tensor *> outputs;
   std::vector<Tensor *> live; // everything allocated in this run, freed at its end
   int threads = 1;
+  WorkerPool *workers = nullptr; // owned by the model
   Profile *profile = nullptr;
   /// Freed memory by rounded size, reused by later allocations of this and later runs: fresh
   /// large blocks would cost a page fault per 4 KiB on first touch.
@@ -92,6 +95,8 @@ void runElementwise(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tenso
                     const int64_t *i, int64_t ni);
 void runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
                 int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf);
+void runQuantOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                const int64_t *i, int64_t ni);
 void runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
              const int64_t *i, int64_t ni, const double *f, int64_t nf);
 

@@ -19,7 +19,11 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/ToolUtilities.h"
+#include "dialects/QOpt/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -27,11 +31,15 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
+#include <array>
+#include <map>
+#include <optional>
+
 using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Stage { Import, Graph, Runtime, LLVM, Library };
+enum class Stage { Import, Graph, Quant, Runtime, LLVM, Library };
 
 cl::OptionCategory category("qopt-compile options");
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"), cl::Required,
@@ -44,6 +52,8 @@ cl::opt<Stage> compileTo(
     cl::values(clEnumValN(Stage::Import, "import", "the qopt dialect as imported"),
                clEnumValN(Stage::Graph, "graph",
                           "after shape refinement, folding and pattern raising"),
+               clEnumValN(Stage::Quant, "quant",
+                          "after precision selection and weight quantization"),
                clEnumValN(Stage::Runtime, "runtime", "LLVM dialect calling the kernel runtime"),
                clEnumValN(Stage::LLVM, "llvm", "LLVM IR"),
                clEnumValN(Stage::Library, "library",
@@ -58,6 +68,139 @@ cl::list<std::string> inputShapes(
 cl::opt<bool> splitInputFile("split-input-file",
                              cl::desc("Import each '# -----' separated chunk on its own"),
                              cl::cat(category));
+
+cl::OptionCategory quantCategory("weight quantization");
+cl::opt<unsigned> wbits("wbits", cl::desc("Quantize the weights of linear layers to 2, 3, 4 or 8 bits"),
+                        cl::value_desc("bits"), cl::init(0), cl::cat(quantCategory));
+cl::opt<std::string> groupSizeFlag(
+    "group-size", cl::desc("Weights per scale along the input dimension, or 'channel' (default 128)"),
+    cl::value_desc("N|channel"), cl::init("128"), cl::cat(quantCategory));
+cl::opt<bool> symFlag("sym", cl::desc("Symmetric quantization (the default)"), cl::cat(quantCategory));
+cl::opt<bool> asymFlag("asym", cl::desc("Asymmetric quantization with a zero point per group"),
+                       cl::cat(quantCategory));
+cl::opt<std::string> wtype("wtype", cl::desc("Weight codebook: int, nf4, fp4 or fp8 (e4m3)"),
+                           cl::value_desc("int|nf4|fp4|fp8"), cl::init("int"),
+                           cl::cat(quantCategory));
+cl::opt<std::string> scaleTypeFlag("scale-type", cl::desc("Scale storage: f16 (default), bf16 or f32"),
+                                   cl::value_desc("f16|bf16|f32"), cl::init("f16"),
+                                   cl::cat(quantCategory));
+cl::opt<bool> doubleQuant("double-quant",
+                          cl::desc("Quantize the scales to 8 bits in blocks of 256 (QLoRA)"),
+                          cl::cat(quantCategory));
+cl::opt<bool> quantizeEmbeddings("quantize-embeddings",
+                                 cl::desc("Quantize the embeddings and the output head too"),
+                                 cl::cat(quantCategory));
+cl::opt<std::string> layerBits(
+    "layer-bits", cl::desc("Per-layer bits by name, first match wins: 'REGEX=BITS|none,...'"),
+    cl::value_desc("rules"), cl::cat(quantCategory));
+cl::opt<std::string> reportFile("report",
+                                cl::desc("Write a JSON report of every quantized layer"),
+                                cl::value_desc("report.json"), cl::cat(quantCategory));
+
+/// The quantization options from the flags, or a diagnostic naming the bad flag.
+bool parseQuantFlags(qopt::QOpt::SelectPrecisionPassOptions &o, bool &enabled) {
+  auto bad = [](const std::string &msg) {
+    llvm::errs() << "qopt-compile: error: " << msg << "\n";
+    return false;
+  };
+  bool anyQuantFlag = groupSizeFlag.getNumOccurrences() || symFlag || asymFlag ||
+                      wtype.getNumOccurrences() || scaleTypeFlag.getNumOccurrences() ||
+                      doubleQuant || quantizeEmbeddings || reportFile.getNumOccurrences();
+  enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
+  if (anyQuantFlag && !enabled)
+    return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
+  if (wbits.getNumOccurrences() && (wbits < 2 || wbits > 8))
+    return bad("--wbits=" + std::to_string(wbits) + ": expected 2 to 8");
+  if (wtype != "int" && wtype != "nf4" && wtype != "fp4" && wtype != "fp8")
+    return bad("--wtype=" + wtype + ": expected int, nf4, fp4 or fp8");
+  unsigned bits = wbits.getNumOccurrences() ? wbits.getValue() : (wtype == "fp8" ? 8 : 4);
+  if ((wtype == "nf4" || wtype == "fp4") && bits != 4)
+    return bad("--wtype=" + wtype + " has 4-bit codes; it cannot be combined with --wbits=" +
+               std::to_string(bits));
+  if (wtype == "fp8" && bits != 8)
+    return bad("--wtype=fp8 has 8-bit codes; it cannot be combined with --wbits=" +
+               std::to_string(bits));
+  if (symFlag && asymFlag)
+    return bad("--sym and --asym exclude each other");
+  if (asymFlag && wtype != "int")
+    return bad("--asym: only --wtype=int has zero points");
+  if (scaleTypeFlag != "f16" && scaleTypeFlag != "bf16" && scaleTypeFlag != "f32")
+    return bad("--scale-type=" + scaleTypeFlag + ": expected f16, bf16 or f32");
+  int64_t group = 0;
+  if (groupSizeFlag != "channel" &&
+      (StringRef(groupSizeFlag).getAsInteger(10, group) || group <= 0))
+    return bad("--group-size=" + groupSizeFlag + ": expected a positive integer or 'channel'");
+  o.wbits = wbits.getNumOccurrences() || wtype != "int" ? bits : 0;
+  o.groupSize = group;
+  o.symmetric = !asymFlag;
+  o.wtype = wtype;
+  o.scaleType = scaleTypeFlag;
+  o.doubleQuant = doubleQuant ? 256 : 0;
+  o.quantizeEmbeddings = quantizeEmbeddings;
+  o.layerBits = layerBits;
+  return true;
+}
+
+/// Bytes of all constants in the module.
+int64_t constantBytes(ModuleOp module) {
+  int64_t bytes = 0;
+  module.walk([&](arith::ConstantOp c) {
+    if (auto t = dyn_cast<RankedTensorType>(c.getType()); t && t.hasStaticShape())
+      bytes += t.getNumElements() * std::max<int64_t>(1, t.getElementTypeBitWidth() / 8);
+  });
+  return bytes;
+}
+
+/// The summary table after quantization, and the JSON report when asked for.
+LogicalResult reportQuantization(const std::vector<qopt::QOpt::LayerQuantReport> &layers,
+                                 int64_t modelBefore, int64_t modelAfter, raw_ostream &os) {
+  std::map<std::string, std::array<int64_t, 4>> byScheme; // layers, weights, before, after
+  int64_t weights = 0, after = 0;
+  for (const auto &l : layers) {
+    auto &row = byScheme[l.scheme];
+    row[0] += 1;
+    row[1] += l.outFeatures * l.inFeatures;
+    row[2] += l.bytesBefore;
+    row[3] += l.bytesAfter;
+    weights += l.outFeatures * l.inFeatures;
+    after += l.bytesAfter;
+  }
+  os << llvm::format("%-58s %6s %12s %8s\n", "scheme", "layers", "weights", "bits/w");
+  for (const auto &[scheme, row] : byScheme)
+    os << llvm::format("%-58s %6lld %12lld %8.3f\n", scheme.c_str(), (long long)row[0],
+                       (long long)row[1], row[1] ? 8.0 * row[3] / row[1] : 0.0);
+  os << llvm::format("model: %.2f MB -> %.2f MB (%.2fx smaller); quantized layers: %.3f bits per "
+                     "weight including scales\n",
+                     modelBefore / 1e6, modelAfter / 1e6,
+                     modelAfter ? double(modelBefore) / modelAfter : 0.0,
+                     weights ? 8.0 * after / weights : 0.0);
+  if (reportFile.empty())
+    return success();
+  llvm::json::Array array;
+  for (const auto &l : layers)
+    array.push_back(llvm::json::Object{
+        {"name", l.name},
+        {"scheme", l.scheme},
+        {"out_features", l.outFeatures},
+        {"in_features", l.inFeatures},
+        {"bytes_before", l.bytesBefore},
+        {"bytes_after", l.bytesAfter},
+        {"bits_per_weight", 8.0 * l.bytesAfter / double(l.outFeatures * l.inFeatures)},
+        {"relative_error", l.relativeError}});
+  llvm::json::Object root{{"model", inputFile.getValue()},
+                          {"model_bytes_before", modelBefore},
+                          {"model_bytes_after", modelAfter},
+                          {"layers", std::move(array)}};
+  std::string error;
+  auto out = openOutputFile(reportFile, &error);
+  if (!out) {
+    llvm::errs() << "qopt-compile: error: --report=" << reportFile << ": " << error << "\n";
+    return failure();
+  }
+  out->os() << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  out->keep();
+  return success();
+}
 
 /// Prints diagnostics as `FILE[:LINE:COL]: error: message`, naming the model file.
 void printDiagnostic(Diagnostic &diag) {
@@ -115,7 +258,8 @@ std::string moduleSignature(ModuleOp module) {
 
 LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostream &os,
                             const qopt::onnx_importer::ImportOptions &importOptions,
-                            StringRef modelDir, Stage stage) {
+                            StringRef modelDir, Stage stage,
+                            const std::optional<qopt::QOpt::SelectPrecisionPassOptions> &quant) {
   DialectRegistry registry;
   qopt::registerAllDialects(registry);
   MLIRContext context(registry);
@@ -135,6 +279,21 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     if (failed(applyPassManagerCLOptions(pm)))
       return failure();
     qopt::buildGraphPipeline(pm, qopt::GraphPipelineOptions());
+    if (failed(pm.run(*module)))
+      return failure();
+    pm.clear();
+    if (quant && stage >= Stage::Quant) {
+      int64_t before = constantBytes(*module);
+      std::vector<qopt::QOpt::LayerQuantReport> layers;
+      pm.addPass(qopt::QOpt::createSelectPrecisionPass(*quant));
+      pm.addPass(qopt::QOpt::createQuantizeWeightsPass(&layers));
+      if (failed(pm.run(*module)))
+        return failure();
+      pm.clear();
+      raw_ostream &summary = outputFile == "-" ? llvm::errs() : llvm::outs();
+      if (failed(reportQuantization(layers, before, constantBytes(*module), summary)))
+        return failure();
+    }
     if (stage >= Stage::Runtime) {
       qopt::ConvertQOptToRuntimePassOptions lowering;
       if (stage == Stage::Library)
@@ -172,12 +331,19 @@ int main(int argc, char **argv) {
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
-  cl::HideUnrelatedOptions({&category, &cl::getGeneralCategory()});
+  cl::HideUnrelatedOptions({&category, &quantCategory, &cl::getGeneralCategory()});
   cl::ParseCommandLineOptions(argc, argv, "qopt: quantizing compiler for ONNX transformer models\n");
 
   qopt::onnx_importer::ImportOptions importOptions;
   if (!parseInputShapes(importOptions))
     return 1;
+  std::optional<qopt::QOpt::SelectPrecisionPassOptions> quant;
+  bool quantEnabled = false;
+  qopt::QOpt::SelectPrecisionPassOptions quantOptions;
+  if (!parseQuantFlags(quantOptions, quantEnabled))
+    return 1;
+  if (quantEnabled)
+    quant = quantOptions;
   Stage stage = compileTo.getNumOccurrences()
                     ? compileTo.getValue()
                     : (StringRef(outputFile).ends_with(".so") ? Stage::Library : Stage::Graph);
@@ -202,14 +368,14 @@ int main(int argc, char **argv) {
   llvm::raw_string_ostream os(result);
   auto processChunk = [&](std::unique_ptr<llvm::MemoryBuffer> chunk,
                           raw_ostream &out) -> LogicalResult {
-    return compileBuffer(std::move(chunk), out, importOptions, modelDir, stage);
+    return compileBuffer(std::move(chunk), out, importOptions, modelDir, stage, quant);
   };
   // In split mode every chunk is compiled and reported; one failed chunk fails the run.
   LogicalResult status =
       splitInputFile
           ? splitAndProcessBuffer(std::move(buffer), NoSourceChunkBufferHandler(processChunk), os,
                                   "# -----", "// -----")
-          : compileBuffer(std::move(buffer), os, importOptions, modelDir, stage);
+          : compileBuffer(std::move(buffer), os, importOptions, modelDir, stage, quant);
   if (failed(status))
     return 1;
   if (stage == Stage::Library)

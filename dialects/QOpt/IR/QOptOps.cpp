@@ -81,8 +81,46 @@ LogicalResult DequantizeOp::verify() {
                            getBlockSize());
 }
 
+/// Checks the packed form of a quantized [N, K] weight (`codes`, `scales`, zero points and
+/// second-level scales) against `scheme`; shared by the quantized matmul and gather.
+static LogicalResult verifyPackedWeight(Operation *op, SchemeAttr scheme, int64_t k, Value codesValue,
+                                        Value scalesValue, Value zeroPoints, Value scaleScales) {
+  auto codes = cast<RankedTensorType>(codesValue.getType());
+  if (codes.getRank() != 2 || !codes.getElementType().isUnsignedInteger(8))
+    return op->emitOpError() << "expects 2-D codes packed into ui8";
+  int64_t n = codes.getDimSize(0);
+  if (codes.getDimSize(1) != scheme.getPackedRowBytes(k))
+    return op->emitOpError() << "expects " << scheme.getPackedRowBytes(k)
+                             << " bytes of codes per row for " << k << " " << scheme.getBits()
+                             << "-bit codes, got " << codes.getDimSize(1);
+  SmallVector<int64_t> groupShape{n, scheme.getNumGroups(k)};
+  auto scales = cast<RankedTensorType>(scalesValue.getType());
+  if (scales.getShape() != ArrayRef(groupShape))
+    return op->emitOpError() << "expects scales of shape " << n << "x" << groupShape[1];
+  bool doubleQuant = scheme.getDoubleQuantBlock() > 0;
+  Type wantScale = doubleQuant ? Type(IntegerType::get(op->getContext(), 8, IntegerType::Unsigned))
+                               : scheme.getScaleType();
+  if (scales.getElementType() != wantScale)
+    return op->emitOpError() << "expects scales of element type " << wantScale;
+  if (doubleQuant != static_cast<bool>(scaleScales))
+    return op->emitOpError() << "takes scale_scales exactly when the scheme is double-quantized";
+  if (doubleQuant) {
+    int64_t blocks = (n * groupShape[1] + scheme.getDoubleQuantBlock() - 1) /
+                     scheme.getDoubleQuantBlock();
+    auto ss = cast<RankedTensorType>(scaleScales.getType());
+    if (ss.getRank() != 1 || ss.getDimSize(0) != blocks || !ss.getElementType().isF32())
+      return op->emitOpError() << "expects " << blocks << " f32 second-level scales";
+  }
+  if (scheme.getSymmetric() == static_cast<bool>(zeroPoints))
+    return op->emitOpError() << "takes zero points exactly when the scheme is asymmetric";
+  auto zpType = zeroPoints ? cast<RankedTensorType>(zeroPoints.getType()) : RankedTensorType();
+  if (zpType && (zpType.getShape() != ArrayRef(groupShape) ||
+                 !zpType.getElementType().isUnsignedInteger(8)))
+    return op->emitOpError() << "expects ui8 zero points of shape " << n << "x" << groupShape[1];
+  return success();
+}
+
 LogicalResult QuantizedMatMulOp::verify() {
-  SchemeAttr scheme = getScheme();
   int64_t k = getInFeatures();
   auto x = getInput().getType();
   if (k <= 0)
@@ -90,36 +128,16 @@ LogicalResult QuantizedMatMulOp::verify() {
   if (!x.isDynamicDim(x.getRank() - 1) && x.getDimSize(x.getRank() - 1) != k)
     return emitOpError() << "input has " << x.getDimSize(x.getRank() - 1)
                          << " features, the weight " << k;
-  auto codes = getCodes().getType();
-  if (!codes.getElementType().isUnsignedInteger(8))
-    return emitOpError() << "codes are packed into ui8";
-  int64_t n = codes.getDimSize(0);
-  if (codes.getDimSize(1) != scheme.getPackedRowBytes(k))
-    return emitOpError() << "expects " << scheme.getPackedRowBytes(k) << " bytes of codes per row for "
-                         << k << " " << scheme.getBits() << "-bit codes, got "
-                         << codes.getDimSize(1);
-  SmallVector<int64_t> groupShape{n, scheme.getNumGroups(k)};
-  auto scales = getScales().getType();
-  if (scales.getShape() != ArrayRef(groupShape))
-    return emitOpError() << "expects scales of shape " << n << "x" << groupShape[1];
-  bool doubleQuant = scheme.getDoubleQuantBlock() > 0;
-  Type wantScale = doubleQuant ? Type(IntegerType::get(getContext(), 8, IntegerType::Unsigned))
-                               : scheme.getScaleType();
-  if (scales.getElementType() != wantScale)
-    return emitOpError() << "expects scales of element type " << wantScale;
-  if (doubleQuant != static_cast<bool>(getScaleScales()))
-    return emitOpError() << "takes scale_scales exactly when the scheme is double-quantized";
-  if (doubleQuant) {
-    int64_t blocks = (n * groupShape[1] + scheme.getDoubleQuantBlock() - 1) /
-                     scheme.getDoubleQuantBlock();
-    auto ss = getScaleScales().getType();
-    if (ss.getRank() != 1 || ss.getDimSize(0) != blocks || !ss.getElementType().isF32())
-      return emitOpError() << "expects " << blocks << " f32 second-level scales";
-  }
-  if (scheme.getSymmetric() == static_cast<bool>(getZeroPoints()))
-    return emitOpError() << "takes zero points exactly when the scheme is asymmetric";
-  if (getZeroPoints() && (getZeroPoints().getType().getShape() != ArrayRef(groupShape) ||
-                          !getZeroPoints().getType().getElementType().isUnsignedInteger(8)))
-    return emitOpError() << "expects ui8 zero points of shape " << n << "x" << groupShape[1];
-  return success();
+  return verifyPackedWeight(*this, getScheme(), k, getCodes(), getScales(), getZeroPoints(),
+                            getScaleScales());
+}
+
+LogicalResult QuantizedGatherOp::verify() {
+  if (getRowSize() <= 0)
+    return emitOpError() << "row_size must be positive";
+  if (!getIndices().getType().getElementType().isInteger(64) &&
+      !getIndices().getType().getElementType().isInteger(32))
+    return emitOpError() << "takes int32 or int64 indices";
+  return verifyPackedWeight(*this, getScheme(), getRowSize(), getCodes(), getScales(),
+                            getZeroPoints(), getScaleScales());
 }

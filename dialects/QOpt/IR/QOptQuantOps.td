@@ -79,3 +79,30 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
   }];
   let hasVerifier = 1;
 }
+
+def QOpt_QuantizedGatherOp : QOpt_Op<"quantized_gather", [Pure, AttrSizedOperandSegments]> {
+  let summary = "rows of a packed quantized table [V, D] (an embedding), decoded to f32";
+  let description = [{
+    Gathers the rows named by `indices` (any rank, int32 or int64, negative counting from the end)
+    from a table stored like `qopt.quantized_matmul`'s weight: `codes` `tensor<V x R x ui8>`,
+    `scales` `tensor<V x G x T>`, and the optional zero points and second-level scales. The
+    result has the shape of `indices` followed by `row_size`.
+
+    ```mlir
+    %e = qopt.quantized_gather %codes, %scales, %ids {row_size = 384 : i64,
+           scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
+         : (tensor<256x192xui8>, tensor<256x3xf16>, tensor<1x?xi64>) -> tensor<1x?x384xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$codes, AnyRankedTensor:$scales,
+                       Optional<AnyRankedTensor>:$zero_points,
+                       Optional<AnyRankedTensor>:$scale_scales,
+                       AnyRankedTensor:$indices,
+                       QOpt_SchemeAttr:$scheme, I64Attr:$row_size);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $codes `,` $scales (`zero_points` $zero_points^)? (`scale_scales` $scale_scales^)? `,` $indices
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}

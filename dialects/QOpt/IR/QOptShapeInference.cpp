@@ -638,3 +638,9 @@ LogicalResult QuantizedMatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) 
   shape.push_back(codes.getDimSize(0));
   return pushTensor(types, shape, x.getElementType());
 }
+
+LogicalResult QuantizedGatherOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> shape(rankedType(getIndices()).getShape());
+  shape.push_back(getRowSize());
+  return pushTensor(types, shape, Float32Type::get(getContext()));
+}

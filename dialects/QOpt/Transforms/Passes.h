@@ -8,8 +8,21 @@
 #include "mlir/Pass/Pass.h"
 
 namespace qopt::QOpt {
+/// What `qopt-quantize-weights` did to one layer.
+struct LayerQuantReport {
+  std::string name;
+  std::string scheme;
+  int64_t outFeatures = 0, inFeatures = 0;
+  int64_t bytesBefore = 0, bytesAfter = 0;
+  /// ||W - dequantize(quantize(W))|| / ||W|| (Frobenius).
+  double relativeError = 0.0;
+};
+
 #define GEN_PASS_DECL
 #include "dialects/QOpt/Transforms/Passes.h.inc"
+
+/// The quantization pass, appending one entry per quantized layer to `report`.
+std::unique_ptr<mlir::Pass> createQuantizeWeightsPass(std::vector<LayerQuantReport> *report);
 
 #define GEN_PASS_REGISTRATION
 #include "dialects/QOpt/Transforms/Passes.h.inc"

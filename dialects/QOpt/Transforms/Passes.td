@@ -57,4 +57,75 @@ def RaisePatternsPass : Pass<"qopt-raise-patterns", "::mlir::func::FuncOp"> {
   ];
 }
 
+def SelectPrecisionPass : Pass<"qopt-select-precision", "::mlir::ModuleOp"> {
+  let summary = "Assigns a weight quantization scheme to every linear layer";
+  let description = [{
+    Finds the linear layers (a `qopt.matmul` whose right operand is a constant 2-D f32 weight, or
+    the transpose of one, as in a tied output head) and, with `quantize-embeddings`, the embedding
+    lookups (a `qopt.gather` along axis 0 of a constant 2-D table), and sets a `qopt.scheme`
+    attribute on each from the options. The output head (the last linear layer, with as many
+    outputs as an embedding table has rows) and the embeddings stay f32 unless
+    `quantize-embeddings` is set.
+
+    `layer-bits` overrides the scheme by name: a comma-separated list of `REGEX=BITS` or
+    `REGEX=none`; the first rule whose regular expression matches the whole of a layer's name (its
+    exporter scope such as `model.layers.0.mlp.down_proj`, its ONNX node name, or its weight's
+    name) decides. Nothing happens when `wbits` is 0 and no rule applies.
+
+    Before:
+    ```mlir
+    %y = qopt.matmul %x, %w : (tensor<1x?x64xf32>, tensor<64x32xf32>) -> tensor<1x?x32xf32>
+    ```
+    After (`wbits=4 group-size=32`):
+    ```mlir
+    %y = qopt.matmul %x, %w {qopt.scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>} : ...
+    ```
+  }];
+  let options = [
+    Option<"wbits", "wbits", "unsigned", "0", "Weight bits (2-8); 0 leaves layers unquantized">,
+    Option<"groupSize", "group-size", "int64_t", "128",
+           "Weights per scale along the input dimension; 0 for one scale per output channel">,
+    Option<"symmetric", "sym", "bool", "true", "Symmetric (true) or with zero points (false)">,
+    Option<"wtype", "wtype", "std::string", "\"int\"", "Codebook: int, nf4, fp4 or fp8">,
+    Option<"scaleType", "scale-type", "std::string", "\"f16\"", "Scale storage: f16, bf16 or f32">,
+    Option<"doubleQuant", "double-quant", "int64_t", "0",
+           "Quantize the scales to 8 bits in blocks of this many (0: off)">,
+    Option<"quantizeEmbeddings", "quantize-embeddings", "bool", "false",
+           "Quantize the embedding tables and the output head too">,
+    Option<"layerBits", "layer-bits", "std::string", "\"\"",
+           "Per-layer overrides: REGEX=BITS|none,...">,
+  ];
+  let statistics = [
+    Statistic<"numSelected", "num-selected", "Layers given a scheme">,
+  ];
+}
+
+def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Round-to-nearest quantization of the weights of layers that carry a scheme";
+  let description = [{
+    Replaces every `qopt.matmul` and `qopt.gather` that carries a `qopt.scheme` attribute (see
+    `qopt-select-precision`) by `qopt.quantized_matmul` / `qopt.quantized_gather` over packed codes
+    and scales computed from its constant weight (docs/quantization.md gives the conventions:
+    int2-8 symmetric or with zero points, NF4, FP4 e2m1, FP8 e4m3, double-quantized scales). The
+    new constants are dense resource blobs; the f32 weight goes away once nothing else uses it.
+
+    Before:
+    ```mlir
+    %y = qopt.matmul %x, %w {qopt.scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
+       : (tensor<1x?x64xf32>, tensor<64x32xf32>) -> tensor<1x?x32xf32>
+    ```
+    After:
+    ```mlir
+    %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, scheme = ...}
+       : (tensor<1x?x64xf32>, tensor<32x32xui8>, tensor<32x2xf16>) -> tensor<1x?x32xf32>
+    ```
+  }];
+  let statistics = [
+    Statistic<"numQuantized", "num-quantized", "Layers quantized">,
+    Statistic<"numWeightBytesBefore", "weight-bytes-before", "Bytes of the f32 weights replaced">,
+    Statistic<"numWeightBytesAfter", "weight-bytes-after", "Bytes of their codes, scales and zero points">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // QOPT_TRANSFORMS_PASSES_TD

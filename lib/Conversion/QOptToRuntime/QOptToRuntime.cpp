@@ -40,6 +40,8 @@ int64_t dtypeCode(Type t) {
   if (t.isSignlessInteger(64)) return 7;
   if (t.isInteger(1)) return 9;
   if (t.isF64()) return 11;
+  if (t.isF16()) return 10;
+  if (t.isBF16()) return 16;
   return 0;
 }
 
@@ -75,6 +77,14 @@ LogicalResult appendConstantBytes(ElementsAttr attr, std::vector<char> &out) {
 
 int64_t normalize(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
 int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+/// The quantized kernels' integer attributes (KernelABI.h).
+SmallVector<int64_t> schemeInts(Q::SchemeAttr s, Value scales, int64_t k) {
+  return {static_cast<int64_t>(s.getCodebook()), s.getBits(), s.getGroupSize(),
+          s.getSymmetric() ? 1 : 0,
+          dtypeCode(cast<RankedTensorType>(scales.getType()).getElementType()),
+          s.getDoubleQuantBlock(), k};
+}
 
 struct KernelCall {
   Opcode opcode;
@@ -210,6 +220,12 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::ReduceSumOp r) { return reduceCall(Opcode::ReduceSum, r); })
       .Case([&](Q::ReduceMaxOp r) { return reduceCall(Opcode::ReduceMax, r); })
       .Case([&](Q::ReduceMinOp r) { return reduceCall(Opcode::ReduceMin, r); })
+      .Case([&](Q::QuantizedMatMulOp q) {
+        return KernelCall{Opcode::QuantMatMul, schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
+      })
+      .Case([&](Q::QuantizedGatherOp q) {
+        return KernelCall{Opcode::QuantGather, schemeInts(q.getScheme(), q.getScales(), q.getRowSize()), {}};
+      })
       .Default([](Operation *op) -> FailureOr<KernelCall> {
         return op->emitOpError() << "has no CPU kernel yet";
       });
@@ -318,6 +334,11 @@ void ConvertQOptToRuntimePass::runOnOperation() {
     if (auto slice = dyn_cast<Q::SliceOp>(op))
       operands = {slice.getInput(), slice.getStarts(), slice.getEnds(), slice.getAxes(),
                   slice.getSteps()};
+    if (auto q = dyn_cast<Q::QuantizedMatMulOp>(op))
+      operands = {q.getInput(), q.getCodes(), q.getScales(), q.getZeroPoints(), q.getScaleScales()};
+    if (auto q = dyn_cast<Q::QuantizedGatherOp>(op))
+      operands = {q.getCodes(), q.getScales(), q.getZeroPoints(), q.getScaleScales(),
+                  q.getIndices()};
     if (Value rhs = transposedRhs.lookup(op))
       operands[1] = rhs;
     return operands;

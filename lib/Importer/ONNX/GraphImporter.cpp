@@ -11,10 +11,37 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <google/protobuf/unknown_field_set.h>
+
 using namespace mlir;
 using namespace qopt::onnx_importer;
 
 namespace {
+/// The module path the PyTorch exporter recorded for a node (for example
+/// `model.layers.0.mlp.down_proj`), or "". It sits in NodeProto.metadata_props (field 9), newer
+/// than the libonnx we parse with, so it is read from the unknown fields.
+std::string exporterScope(const onnx::NodeProto &node) {
+  const google::protobuf::UnknownFieldSet &fields = node.unknown_fields();
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const google::protobuf::UnknownField &field = fields.field(i);
+    if (field.number() != 9 || field.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED)
+      continue;
+    onnx::StringStringEntryProto entry;
+    if (!entry.ParseFromString(field.length_delimited()) ||
+        entry.key() != "pkg.torch.onnx.name_scopes")
+      continue;
+    // A Python list literal, outermost scope first and the node's own FX name last, as in
+    // ['', 'model', 'model.layers.0.mlp', 'model.layers.0.mlp.down_proj', 'linear_6']: the
+    // innermost module is the element before the last.
+    SmallVector<StringRef> items;
+    StringRef(entry.value()).trim().trim("[]").split(items, ',');
+    if (items.size() < 2)
+      return "";
+    return items[items.size() - 2].trim().trim("'\"").str();
+  }
+  return "";
+}
+
 class GraphImporter {
 public:
   GraphImporter(MLIRContext *ctx, StringRef displayName, StringRef modelDir,
@@ -108,7 +135,10 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   std::string name = !node.name().empty()       ? node.name()
                      : node.output_size() > 0 ? node.output(0)
                                               : node.op_type();
-  Location loc = NameLoc::get(builder.getStringAttr(name), fileLoc);
+  std::string scope = exporterScope(node);
+  Location loc = NameLoc::get(builder.getStringAttr(name),
+                              scope.empty() ? Location(fileLoc)
+                                            : NameLoc::get(builder.getStringAttr(scope), fileLoc));
   auto describe = [&](InFlightDiagnostic diag) {
     return std::move(diag) << "node '" << name << "' (" << node.op_type() << ", domain "
                            << (domain.empty() ? "ai.onnx" : domain) << ", opset " << opset

@@ -80,7 +80,7 @@ LogicalResult qopt::emitLibrary(ModuleOp module, const LibraryOptions &options) 
   if (!linker)
     return module.emitError() << "cannot find clang++ to link the library";
   SmallVector<StringRef> args = {*linker, "-shared", "-o", options.libraryPath, objPath,
-                                 options.runtimeArchive, "-lopenblas", "-Wl,--no-undefined"};
+                                 options.runtimeArchive, "-lopenblas", "-pthread", "-Wl,--no-undefined"};
   std::string linkError;
   int status = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &linkError);
   if (status != 0)

@@ -1,0 +1,164 @@
+//===- QuantizeWeights.cpp - RTN quantization of constant weights ---------===//
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "dialects/QOpt/Transforms/Passes.h"
+#include "dialects/QOpt/Transforms/WeightLayers.h"
+#include "qopt/Quant/WeightQuantizer.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <cmath>
+
+namespace qopt::QOpt {
+#define GEN_PASS_DEF_QUANTIZEWEIGHTSPASS
+#include "dialects/QOpt/Transforms/Passes.h.inc"
+} // namespace qopt::QOpt
+
+using namespace mlir;
+using namespace qopt::QOpt;
+namespace quant = qopt::quant;
+
+namespace {
+quant::Scheme toQuantScheme(SchemeAttr attr) {
+  quant::Scheme s;
+  switch (attr.getCodebook()) {
+  case Codebook::Int: s.codebook = quant::Codebook::Int; break;
+  case Codebook::NF4: s.codebook = quant::Codebook::NF4; break;
+  case Codebook::FP4: s.codebook = quant::Codebook::FP4; break;
+  case Codebook::FP8E4M3: s.codebook = quant::Codebook::FP8E4M3; break;
+  }
+  s.bits = attr.getBits();
+  s.groupSize = attr.getGroupSize();
+  s.symmetric = attr.getSymmetric();
+  s.scaleType = attr.getScaleType().isF16()    ? quant::ScaleType::F16
+                : attr.getScaleType().isBF16() ? quant::ScaleType::BF16
+                                               : quant::ScaleType::F32;
+  s.doubleQuantBlock = attr.getDoubleQuantBlock();
+  return s;
+}
+
+/// A constant holding `data` as a dense resource blob named after `name`.
+template <typename T>
+Value blobConstant(OpBuilder &b, Location loc, const std::string &name, ArrayRef<int64_t> shape,
+                   Type elementType, const std::vector<T> &data) {
+  auto type = RankedTensorType::get(shape, elementType);
+  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<T>(data));
+  auto attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
+  return arith::ConstantOp::create(b, loc, attr);
+}
+
+struct QuantizeWeightsPass
+    : public qopt::QOpt::impl::QuantizeWeightsPassBase<QuantizeWeightsPass> {
+  using Base::Base;
+  explicit QuantizeWeightsPass(std::vector<LayerQuantReport> *report) : report(report) {}
+
+  void runOnOperation() override {
+    std::vector<WeightLayer> layers;
+    getOperation().walk([&](Operation *op) {
+      if (!op->hasAttr("qopt.scheme"))
+        return;
+      if (auto layer = matchWeightLayer(op))
+        layers.push_back(*layer);
+      else
+        op->emitWarning() << "carries a quantization scheme but no constant 2-D f32 weight; left as is";
+    });
+    for (WeightLayer &layer : layers)
+      if (failed(quantize(layer)))
+        return signalPassFailure();
+  }
+
+private:
+  LogicalResult quantize(WeightLayer layer) {
+    Operation *op = layer.op;
+    auto schemeAttr = dyn_cast<SchemeAttr>(op->getAttr("qopt.scheme"));
+    if (!schemeAttr)
+      return op->emitOpError() << "has a qopt.scheme attribute that is not a #qopt.scheme";
+    quant::Scheme scheme = toQuantScheme(schemeAttr);
+    std::string displayName = layerDisplayName(layer);
+    std::optional<std::vector<float>> weight = readWeightRows(layer);
+    if (!weight)
+      return op->emitOpError() << "has a weight whose data cannot be read";
+    quant::QuantizedWeight q = quant::quantizeWeight(weight->data(), layer.n, layer.k, scheme);
+
+    OpBuilder b(op);
+    Location loc = layer.weight.getLoc();
+    std::string base = layerNames(layer).back();
+    MLIRContext *ctx = &getContext();
+    Type u8 = IntegerType::get(ctx, 8, IntegerType::Unsigned);
+    int64_t bytes = 0;
+    auto count = [&](const auto &v) { bytes += v.size() * sizeof(v[0]); };
+
+    Value codes = blobConstant(b, loc, base + ".codes", {layer.n, scheme.rowBytes(layer.k)}, u8,
+                               q.codes);
+    count(q.codes);
+    SmallVector<int64_t> groupShape{layer.n, q.groups};
+    Value scales, zeroPoints, scaleScales;
+    if (scheme.doubleQuantBlock > 0) {
+      scales = blobConstant(b, loc, base + ".scales", groupShape, u8, q.scaleCodes);
+      scaleScales = blobConstant(b, loc, base + ".scale_scales",
+                                 {static_cast<int64_t>(q.scaleScales.size())},
+                                 Float32Type::get(ctx), q.scaleScales);
+      count(q.scaleCodes);
+      count(q.scaleScales);
+    } else if (scheme.scaleType == quant::ScaleType::F32) {
+      scales = blobConstant(b, loc, base + ".scales", groupShape, Float32Type::get(ctx), q.scales);
+      count(q.scales);
+    } else {
+      scales = blobConstant(b, loc, base + ".scales", groupShape, schemeAttr.getScaleType(),
+                            q.scaleBits);
+      count(q.scaleBits);
+    }
+    if (!scheme.symmetric) {
+      zeroPoints = blobConstant(b, loc, base + ".zero_points", groupShape, u8, q.zeroPoints);
+      count(q.zeroPoints);
+    }
+
+    // How far the quantized weight is from the original, for the report.
+    std::vector<float> restored = quant::dequantizeWeight(q, scheme);
+    double errorSq = 0.0, normSq = 0.0;
+    for (size_t i = 0; i < restored.size(); ++i) {
+      double d = static_cast<double>((*weight)[i]) - restored[i];
+      errorSq += d * d;
+      normSq += static_cast<double>((*weight)[i]) * (*weight)[i];
+    }
+
+    Operation *replacement;
+    if (auto mm = dyn_cast<MatMulOp>(op))
+      replacement = QuantizedMatMulOp::create(b, op->getLoc(), mm.getType(), mm.getLhs(), codes,
+                                              scales, zeroPoints, scaleScales, schemeAttr,
+                                              b.getI64IntegerAttr(layer.k));
+    else
+      replacement = QuantizedGatherOp::create(b, op->getLoc(), op->getResult(0).getType(), codes,
+                                              scales, zeroPoints, scaleScales,
+                                              cast<GatherOp>(op).getIndices(), schemeAttr,
+                                              b.getI64IntegerAttr(layer.k));
+    Value oldWeight = op->getOperand(isa<MatMulOp>(op) ? 1 : 0);
+    op->getResult(0).replaceAllUsesWith(replacement->getResult(0));
+    op->erase();
+    if (auto t = oldWeight.getDefiningOp<TransposeOp>(); t && t->use_empty())
+      t->erase();
+    if (layer.weight->use_empty())
+      layer.weight->erase();
+
+    int64_t before = layer.n * layer.k * 4;
+    numQuantized++;
+    numWeightBytesBefore += before;
+    numWeightBytesAfter += bytes;
+    if (report) {
+      std::string schemeText;
+      llvm::raw_string_ostream os(schemeText);
+      Attribute(schemeAttr).print(os);
+      report->push_back({displayName, schemeText, layer.n, layer.k, before, bytes,
+                         normSq > 0 ? std::sqrt(errorSq / normSq) : 0.0});
+    }
+    return success();
+  }
+
+  std::vector<LayerQuantReport> *report = nullptr;
+};
+} // namespace
+
+std::unique_ptr<Pass>
+qopt::QOpt::createQuantizeWeightsPass(std::vector<LayerQuantReport> *report) {
+  return std::make_unique<QuantizeWeightsPass>(report);
+}

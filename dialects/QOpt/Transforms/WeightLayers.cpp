@@ -1,0 +1,120 @@
+//===- WeightLayers.cpp - layers whose constant weight can be quantized ---===//
+#include "dialects/QOpt/Transforms/WeightLayers.h"
+
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+using namespace mlir;
+using namespace qopt::QOpt;
+
+namespace {
+/// A constant 2-D f32 tensor defining `v`, if any.
+arith::ConstantOp constantMatrix(Value v) {
+  auto cst = v.getDefiningOp<arith::ConstantOp>();
+  auto type = cst ? dyn_cast<RankedTensorType>(cst.getType()) : RankedTensorType();
+  if (!type || type.getRank() != 2 || !type.getElementType().isF32() || !type.hasStaticShape())
+    return {};
+  return cst;
+}
+
+void collectNames(Location loc, std::vector<std::string> &names) {
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    names.push_back(name.getName().str());
+    collectNames(name.getChildLoc(), names);
+  } else if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location inner : fused.getLocations())
+      collectNames(inner, names);
+  }
+}
+} // namespace
+
+std::optional<WeightLayer> qopt::QOpt::matchWeightLayer(Operation *op) {
+  WeightLayer layer;
+  layer.op = op;
+  if (auto mm = dyn_cast<MatMulOp>(op)) {
+    if (cast<RankedTensorType>(mm.getLhs().getType()).getRank() < 1)
+      return std::nullopt;
+    if (arith::ConstantOp w = constantMatrix(mm.getRhs())) {
+      auto shape = cast<RankedTensorType>(w.getType()).getShape();
+      layer.weight = w;
+      layer.k = shape[0];
+      layer.n = shape[1];
+      return layer;
+    }
+    auto t = mm.getRhs().getDefiningOp<TransposeOp>();
+    if (t && t.getPerm() == ArrayRef<int64_t>{1, 0})
+      if (arith::ConstantOp w = constantMatrix(t.getInput())) {
+        auto shape = cast<RankedTensorType>(w.getType()).getShape();
+        layer.weight = w;
+        layer.rowsAreOutputs = true;
+        layer.n = shape[0];
+        layer.k = shape[1];
+        return layer;
+      }
+    return std::nullopt;
+  }
+  if (auto g = dyn_cast<GatherOp>(op)) {
+    arith::ConstantOp w = constantMatrix(g.getData());
+    if (!w || g.getAxis() != 0)
+      return std::nullopt;
+    auto shape = cast<RankedTensorType>(w.getType()).getShape();
+    layer.weight = w;
+    layer.rowsAreOutputs = true;
+    layer.isEmbedding = true;
+    layer.n = shape[0];
+    layer.k = shape[1];
+    return layer;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> qopt::QOpt::layerNames(const WeightLayer &layer) {
+  std::vector<std::string> names;
+  collectNames(layer.op->getLoc(), names);
+  arith::ConstantOp weight = layer.weight;
+  collectNames(weight.getLoc(), names);
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(weight.getValue()))
+    names.push_back(res.getRawHandle().getKey().str());
+  return names;
+}
+
+std::string qopt::QOpt::layerDisplayName(const WeightLayer &layer) {
+  std::vector<std::string> names;
+  collectNames(layer.op->getLoc(), names);
+  if (names.empty())
+    return layerNames(layer).empty() ? "?" : layerNames(layer).front();
+  // The importer nests the exporter's scope inside the node name: NameLoc(node, NameLoc(scope)).
+  return names.size() > 1 && !names[1].empty() ? names[1] : names[0];
+}
+
+std::optional<std::vector<float>> qopt::QOpt::readWeightRows(const WeightLayer &layer) {
+  int64_t rows = layer.rowsAreOutputs ? layer.n : layer.k;
+  int64_t cols = layer.rowsAreOutputs ? layer.k : layer.n;
+  std::vector<float> raw(rows * cols);
+  arith::ConstantOp weight = layer.weight;
+  Attribute value = weight.getValue();
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob || blob->getData().size() != raw.size() * sizeof(float))
+      return std::nullopt;
+    std::memcpy(raw.data(), blob->getData().data(), raw.size() * sizeof(float));
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+    int64_t i = 0;
+    if (dense.isSplat())
+      std::fill(raw.begin(), raw.end(), dense.getSplatValue<float>());
+    else
+      for (float f : dense.getValues<float>())
+        raw[i++] = f;
+  } else {
+    return std::nullopt;
+  }
+  if (layer.rowsAreOutputs)
+    return raw;
+  // [K, N] → [N, K].
+  std::vector<float> rowsOut(raw.size());
+  for (int64_t kk = 0; kk < layer.k; ++kk)
+    for (int64_t nn = 0; nn < layer.n; ++nn)
+      rowsOut[nn * layer.k + kk] = raw[kk * layer.n + nn];
+  return rowsOut;
+}

@@ -1,0 +1,38 @@
+//===- WeightLayers.h - layers whose constant weight can be quantized -*- C++ -*-===//
+#ifndef QOPT_DIALECTS_QOPT_TRANSFORMS_WEIGHTLAYERS_H
+#define QOPT_DIALECTS_QOPT_TRANSFORMS_WEIGHTLAYERS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Operation.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qopt::QOpt {
+
+/// A linear layer (`qopt.matmul` by a constant [K, N] weight, or by the transpose of a constant
+/// [N, K] one) or an embedding lookup (`qopt.gather` along axis 0 of a constant [N, K] table).
+struct WeightLayer {
+  mlir::Operation *op = nullptr;
+  mlir::arith::ConstantOp weight;
+  /// The constant holds [N, K] (one output channel per row) rather than [K, N].
+  bool rowsAreOutputs = false;
+  bool isEmbedding = false;
+  int64_t n = 0, k = 0;
+};
+
+std::optional<WeightLayer> matchWeightLayer(mlir::Operation *op);
+
+/// Every name the layer is known by: its ONNX node name, its exporter scope (for example
+/// `model.layers.0.mlp.down_proj`) and its weight's name.
+std::vector<std::string> layerNames(const WeightLayer &layer);
+/// The most descriptive of those: the scope where the exporter recorded one.
+std::string layerDisplayName(const WeightLayer &layer);
+
+/// The weight as [N, K] floats, or nothing when its data cannot be read.
+std::optional<std::vector<float>> readWeightRows(const WeightLayer &layer);
+
+} // namespace qopt::QOpt
+
+#endif // QOPT_DIALECTS_QOPT_TRANSFORMS_WEIGHTLAYERS_H

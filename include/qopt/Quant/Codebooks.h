@@ -1,0 +1,70 @@
+//===- Codebooks.h - weight code → value tables and 16-bit float bits -*- C++ -*-===//
+//
+// The decoding side of every weight scheme, shared by the quantizer (lib/Quant) and the runtime's
+// quantized kernels (lib/Runtime), so the two cannot disagree. Header-only; no MLIR.
+//
+#ifndef QOPT_QUANT_CODEBOOKS_H
+#define QOPT_QUANT_CODEBOOKS_H
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace qopt::quant {
+
+/// NF4 levels (QLoRA): quantiles of a standard normal, normalized to [-1, 1], with an exact zero.
+inline constexpr float kNF4[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+/// FP4 E2M1 (OCP microscaling): code = sign << 3 | exponent << 1 | mantissa, no inf or NaN.
+inline constexpr float kFP4[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                                   -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+inline constexpr float kFP4Max = 6.0f;
+
+/// FP8 E4M3 "fn" (no infinities; 0x7F and 0xFF are NaN; largest finite 448).
+inline float decodeFP8E4M3(uint8_t code) {
+  int sign = code >> 7, exponent = (code >> 3) & 15, mantissa = code & 7;
+  float magnitude;
+  if (exponent == 15 && mantissa == 7)
+    magnitude = NAN;
+  else if (exponent == 0)
+    magnitude = std::ldexp(static_cast<float>(mantissa), -9); // subnormal: m/8 * 2^-6
+  else
+    magnitude = std::ldexp(1.0f + mantissa / 8.0f, exponent - 7);
+  return sign ? -magnitude : magnitude;
+}
+inline constexpr float kFP8E4M3Max = 448.0f;
+
+/// IEEE binary16 bits → float.
+inline float halfToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  int exponent = (h >> 10) & 31;
+  uint32_t mantissa = h & 0x3FF;
+  float value;
+  if (exponent == 0)
+    value = std::ldexp(static_cast<float>(mantissa), -24);
+  else if (exponent == 31)
+    value = mantissa ? NAN : INFINITY;
+  else
+    value = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  bits |= sign;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+/// bfloat16 bits → float (the top half of a float).
+inline float bfloatToFloat(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+} // namespace qopt::quant
+
+#endif // QOPT_QUANT_CODEBOOKS_H

@@ -1,0 +1,70 @@
+//===- WeightQuantizer.h - round-to-nearest weight quantization -*- C++ -*-===//
+//
+// Quantizes a constant weight, one output channel per row and groups of consecutive input-channel
+// (K) weights sharing a scale, into packed codes plus scales (and zero points, or double-quantized
+// scales). The conventions are those of docs/quantization.md; plain C++ so that the compiler's
+// passes and the unit tests use the same code.
+//
+#ifndef QOPT_QUANT_WEIGHTQUANTIZER_H
+#define QOPT_QUANT_WEIGHTQUANTIZER_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qopt::quant {
+
+enum class Codebook { Int, NF4, FP4, FP8E4M3 };
+enum class ScaleType { F32, F16, BF16 };
+
+struct Scheme {
+  Codebook codebook = Codebook::Int;
+  unsigned bits = 4;
+  /// Consecutive K weights sharing a scale; 0 means one group per output channel.
+  int64_t groupSize = 128;
+  bool symmetric = true;
+  ScaleType scaleType = ScaleType::F16;
+  /// Scales quantized to 8 bits in blocks of this many (flattened row-major), 0 for none.
+  int64_t doubleQuantBlock = 0;
+
+  int64_t numGroups(int64_t k) const;
+  /// Bytes of one row of `k` codes packed densely, least significant bit first.
+  int64_t rowBytes(int64_t k) const { return (k * bits + 7) / 8; }
+  /// Why this scheme is invalid, or an empty string.
+  std::string validate() const;
+  /// The 8-bit offset of double-quantized scale codes: signed scales (symmetric int) use 128.
+  int64_t scaleCodeOffset() const {
+    return codebook == Codebook::Int && symmetric ? 128 : 0;
+  }
+};
+
+struct QuantizedWeight {
+  int64_t n = 0, k = 0, groups = 0;
+  std::vector<uint8_t> codes;       ///< n x rowBytes(k)
+  std::vector<float> scales;        ///< n x groups: the scales dequantization uses
+  std::vector<uint16_t> scaleBits;  ///< n x groups as f16/bf16 bits (16-bit scale types only)
+  std::vector<uint8_t> zeroPoints;  ///< n x groups (asymmetric only)
+  std::vector<uint8_t> scaleCodes;  ///< n x groups (double quantization only)
+  std::vector<float> scaleScales;   ///< one per block of scales (double quantization only)
+};
+
+/// Quantizes `w`, `n` rows of `k` (row n holds output channel n's weights).
+QuantizedWeight quantizeWeight(const float *w, int64_t n, int64_t k, const Scheme &scheme);
+/// The weights that the quantized form stands for, n x k.
+std::vector<float> dequantizeWeight(const QuantizedWeight &q, const Scheme &scheme);
+
+/// The value of `code` before scaling; for int schemes the symmetric zero point 2^(bits-1) is
+/// already subtracted, an asymmetric one is not.
+float codeValue(const Scheme &scheme, unsigned code);
+unsigned readCode(const uint8_t *row, int64_t index, unsigned bits);
+void writeCode(uint8_t *row, int64_t index, unsigned bits, unsigned code);
+
+/// Round to nearest even.
+uint16_t floatToHalf(float value);
+uint16_t floatToBFloat(float value);
+/// Round to nearest even, saturating at ±448.
+uint8_t encodeFP8E4M3(float value);
+
+} // namespace qopt::quant
+
+#endif // QOPT_QUANT_WEIGHTQUANTIZER_H

@@ -1,0 +1,301 @@
+//===- WeightQuantizer.cpp - round-to-nearest weight quantization ---------===//
+//
+// Built with -ffp-contract=off: the symmetric int convention (`roundf(w * r + 2^(b-1))` in float32,
+// the rounding of ONNX Runtime's MatMulNBits quantizer and llama.cpp's Q4_0) must not be fused
+// into an FMA, which rounds once instead of twice and gives different codes at the half points.
+//
+#include "qopt/Quant/WeightQuantizer.h"
+
+#include "qopt/Quant/Codebooks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace qopt::quant;
+
+int64_t Scheme::numGroups(int64_t k) const {
+  if (groupSize == 0 || k <= 0)
+    return 1;
+  return (k + groupSize - 1) / groupSize;
+}
+
+std::string Scheme::validate() const {
+  switch (codebook) {
+  case Codebook::Int:
+    if (bits < 2 || bits > 8)
+      return "int weights take 2 to 8 bits, not " + std::to_string(bits);
+    break;
+  case Codebook::NF4:
+  case Codebook::FP4:
+    if (bits != 4)
+      return std::string(codebook == Codebook::NF4 ? "nf4" : "fp4") + " codes are 4 bits wide, not " +
+             std::to_string(bits);
+    break;
+  case Codebook::FP8E4M3:
+    if (bits != 8)
+      return "fp8 codes are 8 bits wide, not " + std::to_string(bits);
+    break;
+  }
+  if (groupSize < 0)
+    return "the group size must be positive, not " + std::to_string(groupSize);
+  if (!symmetric && codebook != Codebook::Int)
+    return "only int weights take zero points (asymmetric)";
+  if (doubleQuantBlock < 0)
+    return "the double-quantization block must be positive";
+  return "";
+}
+
+float qopt::quant::codeValue(const Scheme &scheme, unsigned code) {
+  switch (scheme.codebook) {
+  case Codebook::Int:
+    return scheme.symmetric ? static_cast<float>(static_cast<int>(code) - (1 << (scheme.bits - 1)))
+                            : static_cast<float>(code);
+  case Codebook::NF4:
+    return kNF4[code & 15];
+  case Codebook::FP4:
+    return kFP4[code & 15];
+  case Codebook::FP8E4M3:
+    return decodeFP8E4M3(static_cast<uint8_t>(code));
+  }
+  return 0.0f;
+}
+
+unsigned qopt::quant::readCode(const uint8_t *row, int64_t index, unsigned bits) {
+  int64_t bit = index * bits;
+  unsigned value = 0;
+  for (unsigned b = 0; b < bits; ++b, ++bit)
+    value |= ((row[bit >> 3] >> (bit & 7)) & 1u) << b;
+  return value;
+}
+
+void qopt::quant::writeCode(uint8_t *row, int64_t index, unsigned bits, unsigned code) {
+  int64_t bit = index * bits;
+  for (unsigned b = 0; b < bits; ++b, ++bit) {
+    uint8_t mask = static_cast<uint8_t>(1u << (bit & 7));
+    if ((code >> b) & 1u)
+      row[bit >> 3] |= mask;
+    else
+      row[bit >> 3] &= static_cast<uint8_t>(~mask);
+  }
+}
+
+uint16_t qopt::quant::floatToHalf(float value) {
+  uint32_t x;
+  std::memcpy(&x, &value, 4);
+  uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  uint32_t ax = x & 0x7FFFFFFF;
+  if (ax >= 0x7F800000) // inf or NaN
+    return sign | (ax > 0x7F800000 ? 0x7E00 : 0x7C00);
+  if (ax >= 0x477FF000) // rounds past the largest half, 65504
+    return sign | 0x7C00;
+  if (ax < 0x38800000) { // below the smallest normal half, 2^-14: a multiple of 2^-24
+    float a;
+    std::memcpy(&a, &ax, 4);
+    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
+  }
+  // Rebias the exponent (127 → 15) and round the 13 dropped mantissa bits to nearest even.
+  uint32_t rounded = ax - 0x38000000u + 0xFFFu + ((ax >> 13) & 1u);
+  return sign | static_cast<uint16_t>(rounded >> 13);
+}
+
+uint16_t qopt::quant::floatToBFloat(float value) {
+  uint32_t x;
+  std::memcpy(&x, &value, 4);
+  if ((x & 0x7FFFFFFF) > 0x7F800000)
+    return static_cast<uint16_t>((x >> 16) | 0x40);
+  return static_cast<uint16_t>((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+}
+
+uint8_t qopt::quant::encodeFP8E4M3(float value) {
+  if (std::isnan(value))
+    return 0x7F;
+  uint8_t sign = std::signbit(value) ? 0x80 : 0;
+  float a = std::min(std::fabs(value), kFP8E4M3Max);
+  if (a == 0.0f)
+    return sign;
+  int exponent;
+  std::frexp(a, &exponent); // a = f * 2^exponent, f in [0.5, 1)
+  int e = std::max(exponent - 1, -6); // below 2^-6 the spacing is the subnormals' 2^-9
+  float step = std::ldexp(1.0f, e - 3);
+  float q = std::min(std::nearbyint(a / step) * step, kFP8E4M3Max);
+  if (q == 0.0f)
+    return sign;
+  if (q < std::ldexp(1.0f, -6))
+    return sign | static_cast<uint8_t>(q / std::ldexp(1.0f, -9));
+  std::frexp(q, &exponent);
+  int biased = exponent - 1 + 7;
+  int mantissa = static_cast<int>((std::ldexp(q, -(exponent - 1)) - 1.0f) * 8.0f);
+  return sign | static_cast<uint8_t>(biased << 3 | mantissa);
+}
+
+namespace {
+/// A scale as the chosen storage type will hold it.
+float roundScale(float scale, ScaleType type, uint16_t *bits) {
+  switch (type) {
+  case ScaleType::F32:
+    return scale;
+  case ScaleType::F16:
+    *bits = floatToHalf(scale);
+    return halfToFloat(*bits);
+  case ScaleType::BF16:
+    *bits = floatToBFloat(scale);
+    return bfloatToFloat(*bits);
+  }
+  return scale;
+}
+
+/// Index of the table entry nearest to `x` (the first one on a tie).
+unsigned nearestIndex(const float *table, float x) {
+  unsigned best = 0;
+  float bestDistance = std::fabs(table[0] - x);
+  for (unsigned i = 1; i < 16; ++i) {
+    float d = std::fabs(table[i] - x);
+    if (d < bestDistance) {
+      best = i;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/// The raw (unrounded) scale of one group, and for asymmetric ints its minimum.
+float groupScale(const float *w, int64_t count, const Scheme &scheme, float *minimum) {
+  float mn = w[0], mx = w[0];
+  for (int64_t i = 1; i < count; ++i) {
+    mn = std::min(mn, w[i]);
+    mx = std::max(mx, w[i]);
+  }
+  float absmax = std::max(std::fabs(mn), std::fabs(mx));
+  switch (scheme.codebook) {
+  case Codebook::Int:
+    if (scheme.symmetric) {
+      // The value of largest magnitude, with its sign, maps to code 0: all 2^b levels are used.
+      float m = std::fabs(mn) > std::fabs(mx) ? mn : mx;
+      return m / -static_cast<float>(1 << (scheme.bits - 1));
+    }
+    // The range always holds zero, so that zero is exactly representable.
+    mn = std::min(mn, 0.0f);
+    mx = std::max(mx, 0.0f);
+    *minimum = mn;
+    return (mx - mn) / static_cast<float>((1 << scheme.bits) - 1);
+  case Codebook::NF4:
+    return absmax;
+  case Codebook::FP4:
+    return absmax / kFP4Max;
+  case Codebook::FP8E4M3:
+    return absmax / kFP8E4M3Max;
+  }
+  return 0.0f;
+}
+
+/// Replaces `scales` by their 8-bit double-quantized values (QLoRA): blocks of `block` scales share
+/// an f32 second-level scale.
+void doubleQuantize(QuantizedWeight &q, const Scheme &scheme) {
+  int64_t total = static_cast<int64_t>(q.scales.size()), block = scheme.doubleQuantBlock;
+  int64_t offset = scheme.scaleCodeOffset();
+  float levels = offset ? 127.0f : 255.0f;
+  q.scaleCodes.assign(total, 0);
+  q.scaleScales.assign((total + block - 1) / block, 0.0f);
+  for (int64_t b = 0; b * block < total; ++b) {
+    int64_t begin = b * block, end = std::min(total, begin + block);
+    float absmax = 0.0f;
+    for (int64_t i = begin; i < end; ++i)
+      absmax = std::max(absmax, std::fabs(q.scales[i]));
+    float ss = absmax / levels;
+    q.scaleScales[b] = ss;
+    for (int64_t i = begin; i < end; ++i) {
+      float code = ss != 0.0f ? std::nearbyint(q.scales[i] / ss) + static_cast<float>(offset) : offset;
+      q.scaleCodes[i] = static_cast<uint8_t>(std::clamp(code, 0.0f, 255.0f));
+      q.scales[i] = (static_cast<float>(q.scaleCodes[i]) - static_cast<float>(offset)) * ss;
+    }
+  }
+}
+} // namespace
+
+QuantizedWeight qopt::quant::quantizeWeight(const float *w, int64_t n, int64_t k,
+                                            const Scheme &scheme) {
+  QuantizedWeight q;
+  q.n = n;
+  q.k = k;
+  q.groups = scheme.numGroups(k);
+  int64_t group = scheme.groupSize ? scheme.groupSize : k;
+  int64_t rowBytes = scheme.rowBytes(k);
+  q.codes.assign(n * rowBytes, 0);
+  q.scales.assign(n * q.groups, 0.0f);
+  std::vector<float> minimums(scheme.symmetric ? 0 : n * q.groups, 0.0f);
+  bool doubleQuant = scheme.doubleQuantBlock > 0;
+  if (scheme.scaleType != ScaleType::F32 && !doubleQuant)
+    q.scaleBits.assign(n * q.groups, 0);
+
+  // Scales first: double quantization needs all of them before any code is chosen.
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < q.groups; ++g) {
+      int64_t begin = g * group, count = std::min(group, k - begin);
+      float *minimum = scheme.symmetric ? nullptr : &minimums[r * q.groups + g];
+      float scale = groupScale(w + r * k + begin, count, scheme, minimum);
+      uint16_t bits = 0;
+      q.scales[r * q.groups + g] = doubleQuant ? scale : roundScale(scale, scheme.scaleType, &bits);
+      if (!q.scaleBits.empty())
+        q.scaleBits[r * q.groups + g] = bits;
+    }
+  if (doubleQuant)
+    doubleQuantize(q, scheme);
+
+  // Codes, chosen against the scales as stored so that their rounding is compensated.
+  unsigned maxCode = (1u << scheme.bits) - 1;
+  if (!scheme.symmetric)
+    q.zeroPoints.assign(n * q.groups, 0);
+  for (int64_t r = 0; r < n; ++r) {
+    uint8_t *row = q.codes.data() + r * rowBytes;
+    for (int64_t g = 0; g < q.groups; ++g) {
+      float s = q.scales[r * q.groups + g];
+      float inv = s != 0.0f ? 1.0f / s : 0.0f;
+      float zero = 0.0f;
+      if (!scheme.symmetric) {
+        zero = s != 0.0f ? std::roundf(-minimums[r * q.groups + g] / s) : 0.0f;
+        zero = std::clamp(zero, 0.0f, static_cast<float>(maxCode));
+        q.zeroPoints[r * q.groups + g] = static_cast<uint8_t>(zero);
+      }
+      int64_t begin = g * group, end = std::min(k, begin + group);
+      for (int64_t i = begin; i < end; ++i) {
+        float x = w[r * k + i] * inv;
+        unsigned code = 0;
+        switch (scheme.codebook) {
+        case Codebook::Int: {
+          float u = scheme.symmetric ? std::roundf(x + static_cast<float>(1u << (scheme.bits - 1)))
+                                     : std::roundf(x) + zero;
+          code = static_cast<unsigned>(std::clamp(u, 0.0f, static_cast<float>(maxCode)));
+          break;
+        }
+        case Codebook::NF4:
+          code = nearestIndex(kNF4, x);
+          break;
+        case Codebook::FP4:
+          code = nearestIndex(kFP4, x);
+          break;
+        case Codebook::FP8E4M3:
+          code = encodeFP8E4M3(x);
+          break;
+        }
+        writeCode(row, i, scheme.bits, code);
+      }
+    }
+  }
+  return q;
+}
+
+std::vector<float> qopt::quant::dequantizeWeight(const QuantizedWeight &q, const Scheme &scheme) {
+  std::vector<float> out(q.n * q.k);
+  int64_t group = scheme.groupSize ? scheme.groupSize : q.k;
+  int64_t rowBytes = scheme.rowBytes(q.k);
+  for (int64_t r = 0; r < q.n; ++r)
+    for (int64_t i = 0; i < q.k; ++i) {
+      int64_t g = i / group;
+      float value = codeValue(scheme, readCode(q.codes.data() + r * rowBytes, i, scheme.bits));
+      if (!scheme.symmetric)
+        value -= static_cast<float>(q.zeroPoints[r * q.groups + g]);
+      out[r * q.k + i] = value * q.scales[r * q.groups + g];
+    }
+  return out;
+}

@@ -1,0 +1,367 @@
+//===- QuantKernels.cpp - matmul and gather over packed quantized weights -===//
+//
+// The weight stays packed. For few rows of activations (token-by-token decoding) each output
+// channel's codes are decoded group by group in registers and multiplied into the rows at once;
+// for many rows, panels of output channels are decoded into a per-call buffer that stays in cache
+// and handed to SGEMM. Either way no f32 copy of the whole weight exists.
+//
+#include "Tensor.h"
+#include "WorkerPool.h"
+#include "qopt/Quant/Codebooks.h"
+
+#include <algorithm>
+#include <cblas.h>
+#include <cmath>
+#include <cstring>
+#include <immintrin.h>
+
+using namespace qopt::rt;
+namespace quant = qopt::quant;
+
+namespace {
+/// KernelABI.h: I = codebook (0 int, 1 nf4, 2 fp4, 3 fp8_e4m3), bits, group size (0: channel),
+/// symmetric, scale dtype, double-quantization block, K.
+struct PackedWeight {
+  int codebook = 0;
+  unsigned bits = 4;
+  int64_t group = 0, groups = 1;
+  bool symmetric = true;
+  int32_t scaleDtype = QOPT_FLOAT32;
+  int64_t dqBlock = 0, scaleOffset = 0;
+  int64_t n = 0, k = 0, rowBytes = 0;
+  const uint8_t *codes = nullptr;
+  const void *scales = nullptr;
+  const uint8_t *zeros = nullptr;
+  const float *scaleScales = nullptr;
+  /// Code → value before scaling (the symmetric int zero point already subtracted).
+  alignas(32) float lut[256];
+
+  float scale(int64_t row, int64_t g) const {
+    int64_t i = row * groups + g;
+    if (dqBlock > 0)
+      return (static_cast<float>(static_cast<const uint8_t *>(scales)[i]) -
+              static_cast<float>(scaleOffset)) * scaleScales[i / dqBlock];
+    switch (scaleDtype) {
+    case QOPT_FLOAT16: return _cvtsh_ss(static_cast<const uint16_t *>(scales)[i]);
+    case QOPT_BFLOAT16: return quant::bfloatToFloat(static_cast<const uint16_t *>(scales)[i]);
+    default: return static_cast<const float *>(scales)[i];
+    }
+  }
+  float zero(int64_t row, int64_t g) const {
+    return zeros ? static_cast<float>(zeros[row * groups + g]) : 0.0f;
+  }
+};
+
+PackedWeight describe(Tensor *codes, Tensor *scales, Tensor *zeros, Tensor *scaleScales,
+                      const int64_t *i, int64_t ni) {
+  if (ni < 7)
+    fail("quantized kernel: expected 7 integer attributes");
+  PackedWeight w;
+  w.codebook = static_cast<int>(i[0]);
+  w.bits = static_cast<unsigned>(i[1]);
+  w.group = i[2];
+  w.symmetric = i[3] != 0;
+  w.scaleDtype = static_cast<int32_t>(i[4]);
+  w.dqBlock = i[5];
+  w.k = i[6];
+  if (w.bits < 2 || w.bits > 8 || w.codebook < 0 || w.codebook > 3 || w.k <= 0)
+    fail("quantized kernel: bad scheme");
+  if (!codes || codes->rank != 2 || codes->dtype != QOPT_UINT8 || !scales)
+    fail("quantized kernel: codes must be 2-D uint8");
+  w.n = codes->dims[0];
+  w.rowBytes = (w.k * w.bits + 7) / 8;
+  w.groups = w.group > 0 ? (w.k + w.group - 1) / w.group : 1;
+  if (w.group == 0)
+    w.group = w.k;
+  if (codes->dims[1] != w.rowBytes || scales->numElements() != w.n * w.groups)
+    fail("quantized kernel: codes or scales do not match the scheme");
+  w.codes = codes->as<uint8_t>();
+  w.scales = scales->data;
+  if (w.dqBlock > 0) {
+    if (!scaleScales || scaleScales->dtype != QOPT_FLOAT32)
+      fail("quantized kernel: double-quantized scales need f32 second-level scales");
+    w.scaleScales = scaleScales->as<float>();
+    w.scaleOffset = w.codebook == 0 && w.symmetric ? 128 : 0;
+  }
+  if (!w.symmetric) {
+    if (!zeros || zeros->numElements() != w.n * w.groups)
+      fail("quantized kernel: asymmetric weights need a zero point per group");
+    w.zeros = zeros->as<uint8_t>();
+  }
+  for (unsigned c = 0; c < 256; ++c) {
+    unsigned code = c & ((1u << w.bits) - 1);
+    switch (w.codebook) {
+    case 0:
+      w.lut[c] = w.symmetric ? static_cast<float>(static_cast<int>(code) - (1 << (w.bits - 1)))
+                             : static_cast<float>(code);
+      break;
+    case 1: w.lut[c] = quant::kNF4[code & 15]; break;
+    case 2: w.lut[c] = quant::kFP4[code & 15]; break;
+    default: w.lut[c] = quant::decodeFP8E4M3(static_cast<uint8_t>(code)); break;
+    }
+  }
+  return w;
+}
+
+float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/// Values of codes [begin, end) of `row` (before scaling) into `out`.
+void decodeCodes(const PackedWeight &w, const uint8_t *row, int64_t begin, int64_t end, float *out) {
+  int64_t i = begin;
+  if (w.bits == 8) {
+    for (; i < end; ++i)
+      *out++ = w.lut[row[i]];
+    return;
+  }
+  if (w.bits == 4) {
+    if (i & 1)
+      *out++ = w.lut[row[i++ >> 1] >> 4];
+    const __m256 lo = _mm256_load_ps(w.lut), hi = _mm256_load_ps(w.lut + 8);
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    for (; i + 16 <= end; i += 16, out += 16) {
+      __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + (i >> 1)));
+      __m128i nibbles = _mm_unpacklo_epi8(_mm_and_si128(bytes, mask),
+                                          _mm_and_si128(_mm_srli_epi16(bytes, 4), mask));
+      for (int half = 0; half < 2; ++half) {
+        __m256i c = _mm256_cvtepu8_epi32(half ? _mm_srli_si128(nibbles, 8) : nibbles);
+        __m256 v = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, c), _mm256_permutevar8x32_ps(hi, c),
+                                    _mm256_castsi256_ps(_mm256_slli_epi32(c, 28)));
+        _mm256_storeu_ps(out + 8 * half, v);
+      }
+    }
+    for (; i < end; ++i)
+      *out++ = w.lut[(row[i >> 1] >> ((i & 1) * 4)) & 15];
+    return;
+  }
+  if (w.bits == 2) {
+    for (; i < end; ++i)
+      *out++ = w.lut[(row[i >> 2] >> ((i & 3) * 2)) & 3];
+    return;
+  }
+  // Any other width: codes straddle bytes; read them through a 32-bit window.
+  unsigned mask = (1u << w.bits) - 1;
+  int64_t total = w.rowBytes;
+  for (; i < end; ++i) {
+    int64_t bit = i * w.bits, byte = bit >> 3;
+    uint32_t window = row[byte];
+    if (byte + 1 < total)
+      window |= static_cast<uint32_t>(row[byte + 1]) << 8;
+    *out++ = w.lut[(window >> (bit & 7)) & mask];
+  }
+}
+
+/// Row `r` of the weight, dequantized, into `out` (k floats).
+void decodeRow(const PackedWeight &w, int64_t r, float *out, float *scratch) {
+  const uint8_t *row = w.codes + r * w.rowBytes;
+  decodeCodes(w, row, 0, w.k, scratch);
+  for (int64_t g = 0; g < w.groups; ++g) {
+    int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
+    float s = w.scale(r, g), z = w.zero(r, g);
+    for (int64_t i = begin; i < end; ++i)
+      out[i] = (scratch[i] - z) * s;
+  }
+}
+
+float dot(const float *a, const float *b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  float s = hsum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+/// y[m, n] = x[m, :] · dequantized row n, for a few rows m: each group is decoded once into a
+/// small buffer that stays in L1 and used for every row of x.
+void gemvRows(const PackedWeight &w, const float *x, int64_t m, float *y, int64_t rowBegin,
+              int64_t rowEnd) {
+  // Per-thread buffers that outlive the call: fresh ones would cost an allocation per matmul.
+  static thread_local std::vector<float> vals, xsum;
+  vals.resize(w.group);
+  if (!w.symmetric) { // sum of x over each group, for the zero points
+    xsum.assign(m * w.groups, 0.0f);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t g = 0; g < w.groups; ++g) {
+        int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
+        float s = 0.0f;
+        for (int64_t i = begin; i < end; ++i)
+          s += x[r * w.k + i];
+        xsum[r * w.groups + g] = s;
+      }
+  }
+  for (int64_t n = rowBegin; n < rowEnd; ++n) {
+    const uint8_t *row = w.codes + n * w.rowBytes;
+    float acc[4] = {0, 0, 0, 0};
+    for (int64_t g = 0; g < w.groups; ++g) {
+      int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
+      decodeCodes(w, row, begin, end, vals.data());
+      float s = w.scale(n, g), z = w.zero(n, g);
+      for (int64_t r = 0; r < m; ++r) {
+        float d = dot(x + r * w.k + begin, vals.data(), end - begin);
+        if (!w.symmetric)
+          d -= z * xsum[r * w.groups + g];
+        acc[r] += d * s;
+      }
+    }
+    for (int64_t r = 0; r < m; ++r)
+      y[r * w.n + n] = acc[r];
+  }
+}
+
+/// 16 four-bit codes (8 bytes) through the 16-entry table into two vectors of 8 values.
+inline void decode16(const uint8_t *bytes, __m256 lo, __m256 hi, __m256 &v0, __m256 &v1) {
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(bytes));
+  __m128i nibbles =
+      _mm_unpacklo_epi8(_mm_and_si128(b, mask), _mm_and_si128(_mm_srli_epi16(b, 4), mask));
+  __m256i c0 = _mm256_cvtepu8_epi32(nibbles), c1 = _mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8));
+  v0 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, c0), _mm256_permutevar8x32_ps(hi, c0),
+                        _mm256_castsi256_ps(_mm256_slli_epi32(c0, 28)));
+  v1 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, c1), _mm256_permutevar8x32_ps(hi, c1),
+                        _mm256_castsi256_ps(_mm256_slli_epi32(c1, 28)));
+}
+
+/// gemvRows for 4-bit codes in groups that are a multiple of 16: the codes are decoded in
+/// registers and multiplied straight into up to M accumulators, one group scale at a time.
+template <int M>
+void gemv4(const PackedWeight &w, const float *x, float *y, int64_t rowBegin, int64_t rowEnd,
+           const float *xsum) {
+  const __m256 lo = _mm256_load_ps(w.lut), hi = _mm256_load_ps(w.lut + 8);
+  for (int64_t n = rowBegin; n < rowEnd; ++n) {
+    const uint8_t *row = w.codes + n * w.rowBytes;
+    __m256 total[M];
+    float zeroTerm[M] = {};
+    for (int r = 0; r < M; ++r)
+      total[r] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < w.groups; ++g) {
+      int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
+      __m256 acc[M];
+      for (int r = 0; r < M; ++r)
+        acc[r] = _mm256_setzero_ps();
+      for (int64_t i = begin; i < end; i += 16) {
+        __m256 v0, v1;
+        decode16(row + (i >> 1), lo, hi, v0, v1);
+        for (int r = 0; r < M; ++r) {
+          const float *xr = x + r * w.k + i;
+          acc[r] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xr), acc[r]);
+          acc[r] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(xr + 8), acc[r]);
+        }
+      }
+      float s = w.scale(n, g);
+      __m256 sv = _mm256_set1_ps(s);
+      for (int r = 0; r < M; ++r)
+        total[r] = _mm256_fmadd_ps(acc[r], sv, total[r]);
+      if (xsum) {
+        float z = w.zero(n, g) * s;
+        for (int r = 0; r < M; ++r)
+          zeroTerm[r] += z * xsum[r * w.groups + g];
+      }
+    }
+    for (int r = 0; r < M; ++r)
+      y[r * w.n + n] = hsum(total[r]) - zeroTerm[r];
+  }
+}
+
+void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, const int64_t *i,
+                 int64_t ni) {
+  if (numIns < 5 || !ins[0] || ins[0]->dtype != QOPT_FLOAT32)
+    fail("quantized matmul needs a float32 input");
+  PackedWeight w = describe(ins[1], ins[2], ins[3], ins[4], i, ni);
+  Tensor &x = *ins[0];
+  if (x.rank < 1 || x.dims[x.rank - 1] != w.k)
+    fail("quantized matmul: the input has " + std::to_string(x.rank ? x.dims[x.rank - 1] : 0) +
+         " features, the weight " + std::to_string(w.k));
+  std::vector<int64_t> shape = x.shape();
+  shape.back() = w.n;
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, shape);
+  outs[0] = out;
+  int64_t m = x.numElements() / w.k;
+  const float *px = x.as<float>();
+  float *py = out->as<float>();
+  if (m == 0 || w.n == 0)
+    return;
+  if (m <= 4) {
+    bool fused4 = w.bits == 4 && w.group % 16 == 0 && w.k % 16 == 0;
+    std::vector<float> xsum;
+    if (fused4 && !w.symmetric) {
+      xsum.assign(m * w.groups, 0.0f);
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t i = 0; i < w.k; ++i)
+          xsum[r * w.groups + i / w.group] += px[r * w.k + i];
+    }
+    const float *pxsum = xsum.empty() ? nullptr : xsum.data();
+    ctx.workers->parallelFor(w.n, 16, [&](int64_t begin, int64_t end) {
+      if (!fused4)
+        return gemvRows(w, px, m, py, begin, end);
+      switch (m) {
+      case 1: return gemv4<1>(w, px, py, begin, end, pxsum);
+      case 2: return gemv4<2>(w, px, py, begin, end, pxsum);
+      case 3: return gemv4<3>(w, px, py, begin, end, pxsum);
+      default: return gemv4<4>(w, px, py, begin, end, pxsum);
+      }
+    });
+    return;
+  }
+  // Panels of output channels, decoded in parallel and multiplied by SGEMM while in cache.
+  constexpr int64_t kPanel = 128;
+  static thread_local std::vector<float> panel;
+  panel.resize(kPanel * w.k);
+  float *panelData = panel.data(); // a lambda naming `panel` would see each thread's own
+
+  for (int64_t n0 = 0; n0 < w.n; n0 += kPanel) {
+    int64_t rows = std::min(kPanel, w.n - n0);
+    ctx.workers->parallelFor(rows, 8, [&](int64_t begin, int64_t end) {
+      static thread_local std::vector<float> scratch;
+      scratch.resize(w.k);
+      for (int64_t r = begin; r < end; ++r)
+        decodeRow(w, n0 + r, panelData + r * w.k, scratch.data());
+    });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, rows, w.k, 1.0f, px, w.k,
+                panelData, w.k, 0.0f, py + n0, w.n);
+  }
+}
+
+void quantGather(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, const int64_t *i,
+                 int64_t ni) {
+  if (numIns < 5 || !ins[4])
+    fail("quantized gather needs indices");
+  PackedWeight w = describe(ins[0], ins[1], ins[2], ins[3], i, ni);
+  Tensor &indices = *ins[4];
+  if (indices.dtype != QOPT_INT64 && indices.dtype != QOPT_INT32)
+    fail("quantized gather takes int32 or int64 indices");
+  std::vector<int64_t> shape = indices.shape();
+  shape.push_back(w.k);
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, shape);
+  outs[0] = out;
+  static thread_local std::vector<float> scratch;
+  scratch.resize(w.k);
+  int64_t count = indices.numElements();
+  for (int64_t j = 0; j < count; ++j) {
+    int64_t row = readInt(indices, j);
+    if (row < -w.n || row >= w.n)
+      fail("gather index " + std::to_string(row) + " is out of range for " + std::to_string(w.n) +
+           " rows");
+    if (row < 0)
+      row += w.n;
+    decodeRow(w, row, out->as<float>() + j * w.k, scratch.data());
+  }
+}
+} // namespace
+
+void qopt::rt::runQuantOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                          const int64_t *i, int64_t ni) {
+  switch (op) {
+  case Opcode::QuantMatMul: return quantMatMul(ctx, ins, numIns, outs, i, ni);
+  case Opcode::QuantGather: return quantGather(ctx, ins, numIns, outs, i, ni);
+  default: fail("not a quantized op");
+  }
+}
