@@ -181,6 +181,8 @@ LogicalResult reportQuantization(const std::vector<qopt::QOpt::LayerQuantReport>
     array.push_back(llvm::json::Object{
         {"name", l.name},
         {"scheme", l.scheme},
+        {"weight", l.weight},
+        {"weight_layout", l.weightLayout},
         {"out_features", l.outFeatures},
         {"in_features", l.inFeatures},
         {"bytes_before", l.bytesBefore},

@@ -12,6 +12,8 @@ namespace qopt::QOpt {
 struct LayerQuantReport {
   std::string name;
   std::string scheme;
+  /// The weight constant's name (the ONNX initializer) and its layout, "KxN" or "NxK".
+  std::string weight, weightLayout;
   int64_t outFeatures = 0, inFeatures = 0;
   int64_t bytesBefore = 0, bytesAfter = 0;
   /// ||W - dequantize(quantize(W))|| / ||W|| (Frobenius).

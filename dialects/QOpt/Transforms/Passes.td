@@ -61,7 +61,8 @@ def SelectPrecisionPass : Pass<"qopt-select-precision", "::mlir::ModuleOp"> {
   let summary = "Assigns a weight quantization scheme to every linear layer";
   let description = [{
     Finds the linear layers (a `qopt.matmul` whose right operand is a constant 2-D f32 weight, or
-    the transpose of one, as in a tied output head) and, with `quantize-embeddings`, the embedding
+    the transpose of one, as in a tied output head; a `qopt.gemm` by a constant weight with
+    alpha = beta = 1 and no transposed left operand) and, with `quantize-embeddings`, the embedding
     lookups (a `qopt.gather` along axis 0 of a constant 2-D table), and sets a `qopt.scheme`
     attribute on each from the options. The output head (the last linear layer, with as many
     outputs as an embedding table has rows) and the embeddings stay f32 unless
@@ -103,7 +104,8 @@ def SelectPrecisionPass : Pass<"qopt-select-precision", "::mlir::ModuleOp"> {
 def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
   let summary = "Round-to-nearest quantization of the weights of layers that carry a scheme";
   let description = [{
-    Replaces every `qopt.matmul` and `qopt.gather` that carries a `qopt.scheme` attribute (see
+    Replaces every `qopt.matmul`, `qopt.gemm` (then followed by a `qopt.add` of its bias) and
+    `qopt.gather` that carries a `qopt.scheme` attribute (see
     `qopt-select-precision`) by `qopt.quantized_matmul` / `qopt.quantized_gather` over packed codes
     and scales computed from its constant weight (docs/quantization.md gives the conventions:
     int2-8 symmetric or with zero points, NF4, FP4 e2m1, FP8 e4m3, double-quantized scales). The

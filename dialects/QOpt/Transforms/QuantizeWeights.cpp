@@ -75,6 +75,7 @@ private:
       return op->emitOpError() << "has a qopt.scheme attribute that is not a #qopt.scheme";
     quant::Scheme scheme = toQuantScheme(schemeAttr);
     std::string displayName = layerDisplayName(layer);
+    std::string weightName = layerNames(layer).back();
     std::optional<std::vector<float>> weight = readWeightRows(layer);
     if (!weight)
       return op->emitOpError() << "has a weight whose data cannot be read";
@@ -127,12 +128,19 @@ private:
       replacement = QuantizedMatMulOp::create(b, op->getLoc(), mm.getType(), mm.getLhs(), codes,
                                               scales, zeroPoints, scaleScales, schemeAttr,
                                               b.getI64IntegerAttr(layer.k));
-    else
+    else if (auto gemm = dyn_cast<GemmOp>(op)) {
+      replacement = QuantizedMatMulOp::create(b, op->getLoc(), gemm.getType(), gemm.getA(), codes,
+                                              scales, zeroPoints, scaleScales, schemeAttr,
+                                              b.getI64IntegerAttr(layer.k));
+      if (gemm.getC())
+        replacement = AddOp::create(b, op->getLoc(), gemm.getType(), replacement->getResult(0),
+                                    gemm.getC());
+    } else
       replacement = QuantizedGatherOp::create(b, op->getLoc(), op->getResult(0).getType(), codes,
                                               scales, zeroPoints, scaleScales,
                                               cast<GatherOp>(op).getIndices(), schemeAttr,
                                               b.getI64IntegerAttr(layer.k));
-    Value oldWeight = op->getOperand(isa<MatMulOp>(op) ? 1 : 0);
+    Value oldWeight = op->getOperand(isa<GatherOp>(op) ? 0 : 1);
     op->getResult(0).replaceAllUsesWith(replacement->getResult(0));
     op->erase();
     if (auto t = oldWeight.getDefiningOp<TransposeOp>(); t && t->use_empty())
@@ -148,7 +156,8 @@ private:
       std::string schemeText;
       llvm::raw_string_ostream os(schemeText);
       Attribute(schemeAttr).print(os);
-      report->push_back({displayName, schemeText, layer.n, layer.k, before, bytes,
+      report->push_back({displayName, schemeText, weightName,
+                         layer.rowsAreOutputs ? "NxK" : "KxN", layer.n, layer.k, before, bytes,
                          normSq > 0 ? std::sqrt(errorSq / normSq) : 0.0});
     }
     return success();

@@ -54,6 +54,19 @@ std::optional<WeightLayer> qopt::QOpt::matchWeightLayer(Operation *op) {
       }
     return std::nullopt;
   }
+  if (auto gemm = dyn_cast<GemmOp>(op)) {
+    // Only the plain linear form: a [M, K] times a constant weight, plus an unscaled bias.
+    arith::ConstantOp w = constantMatrix(gemm.getB());
+    if (!w || gemm.getTransA() || gemm.getAlpha().convertToDouble() != 1.0 ||
+        (gemm.getC() && gemm.getBeta().convertToDouble() != 1.0))
+      return std::nullopt;
+    auto shape = cast<RankedTensorType>(w.getType()).getShape();
+    layer.weight = w;
+    layer.rowsAreOutputs = gemm.getTransB();
+    layer.n = gemm.getTransB() ? shape[0] : shape[1];
+    layer.k = gemm.getTransB() ? shape[1] : shape[0];
+    return layer;
+  }
   if (auto g = dyn_cast<GatherOp>(op)) {
     arith::ConstantOp w = constantMatrix(g.getData());
     if (!w || g.getAxis() != 0)
