@@ -26,4 +26,5 @@ llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 config.environment["PATH"] = os.pathsep.join(
     [config.qopt_tools_dir, config.llvm_tools_dir, os.environ.get("PATH", "/usr/bin:/bin")])
 llvm_config.use_default_substitutions()
-llvm_config.add_tool_substitutions(["qopt-opt", "qopt-compile", "qopt-run"], [config.qopt_tools_dir])
+llvm_config.add_tool_substitutions(["qopt-opt", "qopt-compile", "qopt-run", "qopt-unit-tests"],
+                                   [config.qopt_tools_dir])

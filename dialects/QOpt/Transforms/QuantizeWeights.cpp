@@ -75,7 +75,8 @@ private:
       return op->emitOpError() << "has a qopt.scheme attribute that is not a #qopt.scheme";
     quant::Scheme scheme = toQuantScheme(schemeAttr);
     std::string displayName = layerDisplayName(layer);
-    std::string weightName = layerNames(layer).back();
+    std::vector<std::string> names = layerNames(layer);
+    std::string weightName = names.empty() ? "weight" : names.back();
     std::optional<std::vector<float>> weight = readWeightRows(layer);
     if (!weight)
       return op->emitOpError() << "has a weight whose data cannot be read";
@@ -83,7 +84,7 @@ private:
 
     OpBuilder b(op);
     Location loc = layer.weight.getLoc();
-    std::string base = layerNames(layer).back();
+    const std::string &base = weightName;
     MLIRContext *ctx = &getContext();
     Type u8 = IntegerType::get(ctx, 8, IntegerType::Unsigned);
     int64_t bytes = 0;

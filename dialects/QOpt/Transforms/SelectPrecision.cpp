@@ -28,7 +28,12 @@ struct SelectPrecisionPass
     std::vector<LayerRule> rules;
     if (failed(parseRules(module, rules)))
       return signalPassFailure();
-    FailureOr<SchemeAttr> base = baseScheme(module, wbits ? wbits : 8);
+    // A codebook implies its width: `wtype=nf4` alone quantizes to 4 bits.
+    unsigned bitsByDefault = wbits ? unsigned(wbits)
+                             : wtype == "nf4" || wtype == "fp4" ? 4u
+                             : wtype == "fp8"                   ? 8u
+                                                                : 0u;
+    FailureOr<SchemeAttr> base = baseScheme(module, bitsByDefault ? bitsByDefault : 8);
     if (failed(base))
       return signalPassFailure();
 
@@ -50,9 +55,9 @@ struct SelectPrecisionPass
         }
       }
       if (!bits) {
-        if (wbits == 0 || (keptByDefault && !quantizeEmbeddings))
+        if (bitsByDefault == 0 || (keptByDefault && !quantizeEmbeddings))
           continue;
-        bits = wbits;
+        bits = bitsByDefault;
       }
       if (*bits == 0)
         continue;
@@ -100,8 +105,6 @@ private:
                                        : Type();
     if (!scale)
       return module.emitError() << "scale-type '" << scaleType << "' is not f16, bf16 or f32";
-    if (*codebook != Codebook::Int && wbits == 0)
-      bits = *codebook == Codebook::FP8E4M3 ? 8 : 4;
     auto emit = [&]() { return module.emitError(); };
     if (failed(SchemeAttr::verify(emit, *codebook, bits, groupSize, symmetric, scale, doubleQuant)))
       return failure();

@@ -95,8 +95,10 @@ std::vector<std::string> qopt::QOpt::layerNames(const WeightLayer &layer) {
 std::string qopt::QOpt::layerDisplayName(const WeightLayer &layer) {
   std::vector<std::string> names;
   collectNames(layer.op->getLoc(), names);
-  if (names.empty())
-    return layerNames(layer).empty() ? "?" : layerNames(layer).front();
+  if (names.empty()) {
+    names = layerNames(layer);
+    return names.empty() ? "(unnamed)" : names.front();
+  }
   // The importer nests the exporter's scope inside the node name: NameLoc(node, NameLoc(scope)).
   return names.size() > 1 && !names[1].empty() ? names[1] : names[0];
 }

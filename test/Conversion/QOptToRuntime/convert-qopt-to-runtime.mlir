@@ -63,3 +63,24 @@ func.func @main(%x: tensor<4xf32>, %s: tensor<f32>) -> tensor<4xi8> {
   %0 = qopt.quantize %x, %s {storage_type = i8} : (tensor<4xf32>, tensor<f32>) -> tensor<4xi8>
   return %0 : tensor<4xi8>
 }
+
+// -----
+
+// A quantized matmul is one QuantMatMul call (opcode 60) whose absent zero points and second-level
+// scales are null operands; its integer attributes are codebook, bits, group, symmetric, the
+// scale dtype (f16 = 10), the double-quantization block and K. Its f16 scales are weights.
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[F16:.*]] = llvm.mlir.constant(10 : i64) : i64
+// CHECK: llvm.call @qopt_rt_weight(%{{.*}}, %[[F16]],
+// CHECK: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK: llvm.store %[[NULL]]
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(60 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{[0-9]+}}(dense<[0, 4, 32, 1, 10, 0, 64]> : tensor<7xi64>)
+func.func @main(%x: tensor<1x64xf32>) -> tensor<1x8xf32> {
+  %codes = arith.constant dense<17> : tensor<8x32xui8>
+  %scales = arith.constant dense<1.0> : tensor<8x2xf16>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
+       : (tensor<1x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<1x8xf32>
+  return %0 : tensor<1x8xf32>
+}

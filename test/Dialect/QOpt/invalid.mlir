@@ -140,3 +140,21 @@ func.func @fake_quant_rank(%w: tensor<4x8x2xf32>) -> tensor<4x8x2xf32> {
   %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : tensor<4x8x2xf32>
   return %0 : tensor<4x8x2xf32>
 }
+
+// -----
+
+func.func @gather_float_indices(%codes: tensor<100x128xui8>, %scales: tensor<100x2xf16>, %ids: tensor<3xf32>) -> tensor<3x256xf32> {
+  // expected-error @+1 {{takes int32 or int64 indices}}
+  %0 = qopt.quantized_gather %codes, %scales, %ids {row_size = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
+       : (tensor<100x128xui8>, tensor<100x2xf16>, tensor<3xf32>) -> tensor<3x256xf32>
+  return %0 : tensor<3x256xf32>
+}
+
+// -----
+
+func.func @gather_double_quant(%codes: tensor<100x128xui8>, %scales: tensor<100x2xf16>, %ids: tensor<3xi64>) -> tensor<3x256xf32> {
+  // expected-error @+1 {{expects scales of element type 'ui8'}}
+  %0 = qopt.quantized_gather %codes, %scales, %ids {row_size = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16, double_quant = 256>}
+       : (tensor<100x128xui8>, tensor<100x2xf16>, tensor<3xi64>) -> tensor<3x256xf32>
+  return %0 : tensor<3x256xf32>
+}

@@ -84,3 +84,11 @@ func.func @schemes() attributes {s = [#qopt.scheme<int3, group = 128, asym, scal
                                       #qopt.scheme<fp8_e4m3, group = channel, sym, scale = f32>]} {
   return
 }
+
+// CHECK-LABEL: func.func @quantized_gather
+// CHECK: qopt.quantized_gather %{{.*}}, %{{.*}} zero_points %{{.*}}, %{{.*}} {row_size = 256 : i64, scheme = #qopt.scheme<int3, group = 128, asym, scale = bf16>} : (tensor<100x96xui8>, tensor<100x2xbf16>, tensor<100x2xui8>, tensor<1x?xi64>) -> tensor<1x?x256xf32>
+func.func @quantized_gather(%codes: tensor<100x96xui8>, %scales: tensor<100x2xbf16>, %zp: tensor<100x2xui8>, %ids: tensor<1x?xi64>) -> tensor<1x?x256xf32> {
+  %0 = qopt.quantized_gather %codes, %scales zero_points %zp, %ids {row_size = 256 : i64, scheme = #qopt.scheme<int3, group = 128, asym, scale = bf16>}
+       : (tensor<100x96xui8>, tensor<100x2xbf16>, tensor<100x2xui8>, tensor<1x?xi64>) -> tensor<1x?x256xf32>
+  return %0 : tensor<1x?x256xf32>
+}
