@@ -312,7 +312,9 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     return;
   }
   // Panels of output channels, decoded in parallel and multiplied by SGEMM while in cache.
-  constexpr int64_t kPanel = 128;
+  // A panel of at most 4 MB of decoded rows (the "packing" of a blocked GEMM): big enough for SGEMM
+  // to run at speed, so the per-call overhead is amortized, and bounded whatever the layer size.
+  const int64_t kPanel = std::max<int64_t>(64, (int64_t(1) << 20) / w.k / 64 * 64);
   static thread_local std::vector<float> panel;
   panel.resize(kPanel * w.k);
   float *panelData = panel.data(); // a lambda naming `panel` would see each thread's own
