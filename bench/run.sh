@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# bench/run.sh - qopt fp32 against ONNX Runtime fp32, measured in the same run, on qlm_llama and a
-# GPT-2-124M-shaped model (generated into bench/models, never committed), at sequence lengths 1
-# and 128 on 2 threads. Prints median latencies and the ratio qopt/ORT (below 1: qopt is faster).
+# bench/run.sh - qopt fp32 and qopt 4-bit (--wbits=4 --quantize-embeddings) against ONNX Runtime
+# fp32, all measured in the same run, on qlm_llama and a GPT-2-124M-shaped model (generated into
+# bench/models, never committed), at sequence lengths 1 and 128 on 2 threads. Prints median
+# latencies, the ratio qopt fp32 / ORT (below 1: qopt is faster) and the 4-bit library's speed-up
+# over qopt fp32 and over ORT fp32 (above 1: the 4-bit library is faster).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/build/bin"
@@ -11,14 +13,21 @@ runs=${QOPT_BENCH_RUNS:-20}
 mkdir -p "$models"
 [ -f "$models/gpt2_124m.onnx" ] || /usr/bin/python3 "$root/bench/make_gpt2_124m.py" "$models/gpt2_124m.onnx"
 
-printf '%-12s %5s %12s %12s %8s\n' model seq "qopt ms" "ORT ms" qopt/ORT
+median() { "$bin/qopt-run" "$1" --threads "$threads" --bench "$runs" --input "input_ids=$2" | awk '{print $4}'; }
+printf '%-12s %4s %10s %10s %10s %9s %11s %10s %11s\n' model seq "fp32 ms" "ORT ms" "w4 ms" \
+  fp32/ORT "w4 vs fp32" "w4 vs ORT" "w4 MB/fp32"
 for model in "$root/../shared/models/qlm_llama.onnx" "$models/gpt2_124m.onnx"; do
   name=$(basename "$model" .onnx)
   "$bin/qopt-compile" "$model" -o "$models/$name.so"
+  "$bin/qopt-compile" "$model" --wbits=4 --quantize-embeddings -o "$models/$name.w4.so" > /dev/null
+  sizes=$(stat -c %s "$models/$name.w4.weights" "$models/$name.weights" | paste -sd/ | bc -l)
   for seq in 1 128; do
-    /usr/bin/python3 -c "import numpy as n; n.save('$models/ids_$seq.npy', (n.arange($seq, dtype=n.int64) * 37 + 11).reshape(1, $seq) % 96)"
-    q=$("$bin/qopt-run" "$models/$name.so" --threads "$threads" --bench "$runs" --input "input_ids=$models/ids_$seq.npy" | awk '{print $4}')
+    ids="$models/ids_$seq.npy"
+    /usr/bin/python3 -c "import numpy as n; n.save('$ids', (n.arange($seq, dtype=n.int64) * 37 + 11).reshape(1, $seq) % 96)"
+    q=$(median "$models/$name.so" "$ids")
     o=$(node "$root/bench/ort_bench.js" "$model" "$seq" "$threads" "$runs" | awk '{print $3}')
-    printf '%-12s %5s %12s %12s %8.2f\n' "$name" "$seq" "$q" "$o" "$(echo "$q / $o" | bc -l)"
+    w=$(median "$models/$name.w4.so" "$ids")
+    printf '%-12s %4s %10s %10s %10s %9.2f %10.2fx %9.2fx %11.3f\n' "$name" "$seq" "$q" "$o" "$w" \
+      "$(echo "$q / $o" | bc -l)" "$(echo "$q / $w" | bc -l)" "$(echo "$o / $w" | bc -l)" "$sizes"
   done
 done

@@ -19,6 +19,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/ToolUtilities.h"
+#include "dialects/QOpt/IR/QOptOps.h"
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -285,6 +286,17 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       return failure();
     pm.clear();
     if (quant && stage >= Stage::Quant) {
+      // A model that arrives quantized keeps its quantization.
+      int64_t quantized = 0;
+      module->walk([&](Operation *op) {
+        quantized += isa<qopt::QOpt::QuantizedMatMulOp, qopt::QOpt::QuantizedGatherOp>(op);
+      });
+      if (quantized) {
+        llvm::errs() << inputFile << ": error: the model is already quantized (" << quantized
+                     << " quantized layers); --wbits and the other quantization flags apply to f32 "
+                        "models only\n";
+        return failure();
+      }
       int64_t before = constantBytes(*module);
       std::vector<qopt::QOpt::LayerQuantReport> layers;
       pm.addPass(qopt::QOpt::createSelectPrecisionPass(*quant));

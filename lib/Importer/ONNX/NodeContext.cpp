@@ -36,6 +36,7 @@ const Handler *qopt::onnx_importer::lookupHandler(StringRef domain, StringRef op
     registerElementwiseHandlers();
     registerTensorHandlers();
     registerNNHandlers();
+    registerQuantHandlers();
   });
   auto it = registry().handlers.find(registryKey(domain, opType));
   if (it == registry().handlers.end())

@@ -96,6 +96,7 @@ const Handler *lookupHandler(llvm::StringRef domain, llvm::StringRef opType, int
 void registerElementwiseHandlers();
 void registerTensorHandlers();
 void registerNNHandlers();
+void registerQuantHandlers();
 
 /// Wraps a single value as a handler result.
 inline HandlerResult single(mlir::FailureOr<mlir::Value> v) {

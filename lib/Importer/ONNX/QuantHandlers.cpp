@@ -1,0 +1,140 @@
+//===- QuantHandlers.cpp - already-quantized ONNX ops ---------------------===//
+//
+// ONNX Runtime's com.microsoft MatMulNBits becomes qopt.quantized_matmul over the same codes and
+// scales: the weight is never expanded to f32, and the same kernels as `--wbits` run.
+//
+#include "NodeContext.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+using namespace mlir;
+using namespace qopt::onnx_importer;
+namespace Q = qopt::QOpt;
+
+namespace {
+/// The raw bytes of a constant input with `elementBytes`-byte elements, or nothing.
+std::optional<std::vector<uint8_t>> constantBytes(Value v, size_t elementBytes) {
+  auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : arith::ConstantOp();
+  auto type = cst ? dyn_cast<RankedTensorType>(cst.getType()) : RankedTensorType();
+  if (!type || !type.hasStaticShape())
+    return std::nullopt;
+  size_t bytes = type.getNumElements() * elementBytes;
+  std::vector<uint8_t> out(bytes);
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob || blob->getData().size() != bytes)
+      return std::nullopt;
+    std::memcpy(out.data(), blob->getData().data(), bytes);
+    return out;
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+  if (!dense)
+    return std::nullopt;
+  ArrayRef<char> raw = dense.getRawData();
+  for (size_t i = 0; i < bytes; ++i)
+    out[i] = static_cast<uint8_t>(raw[dense.isSplat() ? i % elementBytes : i]);
+  return out;
+}
+
+unsigned readBits(const uint8_t *row, int64_t index, unsigned bits) {
+  unsigned value = 0;
+  for (unsigned b = 0; b < bits; ++b) {
+    int64_t bit = index * bits + b;
+    value |= ((row[bit >> 3] >> (bit & 7)) & 1u) << b;
+  }
+  return value;
+}
+
+void writeBits(uint8_t *row, int64_t index, unsigned bits, unsigned value) {
+  for (unsigned b = 0; b < bits; ++b) {
+    int64_t bit = index * bits + b;
+    if ((value >> b) & 1u)
+      row[bit >> 3] |= static_cast<uint8_t>(1u << (bit & 7));
+  }
+}
+
+Value blobConstant(NodeContext &ctx, StringRef suffix, ArrayRef<int64_t> shape, Type elementType,
+                   ArrayRef<uint8_t> data) {
+  auto type = RankedTensorType::get(shape, elementType);
+  auto blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+      ArrayRef<char>(reinterpret_cast<const char *>(data.data()), data.size()), alignof(uint64_t));
+  auto attr = DenseResourceElementsAttr::get(type, (ctx.name + suffix).str(), std::move(blob));
+  return arith::ConstantOp::create(ctx.builder, ctx.loc, attr);
+}
+
+/// MatMulNBits (com.microsoft): A [..., K] times a weight stored as B [N, blocks, blob] of `bits`-bit
+/// codes (a block of `block_size` codes per blob, low bits first), scales [N * blocks], optional
+/// packed zero points (default 2^(bits-1)), no g_idx, optional bias [N].
+HandlerResult importMatMulNBits(NodeContext &ctx) {
+  if (failed(ctx.checkArity(3, 6)))
+    return failure();
+  int64_t k = ctx.intAttr("K", 0), n = ctx.intAttr("N", 0), bits = ctx.intAttr("bits", 4);
+  int64_t block = ctx.intAttr("block_size", 0);
+  if (k <= 0 || n <= 0 || block <= 0)
+    return ctx.emitError() << "K, N and block_size must be positive";
+  if (bits < 2 || bits > 8 || (block * bits) % 8 != 0)
+    return ctx.emitError() << bits << "-bit codes in blocks of " << block << " are not supported";
+  if (ctx.input(4))
+    return ctx.emitError() << "g_idx (act-order) is not supported";
+  int64_t blocks = (k + block - 1) / block, blob = block * bits / 8;
+  auto b = constantBytes(ctx.input(1), 1);
+  if (!b || static_cast<int64_t>(b->size()) != n * blocks * blob)
+    return ctx.emitError() << "B must be a constant uint8 tensor of " << n << "x" << blocks << "x"
+                           << blob << " bytes";
+  auto scaleType = ctx.input(2) ? dyn_cast<RankedTensorType>(ctx.input(2).getType()) : nullptr;
+  if (!scaleType || !(scaleType.getElementType().isF32() || scaleType.getElementType().isF16()))
+    return ctx.emitError() << "scales must be float32 or float16";
+  size_t scaleBytes = scaleType.getElementType().isF32() ? 4 : 2;
+  auto scales = constantBytes(ctx.input(2), scaleBytes);
+  if (!scales || static_cast<int64_t>(scales->size()) != n * blocks * static_cast<int64_t>(scaleBytes))
+    return ctx.emitError() << "scales must be a constant tensor of " << n * blocks << " elements";
+
+  // Codes: each row's blocks are concatenated densely (a short last block loses its padding).
+  int64_t rowBytes = (k * bits + 7) / 8;
+  std::vector<uint8_t> codes(n * rowBytes, 0);
+  for (int64_t r = 0; r < n; ++r) {
+    const uint8_t *src = b->data() + r * blocks * blob;
+    uint8_t *dst = codes.data() + r * rowBytes;
+    if (k % block == 0) {
+      std::memcpy(dst, src, rowBytes);
+      continue;
+    }
+    for (int64_t i = 0; i < k; ++i)
+      writeBits(dst, i, bits, readBits(src + (i / block) * blob, i % block, bits));
+  }
+
+  MLIRContext *mctx = ctx.getContext();
+  Type u8 = IntegerType::get(mctx, 8, IntegerType::Unsigned);
+  Value zeroPoints;
+  if (Value zpInput = ctx.input(3)) {
+    auto zpType = cast<RankedTensorType>(zpInput.getType());
+    if (!zpType.getElementType().isInteger(8))
+      return ctx.emitError() << "zero points must be packed uint8 (float zero points are not supported)";
+    int64_t zpRow = (blocks * bits + 7) / 8;
+    auto zp = constantBytes(zpInput, 1);
+    if (!zp || static_cast<int64_t>(zp->size()) != n * zpRow)
+      return ctx.emitError() << "zero points must be a constant uint8 tensor of " << n * zpRow
+                             << " bytes (" << blocks << " " << bits << "-bit values per row)";
+    std::vector<uint8_t> unpacked(n * blocks);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t j = 0; j < blocks; ++j)
+        unpacked[r * blocks + j] = static_cast<uint8_t>(readBits(zp->data() + r * zpRow, j, bits));
+    zeroPoints = blobConstant(ctx, ".zero_points", {n, blocks}, u8, unpacked);
+  }
+  Value codesValue = blobConstant(ctx, ".codes", {n, rowBytes}, u8, codes);
+  Value scalesValue = blobConstant(ctx, ".scales", {n, blocks}, scaleType.getElementType(), *scales);
+  auto scheme = Q::SchemeAttr::get(mctx, Q::Codebook::Int, bits, block, !zeroPoints,
+                                   scaleType.getElementType(), 0);
+  auto y = ctx.make<Q::QuantizedMatMulOp>(ctx.input(0), codesValue, scalesValue, zeroPoints, Value(),
+                                          scheme, ctx.builder.getI64IntegerAttr(k));
+  if (failed(y) || !ctx.input(5))
+    return single(y);
+  return single(ctx.make<Q::AddOp>(*y, ctx.input(5)));
+}
+} // namespace
+
+void qopt::onnx_importer::registerQuantHandlers() {
+  registerHandler("com.microsoft", "MatMulNBits", 1, importMatMulNBits);
+}
