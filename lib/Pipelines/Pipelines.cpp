@@ -13,6 +13,8 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
     pm.addNestedPass<func::FuncOp>(QOpt::createRaisePatternsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Weights that arrive quantized (QDQ format) stay packed.
+  pm.addNestedPass<func::FuncOp>(QOpt::createFoldWeightDequantizePass());
 }
 
 void qopt::registerPipelines() {

@@ -54,6 +54,13 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs) {
   if (bBatch.empty() || batches == 1) {
     // The weight is shared: one GEMM over all rows of all batches of `a`.
     if (bBatch.empty() && aBatch.size() == batch.size()) {
+      if (batches * m == 1) {
+        // One row (token-by-token decoding): a GEMV streams the weight once, where SGEMM would
+        // first copy it into its packed layout.
+        cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, transB ? n : k,
+                    transB ? k : n, 1.0f, pb, transB ? k : n, pa, 1, 0.0f, pc, 1);
+        return;
+      }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, batches * m, n,
                   k, 1.0f, pa, k, pb, transB ? k : n, 0.0f, pc, n);
       return;

@@ -1,4 +1,4 @@
-// run_ort.js MODEL.onnx OUT.npy NAME=IN.npy... - runs ONNX Runtime (CPU, one thread) on NumPy
+// run_ort.js [--no-optimize] MODEL.onnx OUT.npy NAME=IN.npy... - runs ONNX Runtime (CPU, one thread) on NumPy
 // inputs and writes its first output as a float32/int64 .npy. The test oracle for qopt's numerics.
 const fs = require('fs');
 const path = require('path');
@@ -42,10 +42,15 @@ function writeNpy(file, tensor) {
 }
 
 async function main() {
-  const [model, out, ...inputs] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  // --no-optimize: run the graph as written (no fusion of QDQ patterns into integer kernels).
+  const noOptimize = args[0] === '--no-optimize';
+  if (noOptimize) args.shift();
+  const [model, out, ...inputs] = args;
   if (!model || !out) throw new Error('usage: run_ort.js MODEL.onnx OUT.npy NAME=IN.npy...');
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential',
+    graphOptimizationLevel: noOptimize ? 'disabled' : 'all',
   });
   const feeds = {};
   for (const spec of inputs) {

@@ -33,7 +33,11 @@ static LogicalResult verifyQuantParams(Operation *op, Value input, Value scale, 
                                        int64_t axis, int64_t blockSize) {
   auto in = cast<RankedTensorType>(input.getType());
   auto s = cast<RankedTensorType>(scale.getType());
-  if (zeroPoint && cast<RankedTensorType>(zeroPoint.getType()).getShape() != s.getShape())
+  auto zp = zeroPoint ? cast<RankedTensorType>(zeroPoint.getType()) : RankedTensorType();
+  // A per-tensor scale and zero point may each be 0-D or [1].
+  bool bothSingle = zp && zp.hasStaticShape() && s.hasStaticShape() && zp.getNumElements() == 1 &&
+                    s.getNumElements() == 1;
+  if (zp && !bothSingle && zp.getShape() != s.getShape())
     return op->emitOpError() << "zero point shape must match the scale shape " << s;
   if (s.getRank() == 0 || (s.getRank() == 1 && s.getDimSize(0) == 1 && blockSize == 0))
     return success();
@@ -140,4 +144,33 @@ LogicalResult QuantizedGatherOp::verify() {
     return emitOpError() << "takes int32 or int64 indices";
   return verifyPackedWeight(*this, getScheme(), getRowSize(), getCodes(), getScales(),
                             getZeroPoints(), getScaleScales());
+}
+
+static bool isByteInteger(Type t) { return t.isInteger(8); }
+
+LogicalResult MatMulIntegerOp::verify() {
+  Type a = getA().getType().getElementType(), b = getB().getType().getElementType();
+  if (!isByteInteger(a) || !isByteInteger(b))
+    return emitOpError() << "takes int8 or uint8 operands";
+  if (getAZeroPoint() && getAZeroPoint().getType().getElementType() != a)
+    return emitOpError() << "a_zero_point must have a's element type";
+  if (getBZeroPoint() && getBZeroPoint().getType().getElementType() != b)
+    return emitOpError() << "b_zero_point must have b's element type";
+  return success();
+}
+
+LogicalResult QLinearMatMulOp::verify() {
+  Type a = getA().getType().getElementType(), b = getB().getType().getElementType();
+  if (!isByteInteger(a) || !isByteInteger(b) ||
+      !isByteInteger(getYZeroPoint().getType().getElementType()))
+    return emitOpError() << "takes int8 or uint8 operands and result";
+  if (getAZeroPoint().getType().getElementType() != a ||
+      getBZeroPoint().getType().getElementType() != b)
+    return emitOpError() << "zero points must have their operand's element type";
+  for (Value s : {getAScale(), getBScale(), getYScale()})
+    if (!cast<RankedTensorType>(s.getType()).getElementType().isF32())
+      return emitOpError() << "scales are f32";
+  if (cast<RankedTensorType>(getYScale().getType()).getNumElements() != 1)
+    return emitOpError() << "y_scale must be a single value";
+  return success();
 }

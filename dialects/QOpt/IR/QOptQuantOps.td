@@ -106,3 +106,46 @@ def QOpt_QuantizedGatherOp : QOpt_Op<"quantized_gather", [Pure, AttrSizedOperand
   }];
   let hasVerifier = 1;
 }
+
+def QOpt_DynamicQuantizeOp : QOpt_Op<"dynamic_quantize", [Pure]> {
+  let summary = "ONNX DynamicQuantizeLinear: uint8 codes with a scale and zero point from the range";
+  let description = [{
+    `scale = (max(x, 0) - min(x, 0)) / 255`, `zero_point = saturate(round_half_even(-min(x, 0) /
+    scale))`, `output = saturate(round_half_even(x / scale) + zero_point)`, all as ONNX specifies.
+  }];
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$output, AnyRankedTensor:$scale, AnyRankedTensor:$zero_point);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type(results)";
+}
+
+def QOpt_MatMulIntegerOp : QOpt_Op<"matmul_integer", [Pure, AttrSizedOperandSegments]> {
+  let summary = "ONNX MatMulInteger: (a - a_zero_point) x (b - b_zero_point) in int32";
+  let description = [{
+    8-bit operands (int8 or uint8), NumPy matmul broadcasting. `a_zero_point` is a scalar or one
+    per row of `a` (1-D, M); `b_zero_point` a scalar or one per column of `b` (1-D, N).
+  }];
+  let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$b,
+                       Optional<AnyRankedTensor>:$a_zero_point,
+                       Optional<AnyRankedTensor>:$b_zero_point);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $a `,` $b (`a_zero_point` $a_zero_point^)? (`b_zero_point` $b_zero_point^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QOpt_QLinearMatMulOp : QOpt_Op<"qlinear_matmul", [Pure]> {
+  let summary = "ONNX QLinearMatMul: a quantized matmul whose result is quantized again";
+  let description = [{
+    `output = saturate(round_half_even(acc * a_scale * b_scale / y_scale) + y_zero_point)` with
+    `acc` the exact int32 product of the zero-point-shifted 8-bit operands. `a_scale` is a scalar
+    (or one per row), `b_scale` a scalar or one per column.
+  }];
+  let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$a_scale, AnyRankedTensor:$a_zero_point,
+                       AnyRankedTensor:$b, AnyRankedTensor:$b_scale, AnyRankedTensor:$b_zero_point,
+                       AnyRankedTensor:$y_scale, AnyRankedTensor:$y_zero_point);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}

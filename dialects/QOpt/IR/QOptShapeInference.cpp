@@ -565,6 +565,56 @@ LogicalResult ConstantOfShapeOp::inferResultTypes(SmallVectorImpl<Type> &types) 
 // Linear algebra and reductions
 //===----------------------------------------------------------------------===//
 
+/// NumPy matmul's result shape.
+static FailureOr<SmallVector<int64_t>> matmulShape(Operation *op, RankedTensorType a,
+                                                   RankedTensorType b) {
+  if (a.getRank() < 1 || b.getRank() < 1)
+    return op->emitOpError() << "expects operands of rank 1 or more";
+  SmallVector<int64_t> as(a.getShape()), bs(b.getShape());
+  bool aVec = as.size() == 1, bVec = bs.size() == 1;
+  if (aVec)
+    as.insert(as.begin(), 1);
+  if (bVec)
+    bs.push_back(1);
+  int64_t k1 = as.back(), k2 = bs[bs.size() - 2];
+  if (k1 != kDyn && k2 != kDyn && k1 != k2)
+    return op->emitOpError() << "contracts " << k1 << " against " << k2;
+  auto batch = broadcast(op, ArrayRef(as).drop_back(2), ArrayRef(bs).drop_back(2));
+  if (failed(batch))
+    return failure();
+  SmallVector<int64_t> shape(*batch);
+  if (!aVec)
+    shape.push_back(as[as.size() - 2]);
+  if (!bVec)
+    shape.push_back(bs.back());
+  return shape;
+}
+
+LogicalResult MatMulIntegerOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto shape = matmulShape(*this, rankedType(getA()), rankedType(getB()));
+  if (failed(shape))
+    return failure();
+  return pushTensor(types, *shape, IntegerType::get(getContext(), 32));
+}
+
+LogicalResult QLinearMatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto shape = matmulShape(*this, rankedType(getA()), rankedType(getB()));
+  if (failed(shape))
+    return failure();
+  return pushTensor(types, *shape, rankedType(getYZeroPoint()).getElementType());
+}
+
+LogicalResult DynamicQuantizeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto x = rankedType(getInput());
+  if (!x.getElementType().isF32())
+    return emitOpError() << "quantizes f32 tensors";
+  Type u8 = IntegerType::get(getContext(), 8, IntegerType::Unsigned);
+  if (failed(pushTensor(types, x.getShape(), u8)) ||
+      failed(pushTensor(types, {}, Float32Type::get(getContext()))))
+    return failure();
+  return pushTensor(types, {}, u8);
+}
+
 LogicalResult MatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto a = rankedType(getLhs()), b = rankedType(getRhs());
   if (a.getElementType() != b.getElementType())

@@ -130,4 +130,31 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def FoldWeightDequantizePass : Pass<"qopt-fold-weight-dequantize", "::mlir::func::FuncOp"> {
+  let summary = "Turns a constant weight's DequantizeLinear feeding a matmul into a quantized matmul";
+  let description = [{
+    A `qopt.dequantize` of a constant 8- or 4-bit integer weight that is the right operand of a
+    `qopt.matmul` (weight [K, N]) or of a `qopt.gemm` (either layout, alpha = beta = 1) becomes a
+    `qopt.quantized_matmul` over the same integer codes, so the weight is never expanded to f32.
+    Per-tensor scales, per-output-channel scales, and blocks along K map to the scheme's groups;
+    signed codes are offset by 2^(bits-1), and the scheme is symmetric exactly when every zero point
+    is the offset's (for example int8 with zero points 0). Other layouts are left as they are.
+
+    Before:
+    ```mlir
+    %w = qopt.dequantize %q, %s {axis = 1 : i64} : (tensor<64x32xi8>, tensor<32xf32>) -> tensor<64x32xf32>
+    %y = qopt.matmul %x, %w : (tensor<1x64xf32>, tensor<64x32xf32>) -> tensor<1x32xf32>
+    ```
+    After:
+    ```mlir
+    %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64,
+           scheme = #qopt.scheme<int8, group = channel, sym, scale = f32>} : ...
+    ```
+  }];
+  let statistics = [
+    Statistic<"numFolded", "num-folded", "Dequantized weights folded into quantized matmuls">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // QOPT_TRANSFORMS_PASSES_TD

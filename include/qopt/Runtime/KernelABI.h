@@ -59,6 +59,12 @@ enum class Opcode : int64_t {
   // double-quantization block (0: none), K (the row length).
   QuantMatMul,    // operands: input, codes, scales, zero points?, second-level scales?
   QuantGather,    // operands: codes, scales, zero points?, second-level scales?, indices
+  // ONNX's integer quantization ops.
+  Quantize,       // I: axis (normalized), block size, saturate, storage dtype
+  Dequantize,     // I: axis (normalized), block size
+  DynamicQuantize,
+  MatMulInteger,  // operands: a, b, a zero point?, b zero point?
+  QLinearMatMul,
   NumOpcodes
 };
 

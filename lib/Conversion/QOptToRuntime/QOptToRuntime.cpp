@@ -226,6 +226,23 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::QuantizedGatherOp q) {
         return KernelCall{Opcode::QuantGather, schemeInts(q.getScheme(), q.getScales(), q.getRowSize()), {}};
       })
+      .Case([&](Q::QuantizeOp q) -> FailureOr<KernelCall> {
+        int64_t storage = dtypeCode(q.getStorageType());
+        if (!storage || !q.getStorageType().isInteger() || q.getStorageType().getIntOrFloatBitWidth() < 8)
+          return q.emitOpError() << "quantizes to " << q.getStorageType()
+                                 << ", which the runtime lacks (8- and 16-bit integers only)";
+        return KernelCall{Opcode::Quantize,
+                          {normalize(q.getAxis(), rankOf(q.getInput())), static_cast<int64_t>(q.getBlockSize()),
+                           q.getSaturate() ? 1 : 0, storage},
+                          {}};
+      })
+      .Case([&](Q::DequantizeOp q) {
+        return KernelCall{Opcode::Dequantize,
+                          {normalize(q.getAxis(), rankOf(q.getInput())), static_cast<int64_t>(q.getBlockSize())}, {}};
+      })
+      .Case([&](Q::DynamicQuantizeOp) { return simple(Opcode::DynamicQuantize); })
+      .Case([&](Q::MatMulIntegerOp) { return simple(Opcode::MatMulInteger); })
+      .Case([&](Q::QLinearMatMulOp) { return simple(Opcode::QLinearMatMul); })
       .Default([](Operation *op) -> FailureOr<KernelCall> {
         return op->emitOpError() << "has no CPU kernel yet";
       });
@@ -336,6 +353,12 @@ void ConvertQOptToRuntimePass::runOnOperation() {
                   slice.getSteps()};
     if (auto q = dyn_cast<Q::QuantizedMatMulOp>(op))
       operands = {q.getInput(), q.getCodes(), q.getScales(), q.getZeroPoints(), q.getScaleScales()};
+    if (auto q = dyn_cast<Q::QuantizeOp>(op))
+      operands = {q.getInput(), q.getScale(), q.getZeroPoint()};
+    if (auto q = dyn_cast<Q::DequantizeOp>(op))
+      operands = {q.getInput(), q.getScale(), q.getZeroPoint()};
+    if (auto q = dyn_cast<Q::MatMulIntegerOp>(op))
+      operands = {q.getA(), q.getB(), q.getAZeroPoint(), q.getBZeroPoint()};
     if (auto q = dyn_cast<Q::QuantizedGatherOp>(op))
       operands = {q.getCodes(), q.getScales(), q.getZeroPoints(), q.getScaleScales(),
                   q.getIndices()};

@@ -1,9 +1,13 @@
 //===- QuantHandlers.cpp - already-quantized ONNX ops ---------------------===//
 //
-// ONNX Runtime's com.microsoft MatMulNBits becomes qopt.quantized_matmul over the same codes and
-// scales: the weight is never expanded to f32, and the same kernels as `--wbits` run.
+// ONNX's QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger and QLinearMatMul
+// map to qopt ops one to one (the weight-dequantize fold later turns a constant weight's
+// DequantizeLinear feeding a MatMul into a quantized matmul). ONNX Runtime's com.microsoft
+// MatMulNBits becomes qopt.quantized_matmul over the same codes and scales: the weight is never
+// expanded to f32, and the same kernels as `--wbits` run.
 //
 #include "NodeContext.h"
+#include "TensorConversion.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -133,8 +137,70 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
     return single(y);
   return single(ctx.make<Q::AddOp>(*y, ctx.input(5)));
 }
+/// QuantizeLinear: per tensor (opset 10), per axis (13), saturate for float8 (19), blocked and
+/// output_dtype (21). The storage type is the zero point's, else output_dtype's, else uint8.
+HandlerResult importQuantizeLinear(NodeContext &ctx) {
+  if (failed(ctx.checkArity(2, 3)))
+    return failure();
+  Builder &b = ctx.builder;
+  Type storage;
+  if (Value zp = ctx.input(2))
+    storage = cast<RankedTensorType>(zp.getType()).getElementType();
+  else if (int64_t dtype = ctx.intAttr("output_dtype", 0))
+    storage = convertElementType(static_cast<int32_t>(dtype), ctx.getContext());
+  else
+    storage = IntegerType::get(ctx.getContext(), 8, IntegerType::Unsigned);
+  if (!storage)
+    return ctx.emitError() << "output_dtype " << ctx.intAttr("output_dtype", 0)
+                           << " is not a type qopt supports";
+  return single(ctx.make<Q::QuantizeOp>(ctx.input(0), ctx.input(1), ctx.input(2),
+                                        b.getI64IntegerAttr(ctx.intAttr("axis", 1)),
+                                        b.getI64IntegerAttr(ctx.intAttr("block_size", 0)),
+                                        b.getBoolAttr(ctx.intAttr("saturate", 1) != 0),
+                                        TypeAttr::get(storage)));
+}
+
+HandlerResult importDequantizeLinear(NodeContext &ctx) {
+  if (failed(ctx.checkArity(2, 3)))
+    return failure();
+  Builder &b = ctx.builder;
+  return single(ctx.make<Q::DequantizeOp>(ctx.input(0), ctx.input(1), ctx.input(2),
+                                          b.getI64IntegerAttr(ctx.intAttr("axis", 1)),
+                                          b.getI64IntegerAttr(ctx.intAttr("block_size", 0))));
+}
+
+HandlerResult importDynamicQuantizeLinear(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1, 3)))
+    return failure();
+  return ctx.makeMulti<Q::DynamicQuantizeOp>(3, ctx.input(0));
+}
+
+HandlerResult importMatMulInteger(NodeContext &ctx) {
+  if (failed(ctx.checkArity(2, 4)))
+    return failure();
+  return single(
+      ctx.make<Q::MatMulIntegerOp>(ctx.input(0), ctx.input(1), ctx.input(2), ctx.input(3)));
+}
+
+HandlerResult importQLinearMatMul(NodeContext &ctx) {
+  if (failed(ctx.checkArity(8, 8)))
+    return failure();
+  for (size_t i = 0; i < 8; ++i)
+    if (!ctx.input(i))
+      return ctx.emitError() << "input " << i << " is required";
+  return single(ctx.make<Q::QLinearMatMulOp>(ctx.input(0), ctx.input(1), ctx.input(2),
+                                             ctx.input(3), ctx.input(4), ctx.input(5),
+                                             ctx.input(6), ctx.input(7)));
+}
 } // namespace
 
 void qopt::onnx_importer::registerQuantHandlers() {
   registerHandler("com.microsoft", "MatMulNBits", 1, importMatMulNBits);
+  registerHandler("", "QuantizeLinear", 10, importQuantizeLinear);
+  registerHandler("", "DequantizeLinear", 10, importDequantizeLinear);
+  registerHandler("com.microsoft", "QuantizeLinear", 1, importQuantizeLinear);
+  registerHandler("com.microsoft", "DequantizeLinear", 1, importDequantizeLinear);
+  registerHandler("", "DynamicQuantizeLinear", 11, importDynamicQuantizeLinear);
+  registerHandler("", "MatMulInteger", 10, importMatMulInteger);
+  registerHandler("", "QLinearMatMul", 10, importQLinearMatMul);
 }

@@ -32,6 +32,8 @@ Type qopt::onnx_importer::convertElementType(int32_t onnxType, MLIRContext *ctx)
   case TensorProto::UINT64: return unsignedInt(64);
   case TensorProto::BFLOAT16: return b.getBF16Type();
   case 17: return b.getType<Float8E4M3FNType>(); // FLOAT8E4M3FN (ONNX 1.14+)
+  case 21: return unsignedInt(4);                 // UINT4 (ONNX 1.16+)
+  case 22: return b.getIntegerType(4);            // INT4
   default: return {};
   }
 }
@@ -162,7 +164,9 @@ ElementsAttr qopt::onnx_importer::convertTensor(const TensorProto &tensor, Strin
     count *= d;
   }
   int64_t elemBytes = storageBytes(et);
-  int64_t want = count * elemBytes;
+  // 4-bit tensors arrive packed two to a byte, low nibble first; they are held one per byte.
+  bool nibbles = et.getIntOrFloatBitWidth() == 4;
+  int64_t want = nibbles ? (count + 1) / 2 : count * elemBytes;
   std::vector<char> bytes;
   if (tensor.data_location() == TensorProto::EXTERNAL) {
     if (!readExternal(tensor, modelDir, want, bytes, error))
@@ -199,11 +203,20 @@ ElementsAttr qopt::onnx_importer::convertTensor(const TensorProto &tensor, Strin
       ok = copyTyped(tensor.uint64_data(), count, elemBytes, false, bytes, error);
       break;
     default:
-      ok = copyTyped(tensor.int32_data(), count, elemBytes, false, bytes, error);
+      ok = copyTyped(tensor.int32_data(), nibbles ? want : count, elemBytes, false, bytes, error);
       break;
     }
     if (!ok)
       return {};
+  }
+  if (nibbles) {
+    std::vector<char> unpacked(count);
+    bool isSigned = !et.isUnsignedInteger();
+    for (int64_t i = 0; i < count; ++i) {
+      int value = (static_cast<uint8_t>(bytes[i / 2]) >> (4 * (i % 2))) & 15;
+      unpacked[i] = static_cast<char>(isSigned && value >= 8 ? value - 16 : value);
+    }
+    bytes = std::move(unpacked);
   }
   auto type = RankedTensorType::get(shape, et);
   std::string name = tensor.name().empty() ? "constant" : tensor.name();

@@ -57,11 +57,32 @@ func.func @main(%x: tensor<8xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>, %st: te
 
 // -----
 
-// Quantization ops have no CPU kernel yet, and say so.
-func.func @main(%x: tensor<4xf32>, %s: tensor<f32>) -> tensor<4xi8> {
-  // expected-error @+1 {{'qopt.quantize' op has no CPU kernel yet}}
-  %0 = qopt.quantize %x, %s {storage_type = i8} : (tensor<4xf32>, tensor<f32>) -> tensor<4xi8>
-  return %0 : tensor<4xi8>
+// Ops without a CPU kernel say so.
+func.func @main(%w: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{'qopt.fake_quant' op has no CPU kernel yet}}
+  %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// Activation quantization runs to 8- and 16-bit integers.
+func.func @main(%x: tensor<4xf32>, %s: tensor<f32>) -> tensor<4xi4> {
+  // expected-error @+1 {{'qopt.quantize' op quantizes to 'i4', which the runtime lacks (8- and 16-bit integers only)}}
+  %0 = qopt.quantize %x, %s {storage_type = i4} : (tensor<4xf32>, tensor<f32>) -> tensor<4xi4>
+  return %0 : tensor<4xi4>
+}
+
+// -----
+
+// QuantizeLinear per axis: opcode 62 with axis, block size, saturate and the storage dtype (int8 = 3).
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(62 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{[0-9]+}}(dense<[1, 0, 1, 3]> : tensor<4xi64>)
+func.func @main(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %z: tensor<4xi8>) -> tensor<2x4xi8> {
+  %0 = qopt.quantize %x, %s, %z {axis = -1 : i64, storage_type = i8} : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xi8>) -> tensor<2x4xi8>
+  return %0 : tensor<2x4xi8>
 }
 
 // -----

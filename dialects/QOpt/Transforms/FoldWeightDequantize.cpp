@@ -1,0 +1,207 @@
+//===- FoldWeightDequantize.cpp - QDQ weights into quantized matmuls ------===//
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "dialects/QOpt/Transforms/Passes.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+namespace qopt::QOpt {
+#define GEN_PASS_DEF_FOLDWEIGHTDEQUANTIZEPASS
+#include "dialects/QOpt/Transforms/Passes.h.inc"
+} // namespace qopt::QOpt
+
+using namespace mlir;
+using namespace qopt::QOpt;
+
+namespace {
+/// The elements of a constant as int64 (integers) or float (f32/f16), or nothing.
+template <typename T> std::optional<std::vector<T>> constantValues(Value v) {
+  auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : arith::ConstantOp();
+  auto type = cst ? dyn_cast<RankedTensorType>(cst.getType()) : RankedTensorType();
+  if (!type || !type.hasStaticShape())
+    return std::nullopt;
+  Type et = type.getElementType();
+  int64_t n = type.getNumElements();
+  unsigned bits = et.getIntOrFloatBitWidth();
+  size_t bytes = bits < 8 ? 1 : bits / 8;
+  std::vector<char> raw;
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob || blob->getData().size() != n * bytes)
+      return std::nullopt;
+    raw.assign(blob->getData().begin(), blob->getData().end());
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
+    if (bits < 8)
+      return std::nullopt;
+    ArrayRef<char> data = dense.getRawData();
+    for (int64_t i = 0; i < n; ++i)
+      raw.insert(raw.end(), data.begin() + (dense.isSplat() ? 0 : i * bytes),
+                 data.begin() + (dense.isSplat() ? 0 : i * bytes) + bytes);
+  } else {
+    return std::nullopt;
+  }
+  std::vector<T> out(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const char *p = raw.data() + i * bytes;
+    if (et.isF32()) {
+      float f;
+      std::memcpy(&f, p, 4);
+      out[i] = static_cast<T>(f);
+    } else if (et.isInteger(8) || et.isInteger(4)) {
+      out[i] = static_cast<T>(et.isUnsignedInteger() ? static_cast<uint8_t>(*p)
+                                                     : static_cast<int8_t>(*p));
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+Value blob(OpBuilder &b, Location loc, StringRef name, ArrayRef<int64_t> shape, Type et,
+           ArrayRef<char> data) {
+  auto type = RankedTensorType::get(shape, et);
+  auto attr = DenseResourceElementsAttr::get(
+      type, name, HeapAsmResourceBlob::allocateAndCopyWithAlign(data, alignof(uint64_t)));
+  return arith::ConstantOp::create(b, loc, attr);
+}
+
+struct FoldWeightDequantizePass
+    : public qopt::QOpt::impl::FoldWeightDequantizePassBase<FoldWeightDequantizePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<Operation *> candidates;
+    getOperation().walk([&](Operation *op) {
+      if (isa<MatMulOp, GemmOp>(op))
+        candidates.push_back(op);
+    });
+    for (Operation *op : candidates)
+      if (succeeded(fold(op)))
+        ++numFolded;
+  }
+
+  /// `op` by a dequantized constant weight → quantized_matmul, or failure (left alone).
+  LogicalResult fold(Operation *op) {
+    Value x, weight;
+    bool rowsAreOutputs = false; // weight [N, K]
+    Value bias;
+    if (auto mm = dyn_cast<MatMulOp>(op)) {
+      x = mm.getLhs();
+      weight = mm.getRhs();
+    } else {
+      auto gemm = cast<GemmOp>(op);
+      if (gemm.getTransA() || gemm.getAlpha().convertToDouble() != 1.0 ||
+          (gemm.getC() && gemm.getBeta().convertToDouble() != 1.0))
+        return failure();
+      x = gemm.getA();
+      weight = gemm.getB();
+      rowsAreOutputs = gemm.getTransB();
+      bias = gemm.getC();
+    }
+    auto dq = weight.getDefiningOp<DequantizeOp>();
+    if (!dq)
+      return failure();
+    auto wType = dq.getInput().getType();
+    Type et = wType.getElementType();
+    if (wType.getRank() != 2 || !wType.hasStaticShape() || !(et.isInteger(8) || et.isInteger(4)))
+      return failure();
+    auto scaleType = dq.getScale().getType();
+    if (!scaleType.getElementType().isF32() || !dq.getType().getElementType().isF32())
+      return failure();
+    int64_t rows = wType.getDimSize(0), cols = wType.getDimSize(1);
+    int64_t n = rowsAreOutputs ? rows : cols, k = rowsAreOutputs ? cols : rows;
+    int64_t outAxis = rowsAreOutputs ? 0 : 1, inAxis = 1 - outAxis;
+    int64_t axis = dq.getAxis() < 0 ? dq.getAxis() + 2 : dq.getAxis();
+    int64_t block = dq.getBlockSize();
+    auto codesIn = constantValues<int64_t>(dq.getInput());
+    auto scalesIn = constantValues<float>(dq.getScale());
+    std::optional<std::vector<int64_t>> zerosIn;
+    if (dq.getZeroPoint()) {
+      zerosIn = constantValues<int64_t>(dq.getZeroPoint());
+      if (!zerosIn)
+        return failure();
+    }
+    if (!codesIn || !scalesIn)
+      return failure();
+
+    // Which scale applies to weight element (output channel o, input index i), and the groups.
+    int64_t groupSize, groups;
+    std::function<int64_t(int64_t, int64_t)> paramIndex;
+    if (scalesIn->size() == 1 && block == 0) {
+      groupSize = 0;
+      groups = 1;
+      paramIndex = [](int64_t, int64_t) { return int64_t(0); };
+    } else if (block == 0 && axis == outAxis) {
+      groupSize = 0;
+      groups = 1;
+      paramIndex = [](int64_t o, int64_t) { return o; };
+    } else if (block > 0 && axis == inAxis) {
+      groupSize = block;
+      groups = (k + block - 1) / block;
+      // Scales have the weight's layout with the K axis shrunk to `groups`.
+      paramIndex = [=](int64_t o, int64_t i) {
+        return rowsAreOutputs ? o * groups + i / block : (i / block) * n + o;
+      };
+    } else {
+      return failure();
+    }
+
+    unsigned bits = et.getIntOrFloatBitWidth();
+    int64_t offset = et.isUnsignedInteger() ? 0 : (int64_t(1) << (bits - 1));
+    int64_t implied = int64_t(1) << (bits - 1);
+    int64_t rowBytes = (k * bits + 7) / 8;
+    std::vector<char> codes(n * rowBytes, 0), scales(n * groups * 4), zeros(n * groups);
+    bool symmetric = true;
+    for (int64_t o = 0; o < n; ++o) {
+      for (int64_t g = 0; g < groups; ++g) {
+        int64_t p = paramIndex(o, g * (groupSize ? groupSize : k));
+        float s = (*scalesIn)[p];
+        std::memcpy(scales.data() + (o * groups + g) * 4, &s, 4);
+        int64_t z = (zerosIn ? (*zerosIn)[p] : 0) + offset;
+        zeros[o * groups + g] = static_cast<char>(z);
+        symmetric &= z == implied;
+      }
+      for (int64_t i = 0; i < k; ++i) {
+        int64_t q = (*codesIn)[rowsAreOutputs ? o * k + i : i * n + o] + offset;
+        int64_t bit = i * bits;
+        for (unsigned b = 0; b < bits; ++b, ++bit)
+          if ((q >> b) & 1)
+            codes[o * rowBytes + (bit >> 3)] |= static_cast<char>(1u << (bit & 7));
+      }
+    }
+
+    OpBuilder b(op);
+    Location loc = dq.getLoc();
+    MLIRContext *ctx = &getContext();
+    Type u8 = IntegerType::get(ctx, 8, IntegerType::Unsigned);
+    std::string name = "dequantized_weight";
+    if (auto res = dyn_cast<DenseResourceElementsAttr>(
+            dq.getInput().getDefiningOp<arith::ConstantOp>().getValue()))
+      name = res.getRawHandle().getKey().str();
+    Value codesValue = blob(b, loc, name + ".codes", {n, rowBytes}, u8, codes);
+    Value scalesValue = blob(b, loc, name + ".scales", {n, groups}, Float32Type::get(ctx), scales);
+    Value zerosValue =
+        symmetric ? Value() : blob(b, loc, name + ".zero_points", {n, groups}, u8, zeros);
+    auto scheme = SchemeAttr::get(ctx, Codebook::Int, bits, groupSize, symmetric,
+                                  Float32Type::get(ctx), 0);
+    Type resultType = op->getResult(0).getType();
+    Value y = QuantizedMatMulOp::create(b, op->getLoc(), resultType, x, codesValue, scalesValue,
+                                        zerosValue, Value(), scheme, b.getI64IntegerAttr(k));
+    if (bias)
+      y = AddOp::create(b, op->getLoc(), resultType, y, bias);
+    op->getResult(0).replaceAllUsesWith(y);
+    op->erase();
+    if (dq->use_empty()) {
+      SmallVector<Operation *> inputs;
+      for (Value v : dq->getOperands())
+        if (Operation *def = v.getDefiningOp())
+          inputs.push_back(def);
+      dq->erase();
+      for (Operation *def : inputs)
+        if (def->use_empty())
+          def->erase();
+    }
+    return success();
+  }
+};
+} // namespace
