@@ -94,6 +94,10 @@ cl::opt<bool> quantizeEmbeddings("quantize-embeddings",
 cl::opt<std::string> layerBits(
     "layer-bits", cl::desc("Per-layer bits by name, first match wins: 'REGEX=BITS|none,...'"),
     cl::value_desc("rules"), cl::cat(quantCategory));
+cl::opt<bool> requantize("requantize",
+                          cl::desc("Quantize a model that arrived quantized again: expand its "
+                                   "weights to f32, then apply the flags' scheme"),
+                          cl::cat(quantCategory));
 cl::opt<std::string> reportFile("report",
                                 cl::desc("Write a JSON report of every quantized layer"),
                                 cl::value_desc("report.json"), cl::cat(quantCategory));
@@ -106,7 +110,8 @@ bool parseQuantFlags(qopt::QOpt::SelectPrecisionPassOptions &o, bool &enabled) {
   };
   bool anyQuantFlag = groupSizeFlag.getNumOccurrences() || symFlag || asymFlag ||
                       wtype.getNumOccurrences() || scaleTypeFlag.getNumOccurrences() ||
-                      doubleQuant || quantizeEmbeddings || reportFile.getNumOccurrences();
+                      doubleQuant || quantizeEmbeddings || reportFile.getNumOccurrences() ||
+                      requantize;
   enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
   if (anyQuantFlag && !enabled)
     return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
@@ -291,12 +296,14 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       module->walk([&](Operation *op) {
         quantized += isa<qopt::QOpt::QuantizedMatMulOp, qopt::QOpt::QuantizedGatherOp>(op);
       });
-      if (quantized) {
+      if (quantized && !requantize) {
         llvm::errs() << inputFile << ": error: the model is already quantized (" << quantized
-                     << " quantized layers); --wbits and the other quantization flags apply to f32 "
-                        "models only\n";
+                     << " quantized layers); its quantization is kept unless --requantize is "
+                        "given\n";
         return failure();
       }
+      if (quantized)
+        pm.addPass(qopt::QOpt::createDequantizeWeightsPass());
       int64_t before = constantBytes(*module);
       std::vector<qopt::QOpt::LayerQuantReport> layers;
       pm.addPass(qopt::QOpt::createSelectPrecisionPass(*quant));

@@ -157,4 +157,18 @@ def FoldWeightDequantizePass : Pass<"qopt-fold-weight-dequantize", "::mlir::func
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def DequantizeWeightsPass : Pass<"qopt-dequantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Expands quantized weights back to f32 (for quantizing again with another scheme)";
+  let description = [{
+    Replaces every `qopt.quantized_matmul` and `qopt.quantized_gather` over constant codes and
+    scales by `qopt.matmul` / `qopt.gather` of an f32 constant holding the values the codes stand
+    for. `qopt-compile --requantize` runs it before `qopt-select-precision`, so that a model that
+    arrived quantized can be quantized again with the flags' scheme.
+  }];
+  let statistics = [
+    Statistic<"numDequantized", "num-dequantized", "Quantized layers expanded to f32">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // QOPT_TRANSFORMS_PASSES_TD

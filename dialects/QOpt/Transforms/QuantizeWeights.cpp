@@ -19,24 +19,6 @@ using namespace qopt::QOpt;
 namespace quant = qopt::quant;
 
 namespace {
-quant::Scheme toQuantScheme(SchemeAttr attr) {
-  quant::Scheme s;
-  switch (attr.getCodebook()) {
-  case Codebook::Int: s.codebook = quant::Codebook::Int; break;
-  case Codebook::NF4: s.codebook = quant::Codebook::NF4; break;
-  case Codebook::FP4: s.codebook = quant::Codebook::FP4; break;
-  case Codebook::FP8E4M3: s.codebook = quant::Codebook::FP8E4M3; break;
-  }
-  s.bits = attr.getBits();
-  s.groupSize = attr.getGroupSize();
-  s.symmetric = attr.getSymmetric();
-  s.scaleType = attr.getScaleType().isF16()    ? quant::ScaleType::F16
-                : attr.getScaleType().isBF16() ? quant::ScaleType::BF16
-                                               : quant::ScaleType::F32;
-  s.doubleQuantBlock = attr.getDoubleQuantBlock();
-  return s;
-}
-
 /// A constant holding `data` as a dense resource blob named after `name`.
 template <typename T>
 Value blobConstant(OpBuilder &b, Location loc, const std::string &name, ArrayRef<int64_t> shape,

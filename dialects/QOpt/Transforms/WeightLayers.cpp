@@ -133,3 +133,43 @@ std::optional<std::vector<float>> qopt::QOpt::readWeightRows(const WeightLayer &
       rowsOut[nn * layer.k + kk] = raw[kk * layer.n + nn];
   return rowsOut;
 }
+
+qopt::quant::Scheme qopt::QOpt::toQuantScheme(SchemeAttr attr) {
+  quant::Scheme s;
+  switch (attr.getCodebook()) {
+  case Codebook::Int: s.codebook = quant::Codebook::Int; break;
+  case Codebook::NF4: s.codebook = quant::Codebook::NF4; break;
+  case Codebook::FP4: s.codebook = quant::Codebook::FP4; break;
+  case Codebook::FP8E4M3: s.codebook = quant::Codebook::FP8E4M3; break;
+  }
+  s.bits = attr.getBits();
+  s.groupSize = attr.getGroupSize();
+  s.symmetric = attr.getSymmetric();
+  s.scaleType = attr.getScaleType().isF16()    ? quant::ScaleType::F16
+                : attr.getScaleType().isBF16() ? quant::ScaleType::BF16
+                                               : quant::ScaleType::F32;
+  s.doubleQuantBlock = attr.getDoubleQuantBlock();
+  return s;
+}
+
+std::optional<std::vector<char>> qopt::QOpt::constantData(Value v) {
+  auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : arith::ConstantOp();
+  auto type = cst ? dyn_cast<RankedTensorType>(cst.getType()) : RankedTensorType();
+  if (!type || !type.hasStaticShape() || type.getElementTypeBitWidth() < 8)
+    return std::nullopt;
+  size_t bytes = type.getNumElements() * (type.getElementTypeBitWidth() / 8);
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob || blob->getData().size() != bytes)
+      return std::nullopt;
+    return std::vector<char>(blob->getData().begin(), blob->getData().end());
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+  if (!dense)
+    return std::nullopt;
+  ArrayRef<char> raw = dense.getRawData();
+  std::vector<char> out(bytes);
+  for (size_t i = 0; i < bytes; ++i)
+    out[i] = raw[dense.isSplat() ? i % raw.size() : i];
+  return out;
+}

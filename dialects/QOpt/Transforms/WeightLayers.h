@@ -3,6 +3,8 @@
 #define QOPT_DIALECTS_QOPT_TRANSFORMS_WEIGHTLAYERS_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "dialects/QOpt/IR/QOptAttrs.h"
+#include "qopt/Quant/WeightQuantizer.h"
 #include "mlir/IR/Operation.h"
 
 #include <optional>
@@ -29,6 +31,12 @@ std::optional<WeightLayer> matchWeightLayer(mlir::Operation *op);
 std::vector<std::string> layerNames(const WeightLayer &layer);
 /// The most descriptive of those: the scope where the exporter recorded one.
 std::string layerDisplayName(const WeightLayer &layer);
+
+/// The quantizer's description of a scheme attribute.
+qopt::quant::Scheme toQuantScheme(SchemeAttr attr);
+
+/// The raw bytes of a constant (dense resource or dense elements), or nothing.
+std::optional<std::vector<char>> constantData(mlir::Value v);
 
 /// The weight as [N, K] floats, or nothing when its data cannot be read.
 std::optional<std::vector<float>> readWeightRows(const WeightLayer &layer);

@@ -1,0 +1,127 @@
+//===- DequantizeWeights.cpp - quantized weights back to f32 --------------===//
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "dialects/QOpt/Transforms/Passes.h"
+#include "dialects/QOpt/Transforms/WeightLayers.h"
+#include "qopt/Quant/Codebooks.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace qopt::QOpt {
+#define GEN_PASS_DEF_DEQUANTIZEWEIGHTSPASS
+#include "dialects/QOpt/Transforms/Passes.h.inc"
+} // namespace qopt::QOpt
+
+using namespace mlir;
+using namespace qopt::QOpt;
+namespace quant = qopt::quant;
+
+namespace {
+/// The packed weight of a quantized op read back from its constants, or nothing.
+std::optional<quant::QuantizedWeight> readPacked(SchemeAttr attr, int64_t k, Value codes,
+                                                 Value scales, Value zeros, Value scaleScales) {
+  quant::Scheme s = toQuantScheme(attr);
+  auto codeBytes = constantData(codes), scaleBytes = constantData(scales);
+  if (!codeBytes || !scaleBytes)
+    return std::nullopt;
+  quant::QuantizedWeight q;
+  q.n = cast<RankedTensorType>(codes.getType()).getDimSize(0);
+  q.k = k;
+  q.groups = s.numGroups(k);
+  q.codes.assign(codeBytes->begin(), codeBytes->end());
+  int64_t count = q.n * q.groups;
+  q.scales.resize(count);
+  Type st = cast<RankedTensorType>(scales.getType()).getElementType();
+  if (s.doubleQuantBlock > 0) {
+    auto ss = constantData(scaleScales);
+    if (!ss)
+      return std::nullopt;
+    for (int64_t i = 0; i < count; ++i) {
+      float second;
+      std::memcpy(&second, ss->data() + (i / s.doubleQuantBlock) * 4, 4);
+      q.scales[i] = (static_cast<float>(static_cast<uint8_t>((*scaleBytes)[i])) -
+                     static_cast<float>(s.scaleCodeOffset())) * second;
+    }
+  } else {
+    for (int64_t i = 0; i < count; ++i) {
+      if (st.isF32()) {
+        std::memcpy(&q.scales[i], scaleBytes->data() + i * 4, 4);
+        continue;
+      }
+      uint16_t bits;
+      std::memcpy(&bits, scaleBytes->data() + i * 2, 2);
+      q.scales[i] = st.isF16() ? quant::halfToFloat(bits) : quant::bfloatToFloat(bits);
+    }
+  }
+  if (zeros) {
+    auto z = constantData(zeros);
+    if (!z)
+      return std::nullopt;
+    q.zeroPoints.assign(z->begin(), z->end());
+  }
+  return q;
+}
+
+struct DequantizeWeightsPass
+    : public qopt::QOpt::impl::DequantizeWeightsPassBase<DequantizeWeightsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<QuantizedMatMulOp, QuantizedGatherOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      if (failed(expand(op)))
+        return signalPassFailure();
+      ++numDequantized;
+    }
+  }
+
+  LogicalResult expand(Operation *op) {
+    auto mm = dyn_cast<QuantizedMatMulOp>(op);
+    auto gather = dyn_cast<QuantizedGatherOp>(op);
+    SchemeAttr scheme = mm ? mm.getScheme() : gather.getScheme();
+    int64_t k = mm ? mm.getInFeatures() : gather.getRowSize();
+    auto q = mm ? readPacked(scheme, k, mm.getCodes(), mm.getScales(), mm.getZeroPoints(),
+                             mm.getScaleScales())
+                : readPacked(scheme, k, gather.getCodes(), gather.getScales(),
+                             gather.getZeroPoints(), gather.getScaleScales());
+    if (!q)
+      return op->emitOpError() << "has packed weights that are not constants";
+    std::vector<float> rows = quant::dequantizeWeight(*q, toQuantScheme(scheme));
+    int64_t n = q->n;
+    // A matmul takes the weight as [K, N]; a gather's table is [N, K].
+    std::vector<float> data = rows;
+    if (mm)
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t i = 0; i < k; ++i)
+          data[i * n + r] = rows[r * k + i];
+    OpBuilder b(op);
+    SmallVector<int64_t> shape = mm ? SmallVector<int64_t>{k, n} : SmallVector<int64_t>{n, k};
+    auto type = RankedTensorType::get(shape, b.getF32Type());
+    auto attr = DenseResourceElementsAttr::get(
+        type, "dequantized_weight",
+        HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<float>(data)));
+    Value weight = arith::ConstantOp::create(b, op->getLoc(), attr);
+    Value result;
+    if (mm)
+      result = MatMulOp::create(b, op->getLoc(), mm.getType(), mm.getInput(), weight);
+    else
+      result = GatherOp::create(b, op->getLoc(), gather.getType(), weight, gather.getIndices(),
+                                b.getI64IntegerAttr(0));
+    llvm::SetVector<Operation *> inputs;
+    for (Value v : op->getOperands())
+      if (Operation *def = v.getDefiningOp())
+        inputs.insert(def);
+    op->getResult(0).replaceAllUsesWith(result);
+    op->erase();
+    for (Operation *def : inputs)
+      if (def->use_empty() && isa<arith::ConstantOp>(def))
+        def->erase();
+    return success();
+  }
+};
+} // namespace
