@@ -28,6 +28,7 @@ std::string Scheme::validate() const {
     break;
   case Codebook::NF4:
   case Codebook::FP4:
+  case Codebook::BnbFP4:
     if (bits != 4)
       return std::string(codebook == Codebook::NF4 ? "nf4" : "fp4") + " codes are 4 bits wide, not " +
              std::to_string(bits);
@@ -57,6 +58,8 @@ float qopt::quant::codeValue(const Scheme &scheme, unsigned code) {
     return kFP4[code & 15];
   case Codebook::FP8E4M3:
     return decodeFP8E4M3(static_cast<uint8_t>(code));
+  case Codebook::BnbFP4:
+    return kBnbFP4[code & 15];
   }
   return 0.0f;
 }
@@ -180,6 +183,7 @@ float groupScale(const float *w, int64_t count, const Scheme &scheme, float *min
     *minimum = mn;
     return (mx - mn) / static_cast<float>((1 << scheme.bits) - 1);
   case Codebook::NF4:
+  case Codebook::BnbFP4:
     return absmax;
   case Codebook::FP4:
     return absmax / kFP4Max;
@@ -276,6 +280,9 @@ QuantizedWeight qopt::quant::quantizeWeight(const float *w, int64_t n, int64_t k
           break;
         case Codebook::FP8E4M3:
           code = encodeFP8E4M3(x);
+          break;
+        case Codebook::BnbFP4:
+          code = nearestIndex(kBnbFP4, x);
           break;
         }
         writeCode(row, i, scheme.bits, code);

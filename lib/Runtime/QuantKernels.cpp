@@ -19,7 +19,7 @@ using namespace qopt::rt;
 namespace quant = qopt::quant;
 
 namespace {
-/// KernelABI.h: I = codebook (0 int, 1 nf4, 2 fp4, 3 fp8_e4m3), bits, group size (0: channel),
+/// KernelABI.h: I = codebook (0 int, 1 nf4, 2 fp4, 3 fp8_e4m3, 4 bnb_fp4), bits, group size (0: channel),
 /// symmetric, scale dtype, double-quantization block, K.
 struct PackedWeight {
   int codebook = 0;
@@ -64,7 +64,7 @@ PackedWeight describe(Tensor *codes, Tensor *scales, Tensor *zeros, Tensor *scal
   w.scaleDtype = static_cast<int32_t>(i[4]);
   w.dqBlock = i[5];
   w.k = i[6];
-  if (w.bits < 2 || w.bits > 8 || w.codebook < 0 || w.codebook > 3 || w.k <= 0)
+  if (w.bits < 2 || w.bits > 8 || w.codebook < 0 || w.codebook > 4 || w.k <= 0)
     fail("quantized kernel: bad scheme");
   if (!codes || codes->rank != 2 || codes->dtype != QOPT_UINT8 || !scales)
     fail("quantized kernel: codes must be 2-D uint8");
@@ -97,6 +97,7 @@ PackedWeight describe(Tensor *codes, Tensor *scales, Tensor *zeros, Tensor *scal
       break;
     case 1: w.lut[c] = quant::kNF4[code & 15]; break;
     case 2: w.lut[c] = quant::kFP4[code & 15]; break;
+    case 4: w.lut[c] = quant::kBnbFP4[code & 15]; break;
     default: w.lut[c] = quant::decodeFP8E4M3(static_cast<uint8_t>(code)); break;
     }
   }

@@ -64,6 +64,8 @@ const float kNF4Ref[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0
                            0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
                            0.7229568362236023f, 1.0f};
 const float kFP4Ref[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+// bitsandbytes' FP4 magnitudes: 0, 1/192, 2/3, 1, 1/3, 1/2, 1/6, 1/4.
+const float kBnbFP4Ref[8] = {0.0f, 1.0f / 192, 2.0f / 3, 1.0f, 1.0f / 3, 0.5f, 1.0f / 6, 0.25f};
 
 float nearestOf(const std::vector<float> &table, float x) {
   float best = table[0];
@@ -89,7 +91,7 @@ std::vector<float> reference(const std::vector<float> &w, int64_t n, int64_t k, 
         sc = (-mn > mx ? mn : mx) / -std::pow(2.0f, s.bits - 1.0f);
       else if (s.codebook == Codebook::Int)
         sc = (std::max(mx, 0.0f) - std::min(mn, 0.0f)) / (std::pow(2.0f, float(s.bits)) - 1.0f);
-      else if (s.codebook == Codebook::NF4)
+      else if (s.codebook == Codebook::NF4 || s.codebook == Codebook::BnbFP4)
         sc = absmax;
       else if (s.codebook == Codebook::FP4)
         sc = absmax / 6.0f;
@@ -116,10 +118,12 @@ std::vector<float> reference(const std::vector<float> &w, int64_t n, int64_t k, 
     for (float &sc : scale)
       sc = storeScale(sc, s.scaleType);
   }
-  std::vector<float> nf4(kNF4Ref, kNF4Ref + 16), fp4;
-  for (float v : kFP4Ref) {
-    fp4.push_back(v);
-    fp4.push_back(-v);
+  std::vector<float> nf4(kNF4Ref, kNF4Ref + 16), fp4, bnb;
+  for (int i = 0; i < 8; ++i) {
+    fp4.push_back(kFP4Ref[i]);
+    fp4.push_back(-kFP4Ref[i]);
+    bnb.push_back(kBnbFP4Ref[i]);
+    bnb.push_back(-kBnbFP4Ref[i]);
   }
   std::vector<float> out(n * k);
   float levels = std::pow(2.0f, float(s.bits)) - 1.0f, half = std::pow(2.0f, s.bits - 1.0f);
@@ -139,6 +143,8 @@ std::vector<float> reference(const std::vector<float> &w, int64_t n, int64_t k, 
         v = nearestOf(nf4, x);
       } else if (s.codebook == Codebook::FP4) {
         v = nearestOf(fp4, x);
+      } else if (s.codebook == Codebook::BnbFP4) {
+        v = nearestOf(bnb, x);
       } else {
         v = nearestE4M3(x);
       }
@@ -196,6 +202,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"int4_g32_sym_double_quant", make(Codebook::Int, 4, 32, true, ScaleType::F16, 8)},
         Case{"int4_g32_asym_double_quant", make(Codebook::Int, 4, 32, false, ScaleType::F16, 8)},
         Case{"fp4_g32", make(Codebook::FP4, 4, 32, true, ScaleType::F16)},
+        Case{"bnb_fp4_g64", make(Codebook::BnbFP4, 4, 64, true, ScaleType::F32)},
         Case{"fp8_channel", make(Codebook::FP8E4M3, 8, 0, true, ScaleType::F32)}),
     [](const ::testing::TestParamInfo<Case> &info) { return std::string(info.param.name); });
 

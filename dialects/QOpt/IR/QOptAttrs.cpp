@@ -45,7 +45,7 @@ Attribute SchemeAttr::parse(AsmParser &parser, Type) {
     }
   } else if (auto parsed = symbolizeCodebook(keyword)) {
     codebook = *parsed;
-    bits = codebook == Codebook::FP8E4M3 ? 8 : 4;
+    bits = codebook == Codebook::FP8E4M3 ? 8 : 4; // nf4, fp4 and bnb_fp4 are 4 bits wide
   } else {
     parser.emitError(loc, "unknown codebook '") << keyword << "'; expected intN, nf4, fp4 or fp8_e4m3";
     return {};
@@ -100,7 +100,8 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError, C
                                  int64_t doubleQuantBlock) {
   if (codebook == Codebook::Int && (bits < 2 || bits > 8))
     return emitError() << "int schemes take 2 to 8 bits, not " << bits;
-  if ((codebook == Codebook::NF4 || codebook == Codebook::FP4) && bits != 4)
+  if ((codebook == Codebook::NF4 || codebook == Codebook::FP4 || codebook == Codebook::BnbFP4) &&
+      bits != 4)
     return emitError() << stringifyCodebook(codebook) << " codes are 4 bits wide, not " << bits;
   if (codebook == Codebook::FP8E4M3 && bits != 8)
     return emitError() << "fp8_e4m3 codes are 8 bits wide, not " << bits;

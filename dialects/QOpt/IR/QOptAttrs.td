@@ -11,7 +11,8 @@ def QOpt_Codebook : I32EnumAttr<"Codebook", "how a weight code maps to a value",
     I32EnumAttrCase<"Int", 0, "int">,
     I32EnumAttrCase<"NF4", 1, "nf4">,
     I32EnumAttrCase<"FP4", 2, "fp4">,
-    I32EnumAttrCase<"FP8E4M3", 3, "fp8_e4m3">]> {
+    I32EnumAttrCase<"FP8E4M3", 3, "fp8_e4m3">,
+    I32EnumAttrCase<"BnbFP4", 4, "bnb_fp4">]> {
   let cppNamespace = "::qopt::QOpt";
   let genSpecializedAttr = 0;
 }
@@ -23,7 +24,8 @@ def QOpt_SchemeAttr : QOpt_Attr<"Scheme", "scheme"> {
     scale and zero-point operands of the op that carries the scheme.
 
     - `codebook` and `bits`: `int4` is a uniform 4-bit grid; `nf4`, `fp4` (e2m1) and `fp8_e4m3`
-      map codes through a fixed table or float format.
+      map codes through a fixed table or float format; `bnb_fp4` is bitsandbytes' FP4 table
+      (ONNX Runtime's MatMulBnb4).
     - `group`: consecutive input-channel (K) weights of one output channel that share a scale;
       `channel` means one group spans all of K.
     - `sym` (implied zero point `2^(bits-1)` for `int`) or `asym` (a stored zero point per group).

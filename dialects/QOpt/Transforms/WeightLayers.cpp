@@ -141,6 +141,7 @@ qopt::quant::Scheme qopt::QOpt::toQuantScheme(SchemeAttr attr) {
   case Codebook::NF4: s.codebook = quant::Codebook::NF4; break;
   case Codebook::FP4: s.codebook = quant::Codebook::FP4; break;
   case Codebook::FP8E4M3: s.codebook = quant::Codebook::FP8E4M3; break;
+  case Codebook::BnbFP4: s.codebook = quant::Codebook::BnbFP4; break;
   }
   s.bits = attr.getBits();
   s.groupSize = attr.getGroupSize();

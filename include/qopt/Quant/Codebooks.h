@@ -24,6 +24,12 @@ inline constexpr float kFP4[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0
                                    -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 inline constexpr float kFP4Max = 6.0f;
 
+/// bitsandbytes' FP4 (what ONNX Runtime's MatMulBnb4 uses): a sign bit over 8 magnitudes already
+/// normalized to [0, 1], in bitsandbytes' code order.
+inline constexpr float kBnbFP4[16] = {
+    0.0f,  0.005208333333f,  0.6666666667f,  1.0f,  0.3333333333f,  0.5f,  0.1666666667f,  0.25f,
+    -0.0f, -0.005208333333f, -0.6666666667f, -1.0f, -0.3333333333f, -0.5f, -0.1666666667f, -0.25f};
+
 /// FP8 E4M3 "fn" (no infinities; 0x7F and 0xFF are NaN; largest finite 448).
 inline float decodeFP8E4M3(uint8_t code) {
   int sign = code >> 7, exponent = (code >> 3) & 15, mantissa = code & 7;

@@ -14,7 +14,7 @@
 
 namespace qopt::quant {
 
-enum class Codebook { Int, NF4, FP4, FP8E4M3 };
+enum class Codebook { Int, NF4, FP4, FP8E4M3, BnbFP4 };
 enum class ScaleType { F32, F16, BF16 };
 
 struct Scheme {

@@ -54,7 +54,7 @@ enum class Opcode : int64_t {
   ReduceSum,
   ReduceMax,
   ReduceMin,
-  // Packed quantized weights. I: codebook (0 int, 1 nf4, 2 fp4, 3 fp8_e4m3), bits, group size
+  // Packed quantized weights. I: codebook (0 int, 1 nf4, 2 fp4, 3 fp8_e4m3, 4 bnb_fp4), bits, group size
   // (0: one per row), symmetric, scale dtype (or uint8 codes when double-quantized),
   // double-quantization block (0: none), K (the row length).
   QuantMatMul,    // operands: input, codes, scales, zero points?, second-level scales?

@@ -137,6 +137,47 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
     return single(y);
   return single(ctx.make<Q::AddOp>(*y, ctx.input(5)));
 }
+/// MatMulBnb4 (com.microsoft): A [..., K] times a weight that was transposed to [N, K], flattened
+/// and quantized in blocks of `block_size` with bitsandbytes' NF4 (quant_type 1) or FP4 (0) table,
+/// two codes per byte with the first in the high nibble; absmax holds one scale per block.
+HandlerResult importMatMulBnb4(NodeContext &ctx) {
+  if (failed(ctx.checkArity(3, 3)))
+    return failure();
+  int64_t k = ctx.intAttr("K", 0), n = ctx.intAttr("N", 0), block = ctx.intAttr("block_size", 0);
+  int64_t quantType = ctx.intAttr("quant_type", -1);
+  if (k <= 0 || n <= 0 || block <= 0)
+    return ctx.emitError() << "K, N and block_size must be positive";
+  if (quantType != 0 && quantType != 1)
+    return ctx.emitError() << "quant_type " << quantType << " is neither FP4 (0) nor NF4 (1)";
+  if (k % block != 0)
+    return ctx.emitError() << "blocks of " << block << " that straddle rows of K = " << k
+                           << " are not supported";
+  auto b = constantBytes(ctx.input(1), 1);
+  if (!b || static_cast<int64_t>(b->size()) != (n * k + 1) / 2)
+    return ctx.emitError() << "B must be a constant uint8 tensor of " << (n * k + 1) / 2 << " bytes";
+  auto scaleType = ctx.input(2) ? dyn_cast<RankedTensorType>(ctx.input(2).getType()) : nullptr;
+  if (!scaleType || !(scaleType.getElementType().isF32() || scaleType.getElementType().isF16()))
+    return ctx.emitError() << "absmax must be float32 or float16";
+  size_t scaleBytes = scaleType.getElementType().isF32() ? 4 : 2;
+  int64_t blocks = n * k / block;
+  auto absmax = constantBytes(ctx.input(2), scaleBytes);
+  if (!absmax || static_cast<int64_t>(absmax->size()) != blocks * static_cast<int64_t>(scaleBytes))
+    return ctx.emitError() << "absmax must be a constant tensor of " << blocks << " elements";
+  // Our packing puts the first code of a byte in its low nibble.
+  std::vector<uint8_t> codes(*b);
+  for (uint8_t &byte : codes)
+    byte = static_cast<uint8_t>((byte >> 4) | (byte << 4));
+  MLIRContext *mctx = ctx.getContext();
+  Type u8 = IntegerType::get(mctx, 8, IntegerType::Unsigned);
+  Value codesValue = blobConstant(ctx, ".codes", {n, k / 2}, u8, codes);
+  Value scalesValue =
+      blobConstant(ctx, ".scales", {n, k / block}, scaleType.getElementType(), *absmax);
+  auto scheme = Q::SchemeAttr::get(mctx, quantType == 1 ? Q::Codebook::NF4 : Q::Codebook::BnbFP4,
+                                   4, block, true, scaleType.getElementType(), 0);
+  return single(ctx.make<Q::QuantizedMatMulOp>(ctx.input(0), codesValue, scalesValue, Value(),
+                                               Value(), scheme, ctx.builder.getI64IntegerAttr(k)));
+}
+
 /// QuantizeLinear: per tensor (opset 10), per axis (13), saturate for float8 (19), blocked and
 /// output_dtype (21). The storage type is the zero point's, else output_dtype's, else uint8.
 HandlerResult importQuantizeLinear(NodeContext &ctx) {
@@ -196,6 +237,7 @@ HandlerResult importQLinearMatMul(NodeContext &ctx) {
 
 void qopt::onnx_importer::registerQuantHandlers() {
   registerHandler("com.microsoft", "MatMulNBits", 1, importMatMulNBits);
+  registerHandler("com.microsoft", "MatMulBnb4", 1, importMatMulBnb4);
   registerHandler("", "QuantizeLinear", 10, importQuantizeLinear);
   registerHandler("", "DequantizeLinear", 10, importDequantizeLinear);
   registerHandler("com.microsoft", "QuantizeLinear", 1, importQuantizeLinear);
