@@ -300,7 +300,10 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
           xsum[r * w.groups + i / w.group] += px[r * w.k + i];
     }
     const float *pxsum = xsum.empty() ? nullptr : xsum.data();
-    ctx.workers->parallelFor(w.n, 16, [&](int64_t begin, int64_t end) {
+    // Waking another thread costs tens of microseconds: split only layers big enough to repay it
+    // (about half a million weights per thread).
+    int64_t grain = std::max<int64_t>(16, (int64_t(1) << 19) / w.k);
+    ctx.workers->parallelFor(w.n, grain, [&](int64_t begin, int64_t end) {
       if (!fused4)
         return gemvRows(w, px, m, py, begin, end);
       switch (m) {
