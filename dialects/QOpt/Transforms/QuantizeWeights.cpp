@@ -6,8 +6,11 @@
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <cmath>
+#include <map>
+#include <tuple>
 
 namespace qopt::QOpt {
 #define GEN_PASS_DEF_QUANTIZEWEIGHTSPASS
@@ -47,6 +50,11 @@ struct QuantizeWeightsPass
     for (WeightLayer &layer : layers)
       if (failed(quantize(layer)))
         return signalPassFailure();
+    // Transposes first, then the constants they read.
+    for (bool transposes : {true, false})
+      for (Operation *op : maybeDead)
+        if (isa<TransposeOp>(op) == transposes && op->use_empty())
+          op->erase();
   }
 
 private:
@@ -59,53 +67,21 @@ private:
     std::string displayName = layerDisplayName(layer);
     std::vector<std::string> names = layerNames(layer);
     std::string weightName = names.empty() ? "weight" : names.back();
-    std::optional<std::vector<float>> weight = readWeightRows(layer);
-    if (!weight)
-      return op->emitOpError() << "has a weight whose data cannot be read";
-    quant::QuantizedWeight q = quant::quantizeWeight(weight->data(), layer.n, layer.k, scheme);
-
+    // A table read by both the embedding and the tied output head is quantized once.
+    auto key = std::make_tuple(layer.weight.getOperation(), schemeAttr.getAsOpaquePointer(),
+                               layer.rowsAreOutputs);
+    auto cached = packed.find(key);
+    if (cached == packed.end()) {
+      FailureOr<Packed> made = pack(layer, schemeAttr, scheme, weightName);
+      if (failed(made))
+        return failure();
+      cached = packed.emplace(key, *made).first;
+    }
+    const Packed &p = cached->second;
+    Value codes = p.codes, scales = p.scales, zeroPoints = p.zeroPoints,
+          scaleScales = p.scaleScales;
+    int64_t bytes = p.bytes;
     OpBuilder b(op);
-    Location loc = layer.weight.getLoc();
-    const std::string &base = weightName;
-    MLIRContext *ctx = &getContext();
-    Type u8 = IntegerType::get(ctx, 8, IntegerType::Unsigned);
-    int64_t bytes = 0;
-    auto count = [&](const auto &v) { bytes += v.size() * sizeof(v[0]); };
-
-    Value codes = blobConstant(b, loc, base + ".codes", {layer.n, scheme.rowBytes(layer.k)}, u8,
-                               q.codes);
-    count(q.codes);
-    SmallVector<int64_t> groupShape{layer.n, q.groups};
-    Value scales, zeroPoints, scaleScales;
-    if (scheme.doubleQuantBlock > 0) {
-      scales = blobConstant(b, loc, base + ".scales", groupShape, u8, q.scaleCodes);
-      scaleScales = blobConstant(b, loc, base + ".scale_scales",
-                                 {static_cast<int64_t>(q.scaleScales.size())},
-                                 Float32Type::get(ctx), q.scaleScales);
-      count(q.scaleCodes);
-      count(q.scaleScales);
-    } else if (scheme.scaleType == quant::ScaleType::F32) {
-      scales = blobConstant(b, loc, base + ".scales", groupShape, Float32Type::get(ctx), q.scales);
-      count(q.scales);
-    } else {
-      scales = blobConstant(b, loc, base + ".scales", groupShape, schemeAttr.getScaleType(),
-                            q.scaleBits);
-      count(q.scaleBits);
-    }
-    if (!scheme.symmetric) {
-      zeroPoints = blobConstant(b, loc, base + ".zero_points", groupShape, u8, q.zeroPoints);
-      count(q.zeroPoints);
-    }
-
-    // How far the quantized weight is from the original, for the report.
-    std::vector<float> restored = quant::dequantizeWeight(q, scheme);
-    double errorSq = 0.0, normSq = 0.0;
-    for (size_t i = 0; i < restored.size(); ++i) {
-      double d = static_cast<double>((*weight)[i]) - restored[i];
-      errorSq += d * d;
-      normSq += static_cast<double>((*weight)[i]) * (*weight)[i];
-    }
-
     Operation *replacement;
     if (auto mm = dyn_cast<MatMulOp>(op))
       replacement = QuantizedMatMulOp::create(b, op->getLoc(), mm.getType(), mm.getLhs(), codes,
@@ -126,10 +102,11 @@ private:
     Value oldWeight = op->getOperand(isa<GatherOp>(op) ? 0 : 1);
     op->getResult(0).replaceAllUsesWith(replacement->getResult(0));
     op->erase();
-    if (auto t = oldWeight.getDefiningOp<TransposeOp>(); t && t->use_empty())
-      t->erase();
-    if (layer.weight->use_empty())
-      layer.weight->erase();
+    // Erased once every layer is done: a weight may serve two layers, and the cache of packed
+    // weights is keyed by the weight op.
+    if (auto t = oldWeight.getDefiningOp<TransposeOp>())
+      maybeDead.insert(t);
+    maybeDead.insert(layer.weight);
 
     int64_t before = layer.n * layer.k * 4;
     numQuantized++;
@@ -141,11 +118,69 @@ private:
       Attribute(schemeAttr).print(os);
       report->push_back({displayName, schemeText, weightName,
                          layer.rowsAreOutputs ? "NxK" : "KxN", layer.n, layer.k, before, bytes,
-                         normSq > 0 ? std::sqrt(errorSq / normSq) : 0.0});
+                         p.relativeError});
     }
     return success();
   }
 
+  struct Packed {
+    Value codes, scales, zeroPoints, scaleScales;
+    int64_t bytes = 0;
+    double relativeError = 0.0;
+  };
+
+  /// Quantizes the layer's weight into constants placed before its first user.
+  FailureOr<Packed> pack(const WeightLayer &layer, SchemeAttr schemeAttr,
+                         const quant::Scheme &scheme, const std::string &base) {
+    Operation *op = layer.op;
+    std::optional<std::vector<float>> weight = readWeightRows(layer);
+    if (!weight)
+      return op->emitOpError() << "has a weight whose data cannot be read";
+    quant::QuantizedWeight q = quant::quantizeWeight(weight->data(), layer.n, layer.k, scheme);
+    OpBuilder b(op);
+    arith::ConstantOp weightOp = layer.weight;
+    Location loc = weightOp.getLoc();
+    MLIRContext *ctx = &getContext();
+    Type u8 = IntegerType::get(ctx, 8, IntegerType::Unsigned);
+    Packed p;
+    auto count = [&](const auto &v) { p.bytes += v.size() * sizeof(v[0]); };
+    p.codes = blobConstant(b, loc, base + ".codes", {layer.n, scheme.rowBytes(layer.k)}, u8,
+                           q.codes);
+    count(q.codes);
+    SmallVector<int64_t> groupShape{layer.n, q.groups};
+    if (scheme.doubleQuantBlock > 0) {
+      p.scales = blobConstant(b, loc, base + ".scales", groupShape, u8, q.scaleCodes);
+      p.scaleScales = blobConstant(b, loc, base + ".scale_scales",
+                                   {static_cast<int64_t>(q.scaleScales.size())},
+                                   Float32Type::get(ctx), q.scaleScales);
+      count(q.scaleCodes);
+      count(q.scaleScales);
+    } else if (scheme.scaleType == quant::ScaleType::F32) {
+      p.scales = blobConstant(b, loc, base + ".scales", groupShape, Float32Type::get(ctx), q.scales);
+      count(q.scales);
+    } else {
+      p.scales = blobConstant(b, loc, base + ".scales", groupShape, schemeAttr.getScaleType(),
+                              q.scaleBits);
+      count(q.scaleBits);
+    }
+    if (!scheme.symmetric) {
+      p.zeroPoints = blobConstant(b, loc, base + ".zero_points", groupShape, u8, q.zeroPoints);
+      count(q.zeroPoints);
+    }
+    // How far the quantized weight is from the original, for the report.
+    std::vector<float> restored = quant::dequantizeWeight(q, scheme);
+    double errorSq = 0.0, normSq = 0.0;
+    for (size_t i = 0; i < restored.size(); ++i) {
+      double d = static_cast<double>((*weight)[i]) - restored[i];
+      errorSq += d * d;
+      normSq += static_cast<double>((*weight)[i]) * (*weight)[i];
+    }
+    p.relativeError = normSq > 0 ? std::sqrt(errorSq / normSq) : 0.0;
+    return p;
+  }
+
+  std::map<std::tuple<Operation *, const void *, bool>, Packed> packed;
+  llvm::SetVector<Operation *> maybeDead;
   std::vector<LayerQuantReport> *report = nullptr;
 };
 } // namespace

@@ -51,11 +51,13 @@ func.func @int2_asym(%x: tensor<2x4xf32>) -> tensor<2x1xf32> {
 // -----
 
 // An embedding table read by a gather and, transposed, by the tied output head: both become
-// quantized ops over the same [N, K] rows, and the f32 table and the transpose go away.
+// quantized ops over the same [N, K] rows, packed once, and the f32 table and the transpose go away.
 // CHECK-LABEL: func.func @tied
 // CHECK-NOT: qopt.transpose
-// CHECK: qopt.quantized_gather %{{.*}}, %{{.*}}, %{{.*}} {row_size = 8 : i64, scheme = #qopt.scheme<nf4, group = 8, sym, scale = f16>} : (tensor<4x4xui8>, tensor<4x1xf16>, tensor<1x3xi64>) -> tensor<1x3x8xf32>
-// CHECK: qopt.quantized_matmul %{{.*}}, %{{.*}}, %{{.*}} {in_features = 8 : i64, scheme = #qopt.scheme<nf4, group = 8, sym, scale = f16>} : (tensor<1x3x8xf32>, tensor<4x4xui8>, tensor<4x1xf16>) -> tensor<1x3x4xf32>
+// CHECK: %[[CODES:.*]] = arith.constant dense_resource<weight.codes> : tensor<4x4xui8>
+// CHECK-NOT: dense_resource<weight.codes
+// CHECK: qopt.quantized_gather %[[CODES]], %{{.*}}, %{{.*}} {row_size = 8 : i64, scheme = #qopt.scheme<nf4, group = 8, sym, scale = f16>} : (tensor<4x4xui8>, tensor<4x1xf16>, tensor<1x3xi64>) -> tensor<1x3x8xf32>
+// CHECK: qopt.quantized_matmul %{{.*}}, %[[CODES]], %{{.*}} {in_features = 8 : i64, scheme = #qopt.scheme<nf4, group = 8, sym, scale = f16>} : (tensor<1x3x8xf32>, tensor<4x4xui8>, tensor<4x1xf16>) -> tensor<1x3x4xf32>
 // CHECK-NOT: tensor<4x8xf32>
 func.func @tied(%ids: tensor<1x3xi64>) -> tensor<1x3x4xf32> {
   %table = arith.constant dense<[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
