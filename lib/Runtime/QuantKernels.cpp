@@ -156,9 +156,41 @@ void decodeCodes(const PackedWeight &w, const uint8_t *row, int64_t begin, int64
   }
 }
 
+/// 16 four-bit codes (8 bytes) through the 16-entry table into two vectors of 8 values.
+inline void decode16(const uint8_t *bytes, __m256 lo, __m256 hi, __m256 &v0, __m256 &v1) {
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(bytes));
+  __m128i nibbles =
+      _mm_unpacklo_epi8(_mm_and_si128(b, mask), _mm_and_si128(_mm_srli_epi16(b, 4), mask));
+  __m256i c0 = _mm256_cvtepu8_epi32(nibbles), c1 = _mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8));
+  v0 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, c0), _mm256_permutevar8x32_ps(hi, c0),
+                        _mm256_castsi256_ps(_mm256_slli_epi32(c0, 28)));
+  v1 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, c1), _mm256_permutevar8x32_ps(hi, c1),
+                        _mm256_castsi256_ps(_mm256_slli_epi32(c1, 28)));
+}
+
 /// Row `r` of the weight, dequantized, into `out` (k floats).
 void decodeRow(const PackedWeight &w, int64_t r, float *out, float *scratch) {
   const uint8_t *row = w.codes + r * w.rowBytes;
+  if (w.bits == 4 && w.group % 16 == 0) {
+    // Decoded, shifted and scaled in registers: one pass over the output.
+    const __m256 lo = _mm256_load_ps(w.lut), hi = _mm256_load_ps(w.lut + 8);
+    for (int64_t g = 0; g < w.groups; ++g) {
+      int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
+      __m256 s = _mm256_set1_ps(w.scale(r, g)), z = _mm256_set1_ps(w.zero(r, g));
+      int64_t i = begin;
+      for (; i + 16 <= end; i += 16) {
+        __m256 v0, v1;
+        decode16(row + (i >> 1), lo, hi, v0, v1);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_sub_ps(v0, z), s));
+        _mm256_storeu_ps(out + i + 8, _mm256_mul_ps(_mm256_sub_ps(v1, z), s));
+      }
+      float sf = w.scale(r, g), zf = w.zero(r, g);
+      for (; i < end; ++i)
+        out[i] = (w.lut[(row[i >> 1] >> ((i & 1) * 4)) & 15] - zf) * sf;
+    }
+    return;
+  }
   decodeCodes(w, row, 0, w.k, scratch);
   for (int64_t g = 0; g < w.groups; ++g) {
     int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
@@ -216,19 +248,6 @@ void gemvRows(const PackedWeight &w, const float *x, int64_t m, float *y, int64_
     for (int64_t r = 0; r < m; ++r)
       y[r * w.n + n] = acc[r];
   }
-}
-
-/// 16 four-bit codes (8 bytes) through the 16-entry table into two vectors of 8 values.
-inline void decode16(const uint8_t *bytes, __m256 lo, __m256 hi, __m256 &v0, __m256 &v1) {
-  const __m128i mask = _mm_set1_epi8(0x0F);
-  __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(bytes));
-  __m128i nibbles =
-      _mm_unpacklo_epi8(_mm_and_si128(b, mask), _mm_and_si128(_mm_srli_epi16(b, 4), mask));
-  __m256i c0 = _mm256_cvtepu8_epi32(nibbles), c1 = _mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8));
-  v0 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, c0), _mm256_permutevar8x32_ps(hi, c0),
-                        _mm256_castsi256_ps(_mm256_slli_epi32(c0, 28)));
-  v1 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, c1), _mm256_permutevar8x32_ps(hi, c1),
-                        _mm256_castsi256_ps(_mm256_slli_epi32(c1, 28)));
 }
 
 /// gemvRows for 4-bit codes in groups that are a multiple of 16: the codes are decoded in
