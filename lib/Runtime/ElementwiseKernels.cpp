@@ -255,13 +255,23 @@ void where(Context &ctx, Tensor &c, Tensor &x, Tensor &y, Tensor **outs) {
   std::vector<int64_t> strides[3] = {broadcastStrides(c.shape(), shape.size(), shape),
                                      broadcastStrides(x.shape(), shape.size(), shape),
                                      broadcastStrides(y.shape(), shape.size(), shape)};
-  size_t size = dtypeSize(x.dtype);
-  const char *px = x.as<char>(), *py = y.as<char>();
   const uint8_t *pc = c.as<uint8_t>();
-  char *po = out->as<char>();
-  forEachBroadcast(shape, strides, [&](int64_t i, const int64_t *off) {
-    std::memcpy(po + i * size, pc[off[0]] ? px + off[1] * size : py + off[2] * size, size);
-  });
+  // Elements are moved as unsigned integers of their width, so the selection inlines.
+  auto select = [&](auto tag) {
+    using T = decltype(tag);
+    const T *px = x.as<T>(), *py = y.as<T>();
+    T *po = out->as<T>();
+    forEachBroadcast(shape, strides, [&](int64_t i, const int64_t *off) {
+      po[i] = pc[off[0]] ? px[off[1]] : py[off[2]];
+    });
+  };
+  switch (dtypeSize(x.dtype)) {
+  case 1: return select(uint8_t{});
+  case 2: return select(uint16_t{});
+  case 4: return select(uint32_t{});
+  case 8: return select(uint64_t{});
+  default: fail("where: unsupported element type");
+  }
 }
 
 /// The float32 unary ops that have a vectorized loop; false for the others.

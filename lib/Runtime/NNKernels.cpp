@@ -1,10 +1,12 @@
 //===- NNKernels.cpp - matmul, gemm, softmax, norms and reductions --------===//
 #include "FastMath.h"
 #include "Tensor.h"
+#include "WorkerPool.h"
 
 #include <algorithm>
 #include <cblas.h>
 #include <cmath>
+#include <immintrin.h>
 #include <limits>
 
 using namespace qopt::rt;
@@ -110,6 +112,33 @@ void gemm(Context &ctx, Tensor **ins, int64_t numIns, const int64_t *i, const do
               beta, pc, n);
 }
 
+/// Softmax of one contiguous row.
+void softmaxRow(const float *x, float *y, int64_t n) {
+  __m256 vmax = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+  float lanes[8];
+  _mm256_storeu_ps(lanes, vmax);
+  float mx = *std::max_element(lanes, lanes + 8);
+  for (; i < n; ++i)
+    mx = std::max(mx, x[i]);
+  for (int64_t j = 0; j < n; ++j)
+    y[j] = fastExp(x[j] - mx);
+  __m256 vsum = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8)
+    vsum = _mm256_add_ps(vsum, _mm256_loadu_ps(y + i));
+  _mm256_storeu_ps(lanes, vsum);
+  float sum = 0.0f;
+  for (float l : lanes)
+    sum += l;
+  for (; i < n; ++i)
+    sum += y[i];
+  float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; ++j)
+    y[j] *= inv;
+}
+
 void softmax(Context &ctx, Tensor &in, int64_t axis, Tensor **outs) {
   requireF32(in, "softmax");
   Tensor *out = ctx.allocate(QOPT_FLOAT32, in.shape());
@@ -119,6 +148,16 @@ void softmax(Context &ctx, Tensor &in, int64_t axis, Tensor **outs) {
   for (int64_t d = axis + 1; d < in.rank; ++d) inner *= in.dims[d];
   const float *x = in.as<float>();
   float *y = out->as<float>();
+  if (inner == 1) {
+    // Rows along the last axis (attention scores): split across threads, and keep every loop free
+    // of a loop-carried float reduction so that it vectorizes.
+    ctx.workers->parallelFor(outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(dim, 1)),
+                             [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o)
+        softmaxRow(x + o * dim, y + o * dim, dim);
+    });
+    return;
+  }
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t j = 0; j < inner; ++j) {
       const float *row = x + o * dim * inner + j;
