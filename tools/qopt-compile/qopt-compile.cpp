@@ -222,7 +222,13 @@ void printDiagnostic(Diagnostic &diag) {
   const char *kind = diag.getSeverity() == DiagnosticSeverity::Error     ? "error"
                      : diag.getSeverity() == DiagnosticSeverity::Warning ? "warning"
                                                                          : "note";
-  os << where << ": " << kind << ": " << diag.str() << "\n";
+  // A diagnostic raised on an op (a verifier's) names the ONNX node the op came from.
+  std::string node;
+  std::string message = diag.str();
+  if (auto name = diag.getLocation()->findInstanceOf<NameLoc>();
+      name && !StringRef(message).starts_with("node '"))
+    node = "node '" + name.getName().str() + "': ";
+  os << where << ": " << kind << ": " << node << message << "\n";
   for (Diagnostic &note : diag.getNotes())
     os << where << ": note: " << note.str() << "\n";
 }
