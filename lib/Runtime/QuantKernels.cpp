@@ -250,12 +250,26 @@ void gemvRows(const PackedWeight &w, const float *x, int64_t m, float *y, int64_
   }
 }
 
+/// 16 four-bit integer codes (8 bytes) as floats 0..15, converted directly (no table).
+inline void codes16(const uint8_t *bytes, __m256 &v0, __m256 &v1) {
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(bytes));
+  __m128i nibbles =
+      _mm_unpacklo_epi8(_mm_and_si128(b, mask), _mm_and_si128(_mm_srli_epi16(b, 4), mask));
+  v0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(nibbles));
+  v1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)));
+}
+
 /// gemvRows for 4-bit codes in groups that are a multiple of 16: the codes are decoded in
-/// registers and multiplied straight into up to M accumulators, one group scale at a time.
-template <int M>
+/// registers and multiplied straight into up to M rows' accumulators, one group scale at a time.
+/// Int codes are converted to floats as they are (0..15) and their zero point (2^3 when
+/// symmetric) is applied once per group through the group sums of x; other codebooks go through
+/// the 16-entry table. Two accumulators per row keep the FMA chains short.
+template <int M, bool IntCodes>
 void gemv4(const PackedWeight &w, const float *x, float *y, int64_t rowBegin, int64_t rowEnd,
            const float *xsum) {
   const __m256 lo = _mm256_load_ps(w.lut), hi = _mm256_load_ps(w.lut + 8);
+  const float implied = w.symmetric ? 8.0f : 0.0f;
   for (int64_t n = rowBegin; n < rowEnd; ++n) {
     const uint8_t *row = w.codes + n * w.rowBytes;
     __m256 total[M];
@@ -264,24 +278,27 @@ void gemv4(const PackedWeight &w, const float *x, float *y, int64_t rowBegin, in
       total[r] = _mm256_setzero_ps();
     for (int64_t g = 0; g < w.groups; ++g) {
       int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
-      __m256 acc[M];
+      __m256 acc0[M], acc1[M];
       for (int r = 0; r < M; ++r)
-        acc[r] = _mm256_setzero_ps();
+        acc0[r] = acc1[r] = _mm256_setzero_ps();
       for (int64_t i = begin; i < end; i += 16) {
         __m256 v0, v1;
-        decode16(row + (i >> 1), lo, hi, v0, v1);
+        if constexpr (IntCodes)
+          codes16(row + (i >> 1), v0, v1);
+        else
+          decode16(row + (i >> 1), lo, hi, v0, v1);
         for (int r = 0; r < M; ++r) {
           const float *xr = x + r * w.k + i;
-          acc[r] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xr), acc[r]);
-          acc[r] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(xr + 8), acc[r]);
+          acc0[r] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xr), acc0[r]);
+          acc1[r] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(xr + 8), acc1[r]);
         }
       }
       float s = w.scale(n, g);
       __m256 sv = _mm256_set1_ps(s);
       for (int r = 0; r < M; ++r)
-        total[r] = _mm256_fmadd_ps(acc[r], sv, total[r]);
-      if (xsum) {
-        float z = w.zero(n, g) * s;
+        total[r] = _mm256_fmadd_ps(_mm256_add_ps(acc0[r], acc1[r]), sv, total[r]);
+      if (IntCodes || xsum) {
+        float z = (w.symmetric ? implied : w.zero(n, g)) * s;
         for (int r = 0; r < M; ++r)
           zeroTerm[r] += z * xsum[r * w.groups + g];
       }
@@ -289,6 +306,15 @@ void gemv4(const PackedWeight &w, const float *x, float *y, int64_t rowBegin, in
     for (int r = 0; r < M; ++r)
       y[r * w.n + n] = hsum(total[r]) - zeroTerm[r];
   }
+}
+
+template <int M>
+void gemv4Dispatch(const PackedWeight &w, const float *x, float *y, int64_t rowBegin,
+                   int64_t rowEnd, const float *xsum) {
+  if (w.codebook == 0)
+    gemv4<M, true>(w, x, y, rowBegin, rowEnd, xsum);
+  else
+    gemv4<M, false>(w, x, y, rowBegin, rowEnd, xsum);
 }
 
 void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, const int64_t *i,
@@ -312,7 +338,7 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
   if (m <= 4) {
     bool fused4 = w.bits == 4 && w.group % 16 == 0 && w.k % 16 == 0;
     std::vector<float> xsum;
-    if (fused4 && !w.symmetric) {
+    if (fused4 && (w.codebook == 0 || !w.symmetric)) { // the int path needs the group sums
       xsum.assign(m * w.groups, 0.0f);
       for (int64_t r = 0; r < m; ++r)
         for (int64_t i = 0; i < w.k; ++i)
@@ -326,10 +352,10 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
       if (!fused4)
         return gemvRows(w, px, m, py, begin, end);
       switch (m) {
-      case 1: return gemv4<1>(w, px, py, begin, end, pxsum);
-      case 2: return gemv4<2>(w, px, py, begin, end, pxsum);
-      case 3: return gemv4<3>(w, px, py, begin, end, pxsum);
-      default: return gemv4<4>(w, px, py, begin, end, pxsum);
+      case 1: return gemv4Dispatch<1>(w, px, py, begin, end, pxsum);
+      case 2: return gemv4Dispatch<2>(w, px, py, begin, end, pxsum);
+      case 3: return gemv4Dispatch<3>(w, px, py, begin, end, pxsum);
+      default: return gemv4Dispatch<4>(w, px, py, begin, end, pxsum);
       }
     });
     return;
