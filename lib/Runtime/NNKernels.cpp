@@ -71,13 +71,8 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs) {
   std::vector<int64_t> aStrides = broadcastStrides(aBatch, batch.size(), batch);
   std::vector<int64_t> bStrides = broadcastStrides(bBatch, batch.size(), batch);
   for (int64_t i = 0; i < batches; ++i) {
-    int64_t rem = i, aOff = 0, bOff = 0;
-    for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
-      int64_t c = rem % batch[d];
-      rem /= batch[d];
-      aOff += c * aStrides[d];
-      bOff += c * bStrides[d];
-    }
+    int64_t aOff, bOff;
+    batchOffsets(i, batch, aStrides, bStrides, aOff, bOff);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, pa + aOff * m * k, k,
                 pb + bOff * k * n, n, 0.0f, pc + i * m * n, n);
   }

@@ -166,13 +166,8 @@ std::vector<int64_t> integerMatMul(Tensor &a, Tensor &b, Tensor *azp, Tensor *bz
   std::vector<int64_t> bStrides = broadcastStrides(bBatch, batch.size(), batch);
   std::vector<int32_t> bColumn(k);
   for (int64_t t = 0; t < batches; ++t) {
-    int64_t rem = t, aOff = 0, bOff = 0;
-    for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
-      int64_t c = rem % batch[d];
-      rem /= batch[d];
-      aOff += c * aStrides[d];
-      bOff += c * bStrides[d];
-    }
+    int64_t aOff, bOff;
+    batchOffsets(t, batch, aStrides, bStrides, aOff, bOff);
     for (int64_t col = 0; col < n; ++col) {
       int32_t bz = bzp ? static_cast<int32_t>(readInt(*bzp, bzp->numElements() == 1 ? 0 : col)) : 0;
       for (int64_t kk = 0; kk < k; ++kk)

@@ -107,6 +107,19 @@ std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a, const std::v
 /// Strides of `shape` (right-aligned into `rank` dims) with 0 where it is broadcast.
 std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &shape, size_t rank,
                                       const std::vector<int64_t> &outShape);
+/// The operands' batch offsets (in matrices) of flat batch index `i` of a broadcast matmul.
+inline void batchOffsets(int64_t i, const std::vector<int64_t> &batch,
+                         const std::vector<int64_t> &aStrides,
+                         const std::vector<int64_t> &bStrides, int64_t &aOff, int64_t &bOff) {
+  aOff = bOff = 0;
+  for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+    int64_t c = i % batch[d];
+    i /= batch[d];
+    aOff += c * aStrides[d];
+    bOff += c * bStrides[d];
+  }
+}
+
 /// Reads element `i` of an integer tensor (any integer dtype) as int64.
 int64_t readInt(const Tensor &t, int64_t i);
 /// All elements of a small integer tensor.

@@ -619,26 +619,10 @@ LogicalResult MatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto a = rankedType(getLhs()), b = rankedType(getRhs());
   if (a.getElementType() != b.getElementType())
     return emitOpError() << "operand element types differ";
-  if (a.getRank() < 1 || b.getRank() < 1)
-    return emitOpError() << "expects operands of rank 1 or more";
-  SmallVector<int64_t> as(a.getShape()), bs(b.getShape());
-  bool aVec = as.size() == 1, bVec = bs.size() == 1;
-  if (aVec)
-    as.insert(as.begin(), 1);
-  if (bVec)
-    bs.push_back(1);
-  int64_t k1 = as.back(), k2 = bs[bs.size() - 2];
-  if (k1 != kDyn && k2 != kDyn && k1 != k2)
-    return emitOpError() << "contracts " << k1 << " against " << k2;
-  auto batch = broadcast(*this, ArrayRef(as).drop_back(2), ArrayRef(bs).drop_back(2));
-  if (failed(batch))
+  auto shape = matmulShape(*this, a, b);
+  if (failed(shape))
     return failure();
-  SmallVector<int64_t> shape(*batch);
-  if (!aVec)
-    shape.push_back(as[as.size() - 2]);
-  if (!bVec)
-    shape.push_back(bs.back());
-  return pushTensor(types, shape, a.getElementType());
+  return pushTensor(types, *shape, a.getElementType());
 }
 
 LogicalResult GemmOp::inferResultTypes(SmallVectorImpl<Type> &types) {

@@ -32,26 +32,24 @@ void collectNames(Location loc, std::vector<std::string> &names) {
 std::optional<WeightLayer> qopt::QOpt::matchWeightLayer(Operation *op) {
   WeightLayer layer;
   layer.op = op;
+  // Records constant `w` as the layer's weight; `rowsAreOutputs` when it is stored [N, K].
+  auto take = [&](arith::ConstantOp w, bool rowsAreOutputs) -> std::optional<WeightLayer> {
+    auto shape = cast<RankedTensorType>(w.getType()).getShape();
+    layer.weight = w;
+    layer.rowsAreOutputs = rowsAreOutputs;
+    layer.n = rowsAreOutputs ? shape[0] : shape[1];
+    layer.k = rowsAreOutputs ? shape[1] : shape[0];
+    return layer;
+  };
   if (auto mm = dyn_cast<MatMulOp>(op)) {
     if (cast<RankedTensorType>(mm.getLhs().getType()).getRank() < 1)
       return std::nullopt;
-    if (arith::ConstantOp w = constantMatrix(mm.getRhs())) {
-      auto shape = cast<RankedTensorType>(w.getType()).getShape();
-      layer.weight = w;
-      layer.k = shape[0];
-      layer.n = shape[1];
-      return layer;
-    }
+    if (arith::ConstantOp w = constantMatrix(mm.getRhs()))
+      return take(w, false);
     auto t = mm.getRhs().getDefiningOp<TransposeOp>();
     if (t && t.getPerm() == ArrayRef<int64_t>{1, 0})
-      if (arith::ConstantOp w = constantMatrix(t.getInput())) {
-        auto shape = cast<RankedTensorType>(w.getType()).getShape();
-        layer.weight = w;
-        layer.rowsAreOutputs = true;
-        layer.n = shape[0];
-        layer.k = shape[1];
-        return layer;
-      }
+      if (arith::ConstantOp w = constantMatrix(t.getInput()))
+        return take(w, true);
     return std::nullopt;
   }
   if (auto gemm = dyn_cast<GemmOp>(op)) {
@@ -60,24 +58,14 @@ std::optional<WeightLayer> qopt::QOpt::matchWeightLayer(Operation *op) {
     if (!w || gemm.getTransA() || gemm.getAlpha().convertToDouble() != 1.0 ||
         (gemm.getC() && gemm.getBeta().convertToDouble() != 1.0))
       return std::nullopt;
-    auto shape = cast<RankedTensorType>(w.getType()).getShape();
-    layer.weight = w;
-    layer.rowsAreOutputs = gemm.getTransB();
-    layer.n = gemm.getTransB() ? shape[0] : shape[1];
-    layer.k = gemm.getTransB() ? shape[1] : shape[0];
-    return layer;
+    return take(w, gemm.getTransB());
   }
   if (auto g = dyn_cast<GatherOp>(op)) {
     arith::ConstantOp w = constantMatrix(g.getData());
     if (!w || g.getAxis() != 0)
       return std::nullopt;
-    auto shape = cast<RankedTensorType>(w.getType()).getShape();
-    layer.weight = w;
-    layer.rowsAreOutputs = true;
     layer.isEmbedding = true;
-    layer.n = shape[0];
-    layer.k = shape[1];
-    return layer;
+    return take(w, true);
   }
   return std::nullopt;
 }
