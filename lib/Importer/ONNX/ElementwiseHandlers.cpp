@@ -1,5 +1,6 @@
 //===- ElementwiseHandlers.cpp - ONNX elementwise ops ---------------------===//
 #include "NodeContext.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "TensorConversion.h"
 
 using namespace mlir;
@@ -75,6 +76,40 @@ HandlerResult importMod(NodeContext &ctx) {
   return single(ctx.make<Q::ModOp>(ctx.input(0), ctx.input(1)));
 }
 
+/// Clip(x, min, max) as max(x, min) then min(., max); bounds are attributes before opset 11 and
+/// optional scalar inputs from 11 on.
+HandlerResult importClip(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, ctx.opset >= 11 ? 3 : 1)))
+    return failure();
+  Value lo = ctx.input(1), hi = ctx.input(2);
+  if (ctx.opset < 11) {
+    auto type = cast<RankedTensorType>(ctx.input(0).getType());
+    if (!type.getElementType().isF32())
+      return ctx.emitError() << "Clip before opset 11 is supported on float32 only";
+    auto scalar = [&](float v) -> Value {
+      auto t = RankedTensorType::get({}, ctx.builder.getF32Type());
+      return arith::ConstantOp::create(ctx.builder, ctx.loc, DenseElementsAttr::get(t, v));
+    };
+    if (ctx.attr("min"))
+      lo = scalar(ctx.floatAttr("min", 0.0f));
+    if (ctx.attr("max"))
+      hi = scalar(ctx.floatAttr("max", 0.0f));
+  }
+  Value y = ctx.input(0);
+  if (lo) {
+    auto r = ctx.make<Q::MaxOp>(y, lo);
+    if (failed(r))
+      return failure();
+    y = *r;
+  }
+  if (hi) {
+    auto r = ctx.make<Q::MinOp>(y, hi);
+    if (failed(r))
+      return failure();
+    y = *r;
+  }
+  return SmallVector<Value>{y};
+}
 } // namespace
 
 void qopt::onnx_importer::registerElementwiseHandlers() {
@@ -114,6 +149,7 @@ void qopt::onnx_importer::registerElementwiseHandlers() {
   registerHandler("", "Greater", 1, direct<Q::GreaterOp, 2>());
   registerHandler("", "GreaterOrEqual", 1, direct<Q::GreaterEqualOp, 2>());
   registerHandler("", "Max", 1, variadic<Q::MaxOp>());
+  registerHandler("", "Clip", 6, importClip);
   registerHandler("", "Min", 1, variadic<Q::MinOp>());
   registerHandler("", "Sum", 1, variadic<Q::AddOp>());
   registerHandler("", "Where", 1, direct<Q::WhereOp, 3>());
