@@ -42,6 +42,7 @@ template <typename T> T applyUnary(Opcode op, T x) {
     case Opcode::Relu: return x > T(0) ? x : T(0);
     case Opcode::Floor: return std::floor(x);
     case Opcode::Ceil: return std::ceil(x);
+    case Opcode::Round: return std::nearbyint(x);
     case Opcode::Silu: return x / (T(1) + std::exp(-x));
     default: break;
     }
@@ -50,7 +51,7 @@ template <typename T> T applyUnary(Opcode op, T x) {
     case Opcode::Neg: return static_cast<T>(-x);
     case Opcode::Abs: return x < 0 ? static_cast<T>(-x) : x;
     case Opcode::Relu: return x > 0 ? x : T(0);
-    case Opcode::Floor: case Opcode::Ceil: return x;
+    case Opcode::Floor: case Opcode::Ceil: case Opcode::Round: return x;
     case Opcode::Not: return x ? 0 : 1;
     default: break;
     }

@@ -243,13 +243,13 @@ void *qopt_rt_weight(void *c, int64_t dtype, int64_t offset, int64_t rank, const
 
 static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tensor **out,
                      int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
-  if (op <= Opcode::Where)
+  if (op <= Opcode::Where || op == Opcode::Round)
     return runElementwise(op, ctx, in, numIns, out, i, ni);
   if (op <= Opcode::Trilu)
     return runShapeOp(op, ctx, in, numIns, out, numOuts, i, ni, f, nf);
-  if (op >= Opcode::Quantize && op < Opcode::NumOpcodes)
+  if (op >= Opcode::Quantize && op <= Opcode::QLinearMatMul)
     return runQDQOp(op, ctx, in, numIns, out, i, ni);
-  if (op >= Opcode::QuantMatMul && op < Opcode::NumOpcodes)
+  if (op >= Opcode::QuantMatMul && op <= Opcode::QuantGather)
     return runQuantOp(op, ctx, in, numIns, out, i, ni);
   if (op < Opcode::NumOpcodes)
     return runNNOp(op, ctx, in, numIns, out, i, ni, f, nf);

@@ -65,6 +65,8 @@ enum class Opcode : int64_t {
   DynamicQuantize,
   MatMulInteger,  // operands: a, b, a zero point?, b zero point?
   QLinearMatMul,
+  // Added after the ranges above (their numbering is part of compiled libraries' ABI).
+  Round,          // unary elementwise, halves to even
   NumOpcodes
 };
 

@@ -116,6 +116,7 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::ReluOp) { return simple(Opcode::Relu); })
       .Case([&](Q::FloorOp) { return simple(Opcode::Floor); })
       .Case([&](Q::CeilOp) { return simple(Opcode::Ceil); })
+      .Case([&](Q::RoundOp) { return simple(Opcode::Round); })
       .Case([&](Q::NotOp) { return simple(Opcode::Not); })
       .Case([&](Q::SiluOp) { return simple(Opcode::Silu); })
       .Case([&](Q::IsNaNOp) { return simple(Opcode::IsNaN); })

@@ -158,3 +158,19 @@ func.func @gather_double_quant(%codes: tensor<100x128xui8>, %scales: tensor<100x
        : (tensor<100x128xui8>, tensor<100x2xf16>, tensor<3xi64>) -> tensor<3x256xf32>
   return %0 : tensor<3x256xf32>
 }
+
+// -----
+
+func.func @matmul_integer_float(%a: tensor<2x4xf32>, %b: tensor<4x3xi8>) -> tensor<2x3xi32> {
+  // expected-error @+1 {{takes int8 or uint8 operands}}
+  %0 = qopt.matmul_integer %a, %b : (tensor<2x4xf32>, tensor<4x3xi8>) -> tensor<2x3xi32>
+  return %0 : tensor<2x3xi32>
+}
+
+// -----
+
+func.func @qlinear_per_row_y_scale(%a: tensor<2x4xui8>, %s: tensor<f32>, %z: tensor<ui8>, %b: tensor<4x3xi8>, %bz: tensor<i8>, %ys: tensor<2xf32>) -> tensor<2x3xui8> {
+  // expected-error @+1 {{y_scale must be a single value}}
+  %0 = qopt.qlinear_matmul %a, %s, %z, %b, %s, %bz, %ys, %z : (tensor<2x4xui8>, tensor<f32>, tensor<ui8>, tensor<4x3xi8>, tensor<f32>, tensor<i8>, tensor<2xf32>, tensor<ui8>) -> tensor<2x3xui8>
+  return %0 : tensor<2x3xui8>
+}

@@ -92,3 +92,16 @@ func.func @quantized_gather(%codes: tensor<100x96xui8>, %scales: tensor<100x2xbf
        : (tensor<100x96xui8>, tensor<100x2xbf16>, tensor<100x2xui8>, tensor<1x?xi64>) -> tensor<1x?x256xf32>
   return %0 : tensor<1x?x256xf32>
 }
+
+// CHECK-LABEL: func.func @integer_quantization
+func.func @integer_quantization(%x: tensor<2x4xf32>, %w: tensor<4x3xi8>, %wz: tensor<i8>, %s: tensor<f32>, %ys: tensor<f32>, %yz: tensor<ui8>) -> (tensor<2x3xi32>, tensor<2x3xui8>, tensor<2x4xf32>) {
+  // CHECK: qopt.dynamic_quantize %{{.*}} : tensor<2x4xf32> -> tensor<2x4xui8>, tensor<f32>, tensor<ui8>
+  %q, %qs, %qz = qopt.dynamic_quantize %x : tensor<2x4xf32> -> tensor<2x4xui8>, tensor<f32>, tensor<ui8>
+  // CHECK: qopt.matmul_integer %{{.*}}, %{{.*}} a_zero_point %{{.*}} b_zero_point %{{.*}} : (tensor<2x4xui8>, tensor<4x3xi8>, tensor<ui8>, tensor<i8>) -> tensor<2x3xi32>
+  %0 = qopt.matmul_integer %q, %w a_zero_point %qz b_zero_point %wz : (tensor<2x4xui8>, tensor<4x3xi8>, tensor<ui8>, tensor<i8>) -> tensor<2x3xi32>
+  // CHECK: qopt.qlinear_matmul
+  %1 = qopt.qlinear_matmul %q, %qs, %qz, %w, %s, %wz, %ys, %yz : (tensor<2x4xui8>, tensor<f32>, tensor<ui8>, tensor<4x3xi8>, tensor<f32>, tensor<i8>, tensor<f32>, tensor<ui8>) -> tensor<2x3xui8>
+  // CHECK: qopt.round %{{.*}} : tensor<2x4xf32>
+  %2 = qopt.round %x : tensor<2x4xf32>
+  return %0, %1, %2 : tensor<2x3xi32>, tensor<2x3xui8>, tensor<2x4xf32>
+}
