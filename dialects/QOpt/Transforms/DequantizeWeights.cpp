@@ -101,11 +101,10 @@ struct DequantizeWeightsPass
           data[i * n + r] = rows[r * k + i];
     OpBuilder b(op);
     SmallVector<int64_t> shape = mm ? SmallVector<int64_t>{k, n} : SmallVector<int64_t>{n, k};
-    auto type = RankedTensorType::get(shape, b.getF32Type());
-    auto attr = DenseResourceElementsAttr::get(
-        type, "dequantized_weight",
-        HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<float>(data)));
-    Value weight = arith::ConstantOp::create(b, op->getLoc(), attr);
+    Value weight = resourceConstant(
+        b, op->getLoc(), "dequantized_weight", shape, b.getF32Type(),
+        ArrayRef<char>(reinterpret_cast<const char *>(data.data()), data.size() * sizeof(float)),
+        alignof(float));
     Value result;
     if (mm)
       result = MatMulOp::create(b, op->getLoc(), mm.getType(), mm.getInput(), weight);

@@ -1,6 +1,7 @@
 //===- FoldWeightDequantize.cpp - QDQ weights into quantized matmuls ------===//
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "dialects/QOpt/Transforms/Passes.h"
+#include "dialects/QOpt/Transforms/WeightLayers.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -14,55 +15,28 @@ using namespace mlir;
 using namespace qopt::QOpt;
 
 namespace {
-/// The elements of a constant as int64 (integers) or float (f32/f16), or nothing.
+/// The elements of a constant integer (8- or 4-bit) or f32 tensor, or nothing.
 template <typename T> std::optional<std::vector<T>> constantValues(Value v) {
-  auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : arith::ConstantOp();
-  auto type = cst ? dyn_cast<RankedTensorType>(cst.getType()) : RankedTensorType();
-  if (!type || !type.hasStaticShape())
+  std::optional<std::vector<char>> raw = constantData(v);
+  if (!raw)
     return std::nullopt;
-  Type et = type.getElementType();
-  int64_t n = type.getNumElements();
-  unsigned bits = et.getIntOrFloatBitWidth();
-  size_t bytes = bits < 8 ? 1 : bits / 8;
-  std::vector<char> raw;
-  if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
-    AsmResourceBlob *blob = res.getRawHandle().getBlob();
-    if (!blob || blob->getData().size() != n * bytes)
-      return std::nullopt;
-    raw.assign(blob->getData().begin(), blob->getData().end());
-  } else if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
-    if (bits < 8)
-      return std::nullopt;
-    ArrayRef<char> data = dense.getRawData();
-    for (int64_t i = 0; i < n; ++i)
-      raw.insert(raw.end(), data.begin() + (dense.isSplat() ? 0 : i * bytes),
-                 data.begin() + (dense.isSplat() ? 0 : i * bytes) + bytes);
-  } else {
+  Type et = cast<RankedTensorType>(v.getType()).getElementType();
+  size_t bytes = et.isF32() ? 4 : 1;
+  if (!et.isF32() && !et.isInteger(8) && !et.isInteger(4))
     return std::nullopt;
-  }
-  std::vector<T> out(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const char *p = raw.data() + i * bytes;
+  std::vector<T> out(raw->size() / bytes);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char *p = raw->data() + i * bytes;
     if (et.isF32()) {
       float f;
       std::memcpy(&f, p, 4);
       out[i] = static_cast<T>(f);
-    } else if (et.isInteger(8) || et.isInteger(4)) {
+    } else {
       out[i] = static_cast<T>(et.isUnsignedInteger() ? static_cast<uint8_t>(*p)
                                                      : static_cast<int8_t>(*p));
-    } else {
-      return std::nullopt;
     }
   }
   return out;
-}
-
-Value blob(OpBuilder &b, Location loc, StringRef name, ArrayRef<int64_t> shape, Type et,
-           ArrayRef<char> data) {
-  auto type = RankedTensorType::get(shape, et);
-  auto attr = DenseResourceElementsAttr::get(
-      type, name, HeapAsmResourceBlob::allocateAndCopyWithAlign(data, alignof(uint64_t)));
-  return arith::ConstantOp::create(b, loc, attr);
 }
 
 struct FoldWeightDequantizePass
@@ -178,10 +152,13 @@ struct FoldWeightDequantizePass
     if (auto res = dyn_cast<DenseResourceElementsAttr>(
             dq.getInput().getDefiningOp<arith::ConstantOp>().getValue()))
       name = res.getRawHandle().getKey().str();
-    Value codesValue = blob(b, loc, name + ".codes", {n, rowBytes}, u8, codes);
-    Value scalesValue = blob(b, loc, name + ".scales", {n, groups}, Float32Type::get(ctx), scales);
-    Value zerosValue =
-        symmetric ? Value() : blob(b, loc, name + ".zero_points", {n, groups}, u8, zeros);
+    constexpr size_t align = alignof(uint64_t);
+    Value codesValue = resourceConstant(b, loc, name + ".codes", {n, rowBytes}, u8, codes, align);
+    Value scalesValue = resourceConstant(b, loc, name + ".scales", {n, groups},
+                                         Float32Type::get(ctx), scales, align);
+    Value zerosValue = symmetric ? Value()
+                                 : resourceConstant(b, loc, name + ".zero_points", {n, groups}, u8,
+                                                    zeros, align);
     auto scheme = SchemeAttr::get(ctx, Codebook::Int, bits, groupSize, symmetric,
                                   Float32Type::get(ctx), 0);
     Type resultType = op->getResult(0).getType();

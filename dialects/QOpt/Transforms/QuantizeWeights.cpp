@@ -26,10 +26,10 @@ namespace {
 template <typename T>
 Value blobConstant(OpBuilder &b, Location loc, const std::string &name, ArrayRef<int64_t> shape,
                    Type elementType, const std::vector<T> &data) {
-  auto type = RankedTensorType::get(shape, elementType);
-  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<T>(data));
-  auto attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
-  return arith::ConstantOp::create(b, loc, attr);
+  return resourceConstant(b, loc, name, shape, elementType,
+                          ArrayRef<char>(reinterpret_cast<const char *>(data.data()),
+                                         data.size() * sizeof(T)),
+                          alignof(T));
 }
 
 struct QuantizeWeightsPass

@@ -144,9 +144,10 @@ qopt::quant::Scheme qopt::QOpt::toQuantScheme(SchemeAttr attr) {
 std::optional<std::vector<char>> qopt::QOpt::constantData(Value v) {
   auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : arith::ConstantOp();
   auto type = cst ? dyn_cast<RankedTensorType>(cst.getType()) : RankedTensorType();
-  if (!type || !type.hasStaticShape() || type.getElementTypeBitWidth() < 8)
+  if (!type || !type.hasStaticShape())
     return std::nullopt;
-  size_t bytes = type.getNumElements() * (type.getElementTypeBitWidth() / 8);
+  unsigned bits = type.getElementTypeBitWidth();
+  size_t bytes = type.getNumElements() * (bits < 8 ? 1 : bits / 8);
   if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
     AsmResourceBlob *blob = res.getRawHandle().getBlob();
     if (!blob || blob->getData().size() != bytes)
@@ -154,11 +155,20 @@ std::optional<std::vector<char>> qopt::QOpt::constantData(Value v) {
     return std::vector<char>(blob->getData().begin(), blob->getData().end());
   }
   auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
-  if (!dense)
+  if (!dense || bits < 8)
     return std::nullopt;
   ArrayRef<char> raw = dense.getRawData();
   std::vector<char> out(bytes);
   for (size_t i = 0; i < bytes; ++i)
     out[i] = raw[dense.isSplat() ? i % raw.size() : i];
   return out;
+}
+
+Value qopt::QOpt::resourceConstant(OpBuilder &b, Location loc, StringRef name,
+                                   ArrayRef<int64_t> shape, Type elementType, ArrayRef<char> data,
+                                   size_t alignment) {
+  auto type = RankedTensorType::get(shape, elementType);
+  auto attr = DenseResourceElementsAttr::get(
+      type, name, HeapAsmResourceBlob::allocateAndCopyWithAlign(data, alignment));
+  return arith::ConstantOp::create(b, loc, attr);
 }

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "dialects/QOpt/IR/QOptAttrs.h"
 #include "qopt/Quant/WeightQuantizer.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/Operation.h"
 
 #include <optional>
@@ -35,8 +36,15 @@ std::string layerDisplayName(const WeightLayer &layer);
 /// The quantizer's description of a scheme attribute.
 qopt::quant::Scheme toQuantScheme(SchemeAttr attr);
 
-/// The raw bytes of a constant (dense resource or dense elements), or nothing.
+/// The raw bytes of a constant (dense resource or dense elements), or nothing. Elements narrower
+/// than a byte (int4) are held one per byte, as the importer stores them.
 std::optional<std::vector<char>> constantData(mlir::Value v);
+
+/// A constant holding `data` (row-major, one element after another) as a dense resource blob
+/// aligned to `alignment` bytes.
+mlir::Value resourceConstant(mlir::OpBuilder &b, mlir::Location loc, llvm::StringRef name,
+                             llvm::ArrayRef<int64_t> shape, mlir::Type elementType,
+                             llvm::ArrayRef<char> data, size_t alignment);
 
 /// The weight as [N, K] floats, or nothing when its data cannot be read.
 std::optional<std::vector<float>> readWeightRows(const WeightLayer &layer);
