@@ -137,10 +137,8 @@ struct FoldWeightDequantizePass
       }
       for (int64_t i = 0; i < k; ++i) {
         int64_t q = (*codesIn)[rowsAreOutputs ? o * k + i : i * n + o] + offset;
-        int64_t bit = i * bits;
-        for (unsigned b = 0; b < bits; ++b, ++bit)
-          if ((q >> b) & 1)
-            codes[o * rowBytes + (bit >> 3)] |= static_cast<char>(1u << (bit & 7));
+        qopt::quant::writeCode(reinterpret_cast<uint8_t *>(codes.data()) + o * rowBytes, i, bits,
+                               static_cast<unsigned>(q));
       }
     }
 

@@ -8,6 +8,7 @@
 //
 #include "NodeContext.h"
 #include "TensorConversion.h"
+#include "qopt/Quant/WeightQuantizer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -16,6 +17,7 @@
 using namespace mlir;
 using namespace qopt::onnx_importer;
 namespace Q = qopt::QOpt;
+namespace quant = qopt::quant;
 
 namespace {
 /// The raw bytes of a constant input with `elementBytes`-byte elements, or nothing.
@@ -40,23 +42,6 @@ std::optional<std::vector<uint8_t>> constantBytes(Value v, size_t elementBytes) 
   for (size_t i = 0; i < bytes; ++i)
     out[i] = static_cast<uint8_t>(raw[dense.isSplat() ? i % elementBytes : i]);
   return out;
-}
-
-unsigned readBits(const uint8_t *row, int64_t index, unsigned bits) {
-  unsigned value = 0;
-  for (unsigned b = 0; b < bits; ++b) {
-    int64_t bit = index * bits + b;
-    value |= ((row[bit >> 3] >> (bit & 7)) & 1u) << b;
-  }
-  return value;
-}
-
-void writeBits(uint8_t *row, int64_t index, unsigned bits, unsigned value) {
-  for (unsigned b = 0; b < bits; ++b) {
-    int64_t bit = index * bits + b;
-    if ((value >> b) & 1u)
-      row[bit >> 3] |= static_cast<uint8_t>(1u << (bit & 7));
-  }
 }
 
 Value blobConstant(NodeContext &ctx, StringRef suffix, ArrayRef<int64_t> shape, Type elementType,
@@ -106,7 +91,7 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
       continue;
     }
     for (int64_t i = 0; i < k; ++i)
-      writeBits(dst, i, bits, readBits(src + (i / block) * blob, i % block, bits));
+      quant::writeCode(dst, i, bits, quant::readCode(src + (i / block) * blob, i % block, bits));
   }
 
   MLIRContext *mctx = ctx.getContext();
@@ -124,7 +109,7 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
     std::vector<uint8_t> unpacked(n * blocks);
     for (int64_t r = 0; r < n; ++r)
       for (int64_t j = 0; j < blocks; ++j)
-        unpacked[r * blocks + j] = static_cast<uint8_t>(readBits(zp->data() + r * zpRow, j, bits));
+        unpacked[r * blocks + j] = static_cast<uint8_t>(quant::readCode(zp->data() + r * zpRow, j, bits));
     zeroPoints = blobConstant(ctx, ".zero_points", {n, blocks}, u8, unpacked);
   }
   Value codesValue = blobConstant(ctx, ".codes", {n, rowBytes}, u8, codes);
