@@ -43,6 +43,7 @@ template <typename T> T applyUnary(Opcode op, T x) {
     case Opcode::Floor: return std::floor(x);
     case Opcode::Ceil: return std::ceil(x);
     case Opcode::Round: return std::nearbyint(x);
+    case Opcode::Sign: return x > T(0) ? T(1) : x < T(0) ? T(-1) : T(0);
     case Opcode::Silu: return x / (T(1) + std::exp(-x));
     default: break;
     }
@@ -52,6 +53,9 @@ template <typename T> T applyUnary(Opcode op, T x) {
     case Opcode::Abs: return x < 0 ? static_cast<T>(-x) : x;
     case Opcode::Relu: return x > 0 ? x : T(0);
     case Opcode::Floor: case Opcode::Ceil: case Opcode::Round: return x;
+    case Opcode::Sign:
+      if constexpr (std::is_signed_v<T>) return static_cast<T>(x > 0 ? 1 : x < 0 ? -1 : 0);
+      else return x > 0 ? T(1) : T(0);
     case Opcode::Not: return x ? 0 : 1;
     default: break;
     }

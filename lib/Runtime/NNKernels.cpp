@@ -218,7 +218,8 @@ void reduce(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni, T
   int64_t outCount = 1;
   for (int64_t d : kept) outCount *= d;
   double init = op == Opcode::ReduceMax ? -std::numeric_limits<double>::infinity()
-                : op == Opcode::ReduceMin ? std::numeric_limits<double>::infinity() : 0.0;
+                : op == Opcode::ReduceMin ? std::numeric_limits<double>::infinity()
+                : op == Opcode::ReduceProd ? 1.0 : 0.0;
   std::vector<double> acc(outCount, init);
   std::vector<int64_t> index(in.rank, 0);
   int64_t n = in.numElements();
@@ -229,6 +230,7 @@ void reduce(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni, T
     double v = in.dtype == QOPT_FLOAT32 ? in.as<float>()[e] : static_cast<double>(in.as<int64_t>()[e]);
     if (op == Opcode::ReduceMax) acc[o] = std::max(acc[o], v);
     else if (op == Opcode::ReduceMin) acc[o] = std::min(acc[o], v);
+    else if (op == Opcode::ReduceProd) acc[o] *= v;
     else acc[o] += v;
     for (int d = in.rank - 1; d >= 0; --d) {
       if (++index[d] < in.dims[d]) break;
@@ -257,6 +259,7 @@ void qopt::rt::runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Te
   case Opcode::LayerNorm: return normalize(ctx, ins, numIns, i[0], f[0], true, outs);
   case Opcode::RMSNorm: return normalize(ctx, ins, 2, ins[0]->rank - 1, f[0], false, outs);
   case Opcode::ReduceMean: case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
+  case Opcode::ReduceProd:
     return reduce(op, ctx, *ins[0], i, ni, outs);
   default: fail("not a linear-algebra or reduction op");
   }

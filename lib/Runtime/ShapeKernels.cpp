@@ -242,6 +242,24 @@ void expand(Context &ctx, Tensor &in, Tensor &shapeT, Tensor **outs) {
               shape, dtypeSize(in.dtype));
 }
 
+/// Tile: the output viewed as [r0, d0, r1, d1, ...] reads the input with stride 0 along each r.
+void tile(Context &ctx, Tensor &in, Tensor &repeatsT, Tensor **outs) {
+  std::vector<int64_t> repeats = readInts(repeatsT);
+  if (static_cast<int64_t>(repeats.size()) != in.rank)
+    fail("tile needs one repeat count per input dim");
+  std::vector<int64_t> shape, viewShape, viewStrides, inStrides = contiguousStrides(in.shape());
+  for (int d = 0; d < in.rank; ++d) {
+    if (repeats[d] < 0)
+      fail("tile with a negative repeat count");
+    shape.push_back(in.dims[d] * repeats[d]);
+    viewShape.insert(viewShape.end(), {repeats[d], in.dims[d]});
+    viewStrides.insert(viewStrides.end(), {0, inStrides[d]});
+  }
+  Tensor *out = ctx.allocate(in.dtype, shape);
+  outs[0] = out;
+  stridedCopy(in.as<char>(), viewStrides, out->as<char>(), viewShape, dtypeSize(in.dtype));
+}
+
 void reshape(Context &ctx, Tensor &in, Tensor &shapeT, bool allowZero, Tensor **outs) {
   std::vector<int64_t> shape = readInts(shapeT);
   int64_t known = 1, infer = -1;
@@ -407,6 +425,7 @@ void qopt::rt::runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns,
   case Opcode::Range: return range(ctx, *ins[0], *ins[1], *ins[2], outs);
   case Opcode::CumSum: return cumSum(ctx, *ins[0], i, outs);
   case Opcode::Expand: return expand(ctx, *ins[0], *ins[1], outs);
+  case Opcode::Tile: return tile(ctx, *ins[0], *ins[1], outs);
   case Opcode::Reshape: return reshape(ctx, *ins[0], *ins[1], i[0] != 0, outs);
   case Opcode::Transpose: return transpose(ctx, *ins[0], i, ni, outs);
   case Opcode::Slice: return slice(ctx, ins, numIns, outs);

@@ -1,5 +1,7 @@
-// run_ort.js [--no-optimize] MODEL.onnx OUT.npy NAME=IN.npy... - runs ONNX Runtime (CPU, one thread) on NumPy
-// inputs and writes its first output as a float32/int64 .npy. The test oracle for qopt's numerics.
+// run_ort.js [--no-optimize] [--all-outputs] MODEL.onnx OUT.npy NAME=IN.npy... - runs ONNX Runtime (CPU,
+// one thread) on NumPy inputs and writes its first output as a float32/int64 .npy (with
+// --all-outputs, output i goes to OUT.npy with `.i` before the extension). The test oracle for
+// qopt's numerics.
 const fs = require('fs');
 const path = require('path');
 const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
@@ -46,6 +48,8 @@ async function main() {
   // --no-optimize: run the graph as written (no fusion of QDQ patterns into integer kernels).
   const noOptimize = args[0] === '--no-optimize';
   if (noOptimize) args.shift();
+  const allOutputs = args[0] === '--all-outputs';
+  if (allOutputs) args.shift();
   const [model, out, ...inputs] = args;
   if (!model || !out) throw new Error('usage: run_ort.js MODEL.onnx OUT.npy NAME=IN.npy...');
   const session = await ort.InferenceSession.create(model, {
@@ -58,6 +62,11 @@ async function main() {
     feeds[spec.slice(0, eq)] = readNpy(spec.slice(eq + 1));
   }
   const results = await session.run(feeds);
-  writeNpy(out, results[session.outputNames[0]]);
+  if (!allOutputs) {
+    writeNpy(out, results[session.outputNames[0]]);
+    return;
+  }
+  session.outputNames.forEach((name, i) =>
+    writeNpy(out.replace(/\.npy$/, `.${i}.npy`), results[name]));
 }
 main().catch((e) => { console.error(`run_ort.js: ${e.message}`); process.exit(1); });

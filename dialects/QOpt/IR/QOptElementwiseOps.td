@@ -26,6 +26,7 @@ def QOpt_ReluOp : QOpt_UnaryOp<"relu", "elementwise max(x, 0)">;
 def QOpt_FloorOp : QOpt_UnaryOp<"floor", "elementwise rounding down">;
 def QOpt_CeilOp : QOpt_UnaryOp<"ceil", "elementwise rounding up">;
 def QOpt_RoundOp : QOpt_UnaryOp<"round", "elementwise rounding to nearest, halves to even">;
+def QOpt_SignOp : QOpt_UnaryOp<"sign", "elementwise -1, 0 or 1 by the sign of x">;
 def QOpt_NotOp : QOpt_UnaryOp<"not", "elementwise logical negation of i1"> { let hasFolder = 1; }
 def QOpt_SiluOp : QOpt_UnaryOp<"silu", "elementwise x * sigmoid(x), raised from its parts">;
 

@@ -313,6 +313,19 @@ OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
   return makeIntAttr(type, out);
 }
 
+/// The product of a constant integer tensor over all its elements, as Flatten's shape arithmetic
+/// needs once the dims are known.
+OpFoldResult ReduceProdOp::fold(FoldAdaptor adaptor) {
+  auto type = staticResultType(getResult());
+  auto in = intsOf(adaptor.getInput());
+  if (!type || !in || type.getNumElements() != 1)
+    return {};
+  int64_t product = 1;
+  for (int64_t v : *in)
+    product *= v;
+  return makeIntAttr(type, {product});
+}
+
 OpFoldResult ConstantOfShapeOp::fold(FoldAdaptor) {
   auto type = dyn_cast<RankedTensorType>(getType());
   if (!type || !type.hasStaticShape())

@@ -60,3 +60,4 @@ def QOpt_ReduceMeanOp : QOpt_ReduceOp<"reduce_mean", "mean over axes">;
 def QOpt_ReduceSumOp : QOpt_ReduceOp<"reduce_sum", "sum over axes">;
 def QOpt_ReduceMaxOp : QOpt_ReduceOp<"reduce_max", "maximum over axes">;
 def QOpt_ReduceMinOp : QOpt_ReduceOp<"reduce_min", "minimum over axes">;
+def QOpt_ReduceProdOp : QOpt_ReduceOp<"reduce_prod", "product over axes"> { let hasFolder = 1; }

@@ -171,6 +171,7 @@ QOPT_SAME_AS_INPUT(ReluOp)
 QOPT_SAME_AS_INPUT(FloorOp)
 QOPT_SAME_AS_INPUT(CeilOp)
 QOPT_SAME_AS_INPUT(RoundOp)
+QOPT_SAME_AS_INPUT(SignOp)
 QOPT_SAME_AS_INPUT(SiluOp)
 QOPT_SAME_AS_INPUT(GeluOp)
 QOPT_SAME_AS_INPUT(CumSumOp)
@@ -357,6 +358,23 @@ LogicalResult ExpandOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     (*shape)[i + offset] = (inDim != kDyn && inDim != 1) ? inDim : kDyn;
   }
   return pushTensor(types, *shape, in.getElementType());
+}
+
+LogicalResult TileOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto repeats = shapeOperandDims(*this, getRepeats());
+  if (failed(repeats))
+    return failure();
+  auto in = rankedType(getInput());
+  if (static_cast<int64_t>(repeats->size()) != in.getRank())
+    return emitOpError() << "has " << repeats->size() << " repeats for an input of rank "
+                         << in.getRank();
+  SmallVector<int64_t> shape;
+  for (auto [dim, times] : llvm::zip(in.getShape(), *repeats)) {
+    if (times != kDyn && times < 0)
+      return emitOpError() << "has a negative repeat count " << times;
+    shape.push_back(dim == kDyn || times == kDyn ? kDyn : dim * times);
+  }
+  return pushTensor(types, shape, in.getElementType());
 }
 
 LogicalResult ReshapeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
@@ -649,6 +667,9 @@ LogicalResult ReduceMaxOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return inferReduce(*this, getAxes(), getKeepdims(), types);
 }
 LogicalResult ReduceMinOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return inferReduce(*this, getAxes(), getKeepdims(), types);
+}
+LogicalResult ReduceProdOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return inferReduce(*this, getAxes(), getKeepdims(), types);
 }
 

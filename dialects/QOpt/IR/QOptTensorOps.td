@@ -136,6 +136,13 @@ def QOpt_ConstantOfShapeOp : QOpt_Op<"constant_of_shape", [Pure]> {
   let hasFolder = 1;
 }
 
+def QOpt_TileOp : QOpt_Op<"tile", [Pure]> {
+  let summary = "repeats `input` `repeats[i]` times along each dim i (1-D i64 `repeats`)";
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$repeats);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "$input `,` $repeats attr-dict `:` functional-type(operands, results)";
+}
+
 def QOpt_TriluOp : QOpt_Op<"trilu", [Pure]> {
   let summary = "keeps the upper (or lower) triangle of the last two dims, offset by diagonal `k`";
   let arguments = (ins AnyRankedTensor:$input, Optional<AnyRankedTensor>:$k,

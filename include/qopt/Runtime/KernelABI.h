@@ -67,6 +67,9 @@ enum class Opcode : int64_t {
   QLinearMatMul,
   // Added after the ranges above (their numbering is part of compiled libraries' ABI).
   Round,          // unary elementwise, halves to even
+  Sign,           // unary elementwise
+  Tile,           // operands: input, repeats
+  ReduceProd,     // I: as ReduceMean
   NumOpcodes
 };
 

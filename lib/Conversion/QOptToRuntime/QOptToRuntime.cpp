@@ -117,6 +117,8 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::FloorOp) { return simple(Opcode::Floor); })
       .Case([&](Q::CeilOp) { return simple(Opcode::Ceil); })
       .Case([&](Q::RoundOp) { return simple(Opcode::Round); })
+      .Case([&](Q::SignOp) { return simple(Opcode::Sign); })
+      .Case([&](Q::TileOp) { return simple(Opcode::Tile); })
       .Case([&](Q::NotOp) { return simple(Opcode::Not); })
       .Case([&](Q::SiluOp) { return simple(Opcode::Silu); })
       .Case([&](Q::IsNaNOp) { return simple(Opcode::IsNaN); })
@@ -221,6 +223,7 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::ReduceSumOp r) { return reduceCall(Opcode::ReduceSum, r); })
       .Case([&](Q::ReduceMaxOp r) { return reduceCall(Opcode::ReduceMax, r); })
       .Case([&](Q::ReduceMinOp r) { return reduceCall(Opcode::ReduceMin, r); })
+      .Case([&](Q::ReduceProdOp r) { return reduceCall(Opcode::ReduceProd, r); })
       .Case([&](Q::QuantizedMatMulOp q) {
         return KernelCall{Opcode::QuantMatMul, schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
       })

@@ -128,6 +128,7 @@ void qopt::onnx_importer::registerElementwiseHandlers() {
   registerHandler("", "Floor", 1, direct<Q::FloorOp, 1>());
   registerHandler("", "Ceil", 1, direct<Q::CeilOp, 1>());
   registerHandler("", "Round", 11, direct<Q::RoundOp, 1>());
+  registerHandler("", "Sign", 9, direct<Q::SignOp, 1>());
   registerHandler("", "Not", 1, direct<Q::NotOp, 1>());
   registerHandler("", "IsNaN", 1, direct<Q::IsNaNOp, 1>());
   registerHandler("", "Identity", 1, importIdentity);

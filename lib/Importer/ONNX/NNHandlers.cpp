@@ -74,4 +74,5 @@ void qopt::onnx_importer::registerNNHandlers() {
   registerHandler("", "ReduceSum", 1, reduce<Q::ReduceSumOp>(13));
   registerHandler("", "ReduceMax", 1, reduce<Q::ReduceMaxOp>(18));
   registerHandler("", "ReduceMin", 1, reduce<Q::ReduceMinOp>(18));
+  registerHandler("", "ReduceProd", 1, reduce<Q::ReduceProdOp>(18));
 }

@@ -37,6 +37,7 @@ const Handler *qopt::onnx_importer::lookupHandler(StringRef domain, StringRef op
     registerTensorHandlers();
     registerNNHandlers();
     registerQuantHandlers();
+    registerQLinearHandlers();
   });
   auto it = registry().handlers.find(registryKey(domain, opType));
   if (it == registry().handlers.end())

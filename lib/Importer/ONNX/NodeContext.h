@@ -97,6 +97,7 @@ void registerElementwiseHandlers();
 void registerTensorHandlers();
 void registerNNHandlers();
 void registerQuantHandlers();
+void registerQLinearHandlers();
 
 /// Wraps a single value as a handler result.
 inline HandlerResult single(mlir::FailureOr<mlir::Value> v) {

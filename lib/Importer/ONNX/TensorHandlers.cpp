@@ -186,6 +186,50 @@ HandlerResult importConstantOfShape(NodeContext &ctx) {
   return single(ctx.make<Q::ConstantOfShapeOp>(ctx.input(0), cast<TypedAttr>(value)));
 }
 
+/// Flatten is a reshape to [prod(dims[:axis]), prod(dims[axis:])]. A side whose dims are all static
+/// is a constant; when both sides are symbolic, the products are computed from the input's shape.
+HandlerResult importFlatten(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)))
+    return failure();
+  auto type = cast<RankedTensorType>(ctx.input(0).getType());
+  int64_t rank = type.getRank(), axis = ctx.intAttr("axis", 1);
+  if (axis < -rank || axis > rank)
+    return ctx.emitError() << "axis " << axis << " is out of range for rank " << rank;
+  if (axis < 0)
+    axis += rank;
+  auto product = [&](int64_t from, int64_t to) -> std::optional<int64_t> {
+    int64_t p = 1;
+    for (int64_t d = from; d < to; ++d) {
+      if (type.isDynamicDim(d))
+        return std::nullopt;
+      p *= type.getDimSize(d);
+    }
+    return p;
+  };
+  auto lead = product(0, axis), trail = product(axis, rank);
+  Value shape;
+  if (lead || trail) {
+    shape = ctx.i64Constant({lead ? *lead : -1, trail ? *trail : -1});
+  } else {
+    SmallVector<Value> parts;
+    for (auto [from, to] : {std::pair<int64_t, int64_t>{0, axis}, {axis, rank}}) {
+      auto dims = ctx.make<Q::ShapeOp>(ctx.input(0), ctx.builder.getI64IntegerAttr(from),
+                                       ctx.builder.getI64IntegerAttr(to));
+      if (failed(dims))
+        return failure();
+      auto prod = ctx.make<Q::ReduceProdOp>(*dims, ArrayRef<int64_t>{}, true);
+      if (failed(prod))
+        return failure();
+      parts.push_back(*prod);
+    }
+    auto joined = ctx.make<Q::ConcatOp>(parts, 0);
+    if (failed(joined))
+      return failure();
+    shape = *joined;
+  }
+  return single(ctx.make<Q::ReshapeOp>(ctx.input(0), shape, false));
+}
+
 HandlerResult importTrilu(NodeContext &ctx) {
   if (failed(ctx.checkArity(1, 2)))
     return failure();
@@ -212,4 +256,6 @@ void qopt::onnx_importer::registerTensorHandlers() {
   registerHandler("", "Unsqueeze", 1, squeezeLike<Q::UnsqueezeOp>(true));
   registerHandler("", "ConstantOfShape", 9, importConstantOfShape);
   registerHandler("", "Trilu", 14, importTrilu);
+  registerHandler("", "Tile", 6, direct<Q::TileOp, 2>());
+  registerHandler("", "Flatten", 1, importFlatten);
 }
