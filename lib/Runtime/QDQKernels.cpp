@@ -238,6 +238,7 @@ void qopt::rt::runQDQOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, T
   case Opcode::DynamicQuantize: return dynamicQuantize(ctx, ins, outs);
   case Opcode::MatMulInteger: return matmulInteger(ctx, ins, numIns, outs);
   case Opcode::QLinearMatMul: return qlinearMatMul(ctx, ins, outs);
+  case Opcode::QLinearAdd: case Opcode::QLinearMul: return qlinearBinary(op, ctx, ins, outs);
   default: fail("not a quantization op");
   }
 }

@@ -97,6 +97,8 @@ void runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **
                 int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf);
 void runQuantOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
                 const int64_t *i, int64_t ni);
+/// QLinearAdd / QLinearMul computed as ONNX Runtime's x86 kernels do (QLinearKernels.cpp).
+void qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **outs);
 void runQDQOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
               const int64_t *i, int64_t ni);
 void runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,

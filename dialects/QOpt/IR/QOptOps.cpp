@@ -159,6 +159,36 @@ LogicalResult MatMulIntegerOp::verify() {
   return success();
 }
 
+/// QLinearAdd / QLinearMul: one 8-bit type throughout, per-tensor f32 scales.
+static LogicalResult verifyQLinearBinary(Operation *op, Value a, Value az, Value b, Value bz,
+                                         Value cz, ArrayRef<Value> scales) {
+  Type t = cast<RankedTensorType>(a.getType()).getElementType();
+  if (!isByteInteger(t))
+    return op->emitOpError() << "takes int8 or uint8 operands";
+  for (Value v : {az, b, bz, cz})
+    if (cast<RankedTensorType>(v.getType()).getElementType() != t)
+      return op->emitOpError() << "operands, zero points and result must share one element type";
+  for (Value v : {az, bz, cz})
+    if (cast<RankedTensorType>(v.getType()).getNumElements() != 1)
+      return op->emitOpError() << "zero points must be single values";
+  for (Value s : scales) {
+    auto st = cast<RankedTensorType>(s.getType());
+    if (!st.getElementType().isF32() || st.getNumElements() != 1)
+      return op->emitOpError() << "scales must be single f32 values";
+  }
+  return success();
+}
+
+LogicalResult QLinearAddOp::verify() {
+  return verifyQLinearBinary(*this, getA(), getAZeroPoint(), getB(), getBZeroPoint(),
+                             getCZeroPoint(), {getAScale(), getBScale(), getCScale()});
+}
+
+LogicalResult QLinearMulOp::verify() {
+  return verifyQLinearBinary(*this, getA(), getAZeroPoint(), getB(), getBZeroPoint(),
+                             getCZeroPoint(), {getAScale(), getBScale(), getCScale()});
+}
+
 LogicalResult QLinearMatMulOp::verify() {
   Type a = getA().getType().getElementType(), b = getB().getType().getElementType();
   if (!isByteInteger(a) || !isByteInteger(b) ||

@@ -149,3 +149,23 @@ def QOpt_QLinearMatMulOp : QOpt_Op<"qlinear_matmul", [Pure]> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
+
+class QOpt_QLinearBinaryOp<string mnemonic, string desc> : QOpt_Op<mnemonic, [Pure]> {
+  let summary = desc;
+  let description = [{
+    ONNX Runtime's com.microsoft QLinearAdd / QLinearMul: per-tensor 8-bit operands (NumPy
+    broadcasting) whose dequantized sum or product is quantized to `c_scale`, `c_zero_point`. The
+    contrib op is defined by ONNX Runtime's CPU kernels, so the runtime computes it their way (scale
+    ratios and a fused multiply-add for add; the integer product times one float ratio for mul),
+    which can differ by one step from dequantize-op-quantize where a value lands near a half.
+  }];
+  let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$a_scale, AnyRankedTensor:$a_zero_point,
+                       AnyRankedTensor:$b, AnyRankedTensor:$b_scale, AnyRankedTensor:$b_zero_point,
+                       AnyRankedTensor:$c_scale, AnyRankedTensor:$c_zero_point);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def QOpt_QLinearAddOp : QOpt_QLinearBinaryOp<"qlinear_add", "quantized add, requantized">;
+def QOpt_QLinearMulOp : QOpt_QLinearBinaryOp<"qlinear_mul", "quantized multiply, requantized">;

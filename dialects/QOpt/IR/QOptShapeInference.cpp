@@ -623,6 +623,20 @@ LogicalResult QLinearMatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return pushTensor(types, *shape, rankedType(getYZeroPoint()).getElementType());
 }
 
+LogicalResult QLinearAddOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto shape = broadcast(*this, rankedType(getA()).getShape(), rankedType(getB()).getShape());
+  if (failed(shape))
+    return failure();
+  return pushTensor(types, *shape, rankedType(getCZeroPoint()).getElementType());
+}
+
+LogicalResult QLinearMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto shape = broadcast(*this, rankedType(getA()).getShape(), rankedType(getB()).getShape());
+  if (failed(shape))
+    return failure();
+  return pushTensor(types, *shape, rankedType(getCZeroPoint()).getElementType());
+}
+
 LogicalResult DynamicQuantizeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto x = rankedType(getInput());
   if (!x.getElementType().isF32())

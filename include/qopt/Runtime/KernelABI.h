@@ -70,6 +70,8 @@ enum class Opcode : int64_t {
   Sign,           // unary elementwise
   Tile,           // operands: input, repeats
   ReduceProd,     // I: as ReduceMean
+  QLinearAdd,     // operands: a, a scale, a zero point, b, ..., c scale, c zero point
+  QLinearMul,
   NumOpcodes
 };
 

@@ -119,6 +119,8 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::RoundOp) { return simple(Opcode::Round); })
       .Case([&](Q::SignOp) { return simple(Opcode::Sign); })
       .Case([&](Q::TileOp) { return simple(Opcode::Tile); })
+      .Case([&](Q::QLinearAddOp) { return simple(Opcode::QLinearAdd); })
+      .Case([&](Q::QLinearMulOp) { return simple(Opcode::QLinearMul); })
       .Case([&](Q::NotOp) { return simple(Opcode::Not); })
       .Case([&](Q::SiluOp) { return simple(Opcode::Silu); })
       .Case([&](Q::IsNaNOp) { return simple(Opcode::IsNaN); })

@@ -1,11 +1,12 @@
 //===- QLinearHandlers.cpp - ONNX Runtime's QOperator-format ops ----------===//
 //
 // ONNX Runtime's static quantizer in QOperator format writes com.microsoft ops that take uint8/int8
-// tensors with their scale and zero point and return a requantized result (QLinearAdd, QLinearMul,
-// QLinearSigmoid, QLinearSoftmax, QLinearConcat, ...). Their contrib-op definitions are "dequantize
-// the inputs, apply the float op, quantize the result", and that is how they are imported: as
-// qopt.dequantize, the float op and qopt.quantize, so they share the exact QuantizeLinear rounding
-// (half to even, saturating) and every later pass sees ordinary float ops. QGemm's constant weight
+// tensors with their scale and zero point and return a requantized result. QLinearAdd and
+// QLinearMul become qopt ops of their own, computed as ONNX Runtime's kernels compute them (see
+// lib/Runtime/QLinearKernels.cpp). The others (QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax,
+// QLinearConcat, QLinearWhere) are defined as "dequantize the inputs, apply the float op, quantize
+// the result", and that is how they are imported, so they share the exact QuantizeLinear rounding
+// (half to even, saturating) and later passes see ordinary float ops. QGemm's constant weight
 // becomes a dequantize feeding a gemm, which the weight-dequantize fold turns into a quantized
 // matmul like any QDQ weight. The ops that quantize activations on the fly (DynamicQuantizeMatMul,
 // MatMulIntegerToFloat) become DynamicQuantizeLinear / MatMulInteger and a float rescale.
@@ -59,17 +60,24 @@ Value f32Scalar(NodeContext &ctx, float v) {
   return arith::ConstantOp::create(ctx.builder, ctx.loc, DenseElementsAttr::get(type, v));
 }
 
-/// QLinearAdd / QLinearMul: (A, A_scale, A_zp?, B, B_scale, B_zp?, C_scale, C_zp?).
+/// The zero point at `i`, or a zero of the storage type of the tensor at `like` when absent.
+Value zeroPointOr(NodeContext &ctx, size_t i, size_t like) {
+  if (Value zp = ctx.input(i))
+    return zp;
+  Type t = cast<RankedTensorType>(ctx.input(like).getType()).getElementType();
+  auto type = RankedTensorType::get({}, t);
+  return arith::ConstantOp::create(ctx.builder, ctx.loc,
+                                   DenseElementsAttr::get(type, APInt(8, 0)));
+}
+
+/// QLinearAdd / QLinearMul: (A, A_scale, A_zp?, B, B_scale, B_zp?, C_scale, C_zp?). These keep
+/// their own op: ONNX Runtime's kernels round differently from dequantize-op-quantize.
 template <typename OpTy> HandlerResult importQLinearBinary(NodeContext &ctx) {
   if (failed(ctx.checkArity(7, 8)) || failed(requireInputs(ctx, {0, 1, 3, 4, 6})))
     return failure();
-  auto a = dequantize(ctx, operand(ctx, 0));
-  if (failed(a))
-    return failure();
-  auto bv = dequantize(ctx, operand(ctx, 3));
-  if (failed(bv))
-    return failure();
-  return quantize(ctx, ctx.make<OpTy>(*a, *bv), ctx.input(6), ctx.input(7));
+  return single(ctx.make<OpTy>(ctx.input(0), ctx.input(1), zeroPointOr(ctx, 2, 0), ctx.input(3),
+                               ctx.input(4), zeroPointOr(ctx, 5, 0), ctx.input(6),
+                               zeroPointOr(ctx, 7, 0)));
 }
 
 /// Unary QLinear ops: (X, X_scale, X_zp?, Y_scale, Y_zp?) around the float op `apply`.
@@ -209,8 +217,8 @@ HandlerResult importMatMulIntegerToFloat(NodeContext &ctx) {
 
 void qopt::onnx_importer::registerQLinearHandlers() {
   const char *ms = "com.microsoft";
-  registerHandler(ms, "QLinearAdd", 1, importQLinearBinary<Q::AddOp>);
-  registerHandler(ms, "QLinearMul", 1, importQLinearBinary<Q::MulOp>);
+  registerHandler(ms, "QLinearAdd", 1, importQLinearBinary<Q::QLinearAddOp>);
+  registerHandler(ms, "QLinearMul", 1, importQLinearBinary<Q::QLinearMulOp>);
   registerHandler(ms, "QLinearSigmoid", 1, [](NodeContext &ctx) {
     return importQLinearUnary(ctx, [&](Value x) { return ctx.make<Q::SigmoidOp>(x); });
   });
