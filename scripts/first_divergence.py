@@ -36,7 +36,9 @@ wanted = (TensorProto.FLOAT, TensorProto.UINT8, TensorProto.INT8)
 probes = []
 for node in model.graph.node:
     for out in node.output:
-        if out and types.get(out) in wanted:
+        # Contrib ops (com.microsoft) have no ONNX type inference; their outputs are 8-bit.
+        known = types.get(out) in wanted or (node.domain == "com.microsoft" and out not in types)
+        if out and known:
             probes.append((node.name or node.op_type, node.op_type, out))
 del model.graph.output[:]
 for i, (_, _, out) in enumerate(probes):

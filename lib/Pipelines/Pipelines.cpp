@@ -13,7 +13,9 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
     pm.addNestedPass<func::FuncOp>(QOpt::createRaisePatternsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // Weights that arrive quantized (QDQ format) stay packed.
+  // Integer groups of QDQ models run as integer ops, as ONNX Runtime runs them; then the weights
+  // that arrive quantized and still feed float matmuls stay packed.
+  pm.addNestedPass<func::FuncOp>(QOpt::createFuseQDQPass());
   pm.addNestedPass<func::FuncOp>(QOpt::createFoldWeightDequantizePass());
 }
 

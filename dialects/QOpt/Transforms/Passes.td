@@ -157,6 +157,34 @@ def FoldWeightDequantizePass : Pass<"qopt-fold-weight-dequantize", "::mlir::func
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def FuseQDQPass : Pass<"qopt-fuse-qdq", "::mlir::func::FuncOp"> {
+  let summary = "Fuses dequantize → add / mul / matmul → quantize into qopt's integer ops";
+  let description = [{
+    In a QDQ-format model, `quantize(add(dequantize(a), dequantize(b)))` with per-tensor 8-bit
+    operands of one type becomes `qopt.qlinear_add` (likewise `qopt.qlinear_mul`), and
+    `quantize(matmul(dequantize(a), dequantize(w)))` with a per-tensor `a` and a per-tensor or
+    per-column `w` becomes `qopt.qlinear_matmul`: the groups ONNX Runtime runs as integer kernels,
+    computed with the same rounding. The float op must have the quantize as its only user; a
+    dequantize that feeds other ops stays for them.
+
+    Before:
+    ```mlir
+    %a = qopt.dequantize %qa, %sa, %za : (tensor<4xui8>, tensor<f32>, tensor<ui8>) -> tensor<4xf32>
+    %b = qopt.dequantize %qb, %sb, %zb : (tensor<4xui8>, tensor<f32>, tensor<ui8>) -> tensor<4xf32>
+    %c = qopt.add %a, %b : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+    %q = qopt.quantize %c, %sc, %zc {storage_type = ui8} : (...) -> tensor<4xui8>
+    ```
+    After:
+    ```mlir
+    %q = qopt.qlinear_add %qa, %sa, %za, %qb, %sb, %zb, %sc, %zc : (...) -> tensor<4xui8>
+    ```
+  }];
+  let statistics = [
+    Statistic<"numFused", "num-fused", "Dequantize-op-quantize groups fused">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def DequantizeWeightsPass : Pass<"qopt-dequantize-weights", "::mlir::ModuleOp"> {
   let summary = "Expands quantized weights back to f32 (for quantizing again with another scheme)";
   let description = [{
