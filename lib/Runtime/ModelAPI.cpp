@@ -248,7 +248,7 @@ static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tenso
   if (op <= Opcode::Trilu || op == Opcode::Tile)
     return runShapeOp(op, ctx, in, numIns, out, numOuts, i, ni, f, nf);
   if ((op >= Opcode::Quantize && op <= Opcode::QLinearMatMul) || op == Opcode::QLinearAdd ||
-      op == Opcode::QLinearMul)
+      op == Opcode::QLinearMul || op == Opcode::QLinearSoftmax)
     return runQDQOp(op, ctx, in, numIns, out, i, ni);
   if (op >= Opcode::QuantMatMul && op <= Opcode::QuantGather)
     return runQuantOp(op, ctx, in, numIns, out, i, ni);

@@ -13,7 +13,9 @@
 //
 #include "Tensor.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 using namespace qopt::rt;
 
@@ -113,4 +115,59 @@ void qopt::rt::qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **out
     run<uint8_t>(op, a, sa, za, b, sb, zb, sc, zc, *out);
   else
     run<int8_t>(op, a, sa, za, b, sb, zb, sc, zc, *out);
+}
+
+/// QLinearSoftmax as ONNX Runtime computes it. The row maximum maps to the last entry of a table of
+/// exp((i - 255 + shift) * x_scale), where the shift keeps a row's sum of up to D entries below the
+/// f32 range; the entries are summed in order in f32 and each output is
+/// round_half_even(entry * (floor(1 / y_scale) / sum)) + y_zero_point, saturated. (The grouping of
+/// that product decides ties, e.g. a row of four equal entries landing on 63.5.)
+void qopt::rt::qlinearSoftmax(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis,
+                              bool flattenTail) {
+  Tensor &x = *ins[0];
+  if (x.dtype != QOPT_UINT8 && x.dtype != QOPT_INT8)
+    fail("QLinearSoftmax takes an int8 or uint8 tensor");
+  float xScale = single(*ins[1], "x_scale"), yScale = single(*ins[2], "y_scale");
+  auto yZero = static_cast<int32_t>(readInt(*ins[3], 0));
+  int64_t outer = 1, d = 1, inner = 1;
+  for (int k = 0; k < x.rank; ++k)
+    (k < axis ? outer : k == axis || flattenTail ? d : inner) *= x.dims[k];
+  Tensor *out = ctx.allocate(x.dtype, x.shape());
+  outs[0] = out;
+  if (x.numElements() == 0)
+    return;
+
+  double shift = std::log(static_cast<double>(std::numeric_limits<float>::max() /
+                                              static_cast<float>(d)));
+  shift = std::max(0.0, shift - 5.0) / static_cast<double>(xScale);
+  float table[256];
+  for (int i = 0; i < 256; ++i)
+    table[i] = static_cast<float>(std::exp((static_cast<double>(i) - 255.0 + shift) *
+                                           static_cast<double>(xScale)));
+  float multiplier = std::floor(1.0f / yScale);
+  bool isSigned = x.dtype == QOPT_INT8;
+  auto code = [&](int64_t e) -> int32_t {
+    return isSigned ? x.as<int8_t>()[e] : x.as<uint8_t>()[e];
+  };
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t in = 0; in < inner; ++in) {
+      int64_t base = o * d * inner + in;
+      int32_t xmax = INT32_MIN;
+      for (int64_t j = 0; j < d; ++j)
+        xmax = std::max(xmax, code(base + j * inner));
+      float sum = 0.0f;
+      for (int64_t j = 0; j < d; ++j)
+        sum += table[255 - xmax + code(base + j * inner)];
+      float rowFactor = multiplier / sum;
+      for (int64_t j = 0; j < d; ++j) {
+        int64_t e = base + j * inner;
+        float entry = table[255 - xmax + code(e)];
+        int32_t q = sum == 0.0f ? yZero
+                                : static_cast<int32_t>(std::nearbyint(entry * rowFactor)) + yZero;
+        if (isSigned)
+          out->as<int8_t>()[e] = saturate<int8_t>(q);
+        else
+          out->as<uint8_t>()[e] = saturate<uint8_t>(q);
+      }
+    }
 }

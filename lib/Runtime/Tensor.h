@@ -99,6 +99,8 @@ void runQuantOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **
                 const int64_t *i, int64_t ni);
 /// QLinearAdd / QLinearMul computed as ONNX Runtime's x86 kernels do (QLinearKernels.cpp).
 void qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **outs);
+/// QLinearSoftmax computed as ONNX Runtime's kernel does (QLinearKernels.cpp).
+void qlinearSoftmax(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis, bool flattenTail);
 void runQDQOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
               const int64_t *i, int64_t ni);
 void runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,

@@ -189,6 +189,21 @@ LogicalResult QLinearMulOp::verify() {
                              getCZeroPoint(), {getAScale(), getBScale(), getCScale()});
 }
 
+LogicalResult QLinearSoftmaxOp::verify() {
+  Type t = getInput().getType().getElementType();
+  if (!isByteInteger(t) || getYZeroPoint().getType().getElementType() != t)
+    return emitOpError() << "takes an int8 or uint8 input and zero point of the same type";
+  for (Value s : {getXScale(), getYScale()}) {
+    auto st = cast<RankedTensorType>(s.getType());
+    if (!st.getElementType().isF32() || st.getNumElements() != 1)
+      return emitOpError() << "scales must be single f32 values";
+  }
+  int64_t rank = getInput().getType().getRank(), axis = static_cast<int64_t>(getAxis());
+  if (axis < -rank || axis >= rank)
+    return emitOpError() << "axis " << axis << " is out of range for rank " << rank;
+  return success();
+}
+
 LogicalResult QLinearMatMulOp::verify() {
   Type a = getA().getType().getElementType(), b = getB().getType().getElementType();
   if (!isByteInteger(a) || !isByteInteger(b) ||

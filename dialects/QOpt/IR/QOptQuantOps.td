@@ -169,3 +169,19 @@ class QOpt_QLinearBinaryOp<string mnemonic, string desc> : QOpt_Op<mnemonic, [Pu
 
 def QOpt_QLinearAddOp : QOpt_QLinearBinaryOp<"qlinear_add", "quantized add, requantized">;
 def QOpt_QLinearMulOp : QOpt_QLinearBinaryOp<"qlinear_mul", "quantized multiply, requantized">;
+
+def QOpt_QLinearSoftmaxOp : QOpt_Op<"qlinear_softmax", [Pure]> {
+  let summary = "ONNX Runtime's quantized softmax over `axis`";
+  let description = [{
+    com.microsoft QLinearSoftmax as ONNX Runtime computes it: exponentials of the codes' distances
+    from the row maximum from a 256-entry table built for `x_scale`, summed in f32, and the result
+    requantized with `floor(1 / y_scale)` as the multiplier (the zero point of `x` cancels). With
+    `flatten_tail` (the contrib op's `opset` below 13) the softmax runs over all dims from `axis`.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$x_scale,
+                       AnyRankedTensor:$y_scale, AnyRankedTensor:$y_zero_point,
+                       I64Attr:$axis, DefaultValuedAttr<BoolAttr, "false">:$flatten_tail);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}

@@ -637,6 +637,11 @@ LogicalResult QLinearMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return pushTensor(types, *shape, rankedType(getCZeroPoint()).getElementType());
 }
 
+LogicalResult QLinearSoftmaxOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return pushTensor(types, rankedType(getInput()).getShape(),
+                    rankedType(getInput()).getElementType());
+}
+
 LogicalResult DynamicQuantizeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto x = rankedType(getInput());
   if (!x.getElementType().isF32())

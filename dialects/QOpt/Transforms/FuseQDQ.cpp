@@ -1,7 +1,7 @@
 //===- FuseQDQ.cpp - dequantize-op-quantize groups into integer ops -------===//
 //
 // A QDQ-format model spells an integer add as dequantize, float add, quantize. ONNX Runtime runs
-// such groups as its integer kernels (QLinearAdd, QLinearMul, QLinearMatMul), whose rounding
+// such groups as its integer kernels (QLinearAdd, QLinearMul, QLinearMatMul, QLinearSoftmax), whose rounding
 // differs from the float spelling by one step near halves; over a transformer those steps add up
 // to about 1e-2 of the output. Fusing the same groups into qopt's integer ops makes a compiled QDQ
 // model compute what ONNX Runtime computes, and keeps the tensors 8-bit between the ops.
@@ -64,10 +64,25 @@ struct FuseQDQPass : public qopt::QOpt::impl::FuseQDQPassBase<FuseQDQPass> {
     Operation *op = q.getInput().getDefiningOp();
     // The float op must feed only this quantize, as in ONNX Runtime's node units.
     if (!op || op->getNumResults() != 1 || !op->getResult(0).hasOneUse() ||
-        !isa<AddOp, MulOp, MatMulOp>(op))
+        !isa<AddOp, MulOp, MatMulOp, SoftmaxOp>(op))
       return failure();
     OpBuilder b(q);
     Location loc = op->getLoc();
+    if (auto softmax = dyn_cast<SoftmaxOp>(op)) {
+      auto x = perTensorDequantize(softmax.getInput());
+      if (!x || x.getInput().getType().getElementType() != storage)
+        return failure();
+      Value result = QLinearSoftmaxOp::create(
+          b, loc, q.getType(), x.getInput(), x.getScale(), q.getScale(),
+          zeroPointOf(b, loc, q.getZeroPoint(), storage), b.getI64IntegerAttr(softmax.getAxis()),
+          b.getBoolAttr(false));
+      q.replaceAllUsesWith(result);
+      q.erase();
+      op->erase();
+      if (x.getResult().use_empty())
+        x.erase();
+      return success();
+    }
     auto lhs = perTensorDequantize(op->getOperand(0));
     // QLinearAdd/Mul keep one 8-bit type throughout; QLinearMatMul may mix signedness.
     if (!lhs || (!isa<MatMulOp>(op) && lhs.getInput().getType().getElementType() != storage))

@@ -163,7 +163,8 @@ def FuseQDQPass : Pass<"qopt-fuse-qdq", "::mlir::func::FuncOp"> {
     In a QDQ-format model, `quantize(add(dequantize(a), dequantize(b)))` with per-tensor 8-bit
     operands of one type becomes `qopt.qlinear_add` (likewise `qopt.qlinear_mul`), and
     `quantize(matmul(dequantize(a), dequantize(w)))` with a per-tensor `a` and a per-tensor or
-    per-column `w` becomes `qopt.qlinear_matmul`: the groups ONNX Runtime runs as integer kernels,
+    per-column `w` becomes `qopt.qlinear_matmul`, and a softmax between them
+    `qopt.qlinear_softmax`: the groups ONNX Runtime runs as integer kernels,
     computed with the same rounding. The float op must have the quantize as its only user; a
     dequantize that feeds other ops stays for them.
 

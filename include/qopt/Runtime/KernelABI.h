@@ -72,6 +72,7 @@ enum class Opcode : int64_t {
   ReduceProd,     // I: as ReduceMean
   QLinearAdd,     // operands: a, a scale, a zero point, b, ..., c scale, c zero point
   QLinearMul,
+  QLinearSoftmax, // I: axis (normalized), flatten tail; operands: x, x scale, y scale, y zero point
   NumOpcodes
 };
 

@@ -121,6 +121,11 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::TileOp) { return simple(Opcode::Tile); })
       .Case([&](Q::QLinearAddOp) { return simple(Opcode::QLinearAdd); })
       .Case([&](Q::QLinearMulOp) { return simple(Opcode::QLinearMul); })
+      .Case([&](Q::QLinearSoftmaxOp s) {
+        return KernelCall{Opcode::QLinearSoftmax,
+                          {normalize(s.getAxis(), rankOf(s.getInput())), s.getFlattenTail() ? 1 : 0},
+                          {}};
+      })
       .Case([&](Q::NotOp) { return simple(Opcode::Not); })
       .Case([&](Q::SiluOp) { return simple(Opcode::Silu); })
       .Case([&](Q::IsNaNOp) { return simple(Opcode::IsNaN); })

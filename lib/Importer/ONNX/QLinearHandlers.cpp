@@ -3,8 +3,8 @@
 // ONNX Runtime's static quantizer in QOperator format writes com.microsoft ops that take uint8/int8
 // tensors with their scale and zero point and return a requantized result. QLinearAdd and
 // QLinearMul become qopt ops of their own, computed as ONNX Runtime's kernels compute them (see
-// lib/Runtime/QLinearKernels.cpp). The others (QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax,
-// QLinearConcat, QLinearWhere) are defined as "dequantize the inputs, apply the float op, quantize
+// lib/Runtime/QLinearKernels.cpp), as does QLinearSoftmax. The others (QLinearSigmoid,
+// QLinearLeakyRelu, QLinearConcat, QLinearWhere) are defined as "dequantize the inputs, apply the float op, quantize
 // the result", and that is how they are imported, so they share the exact QuantizeLinear rounding
 // (half to even, saturating) and later passes see ordinary float ops. QGemm's constant weight
 // becomes a dequantize feeding a gemm, which the weight-dequantize fold turns into a quantized
@@ -99,15 +99,17 @@ FailureOr<Value> leakyRelu(NodeContext &ctx, Value x, float alpha) {
   return ctx.make<Q::WhereOp>(*negative, *scaled, x);
 }
 
+/// QLinearSoftmax: (X, X_scale, X_zp?, Y_scale, Y_zp); `opset` below 13 normalizes the tail from
+/// `axis` (default 1 there, -1 from 13 on).
 HandlerResult importQLinearSoftmax(NodeContext &ctx) {
-  int64_t rank = ctx.input(0) ? cast<RankedTensorType>(ctx.input(0).getType()).getRank() : 0;
-  int64_t axis = ctx.intAttr("axis", -1);
-  // `opset` names the Softmax whose semantics apply; before 13 it normalizes the flattened tail.
-  if (ctx.intAttr("opset", 13) < 13 && axis != -1 && axis != rank - 1)
-    return ctx.emitError() << "a Softmax-" << ctx.intAttr("opset", 13)
-                           << " over dims [" << axis << ", " << rank
-                           << ") is not supported; only the last dim is";
-  return importQLinearUnary(ctx, [&](Value x) { return ctx.make<Q::SoftmaxOp>(x, axis); });
+  if (failed(ctx.checkArity(4, 5)) || failed(requireInputs(ctx, {0, 1, 3})))
+    return failure();
+  bool before13 = ctx.intAttr("opset", 13) < 13;
+  int64_t axis = ctx.intAttr("axis", before13 ? 1 : -1);
+  return single(ctx.make<Q::QLinearSoftmaxOp>(ctx.input(0), ctx.input(1), ctx.input(3),
+                                              zeroPointOr(ctx, 4, 0),
+                                              ctx.builder.getI64IntegerAttr(axis),
+                                              ctx.builder.getBoolAttr(before13)));
 }
 
 /// QLinearConcat: (Y_scale, Y_zp, then (X, X_scale, X_zp) per input).
