@@ -120,8 +120,8 @@ void qopt::rt::qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **out
 /// QLinearSoftmax as ONNX Runtime computes it. The row maximum maps to the last entry of a table of
 /// exp((i - 255 + shift) * x_scale), where the shift keeps a row's sum of up to D entries below the
 /// f32 range; the entries are summed in order in f32 and each output is
-/// round_half_even(entry * (floor(1 / y_scale) / sum)) + y_zero_point, saturated. (The grouping of
-/// that product decides ties, e.g. a row of four equal entries landing on 63.5.)
+/// round_half_even((entry / sum) * floor(1 / y_scale)) + y_zero_point, saturated. (The grouping of
+/// that expression decides ties, e.g. a row of four equal entries landing on 63.5.)
 void qopt::rt::qlinearSoftmax(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis,
                               bool flattenTail) {
   Tensor &x = *ins[0];
@@ -158,12 +158,11 @@ void qopt::rt::qlinearSoftmax(Context &ctx, Tensor **ins, Tensor **outs, int64_t
       float sum = 0.0f;
       for (int64_t j = 0; j < d; ++j)
         sum += table[255 - xmax + code(base + j * inner)];
-      float rowFactor = multiplier / sum;
       for (int64_t j = 0; j < d; ++j) {
         int64_t e = base + j * inner;
         float entry = table[255 - xmax + code(e)];
         int32_t q = sum == 0.0f ? yZero
-                                : static_cast<int32_t>(std::nearbyint(entry * rowFactor)) + yZero;
+                                : static_cast<int32_t>(std::nearbyint(entry / sum * multiplier)) + yZero;
         if (isSigned)
           out->as<int8_t>()[e] = saturate<int8_t>(q);
         else
