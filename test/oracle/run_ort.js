@@ -8,7 +8,8 @@ const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
 
 const kinds = {
   '<f4': ['float32', Float32Array], '<i8': ['int64', BigInt64Array],
-  '<i4': ['int32', Int32Array], '|u1': ['uint8', Uint8Array], '|b1': ['bool', Uint8Array],
+  '<i4': ['int32', Int32Array], '|u1': ['uint8', Uint8Array], '|i1': ['int8', Int8Array],
+  '|b1': ['bool', Uint8Array],
 };
 
 function readNpy(file) {

@@ -29,7 +29,22 @@ QTensor operand(NodeContext &ctx, size_t first) {
   return {ctx.input(first), ctx.input(first + 1), ctx.input(first + 2)};
 }
 
-/// Checks that the inputs at `required` are present (the op's contrib definition requires them).
+/// Checks the input count and that the inputs at `required` are present: zero points are optional
+/// in the middle of these ops' input lists, so presence is checked by position.
+LogicalResult checkInputs(NodeContext &ctx, size_t min, size_t max,
+                          std::initializer_list<size_t> required) {
+  // The arity check proper (and the single-output check) with no input required by position.
+  if (failed(ctx.checkArity(0, max)))
+    return failure();
+  if (ctx.node.input_size() < static_cast<int>(min))
+    return ctx.emitError() << "takes " << min << " to " << max << " inputs, got "
+                           << ctx.node.input_size();
+  for (size_t i : required)
+    if (!ctx.input(i))
+      return ctx.emitError() << "input " << i << " is required";
+  return success();
+}
+
 LogicalResult requireInputs(NodeContext &ctx, std::initializer_list<size_t> required) {
   for (size_t i : required)
     if (!ctx.input(i))
@@ -73,7 +88,7 @@ Value zeroPointOr(NodeContext &ctx, size_t i, size_t like) {
 /// QLinearAdd / QLinearMul: (A, A_scale, A_zp?, B, B_scale, B_zp?, C_scale, C_zp?). These keep
 /// their own op: ONNX Runtime's kernels round differently from dequantize-op-quantize.
 template <typename OpTy> HandlerResult importQLinearBinary(NodeContext &ctx) {
-  if (failed(ctx.checkArity(7, 8)) || failed(requireInputs(ctx, {0, 1, 3, 4, 6})))
+  if (failed(checkInputs(ctx, 7, 8, {0, 1, 3, 4, 6})))
     return failure();
   return single(ctx.make<OpTy>(ctx.input(0), ctx.input(1), zeroPointOr(ctx, 2, 0), ctx.input(3),
                                ctx.input(4), zeroPointOr(ctx, 5, 0), ctx.input(6),
@@ -83,7 +98,7 @@ template <typename OpTy> HandlerResult importQLinearBinary(NodeContext &ctx) {
 /// Unary QLinear ops: (X, X_scale, X_zp?, Y_scale, Y_zp?) around the float op `apply`.
 HandlerResult importQLinearUnary(NodeContext &ctx,
                                  function_ref<FailureOr<Value>(Value)> apply) {
-  if (failed(ctx.checkArity(4, 5)) || failed(requireInputs(ctx, {0, 1, 3})))
+  if (failed(checkInputs(ctx, 4, 5, {0, 1, 3})))
     return failure();
   auto x = dequantize(ctx, operand(ctx, 0));
   if (failed(x))
@@ -102,7 +117,7 @@ FailureOr<Value> leakyRelu(NodeContext &ctx, Value x, float alpha) {
 /// QLinearSoftmax: (X, X_scale, X_zp?, Y_scale, Y_zp); `opset` below 13 normalizes the tail from
 /// `axis` (default 1 there, -1 from 13 on).
 HandlerResult importQLinearSoftmax(NodeContext &ctx) {
-  if (failed(ctx.checkArity(4, 5)) || failed(requireInputs(ctx, {0, 1, 3})))
+  if (failed(checkInputs(ctx, 4, 5, {0, 1, 3})))
     return failure();
   bool before13 = ctx.intAttr("opset", 13) < 13;
   int64_t axis = ctx.intAttr("axis", before13 ? 1 : -1);
@@ -114,7 +129,7 @@ HandlerResult importQLinearSoftmax(NodeContext &ctx) {
 
 /// QLinearConcat: (Y_scale, Y_zp, then (X, X_scale, X_zp) per input).
 HandlerResult importQLinearConcat(NodeContext &ctx) {
-  if (failed(ctx.checkArity(5, 2 + 3 * 256)))
+  if (failed(checkInputs(ctx, 5, 2 + 3 * 256, {0})))
     return failure();
   if ((ctx.inputs.size() - 2) % 3 != 0)
     return ctx.emitError() << "expects (tensor, scale, zero point) triples after Y_scale, Y_zero_point";
@@ -134,7 +149,7 @@ HandlerResult importQLinearConcat(NodeContext &ctx) {
 }
 
 HandlerResult importQLinearWhere(NodeContext &ctx) {
-  if (failed(ctx.checkArity(9, 9)) || failed(requireInputs(ctx, {0, 1, 2, 4, 5, 7})))
+  if (failed(checkInputs(ctx, 9, 9, {0, 1, 2, 4, 5, 7})))
     return failure();
   auto x = dequantize(ctx, operand(ctx, 1));
   if (failed(x))
@@ -148,7 +163,7 @@ HandlerResult importQLinearWhere(NodeContext &ctx) {
 /// QGemm: (A, a_scale, a_zp, B, b_scale, b_zp, C?, y_scale?, y_zp?). C is an int32 bias in the
 /// scale a_scale * b_scale with zero point 0; without y_scale the result stays float.
 HandlerResult importQGemm(NodeContext &ctx) {
-  if (failed(ctx.checkArity(6, 9)) || failed(requireInputs(ctx, {0, 1, 3, 4})))
+  if (failed(checkInputs(ctx, 6, 9, {0, 1, 3, 4})))
     return failure();
   Builder &b = ctx.builder;
   auto a = dequantize(ctx, operand(ctx, 0));
@@ -199,7 +214,7 @@ HandlerResult rescaledIntegerMatMul(NodeContext &ctx, Value aq, Value azp, Value
 
 /// DynamicQuantizeMatMul: (A, B, b_scale, b_zp?, bias?), A quantized to uint8 on the fly.
 HandlerResult importDynamicQuantizeMatMul(NodeContext &ctx) {
-  if (failed(ctx.checkArity(3, 5)) || failed(requireInputs(ctx, {0, 1, 2})))
+  if (failed(checkInputs(ctx, 3, 5, {0, 1, 2})))
     return failure();
   auto q = ctx.makeMulti<Q::DynamicQuantizeOp>(3, ctx.input(0));
   if (failed(q))
@@ -210,7 +225,7 @@ HandlerResult importDynamicQuantizeMatMul(NodeContext &ctx) {
 
 /// MatMulIntegerToFloat: (A, B, a_scale, b_scale, a_zp?, b_zp?, bias?).
 HandlerResult importMatMulIntegerToFloat(NodeContext &ctx) {
-  if (failed(ctx.checkArity(4, 7)) || failed(requireInputs(ctx, {0, 1, 2, 3})))
+  if (failed(checkInputs(ctx, 4, 7, {0, 1, 2, 3})))
     return failure();
   return rescaledIntegerMatMul(ctx, ctx.input(0), ctx.input(4), ctx.input(2), ctx.input(1),
                                ctx.input(3), ctx.input(5), ctx.input(6));

@@ -174,3 +174,36 @@ func.func @qlinear_per_row_y_scale(%a: tensor<2x4xui8>, %s: tensor<f32>, %z: ten
   %0 = qopt.qlinear_matmul %a, %s, %z, %b, %s, %bz, %ys, %z : (tensor<2x4xui8>, tensor<f32>, tensor<ui8>, tensor<4x3xi8>, tensor<f32>, tensor<i8>, tensor<2xf32>, tensor<ui8>) -> tensor<2x3xui8>
   return %0 : tensor<2x3xui8>
 }
+
+// -----
+
+func.func @qlinear_add_mixed_types(%a: tensor<4xui8>, %b: tensor<4xi8>, %s: tensor<f32>, %z: tensor<ui8>, %bz: tensor<i8>) -> tensor<4xui8> {
+  // expected-error @+1 {{operands, zero points and result must share one element type}}
+  %0 = qopt.qlinear_add %a, %s, %z, %b, %s, %bz, %s, %z : (tensor<4xui8>, tensor<f32>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<i8>, tensor<f32>, tensor<ui8>) -> tensor<4xui8>
+  return %0 : tensor<4xui8>
+}
+
+// -----
+
+func.func @qlinear_mul_per_axis_scale(%a: tensor<4xui8>, %s: tensor<f32>, %s4: tensor<4xf32>, %z: tensor<ui8>) -> tensor<4xui8> {
+  // expected-error @+1 {{scales must be single f32 values}}
+  %0 = qopt.qlinear_mul %a, %s4, %z, %a, %s, %z, %s, %z : (tensor<4xui8>, tensor<4xf32>, tensor<ui8>, tensor<4xui8>, tensor<f32>, tensor<ui8>, tensor<f32>, tensor<ui8>) -> tensor<4xui8>
+  return %0 : tensor<4xui8>
+}
+
+// -----
+
+func.func @qlinear_softmax_axis(%a: tensor<2x4xui8>, %s: tensor<f32>, %z: tensor<ui8>) -> tensor<2x4xui8> {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %0 = qopt.qlinear_softmax %a, %s, %s, %z {axis = 2 : i64} : (tensor<2x4xui8>, tensor<f32>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+  return %0 : tensor<2x4xui8>
+}
+
+// -----
+
+func.func @tile_rank(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %r = arith.constant dense<[1, 1, 1]> : tensor<3xi64>
+  // expected-error @+1 {{has 3 repeats for an input of rank 2}}
+  %0 = qopt.tile %x, %r : (tensor<2x3xf32>, tensor<3xi64>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}

@@ -105,3 +105,20 @@ func.func @integer_quantization(%x: tensor<2x4xf32>, %w: tensor<4x3xi8>, %wz: te
   %2 = qopt.round %x : tensor<2x4xf32>
   return %0, %1, %2 : tensor<2x3xi32>, tensor<2x3xui8>, tensor<2x4xf32>
 }
+
+// CHECK-LABEL: func.func @qlinear_ops
+func.func @qlinear_ops(%a: tensor<2x4xui8>, %b: tensor<4xui8>, %s: tensor<f32>, %z: tensor<ui8>, %x: tensor<2x3xf32>, %r: tensor<2xi64>) -> (tensor<2x4xui8>, tensor<2x4xui8>, tensor<2x4xui8>, tensor<2x3xf32>, tensor<4x3xf32>, tensor<f32>) {
+  // CHECK: qopt.qlinear_add %{{.*}} : (tensor<2x4xui8>, tensor<f32>, tensor<ui8>, tensor<4xui8>, tensor<f32>, tensor<ui8>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+  %0 = qopt.qlinear_add %a, %s, %z, %b, %s, %z, %s, %z : (tensor<2x4xui8>, tensor<f32>, tensor<ui8>, tensor<4xui8>, tensor<f32>, tensor<ui8>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+  // CHECK: qopt.qlinear_mul
+  %1 = qopt.qlinear_mul %a, %s, %z, %b, %s, %z, %s, %z : (tensor<2x4xui8>, tensor<f32>, tensor<ui8>, tensor<4xui8>, tensor<f32>, tensor<ui8>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+  // CHECK: qopt.qlinear_softmax %{{.*}} {axis = -1 : i64} : (tensor<2x4xui8>, tensor<f32>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+  %2 = qopt.qlinear_softmax %a, %s, %s, %z {axis = -1 : i64} : (tensor<2x4xui8>, tensor<f32>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+  // CHECK: qopt.sign %{{.*}} : tensor<2x3xf32>
+  %3 = qopt.sign %x : tensor<2x3xf32>
+  // CHECK: qopt.tile %{{.*}}, %{{.*}} : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<4x3xf32>
+  %4 = qopt.tile %x, %r : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<4x3xf32>
+  // CHECK: qopt.reduce_prod %{{.*}} {axes = array<i64>, keepdims = false} : tensor<2x3xf32> -> tensor<f32>
+  %5 = qopt.reduce_prod %x {axes = array<i64>, keepdims = false} : tensor<2x3xf32> -> tensor<f32>
+  return %0, %1, %2, %3, %4, %5 : tensor<2x4xui8>, tensor<2x4xui8>, tensor<2x4xui8>, tensor<2x3xf32>, tensor<4x3xf32>, tensor<f32>
+}
