@@ -6,9 +6,13 @@
 //
 #include "Tensor.h"
 
+#include "WorkerPool.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include <immintrin.h>
 
 using namespace qopt::rt;
 
@@ -138,11 +142,55 @@ void dynamicQuantize(Context &ctx, Tensor **ins, Tensor **outs) {
   outs[2] = z;
 }
 
-/// Exact int32 (a - a_zero_point) x (b - b_zero_point) with NumPy matmul broadcasting; calls
-/// `emit(index, acc, row, col)` for every output element.
-template <typename Emit>
-std::vector<int64_t> integerMatMul(Tensor &a, Tensor &b, Tensor *azp, Tensor *bzp, Emit emit,
-                                   std::vector<int64_t> *outShape) {
+/// Zero-point-shifted 8-bit values widened to int16, `rows` rows of `k` padded with zeros to `kPad`.
+/// `at(r, i)` reads element i of row r of the source; `zero(r)` is row r's zero point.
+template <typename At, typename Zero>
+void packRows(int16_t *dst, int64_t rows, int64_t k, int64_t kPad, At at, Zero zero) {
+  for (int64_t r = 0; r < rows; ++r) {
+    int32_t z = zero(r);
+    int16_t *row = dst + r * kPad;
+    for (int64_t i = 0; i < k; ++i)
+      row[i] = static_cast<int16_t>(at(r, i) - z);
+    std::fill(row + k, row + kPad, int16_t(0));
+  }
+}
+
+/// The exact int32 dot product of two packed rows (kPad a multiple of 16). Products of shifted
+/// 8-bit values are at most 255 * 255, so madd's pairwise sums and the accumulation stay exact
+/// for any row shorter than 33,000.
+int32_t dotInt16(const int16_t *x, const int16_t *y, int64_t kPad) {
+  __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+  int64_t i = 0;
+  for (; i + 32 <= kPad; i += 32) {
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x + i)),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y + i))));
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x + i + 16)),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y + i + 16))));
+  }
+  for (; i < kPad; i += 16)
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x + i)),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y + i))));
+  __m256i acc = _mm256_add_epi32(acc0, acc1);
+  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  v = _mm_hadd_epi32(v, v);
+  v = _mm_hadd_epi32(v, v);
+  return _mm_cvtsi128_si32(v);
+}
+
+/// Reads element i of an 8-bit tensor as int32.
+int32_t byteAt(const Tensor &t, int64_t i) {
+  return t.dtype == QOPT_UINT8 ? t.as<uint8_t>()[i] : t.as<int8_t>()[i];
+}
+
+/// Exact int32 (a - a_zero_point) x (b - b_zero_point) with NumPy matmul broadcasting, for 8-bit
+/// a and b. Both operands are widened to zero-point-shifted int16 rows (b transposed), and the
+/// output columns are split across the worker threads. Returns the accumulators, row-major.
+std::vector<int32_t> integerMatMul(Context &ctx, Tensor &a, Tensor &b, Tensor *azp, Tensor *bzp,
+                                   std::vector<int64_t> *outShape, int64_t *rowsOut,
+                                   int64_t *colsOut) {
   std::vector<int64_t> as = a.shape(), bs = b.shape();
   bool aVec = as.size() == 1, bVec = bs.size() == 1;
   if (aVec) as.insert(as.begin(), 1);
@@ -156,33 +204,42 @@ std::vector<int64_t> integerMatMul(Tensor &a, Tensor &b, Tensor *azp, Tensor *bz
   *outShape = batch;
   if (!aVec) outShape->push_back(m);
   if (!bVec) outShape->push_back(n);
+  *rowsOut = m;
+  *colsOut = n;
   if (azp && azp->numElements() != 1 && azp->numElements() != m)
     fail("a_zero_point must be a scalar or one per row");
   if (bzp && bzp->numElements() != 1 && bzp->numElements() != n)
     fail("b_zero_point must be a scalar or one per column");
+  if (k >= 33000)
+    fail("integer matmul rows longer than 33,000 could overflow int32");
   int64_t batches = 1;
   for (int64_t d : batch) batches *= d;
   std::vector<int64_t> aStrides = broadcastStrides(aBatch, batch.size(), batch);
   std::vector<int64_t> bStrides = broadcastStrides(bBatch, batch.size(), batch);
-  std::vector<int32_t> bColumn(k);
+  int64_t kPad = (k + 15) / 16 * 16;
+  std::vector<int16_t> aRows(m * kPad), bCols(n * kPad);
+  std::vector<int32_t> acc(batches * m * n);
+  auto azAt = [&](int64_t r) { return azp ? byteAt(*azp, azp->numElements() == 1 ? 0 : r) : 0; };
+  auto bzAt = [&](int64_t c) { return bzp ? byteAt(*bzp, bzp->numElements() == 1 ? 0 : c) : 0; };
+  int64_t lastBOff = -1;
   for (int64_t t = 0; t < batches; ++t) {
     int64_t aOff, bOff;
     batchOffsets(t, batch, aStrides, bStrides, aOff, bOff);
-    for (int64_t col = 0; col < n; ++col) {
-      int32_t bz = bzp ? static_cast<int32_t>(readInt(*bzp, bzp->numElements() == 1 ? 0 : col)) : 0;
-      for (int64_t kk = 0; kk < k; ++kk)
-        bColumn[kk] = static_cast<int32_t>(readInt(b, bOff * k * n + kk * n + col)) - bz;
-      for (int64_t row = 0; row < m; ++row) {
-        int32_t az = azp ? static_cast<int32_t>(readInt(*azp, azp->numElements() == 1 ? 0 : row)) : 0;
-        int64_t base = aOff * m * k + row * k;
-        int32_t acc = 0;
-        for (int64_t kk = 0; kk < k; ++kk)
-          acc += (static_cast<int32_t>(readInt(a, base + kk)) - az) * bColumn[kk];
-        emit((t * m + row) * n + col, acc, row, col);
-      }
-    }
+    packRows(aRows.data(), m, k, kPad,
+             [&](int64_t r, int64_t i) { return byteAt(a, aOff * m * k + r * k + i); }, azAt);
+    if (bOff != lastBOff)
+      packRows(bCols.data(), n, k, kPad,
+               [&](int64_t c, int64_t i) { return byteAt(b, bOff * k * n + i * n + c); }, bzAt);
+    lastBOff = bOff;
+    int32_t *out = acc.data() + t * m * n;
+    ctx.workers->parallelFor(n, std::max<int64_t>(1, 4096 / std::max<int64_t>(kPad, 1)),
+                             [&](int64_t begin, int64_t end) {
+      for (int64_t row = 0; row < m; ++row)
+        for (int64_t col = begin; col < end; ++col)
+          out[row * n + col] = dotInt16(aRows.data() + row * kPad, bCols.data() + col * kPad, kPad);
+    });
   }
-  return *outShape;
+  return acc;
 }
 
 void requireBytes(const Tensor &t, const char *what) {
@@ -196,13 +253,10 @@ void matmulInteger(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs) {
   requireBytes(b, "MatMulInteger's b");
   Tensor *azp = numIns > 2 ? ins[2] : nullptr, *bzp = numIns > 3 ? ins[3] : nullptr;
   std::vector<int64_t> shape;
-  std::vector<int32_t> acc;
-  integerMatMul(a, b, azp, bzp, [&](int64_t idx, int32_t v, int64_t, int64_t) {
-    if (static_cast<size_t>(idx) >= acc.size()) acc.resize(idx + 1);
-    acc[idx] = v;
-  }, &shape);
+  int64_t rows, cols;
+  std::vector<int32_t> acc = integerMatMul(ctx, a, b, azp, bzp, &shape, &rows, &cols);
   Tensor *out = ctx.allocate(QOPT_INT32, shape);
-  std::copy(acc.begin(), acc.begin() + out->numElements(), out->as<int32_t>());
+  std::copy(acc.begin(), acc.end(), out->as<int32_t>());
   outs[0] = out;
 }
 
@@ -216,16 +270,16 @@ void qlinearMatMul(Context &ctx, Tensor **ins, Tensor **outs) {
   auto [lo, hi] = storageRange(yzp.dtype);
   float yScale = *ys.as<float>(), yZero = static_cast<float>(readInt(yzp, 0));
   std::vector<int64_t> shape;
-  std::vector<std::pair<int64_t, float>> results;
-  integerMatMul(a, b, &azp, &bzp, [&](int64_t idx, int32_t acc, int64_t row, int64_t col) {
+  int64_t rows, cols;
+  std::vector<int32_t> acc = integerMatMul(ctx, a, b, &azp, &bzp, &shape, &rows, &cols);
+  Tensor *out = ctx.allocate(yzp.dtype, shape);
+  for (int64_t idx = 0; idx < static_cast<int64_t>(acc.size()); ++idx) {
+    int64_t row = (idx / cols) % rows, col = idx % cols;
     float sa = as.as<float>()[as.numElements() == 1 ? 0 : row];
     float sb = bs.as<float>()[bs.numElements() == 1 ? 0 : col];
-    float q = std::nearbyint(static_cast<float>(acc) * (sa * sb / yScale)) + yZero;
-    results.emplace_back(idx, std::clamp(q, lo, hi));
-  }, &shape);
-  Tensor *out = ctx.allocate(yzp.dtype, shape);
-  for (auto [idx, v] : results)
-    storeInt(*out, idx, static_cast<int64_t>(v));
+    float q = std::nearbyint(static_cast<float>(acc[idx]) * (sa * sb / yScale)) + yZero;
+    storeInt(*out, idx, static_cast<int64_t>(std::clamp(q, lo, hi)));
+  }
   outs[0] = out;
 }
 } // namespace
