@@ -317,6 +317,113 @@ void gemv4Dispatch(const PackedWeight &w, const float *x, float *y, int64_t rowB
     gemv4<M, false>(w, x, y, rowBegin, rowEnd, xsum);
 }
 
+/// Activation rows quantized to int8 per group of the weight's scheme, as ONNX Runtime's
+/// accuracy-level-4 MatMulNBits does: scale = max|x| / 127, codes = round_half_even(x * 127 / max|x|).
+/// Each group is stored padded to the group size; for 4-bit weights the values of a 32-wide chunk
+/// are also kept reordered (even positions, then odd) to line up with the low and high nibbles.
+struct Int8Rows {
+  int64_t m = 0, groups = 0, stride = 0;
+  std::vector<int8_t> q, interleaved;
+  std::vector<float> scale;
+  std::vector<int32_t> sum;
+};
+
+Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool interleave) {
+  Int8Rows rows;
+  rows.m = m;
+  rows.groups = w.groups;
+  rows.stride = w.groups * w.group;
+  rows.q.assign(m * rows.stride, 0);
+  rows.scale.assign(m * w.groups, 0.0f);
+  rows.sum.assign(m * w.groups, 0);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t g = 0; g < w.groups; ++g) {
+      int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
+      const float *xr = x + r * w.k;
+      float maxAbs = 0.0f;
+      for (int64_t i = begin; i < end; ++i)
+        maxAbs = std::max(maxAbs, std::fabs(xr[i]));
+      float inverse = maxAbs != 0.0f ? 127.0f / maxAbs : 0.0f;
+      rows.scale[r * w.groups + g] = maxAbs / 127.0f;
+      int8_t *q = rows.q.data() + r * rows.stride + begin;
+      int32_t sum = 0;
+      for (int64_t i = begin; i < end; ++i) {
+        float v = std::nearbyint(xr[i] * inverse);
+        q[i - begin] = static_cast<int8_t>(std::clamp(v, -128.0f, 127.0f));
+        sum += q[i - begin];
+      }
+      rows.sum[r * w.groups + g] = sum;
+    }
+  if (interleave) {
+    rows.interleaved.resize(rows.q.size());
+    for (size_t c = 0; c < rows.q.size(); c += 32)
+      for (int j = 0; j < 16; ++j) {
+        rows.interleaved[c + j] = rows.q[c + 2 * j];
+        rows.interleaved[c + 16 + j] = rows.q[c + 2 * j + 1];
+      }
+  }
+  return rows;
+}
+
+/// Code `i` of a packed row (LSB first).
+inline int32_t codeAt(const uint8_t *row, int64_t i, unsigned bits) {
+  int64_t bit = i * bits;
+  uint32_t word = row[bit / 8];
+  if ((bit % 8) + bits > 8)
+    word |= static_cast<uint32_t>(row[bit / 8 + 1]) << 8;
+  return static_cast<int32_t>((word >> (bit % 8)) & ((1u << bits) - 1));
+}
+
+/// Sum over one group of int8 activations times raw 4-bit codes, 32 at a time (group % 32 == 0).
+inline int32_t dotGroup4(const uint8_t *codes, const int8_t *interleaved, int64_t len) {
+  const __m256i mask = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  __m256i acc = _mm256_setzero_si256();
+  for (int64_t c = 0; c < len; c += 32) {
+    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
+    __m256i nibbles = _mm256_and_si256(both, mask);
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(interleaved + c));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, a), ones));
+  }
+  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  v = _mm_hadd_epi32(v, v);
+  v = _mm_hadd_epi32(v, v);
+  return _mm_cvtsi128_si32(v);
+}
+
+/// y[r, n] = sum over groups of (dot(q_r, codes_n) - zero * sum(q_r)) * scale_x * scale_w.
+void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, int64_t m,
+                          float *y) {
+  bool fast4 = w.bits == 4 && w.group % 32 == 0 && w.k % w.group == 0;
+  Int8Rows rows = quantizeRowsInt8(w, x, m, fast4);
+  int32_t symmetricZero = 1 << (w.bits - 1);
+  int64_t grain = std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(w.k * m, 1));
+  ctx.workers->parallelFor(w.n, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      const uint8_t *codes = w.codes + n * w.rowBytes;
+      for (int64_t r = 0; r < m; ++r) {
+        float acc = 0.0f;
+        for (int64_t g = 0; g < w.groups; ++g) {
+          int64_t start = g * w.group, len = std::min(w.k, start + w.group) - start;
+          int32_t dot = 0;
+          if (fast4) {
+            dot = dotGroup4(codes + start / 2,
+                            rows.interleaved.data() + r * rows.stride + start, len);
+          } else {
+            const int8_t *q = rows.q.data() + r * rows.stride + start;
+            for (int64_t i = 0; i < len; ++i)
+              dot += q[i] * codeAt(codes, start + i, w.bits);
+          }
+          int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
+          dot -= zero * rows.sum[r * w.groups + g];
+          acc += static_cast<float>(dot) * (rows.scale[r * w.groups + g] * w.scale(n, g));
+        }
+        y[r * w.n + n] = acc;
+      }
+    }
+  });
+}
+
 void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, const int64_t *i,
                  int64_t ni) {
   if (numIns < 5 || !ins[0] || ins[0]->dtype != QOPT_FLOAT32)
@@ -335,6 +442,11 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
   float *py = out->as<float>();
   if (m == 0 || w.n == 0)
     return;
+  if (ni > 7 && i[7] != 0) {
+    if (w.codebook != 0)
+      fail("quantized matmul: int8 activations need integer codes");
+    return int8ActivationMatMul(ctx, w, px, m, py);
+  }
   if (m <= 4) {
     bool fused4 = w.bits == 4 && w.group % 16 == 0 && w.k % 16 == 0;
     std::vector<float> xsum;

@@ -132,6 +132,8 @@ LogicalResult QuantizedMatMulOp::verify() {
   if (!x.isDynamicDim(x.getRank() - 1) && x.getDimSize(x.getRank() - 1) != k)
     return emitOpError() << "input has " << x.getDimSize(x.getRank() - 1)
                          << " features, the weight " << k;
+  if (getInt8Activations() && getScheme().getCodebook() != Codebook::Int)
+    return emitOpError() << "int8_activations needs integer codes";
   return verifyPackedWeight(*this, getScheme(), k, getCodes(), getScales(), getZeroPoints(),
                             getScaleScales());
 }

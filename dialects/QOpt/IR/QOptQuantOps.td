@@ -62,6 +62,11 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
       when the scales are double-quantized, with `scale_scales` holding one f32 per block);
     - `zero_points`: `tensor<N x G x ui8>`, present exactly when the scheme is asymmetric.
 
+    With `int8_activations`, each row of `input` is quantized per group of the scheme (along K)
+    to int8 with scale max|x| / 127, rounding half to even, and the products are integer dot
+    products scaled per group: ONNX Runtime's "accuracy level 4" arithmetic for MatMulNBits,
+    which its default session also applies to blocked int4 QDQ weights.
+
     ```mlir
     %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 128 : i64,
            scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
@@ -71,7 +76,8 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$codes, AnyRankedTensor:$scales,
                        Optional<AnyRankedTensor>:$zero_points,
                        Optional<AnyRankedTensor>:$scale_scales,
-                       QOpt_SchemeAttr:$scheme, I64Attr:$in_features);
+                       QOpt_SchemeAttr:$scheme, I64Attr:$in_features,
+                       UnitAttr:$int8_activations);
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = [{
     $input `,` $codes `,` $scales (`zero_points` $zero_points^)? (`scale_scales` $scale_scales^)?

@@ -160,8 +160,14 @@ struct FoldWeightDequantizePass
     auto scheme = SchemeAttr::get(ctx, Codebook::Int, bits, groupSize, symmetric,
                                   Float32Type::get(ctx), 0);
     Type resultType = op->getResult(0).getType();
-    Value y = QuantizedMatMulOp::create(b, op->getLoc(), resultType, x, codesValue, scalesValue,
-                                        zerosValue, Value(), scheme, b.getI64IntegerAttr(k));
+    auto qmm = QuantizedMatMulOp::create(b, op->getLoc(), resultType, x, codesValue, scalesValue,
+                                         zerosValue, Value(), scheme, b.getI64IntegerAttr(k));
+    // ONNX Runtime runs a MatMul by blocked 4-bit weights (blocks of 16 or more, a power of two,
+    // along K) as MatMulNBits at accuracy level 4: activations quantized to int8 per block. The
+    // same arithmetic keeps qopt's results equal to its default session.
+    if (bits == 4 && isa<MatMulOp>(op) && groupSize >= 16 && llvm::isPowerOf2_64(groupSize))
+      qmm.setInt8Activations(true);
+    Value y = qmm;
     if (bias)
       y = AddOp::create(b, op->getLoc(), resultType, y, bias);
     op->getResult(0).replaceAllUsesWith(y);

@@ -58,6 +58,7 @@ enum class Opcode : int64_t {
   // (0: one per row), symmetric, scale dtype (or uint8 codes when double-quantized),
   // double-quantization block (0: none), K (the row length).
   QuantMatMul,    // operands: input, codes, scales, zero points?, second-level scales?
+                  // an eighth I (optional): 1 = quantize the input to int8 per group
   QuantGather,    // operands: codes, scales, zero points?, second-level scales?, indices
   // ONNX's integer quantization ops.
   Quantize,       // I: axis (normalized), block size, saturate, storage dtype

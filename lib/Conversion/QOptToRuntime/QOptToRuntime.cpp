@@ -232,7 +232,9 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::ReduceMinOp r) { return reduceCall(Opcode::ReduceMin, r); })
       .Case([&](Q::ReduceProdOp r) { return reduceCall(Opcode::ReduceProd, r); })
       .Case([&](Q::QuantizedMatMulOp q) {
-        return KernelCall{Opcode::QuantMatMul, schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
+        KernelCall k{Opcode::QuantMatMul, schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
+        k.ints.push_back(q.getInt8Activations() ? 1 : 0);
+        return k;
       })
       .Case([&](Q::QuantizedGatherOp q) {
         return KernelCall{Opcode::QuantGather, schemeInts(q.getScheme(), q.getScales(), q.getRowSize()), {}};

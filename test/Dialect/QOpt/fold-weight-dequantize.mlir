@@ -77,3 +77,24 @@ func.func @per_input_row(%x: tensor<1x2xf32>) -> tensor<1x3xf32> {
   %y = qopt.matmul %x, %w : (tensor<1x2xf32>, tensor<2x3xf32>) -> tensor<1x3xf32>
   return %y : tensor<1x3xf32>
 }
+
+// -----
+
+// Blocks of 16 or more (a power of two) along K: ONNX Runtime runs these as MatMulNBits at accuracy
+// level 4, so the activations are marked for int8 quantization per block.
+// CHECK-LABEL: func.func @int4_blocks_of_16
+// CHECK: qopt.quantized_matmul %{{.*}}, %{{.*}}, %{{.*}} {in_features = 32 : i64, int8_activations, scheme = #qopt.scheme<int4, group = 16, sym, scale = f32>}
+func.func @int4_blocks_of_16(%x: tensor<1x32xf32>) -> tensor<1x1xf32> {
+  %q = arith.constant dense_resource<w16> : tensor<32x1xi4>
+  %s = arith.constant dense<[[0.5], [0.25]]> : tensor<2x1xf32>
+  %w = qopt.dequantize %q, %s {axis = 0 : i64, block_size = 16 : i64} : (tensor<32x1xi4>, tensor<2x1xf32>) -> tensor<32x1xf32>
+  %y = qopt.matmul %x, %w : (tensor<1x32xf32>, tensor<32x1xf32>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      w16: "0x08000000F9FAFBFCFDFEFF0001020304050607F9FAFBFCFDFEFF0001020304050607F9FA"
+    }
+  }
+#-}

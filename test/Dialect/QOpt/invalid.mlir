@@ -207,3 +207,11 @@ func.func @tile_rank(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %0 = qopt.tile %x, %r : (tensor<2x3xf32>, tensor<3xi64>) -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @int8_activations_nf4(%x: tensor<1x64xf32>, %codes: tensor<8x32xui8>, %scales: tensor<8x1xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{int8_activations needs integer codes}}
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, int8_activations, scheme = #qopt.scheme<nf4, group = 64, sym, scale = f32>} : (tensor<1x64xf32>, tensor<8x32xui8>, tensor<8x1xf32>) -> tensor<1x8xf32>
+  return %0 : tensor<1x8xf32>
+}
