@@ -391,10 +391,26 @@ inline int32_t dotGroup4(const uint8_t *codes, const int8_t *interleaved, int64_
   return _mm_cvtsi128_si32(v);
 }
 
+/// The same for 8-bit codes, 16 at a time widened to int16 (products up to 255 * 128 would
+/// saturate maddubs' int16 pair sums).
+inline int32_t dotGroup8(const uint8_t *codes, const int8_t *q, int64_t len) {
+  __m256i acc = _mm256_setzero_si256();
+  for (int64_t c = 0; c < len; c += 16) {
+    __m256i w = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c)));
+    __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(q + c)));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, a));
+  }
+  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  v = _mm_hadd_epi32(v, v);
+  v = _mm_hadd_epi32(v, v);
+  return _mm_cvtsi128_si32(v);
+}
+
 /// y[r, n] = sum over groups of (dot(q_r, codes_n) - zero * sum(q_r)) * scale_x * scale_w.
 void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, int64_t m,
                           float *y) {
   bool fast4 = w.bits == 4 && w.group % 32 == 0 && w.k % w.group == 0;
+  bool fast8 = w.bits == 8 && w.group % 16 == 0 && w.k % w.group == 0;
   Int8Rows rows = quantizeRowsInt8(w, x, m, fast4);
   int32_t symmetricZero = 1 << (w.bits - 1);
   int64_t grain = std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(w.k * m, 1));
@@ -409,6 +425,8 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
           if (fast4) {
             dot = dotGroup4(codes + start / 2,
                             rows.interleaved.data() + r * rows.stride + start, len);
+          } else if (fast8) {
+            dot = dotGroup8(codes + start, rows.q.data() + r * rows.stride + start, len);
           } else {
             const int8_t *q = rows.q.data() + r * rows.stride + start;
             for (int64_t i = 0; i < len; ++i)

@@ -116,8 +116,8 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
   Value scalesValue = blobConstant(ctx, ".scales", {n, blocks}, scaleType.getElementType(), *scales);
   auto scheme = Q::SchemeAttr::get(mctx, Q::Codebook::Int, bits, block, !zeroPoints,
                                    scaleType.getElementType(), 0);
-  // accuracy_level 4 asks for int8 activations (ONNX Runtime honors it for 4-bit weights).
-  bool int8Activations = ctx.intAttr("accuracy_level", 0) == 4 && bits == 4;
+  // accuracy_level 4 asks for int8 activations (ONNX Runtime honors it for 4- and 8-bit weights).
+  bool int8Activations = ctx.intAttr("accuracy_level", 0) == 4 && (bits == 4 || bits == 8);
   auto y = ctx.make<Q::QuantizedMatMulOp>(ctx.input(0), codesValue, scalesValue, zeroPoints, Value(),
                                           scheme, ctx.builder.getI64IntegerAttr(k),
                                           int8Activations ? ctx.builder.getUnitAttr() : UnitAttr());

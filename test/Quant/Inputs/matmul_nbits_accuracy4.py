@@ -54,7 +54,8 @@ def model(name, k, n, bits, block, zero_points):
 results = []
 for k, n, bits, block, zp, rows in [(256, 48, 4, 32, False, 1), (256, 48, 4, 32, True, 7),
                                     (192, 40, 4, 64, True, 3), (512, 24, 4, 128, False, 9),
-                                    (128, 32, 4, 16, True, 2)]:
+                                    (128, 32, 4, 16, True, 2), (256, 40, 8, 32, True, 5),
+                                    (96, 16, 8, 32, False, 1)]:
     name = f"nbits{bits}_k{k}_b{block}_{'asym' if zp else 'sym'}_m{rows}"
     path = model(name, k, n, bits, block, zp)
     x = (rs.randn(rows, k) * rs.choice([0.1, 1.0, 5.0], (rows, 1))).astype(np.float32)
