@@ -292,7 +292,8 @@ void qopt::rt::runQDQOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, T
   case Opcode::DynamicQuantize: return dynamicQuantize(ctx, ins, outs);
   case Opcode::MatMulInteger: return matmulInteger(ctx, ins, numIns, outs);
   case Opcode::QLinearMatMul: return qlinearMatMul(ctx, ins, outs);
-  case Opcode::QLinearAdd: case Opcode::QLinearMul: return qlinearBinary(op, ctx, ins, outs);
+  case Opcode::QLinearAdd: case Opcode::QLinearMul:
+    return qlinearBinary(op, ctx, ins, outs, ni > 0 && i[0] != 0);
   case Opcode::QLinearSoftmax: return qlinearSoftmax(ctx, ins, outs, i[0], i[1] != 0);
   default: fail("not a quantization op");
   }

@@ -38,9 +38,15 @@ float single(const Tensor &t, const char *what) {
   return t.as<float>()[0];
 }
 
-template <typename T>
+/// T is the stored type; U the type the arithmetic runs in (uint8 for int8 in the unsigned domain,
+/// where every value and zero point is read shifted by 128 and the result shifted back).
+template <typename T, typename U = T>
 void run(Opcode op, Tensor &a, float sa, int32_t za, Tensor &b, float sb, int32_t zb, float sc,
          int32_t zc, Tensor &out) {
+  constexpr int32_t shift = std::is_same_v<T, U> ? 0 : 128;
+  za += shift;
+  zb += shift;
+  zc += shift;
   const T *pa = a.as<T>(), *pb = b.as<T>();
   T *pc = out.as<T>();
   std::vector<int64_t> shape = out.shape();
@@ -66,22 +72,22 @@ void run(Opcode op, Tensor &a, float sa, int32_t za, Tensor &b, float sb, int32_
   for (int64_t base = 0; base < total; base += inner) {
     if (op == Opcode::QLinearAdd) {
       float rowFixed = fixed;
-      if (aScalar) rowFixed = fixed + static_cast<float>(pa[aOff]) * rAC;
-      if (bScalar) rowFixed = fixed + static_cast<float>(pb[bOff]) * rBC;
+      if (aScalar) rowFixed = fixed + static_cast<float>(pa[aOff] + shift) * rAC;
+      if (bScalar) rowFixed = fixed + static_cast<float>(pb[bOff] + shift) * rBC;
       for (int64_t j = 0; j < inner; ++j) {
-        float va = static_cast<float>(pa[aOff + j * aInner]);
-        float vb = static_cast<float>(pb[bOff + j * bInner]);
+        float va = static_cast<float>(pa[aOff + j * aInner] + shift);
+        float vb = static_cast<float>(pb[bOff + j * bInner] + shift);
         float v = aScalar   ? std::fma(vb, rBC, rowFixed)
                   : bScalar ? std::fma(va, rAC, rowFixed)
                             : std::fma(va, rAC, std::fma(vb, rBC, fixed));
-        pc[base + j] = saturate<T>(convertHalfEven(v));
+        pc[base + j] = static_cast<T>(saturate<U>(convertHalfEven(v)) - shift);
       }
     } else {
       for (int64_t j = 0; j < inner; ++j) {
-        int32_t prod = (static_cast<int32_t>(pa[aOff + j * aInner]) - za) *
-                       (static_cast<int32_t>(pb[bOff + j * bInner]) - zb);
+        int32_t prod = (static_cast<int32_t>(pa[aOff + j * aInner]) + shift - za) *
+                       (static_cast<int32_t>(pb[bOff + j * bInner]) + shift - zb);
         float v = static_cast<float>(prod) * mulRatio + static_cast<float>(zc);
-        pc[base + j] = saturate<T>(convertHalfEven(v));
+        pc[base + j] = static_cast<T>(saturate<U>(convertHalfEven(v)) - shift);
       }
     }
     for (int64_t d = static_cast<int64_t>(rank) - 2; d >= 0; --d) {
@@ -98,7 +104,8 @@ void run(Opcode op, Tensor &a, float sa, int32_t za, Tensor &b, float sb, int32_
 }
 } // namespace
 
-void qopt::rt::qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **outs) {
+void qopt::rt::qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **outs,
+                             bool unsignedDomain) {
   Tensor &a = *ins[0], &b = *ins[3];
   if (a.dtype != b.dtype || (a.dtype != QOPT_UINT8 && a.dtype != QOPT_INT8))
     fail("QLinearAdd/QLinearMul take two int8 or two uint8 tensors");
@@ -113,6 +120,8 @@ void qopt::rt::qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **out
   outs[0] = out;
   if (a.dtype == QOPT_UINT8)
     run<uint8_t>(op, a, sa, za, b, sb, zb, sc, zc, *out);
+  else if (unsignedDomain)
+    run<int8_t, uint8_t>(op, a, sa, za, b, sb, zb, sc, zc, *out);
   else
     run<int8_t>(op, a, sa, za, b, sb, zb, sc, zc, *out);
 }

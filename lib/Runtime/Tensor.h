@@ -98,7 +98,8 @@ void runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **
 void runQuantOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
                 const int64_t *i, int64_t ni);
 /// QLinearAdd / QLinearMul computed as ONNX Runtime's x86 kernels do (QLinearKernels.cpp).
-void qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **outs);
+/// `unsignedDomain`: int8 operands are computed shifted by 128 to uint8.
+void qlinearBinary(Opcode op, Context &ctx, Tensor **ins, Tensor **outs, bool unsignedDomain);
 /// QLinearSoftmax computed as ONNX Runtime's kernel does (QLinearKernels.cpp).
 void qlinearSoftmax(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis, bool flattenTail);
 void runQDQOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,

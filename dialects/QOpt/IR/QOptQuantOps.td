@@ -164,10 +164,13 @@ class QOpt_QLinearBinaryOp<string mnemonic, string desc> : QOpt_Op<mnemonic, [Pu
     contrib op is defined by ONNX Runtime's CPU kernels, so the runtime computes it their way (scale
     ratios and a fused multiply-add for add; the integer product times one float ratio for mul),
     which can differ by one step from dequantize-op-quantize where a value lands near a half.
+    `unsigned_domain` (int8 only) computes on the values shifted by 128 to uint8, as ONNX Runtime
+    does for the int8 QDQ groups it converts before fusing them.
   }];
   let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$a_scale, AnyRankedTensor:$a_zero_point,
                        AnyRankedTensor:$b, AnyRankedTensor:$b_scale, AnyRankedTensor:$b_zero_point,
-                       AnyRankedTensor:$c_scale, AnyRankedTensor:$c_zero_point);
+                       AnyRankedTensor:$c_scale, AnyRankedTensor:$c_zero_point,
+                       UnitAttr:$unsigned_domain);
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;

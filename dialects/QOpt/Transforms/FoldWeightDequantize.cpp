@@ -165,7 +165,12 @@ struct FoldWeightDequantizePass
     // ONNX Runtime runs a MatMul by blocked 4-bit weights (blocks of 16 or more, a power of two,
     // along K) as MatMulNBits at accuracy level 4: activations quantized to int8 per block. The
     // same arithmetic keeps qopt's results equal to its default session.
-    if (bits == 4 && isa<MatMulOp>(op) && groupSize >= 16 && llvm::isPowerOf2_64(groupSize))
+    // (Observed with ONNX Runtime 1.30: it leaves a MatMul whose only user is a Relu unfused, in
+    // float, so that one is not marked.)
+    Value out = op->getResult(0);
+    bool feedsRelu = out.hasOneUse() && isa<ReluOp>(*out.getUsers().begin());
+    if (bits == 4 && isa<MatMulOp>(op) && groupSize >= 16 && llvm::isPowerOf2_64(groupSize) &&
+        !feedsRelu)
       qmm.setInt8Activations(true);
     Value y = qmm;
     if (bias)

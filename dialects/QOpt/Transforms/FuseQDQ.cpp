@@ -45,15 +45,41 @@ Value zeroPointOf(OpBuilder &b, Location loc, Value zp, Type storage) {
   return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(type, APInt(8, 0)));
 }
 
+bool isSigned8(Type t) { return t.isSignedInteger(8) || t.isSignlessInteger(8); }
+
 struct FuseQDQPass : public qopt::QOpt::impl::FuseQDQPassBase<FuseQDQPass> {
   using Base::Base;
 
+  /// int8 activations that ONNX Runtime's x86 session turns into uint8 before fusing (a quantize
+  /// whose only user is a dequantize whose only user is one op); only groups whose activations
+  /// all turn uint8 are fused there, so only those are fused here. Decided on the graph as it
+  /// arrives, before any fusion changes the use counts.
+  DenseSet<Operation *> unsignedPairs;
+
   void runOnOperation() override {
+    getOperation().walk([&](QuantizeOp q) {
+      if (!q.getResult().hasOneUse())
+        return;
+      auto dq = dyn_cast<DequantizeOp>(*q.getResult().getUsers().begin());
+      if (dq && dq.getResult().hasOneUse()) {
+        unsignedPairs.insert(q);
+        unsignedPairs.insert(dq);
+      }
+    });
     SmallVector<QuantizeOp> quantizes;
     getOperation().walk([&](QuantizeOp q) { quantizes.push_back(q); });
     for (QuantizeOp q : quantizes)
       if (succeeded(fuse(q)))
         ++numFused;
+  }
+
+  /// An int8 activation (not a constant) that would stay int8 in ONNX Runtime.
+  bool staysSigned(DequantizeOp dq) {
+    if (!isSigned8(dq.getInput().getType().getElementType()))
+      return false;
+    if (dq.getInput().getDefiningOp<arith::ConstantOp>())
+      return false;
+    return !unsignedPairs.contains(dq);
   }
 
   LogicalResult fuse(QuantizeOp q) {
@@ -66,11 +92,13 @@ struct FuseQDQPass : public qopt::QOpt::impl::FuseQDQPassBase<FuseQDQPass> {
     if (!op || op->getNumResults() != 1 || !op->getResult(0).hasOneUse() ||
         !isa<AddOp, MulOp, MatMulOp, SoftmaxOp>(op))
       return failure();
+    if (isSigned8(storage) && !unsignedPairs.contains(q))
+      return failure();
     OpBuilder b(q);
     Location loc = op->getLoc();
     if (auto softmax = dyn_cast<SoftmaxOp>(op)) {
       auto x = perTensorDequantize(softmax.getInput());
-      if (!x || x.getInput().getType().getElementType() != storage)
+      if (!x || x.getInput().getType().getElementType() != storage || staysSigned(x))
         return failure();
       Value result = QLinearSoftmaxOp::create(
           b, loc, q.getType(), x.getInput(), x.getScale(), q.getScale(),
@@ -85,14 +113,15 @@ struct FuseQDQPass : public qopt::QOpt::impl::FuseQDQPassBase<FuseQDQPass> {
     }
     auto lhs = perTensorDequantize(op->getOperand(0));
     // QLinearAdd/Mul keep one 8-bit type throughout; QLinearMatMul may mix signedness.
-    if (!lhs || (!isa<MatMulOp>(op) && lhs.getInput().getType().getElementType() != storage))
+    if (!lhs || (!isa<MatMulOp>(op) && lhs.getInput().getType().getElementType() != storage) ||
+        staysSigned(lhs))
       return failure();
     Value lz = zeroPointOf(b, loc, lhs.getZeroPoint(), lhs.getInput().getType().getElementType());
     Value result;
     DequantizeOp rhs;
     if (isa<AddOp, MulOp>(op)) {
       rhs = perTensorDequantize(op->getOperand(1));
-      if (!rhs || rhs.getInput().getType().getElementType() != storage)
+      if (!rhs || rhs.getInput().getType().getElementType() != storage || staysSigned(rhs))
         return failure();
       Value rz = zeroPointOf(b, loc, rhs.getZeroPoint(), storage);
       Value qz = zeroPointOf(b, loc, q.getZeroPoint(), storage);
@@ -102,10 +131,15 @@ struct FuseQDQPass : public qopt::QOpt::impl::FuseQDQPassBase<FuseQDQPass> {
       else
         result = QLinearMulOp::create(b, loc, q.getType(), lhs.getInput(), lhs.getScale(), lz,
                                       rhs.getInput(), rhs.getScale(), rz, q.getScale(), qz);
+      // ONNX Runtime computes these int8 groups after shifting them to uint8; the rounding of
+      // its add differs between the two, so the op is told which domain to compute in.
+      if (isSigned8(storage))
+        result.getDefiningOp()->setAttr("unsigned_domain", b.getUnitAttr());
     } else {
       // The right operand may be quantized per tensor or per output column of a 2-D weight.
       rhs = op->getOperand(1).getDefiningOp<DequantizeOp>();
-      if (!rhs || rhs.getBlockSize() != 0 || !isByte(rhs.getInput().getType().getElementType()))
+      if (!rhs || rhs.getBlockSize() != 0 || !isByte(rhs.getInput().getType().getElementType()) ||
+          staysSigned(rhs))
         return failure();
       auto wType = rhs.getInput().getType();
       auto sType = rhs.getScale().getType();

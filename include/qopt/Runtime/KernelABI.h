@@ -71,7 +71,8 @@ enum class Opcode : int64_t {
   Sign,           // unary elementwise
   Tile,           // operands: input, repeats
   ReduceProd,     // I: as ReduceMean
-  QLinearAdd,     // operands: a, a scale, a zero point, b, ..., c scale, c zero point
+  QLinearAdd,     // operands: a, a scale, a zero point, b, ..., c scale, c zero point;
+                  // I: compute int8 shifted to uint8 (optional)
   QLinearMul,
   QLinearSoftmax, // I: axis (normalized), flatten tail; operands: x, x scale, y scale, y zero point
   NumOpcodes

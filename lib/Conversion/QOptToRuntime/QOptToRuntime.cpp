@@ -119,8 +119,12 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::RoundOp) { return simple(Opcode::Round); })
       .Case([&](Q::SignOp) { return simple(Opcode::Sign); })
       .Case([&](Q::TileOp) { return simple(Opcode::Tile); })
-      .Case([&](Q::QLinearAddOp) { return simple(Opcode::QLinearAdd); })
-      .Case([&](Q::QLinearMulOp) { return simple(Opcode::QLinearMul); })
+      .Case([&](Q::QLinearAddOp q) {
+        return KernelCall{Opcode::QLinearAdd, {q.getUnsignedDomain() ? 1 : 0}, {}};
+      })
+      .Case([&](Q::QLinearMulOp q) {
+        return KernelCall{Opcode::QLinearMul, {q.getUnsignedDomain() ? 1 : 0}, {}};
+      })
       .Case([&](Q::QLinearSoftmaxOp s) {
         return KernelCall{Opcode::QLinearSoftmax,
                           {normalize(s.getAxis(), rankOf(s.getInput())), s.getFlattenTail() ? 1 : 0},
