@@ -11,6 +11,8 @@
 #include "qopt/Quant/WeightQuantizer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+
+#include <algorithm>
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
@@ -55,7 +57,7 @@ Value blobConstant(NodeContext &ctx, StringRef suffix, ArrayRef<int64_t> shape, 
 
 /// MatMulNBits (com.microsoft): A [..., K] times a weight stored as B [N, blocks, blob] of `bits`-bit
 /// codes (a block of `block_size` codes per blob, low bits first), scales [N * blocks], optional
-/// packed zero points (default 2^(bits-1)), no g_idx, optional bias [N].
+/// packed zero points (default 2^(bits-1)), optional g_idx (act-order), optional bias [N].
 HandlerResult importMatMulNBits(NodeContext &ctx) {
   if (failed(ctx.checkArity(3, 6)))
     return failure();
@@ -65,9 +67,40 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
     return ctx.emitError() << "K, N and block_size must be positive";
   if (bits < 2 || bits > 8 || (block * bits) % 8 != 0)
     return ctx.emitError() << bits << "-bit codes in blocks of " << block << " are not supported";
-  if (ctx.input(4))
-    return ctx.emitError() << "g_idx (act-order) is not supported";
   int64_t blocks = (k + block - 1) / block, blob = block * bits / 8;
+  // g_idx (act-order): column i of the weight uses group g_idx[i]. When each group holds `block`
+  // columns, sorting the columns by group makes the groups contiguous again: the codes are stored
+  // in that order and the input's features are gathered into it before the matmul.
+  std::vector<int64_t> order;
+  if (ctx.input(4) && ctx.input(3))
+    return ctx.emitError() << "g_idx together with zero points is not supported (ONNX Runtime "
+                              "ignores the zero points then, so the model's meaning is unclear)";
+  if (Value gIdx = ctx.input(4)) {
+    auto raw = constantBytes(gIdx, 4);
+    auto gType = cast<RankedTensorType>(gIdx.getType());
+    if (!raw || !gType.getElementType().isInteger(32) || static_cast<int64_t>(raw->size()) != 4 * k)
+      return ctx.emitError() << "g_idx must be a constant int32 tensor of K = " << k << " elements";
+    std::vector<int32_t> group(k);
+    std::memcpy(group.data(), raw->data(), 4 * k);
+    bool natural = true;
+    for (int64_t i = 0; i < k; ++i) {
+      if (group[i] < 0 || group[i] >= blocks)
+        return ctx.emitError() << "g_idx[" << i << "] = " << group[i] << " is not a group of "
+                               << blocks;
+      natural &= group[i] == i / block;
+    }
+    if (!natural) {
+      order.resize(k);
+      for (int64_t i = 0; i < k; ++i)
+        order[i] = i;
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return group[a] < group[b]; });
+      for (int64_t p = 0; p < k; ++p)
+        if (group[order[p]] != p / block)
+          return ctx.emitError() << "g_idx groups must each hold block_size (" << block
+                                 << ") columns";
+    }
+  }
   auto b = constantBytes(ctx.input(1), 1);
   if (!b || static_cast<int64_t>(b->size()) != n * blocks * blob)
     return ctx.emitError() << "B must be a constant uint8 tensor of " << n << "x" << blocks << "x"
@@ -86,12 +119,15 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
   for (int64_t r = 0; r < n; ++r) {
     const uint8_t *src = b->data() + r * blocks * blob;
     uint8_t *dst = codes.data() + r * rowBytes;
-    if (k % block == 0) {
+    if (k % block == 0 && order.empty()) {
       std::memcpy(dst, src, rowBytes);
       continue;
     }
-    for (int64_t i = 0; i < k; ++i)
-      quant::writeCode(dst, i, bits, quant::readCode(src + (i / block) * blob, i % block, bits));
+    for (int64_t i = 0; i < k; ++i) {
+      int64_t from = order.empty() ? i : order[i];
+      quant::writeCode(dst, i, bits,
+                       quant::readCode(src + (from / block) * blob, from % block, bits));
+    }
   }
 
   MLIRContext *mctx = ctx.getContext();
@@ -118,7 +154,15 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
                                    scaleType.getElementType(), 0);
   // accuracy_level 4 asks for int8 activations (ONNX Runtime honors it for 4- and 8-bit weights).
   bool int8Activations = ctx.intAttr("accuracy_level", 0) == 4 && (bits == 4 || bits == 8);
-  auto y = ctx.make<Q::QuantizedMatMulOp>(ctx.input(0), codesValue, scalesValue, zeroPoints, Value(),
+  Value input = ctx.input(0);
+  if (!order.empty()) {
+    int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
+    auto gathered = ctx.make<Q::GatherOp>(input, ctx.i64Constant(order), rank - 1);
+    if (failed(gathered))
+      return failure();
+    input = *gathered;
+  }
+  auto y = ctx.make<Q::QuantizedMatMulOp>(input, codesValue, scalesValue, zeroPoints, Value(),
                                           scheme, ctx.builder.getI64IntegerAttr(k),
                                           int8Activations ? ctx.builder.getUnitAttr() : UnitAttr());
   if (failed(y) || !ctx.input(5))
