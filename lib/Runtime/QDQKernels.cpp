@@ -7,6 +7,7 @@
 #include "Tensor.h"
 
 #include "WorkerPool.h"
+#include "qopt/Quant/Codebooks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +16,7 @@
 #include <immintrin.h>
 
 using namespace qopt::rt;
+namespace quant = qopt::quant;
 
 namespace {
 /// The representable range of an integer storage dtype.
@@ -23,6 +25,8 @@ std::pair<float, float> storageRange(int32_t dtype) {
   case QOPT_UINT8: return {0.0f, 255.0f};
   case QOPT_INT8: return {-128.0f, 127.0f};
   case QOPT_UINT16: return {0.0f, 65535.0f};
+  case QOPT_UINT4: return {0.0f, 15.0f};
+  case QOPT_INT4: return {-8.0f, 7.0f};
   case QOPT_INT16: return {-32768.0f, 32767.0f};
   default: fail(std::string("quantization to ") + dtypeName(dtype) + " is not supported");
   }
@@ -31,7 +35,8 @@ std::pair<float, float> storageRange(int32_t dtype) {
 void storeInt(Tensor &t, int64_t i, int64_t v) {
   switch (t.dtype) {
   case QOPT_UINT8: t.as<uint8_t>()[i] = static_cast<uint8_t>(v); break;
-  case QOPT_INT8: t.as<int8_t>()[i] = static_cast<int8_t>(v); break;
+  case QOPT_INT8: case QOPT_INT4: t.as<int8_t>()[i] = static_cast<int8_t>(v); break;
+  case QOPT_UINT4: t.as<uint8_t>()[i] = static_cast<uint8_t>(v); break;
   case QOPT_UINT16: t.as<uint16_t>()[i] = static_cast<uint16_t>(v); break;
   case QOPT_INT16: t.as<int16_t>()[i] = static_cast<int16_t>(v); break;
   case QOPT_INT32: t.as<int32_t>()[i] = static_cast<int32_t>(v); break;
@@ -86,11 +91,28 @@ void quantize(Context &ctx, Tensor **ins, Tensor **outs, const int64_t *i, int64
   if (x.dtype != QOPT_FLOAT32)
     fail("QuantizeLinear needs a float32 input");
   int32_t storage = static_cast<int32_t>(i[3]);
-  auto [lo, hi] = storageRange(storage);
   ParamIndex index(x, *scale, i[0], i[1]);
+  const float *px = x.as<float>(), *ps = scale->as<float>();
+  if (storage == QOPT_FLOAT8E4M3FN) {
+    // x / scale + zero point rounded to the nearest E4M3 value; beyond the range, ±448 when
+    // saturating, NaN otherwise (E4M3FN has no infinities).
+    bool saturate = i[2] != 0;
+    Tensor *out = ctx.allocate(storage, x.shape());
+    outs[0] = out;
+    for (int64_t e = 0, n = x.numElements(); e < n; ++e) {
+      int64_t p = index(e);
+      float z = zp ? quant::decodeFP8E4M3(zp->as<uint8_t>()[p]) : 0.0f;
+      float v = px[e] / ps[p] + z;
+      uint8_t code = quant::encodeFP8E4M3(v);
+      if (!saturate && !(std::fabs(v) < 464.0f))
+        code = std::signbit(v) ? 0xFF : 0x7F;
+      out->as<uint8_t>()[e] = code;
+    }
+    return;
+  }
+  auto [lo, hi] = storageRange(storage);
   Tensor *out = ctx.allocate(storage, x.shape());
   outs[0] = out;
-  const float *px = x.as<float>(), *ps = scale->as<float>();
   for (int64_t e = 0, n = x.numElements(); e < n; ++e) {
     int64_t p = index(e);
     float z = zp ? static_cast<float>(readInt(*zp, p)) : 0.0f;
@@ -107,6 +129,14 @@ void dequantize(Context &ctx, Tensor **ins, Tensor **outs, const int64_t *i, int
   outs[0] = out;
   const float *ps = scale->as<float>();
   float *py = out->as<float>();
+  if (x.dtype == QOPT_FLOAT8E4M3FN) {
+    for (int64_t e = 0, n = x.numElements(); e < n; ++e) {
+      int64_t p = index(e);
+      float z = zp ? quant::decodeFP8E4M3(zp->as<uint8_t>()[p]) : 0.0f;
+      py[e] = (quant::decodeFP8E4M3(x.as<uint8_t>()[e]) - z) * ps[p];
+    }
+    return;
+  }
   for (int64_t e = 0, n = x.numElements(); e < n; ++e) {
     int64_t p = index(e);
     int64_t shifted = readInt(x, e) - (zp ? readInt(*zp, p) : 0);

@@ -11,7 +11,8 @@ size_t qopt::rt::dtypeSize(int32_t dtype) {
   case QOPT_FLOAT32: case QOPT_INT32: case QOPT_UINT32: return 4;
   case QOPT_INT64: case QOPT_FLOAT64: case QOPT_UINT64: return 8;
   case QOPT_INT16: case QOPT_UINT16: case QOPT_FLOAT16: case QOPT_BFLOAT16: return 2;
-  case QOPT_UINT8: case QOPT_INT8: case QOPT_BOOL: return 1;
+  case QOPT_UINT8: case QOPT_INT8: case QOPT_BOOL: case QOPT_FLOAT8E4M3FN: case QOPT_UINT4:
+  case QOPT_INT4: return 1;
   default: return 0;
   }
 }
@@ -31,6 +32,9 @@ const char *qopt::rt::dtypeName(int32_t dtype) {
   case QOPT_UINT64: return "uint64";
   case QOPT_FLOAT16: return "float16";
   case QOPT_BFLOAT16: return "bfloat16";
+  case QOPT_FLOAT8E4M3FN: return "float8e4m3fn";
+  case QOPT_UINT4: return "uint4";
+  case QOPT_INT4: return "int4";
   default: return "unknown";
   }
 }
@@ -163,8 +167,8 @@ int64_t qopt::rt::readInt(const Tensor &t, int64_t i) {
   switch (t.dtype) {
   case QOPT_INT64: return t.as<int64_t>()[i];
   case QOPT_INT32: return t.as<int32_t>()[i];
-  case QOPT_INT8: return t.as<int8_t>()[i];
-  case QOPT_UINT8: case QOPT_BOOL: return t.as<uint8_t>()[i];
+  case QOPT_INT8: case QOPT_INT4: return t.as<int8_t>()[i];
+  case QOPT_UINT8: case QOPT_BOOL: case QOPT_UINT4: return t.as<uint8_t>()[i];
   case QOPT_INT16: return t.as<int16_t>()[i];
   case QOPT_UINT16: return t.as<uint16_t>()[i];
   case QOPT_UINT32: return t.as<uint32_t>()[i];

@@ -4,6 +4,7 @@
 // element, sharing no code with lib/Quant: 16-bit scales go through the compiler's _Float16 and
 // __bf16 conversions, FP8 through a search over every e4m3 value.
 //
+#include "qopt/Quant/Codebooks.h"
 #include "qopt/Quant/WeightQuantizer.h"
 
 #include <gtest/gtest.h>

@@ -44,6 +44,29 @@ inline float decodeFP8E4M3(uint8_t code) {
 }
 inline constexpr float kFP8E4M3Max = 448.0f;
 
+/// float → FP8 E4M3 "fn", rounding to nearest even and saturating at ±448 (NaN stays NaN).
+inline uint8_t encodeFP8E4M3(float value) {
+  if (std::isnan(value))
+    return 0x7F;
+  uint8_t sign = std::signbit(value) ? 0x80 : 0;
+  float a = std::min(std::fabs(value), kFP8E4M3Max);
+  if (a == 0.0f)
+    return sign;
+  int exponent;
+  std::frexp(a, &exponent); // a = f * 2^exponent, f in [0.5, 1)
+  int e = std::max(exponent - 1, -6); // below 2^-6 the spacing is the subnormals' 2^-9
+  float step = std::ldexp(1.0f, e - 3);
+  float q = std::min(std::nearbyint(a / step) * step, kFP8E4M3Max);
+  if (q == 0.0f)
+    return sign;
+  if (q < std::ldexp(1.0f, -6))
+    return sign | static_cast<uint8_t>(q / std::ldexp(1.0f, -9));
+  std::frexp(q, &exponent);
+  int biased = exponent - 1 + 7;
+  int mantissa = static_cast<int>((std::ldexp(q, -(exponent - 1)) - 1.0f) * 8.0f);
+  return sign | static_cast<uint8_t>(biased << 3 | mantissa);
+}
+
 /// IEEE binary16 bits → float.
 inline float halfToFloat(uint16_t h) {
   uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;

@@ -62,8 +62,6 @@ void writeCode(uint8_t *row, int64_t index, unsigned bits, unsigned code);
 /// Round to nearest even.
 uint16_t floatToHalf(float value);
 uint16_t floatToBFloat(float value);
-/// Round to nearest even, saturating at ±448.
-uint8_t encodeFP8E4M3(float value);
 
 } // namespace qopt::quant
 

@@ -39,6 +39,9 @@ enum qopt_dtype {
   QOPT_UINT32 = 12,
   QOPT_UINT64 = 13,
   QOPT_BFLOAT16 = 16, /* storage only: quantization scales */
+  QOPT_FLOAT8E4M3FN = 17, /* storage only: quantized activations */
+  QOPT_UINT4 = 21, /* storage only, one value per byte */
+  QOPT_INT4 = 22,  /* storage only, one value per byte */
 };
 
 typedef struct qopt_tensor {

@@ -42,6 +42,9 @@ int64_t dtypeCode(Type t) {
   if (t.isF64()) return 11;
   if (t.isF16()) return 10;
   if (t.isBF16()) return 16;
+  if (isa<Float8E4M3FNType>(t)) return 17;
+  if (t.isUnsignedInteger(4)) return 21;
+  if (t.isSignlessInteger(4)) return 22;
   return 0;
 }
 
@@ -245,9 +248,13 @@ FailureOr<KernelCall> encode(Operation *op) {
       })
       .Case([&](Q::QuantizeOp q) -> FailureOr<KernelCall> {
         int64_t storage = dtypeCode(q.getStorageType());
-        if (!storage || !q.getStorageType().isInteger() || q.getStorageType().getIntOrFloatBitWidth() < 8)
-          return q.emitOpError() << "quantizes to " << q.getStorageType()
-                                 << ", which the runtime lacks (8- and 16-bit integers only)";
+        Type st = q.getStorageType();
+        bool supported = (st.isInteger() && st.getIntOrFloatBitWidth() <= 16) ||
+                         isa<Float8E4M3FNType>(st);
+        if (!storage || !supported)
+          return q.emitOpError() << "quantizes to " << st
+                                 << ", which the runtime lacks (4-, 8- and 16-bit integers and "
+                                    "f8E4M3FN only)";
         return KernelCall{Opcode::Quantize,
                           {normalize(q.getAxis(), rankOf(q.getInput())), static_cast<int64_t>(q.getBlockSize()),
                            q.getSaturate() ? 1 : 0, storage},
