@@ -66,11 +66,11 @@ func.func @main(%w: tensor<4x8xf32>) -> tensor<4x8xf32> {
 
 // -----
 
-// Activation quantization runs to 8- and 16-bit integers.
-func.func @main(%x: tensor<4xf32>, %s: tensor<f32>) -> tensor<4xi4> {
-  // expected-error @+1 {{'qopt.quantize' op quantizes to 'i4', which the runtime lacks (8- and 16-bit integers only)}}
-  %0 = qopt.quantize %x, %s {storage_type = i4} : (tensor<4xf32>, tensor<f32>) -> tensor<4xi4>
-  return %0 : tensor<4xi4>
+// Activation quantization runs to 4-, 8- and 16-bit integers and f8E4M3FN.
+func.func @main(%x: tensor<4xf32>, %s: tensor<f32>) -> tensor<4xf16> {
+  // expected-error @+1 {{'qopt.quantize' op quantizes to 'f16', which the runtime lacks (4-, 8- and 16-bit integers and f8E4M3FN only)}}
+  %0 = qopt.quantize %x, %s {storage_type = f16} : (tensor<4xf32>, tensor<f32>) -> tensor<4xf16>
+  return %0 : tensor<4xf16>
 }
 
 // -----
