@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # check_models.sh DIR [BIN] - compiles every DIR/NAME.onnx that has NAME.in.npy and NAME.out.npy
-# beside it (as export_families.py writes them), runs it on the input and compares with the saved
+# beside it (as export_families.py writes them; NAME.attention_mask.npy too where the model takes
+# a mask), runs it on the input and compares with the saved
 # ONNX Runtime output. Prints one line per model and a final `N ok, N failed`.
 # Relative tolerance 1e-4 for f32 models, 5e-3 for quantized ones (a dot in the model's stem).
 set -u
@@ -17,7 +18,9 @@ for model in "$dir"/*.onnx; do
   if ! "$bin/qopt-compile" "$model" -o "$work/$name.so" >"$work/log" 2>&1; then
     echo "$name: compile FAILED: $(grep -m1 error "$work/log")"; failed=$((failed + 1)); continue
   fi
-  if ! "$bin/qopt-run" "$work/$name.so" --input "input_ids=$dir/$name.in.npy" \
+  extra=()
+  [ -f "$dir/$name.attention_mask.npy" ] && extra=(--input "attention_mask=$dir/$name.attention_mask.npy")
+  if ! "$bin/qopt-run" "$work/$name.so" --input "input_ids=$dir/$name.in.npy" "${extra[@]}" \
       --output "$work/$name.npy" >"$work/log" 2>&1; then
     echo "$name: run FAILED: $(head -c 300 "$work/log")"; failed=$((failed + 1)); continue
   fi
