@@ -391,6 +391,28 @@ inline int32_t dotGroup4(const uint8_t *codes, const int8_t *interleaved, int64_
   return _mm_cvtsi128_si32(v);
 }
 
+/// dotGroup4 for four activation rows at once, sharing the nibble unpacking (prefill).
+inline void dotGroup4Rows(const uint8_t *codes, const int8_t *const rows[4], int64_t len,
+                          int32_t out[4]) {
+  const __m256i mask = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+  for (int64_t c = 0; c < len; c += 32) {
+    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
+    __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), mask);
+    for (int j = 0; j < 4; ++j) {
+      __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(rows[j] + c));
+      acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, a), ones));
+    }
+  }
+  for (int j = 0; j < 4; ++j) {
+    __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc[j]), _mm256_extracti128_si256(acc[j], 1));
+    v = _mm_hadd_epi32(v, v);
+    v = _mm_hadd_epi32(v, v);
+    out[j] = _mm_cvtsi128_si32(v);
+  }
+}
+
 /// The same for 8-bit codes, 16 at a time widened to int16 (products up to 255 * 128 would
 /// saturate maddubs' int16 pair sums).
 inline int32_t dotGroup8(const uint8_t *codes, const int8_t *q, int64_t len) {
@@ -417,26 +439,42 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
   ctx.workers->parallelFor(w.n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const uint8_t *codes = w.codes + n * w.rowBytes;
-      for (int64_t r = 0; r < m; ++r) {
-        float acc = 0.0f;
+      // Four rows at a time share each group's codes; each row sums its groups in order, so the
+      // result does not depend on how rows are grouped.
+      for (int64_t r0 = 0; r0 < m; r0 += 4) {
+        int64_t count = std::min<int64_t>(4, m - r0);
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         for (int64_t g = 0; g < w.groups; ++g) {
           int64_t start = g * w.group, len = std::min(w.k, start + w.group) - start;
-          int32_t dot = 0;
-          if (fast4) {
-            dot = dotGroup4(codes + start / 2,
-                            rows.interleaved.data() + r * rows.stride + start, len);
-          } else if (fast8) {
-            dot = dotGroup8(codes + start, rows.q.data() + r * rows.stride + start, len);
+          int32_t dots[4] = {0, 0, 0, 0};
+          if (fast4 && count == 1) {
+            dots[0] = dotGroup4(codes + start / 2, rows.interleaved.data() + r0 * rows.stride + start,
+                                len);
+          } else if (fast4) {
+            const int8_t *rowsIn[4];
+            for (int j = 0; j < 4; ++j)
+              rowsIn[j] = rows.interleaved.data() + (r0 + std::min<int64_t>(j, count - 1)) * rows.stride + start;
+            dotGroup4Rows(codes + start / 2, rowsIn, len, dots);
           } else {
-            const int8_t *q = rows.q.data() + r * rows.stride + start;
-            for (int64_t i = 0; i < len; ++i)
-              dot += q[i] * codeAt(codes, start + i, w.bits);
+            for (int64_t j = 0; j < count; ++j) {
+              const int8_t *q = rows.q.data() + (r0 + j) * rows.stride + start;
+              if (fast8) {
+                dots[j] = dotGroup8(codes + start, q, len);
+              } else {
+                for (int64_t i = 0; i < len; ++i)
+                  dots[j] += q[i] * codeAt(codes, start + i, w.bits);
+              }
+            }
           }
           int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
-          dot -= zero * rows.sum[r * w.groups + g];
-          acc += static_cast<float>(dot) * (rows.scale[r * w.groups + g] * w.scale(n, g));
+          float ws = w.scale(n, g);
+          for (int64_t j = 0; j < count; ++j) {
+            int64_t rg = (r0 + j) * w.groups + g;
+            acc[j] += static_cast<float>(dots[j] - zero * rows.sum[rg]) * (rows.scale[rg] * ws);
+          }
         }
-        y[r * w.n + n] = acc;
+        for (int64_t j = 0; j < count; ++j)
+          y[(r0 + j) * w.n + n] = acc[j];
       }
     }
   });

@@ -88,6 +88,11 @@ cl::opt<std::string> scaleTypeFlag("scale-type", cl::desc("Scale storage: f16 (d
 cl::opt<bool> doubleQuant("double-quant",
                           cl::desc("Quantize the scales to 8 bits in blocks of 256 (QLoRA)"),
                           cl::cat(quantCategory));
+cl::opt<bool> int8Activations(
+    "int8-activations",
+    cl::desc("Quantize the inputs of 4- and 8-bit matmuls to int8 per group: integer dot "
+             "products, about twice as fast when decoding, slightly less accurate"),
+    cl::cat(quantCategory));
 cl::opt<bool> quantizeEmbeddings("quantize-embeddings",
                                  cl::desc("Quantize the embeddings and the output head too"),
                                  cl::cat(quantCategory));
@@ -313,7 +318,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       int64_t before = constantBytes(*module);
       std::vector<qopt::QOpt::LayerQuantReport> layers;
       pm.addPass(qopt::QOpt::createSelectPrecisionPass(*quant));
-      pm.addPass(qopt::QOpt::createQuantizeWeightsPass(&layers));
+      pm.addPass(qopt::QOpt::createQuantizeWeightsPass(&layers, int8Activations));
       if (failed(pm.run(*module)))
         return failure();
       pm.clear();

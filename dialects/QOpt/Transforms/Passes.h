@@ -23,8 +23,10 @@ struct LayerQuantReport {
 #define GEN_PASS_DECL
 #include "dialects/QOpt/Transforms/Passes.h.inc"
 
-/// The quantization pass, appending one entry per quantized layer to `report`.
-std::unique_ptr<mlir::Pass> createQuantizeWeightsPass(std::vector<LayerQuantReport> *report);
+/// The quantization pass, appending one entry per quantized layer to `report`; with
+/// `int8Activations` the int4/int8 matmuls quantize their input to int8 per group.
+std::unique_ptr<mlir::Pass> createQuantizeWeightsPass(std::vector<LayerQuantReport> *report,
+                                                      bool int8Activations = false);
 
 #define GEN_PASS_REGISTRATION
 #include "dialects/QOpt/Transforms/Passes.h.inc"

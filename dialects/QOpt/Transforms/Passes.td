@@ -121,7 +121,13 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
     %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, scheme = ...}
        : (tensor<1x?x64xf32>, tensor<32x32xui8>, tensor<32x2xf16>) -> tensor<1x?x32xf32>
     ```
+    With `int8-activations`, the matmuls over 4- and 8-bit integer codes also quantize their
+    input to int8 per group (`int8_activations`): integer dot products, faster decoding.
   }];
+  let options = [
+    Option<"int8Activations", "int8-activations", "bool", "false",
+           "Mark matmuls over 4- and 8-bit integer codes to quantize their input to int8 per group">,
+  ];
   let statistics = [
     Statistic<"numQuantized", "num-quantized", "Layers quantized">,
     Statistic<"numWeightBytesBefore", "weight-bytes-before", "Bytes of the f32 weights replaced">,

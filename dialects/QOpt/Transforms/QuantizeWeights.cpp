@@ -35,7 +35,9 @@ Value blobConstant(OpBuilder &b, Location loc, const std::string &name, ArrayRef
 struct QuantizeWeightsPass
     : public qopt::QOpt::impl::QuantizeWeightsPassBase<QuantizeWeightsPass> {
   using Base::Base;
-  explicit QuantizeWeightsPass(std::vector<LayerQuantReport> *report) : report(report) {}
+  QuantizeWeightsPass(std::vector<LayerQuantReport> *report, bool int8) : report(report) {
+    int8Activations = int8;
+  }
 
   void runOnOperation() override {
     std::vector<WeightLayer> layers;
@@ -83,17 +85,22 @@ private:
     int64_t bytes = p.bytes;
     OpBuilder b(op);
     Operation *replacement;
-    if (auto mm = dyn_cast<MatMulOp>(op))
-      replacement = QuantizedMatMulOp::create(b, op->getLoc(), mm.getType(), mm.getLhs(), codes,
-                                              scales, zeroPoints, scaleScales, schemeAttr,
-                                              b.getI64IntegerAttr(layer.k));
-    else if (auto gemm = dyn_cast<GemmOp>(op)) {
-      replacement = QuantizedMatMulOp::create(b, op->getLoc(), gemm.getType(), gemm.getA(), codes,
-                                              scales, zeroPoints, scaleScales, schemeAttr,
-                                              b.getI64IntegerAttr(layer.k));
-      if (gemm.getC())
+    if (auto mm = dyn_cast<MatMulOp>(op)) {
+      auto q = QuantizedMatMulOp::create(b, op->getLoc(), mm.getType(), mm.getLhs(), codes, scales,
+                                         zeroPoints, scaleScales, schemeAttr,
+                                         b.getI64IntegerAttr(layer.k));
+      markInt8(q);
+      replacement = q;
+    } else if (auto gemm = dyn_cast<GemmOp>(op)) {
+      auto q = QuantizedMatMulOp::create(b, op->getLoc(), gemm.getType(), gemm.getA(), codes,
+                                         scales, zeroPoints, scaleScales, schemeAttr,
+                                         b.getI64IntegerAttr(layer.k));
+      markInt8(q);
+      replacement = q;
+      if (gemm.getC()) {
         replacement = AddOp::create(b, op->getLoc(), gemm.getType(), replacement->getResult(0),
                                     gemm.getC());
+      }
     } else
       replacement = QuantizedGatherOp::create(b, op->getLoc(), op->getResult(0).getType(), codes,
                                               scales, zeroPoints, scaleScales,
@@ -179,6 +186,13 @@ private:
     return p;
   }
 
+  /// With int8-activations, a matmul over 4- or 8-bit integer codes quantizes its input.
+  void markInt8(QuantizedMatMulOp op) {
+    SchemeAttr s = op.getScheme();
+    if (int8Activations && s.getCodebook() == Codebook::Int && (s.getBits() == 4 || s.getBits() == 8))
+      op.setInt8Activations(true);
+  }
+
   std::map<std::tuple<Operation *, const void *, bool>, Packed> packed;
   llvm::SetVector<Operation *> maybeDead;
   std::vector<LayerQuantReport> *report = nullptr;
@@ -186,6 +200,7 @@ private:
 } // namespace
 
 std::unique_ptr<Pass>
-qopt::QOpt::createQuantizeWeightsPass(std::vector<LayerQuantReport> *report) {
-  return std::make_unique<QuantizeWeightsPass>(report);
+qopt::QOpt::createQuantizeWeightsPass(std::vector<LayerQuantReport> *report,
+                                      bool int8Activations) {
+  return std::make_unique<QuantizeWeightsPass>(report, int8Activations);
 }

@@ -1,4 +1,13 @@
 // RUN: qopt-opt %s --split-input-file --verify-diagnostics --qopt-quantize-weights | FileCheck %s
+// RUN: qopt-opt %s --split-input-file --verify-diagnostics --qopt-quantize-weights=int8-activations=true | FileCheck %s --check-prefix=INT8
+// With int8-activations, the int4 matmuls are marked; the int2 one and the gather are not.
+// INT8-LABEL: func.func @int4_sym
+// INT8: qopt.quantized_matmul {{.*}}int8_activations, scheme = #qopt.scheme<int4
+// INT8-LABEL: func.func @int2_asym
+// INT8-NOT: int8_activations
+// INT8-LABEL: func.func @tied
+// INT8-NOT: int8_activations
+// INT8-LABEL: func.func @gemm_double_quant
 
 // Symmetric int4, one group of 4: m = -1, scale = -1 / -8 = 0.125, codes round(w * 8 + 8) =
 // 0, 12, 10, 8, packed low nibble first: 0xC0 0x8A. The f32 weight is gone.
