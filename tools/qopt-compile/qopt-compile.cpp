@@ -116,12 +116,14 @@ bool parseQuantFlags(qopt::QOpt::SelectPrecisionPassOptions &o, bool &enabled) {
   bool anyQuantFlag = groupSizeFlag.getNumOccurrences() || symFlag || asymFlag ||
                       wtype.getNumOccurrences() || scaleTypeFlag.getNumOccurrences() ||
                       doubleQuant || quantizeEmbeddings || reportFile.getNumOccurrences() ||
-                      requantize;
+                      requantize || int8Activations;
   enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
   if (anyQuantFlag && !enabled)
     return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
   if (wbits.getNumOccurrences() && (wbits < 2 || wbits > 8))
     return bad("--wbits=" + std::to_string(wbits) + ": expected 2 to 8");
+  if (int8Activations && wtype != "int")
+    return bad("--int8-activations needs integer codes, not --wtype=" + wtype);
   if (wtype != "int" && wtype != "nf4" && wtype != "fp4" && wtype != "fp8")
     return bad("--wtype=" + wtype + ": expected int, nf4, fp4 or fp8");
   unsigned bits = wbits.getNumOccurrences() ? wbits.getValue() : (wtype == "fp8" ? 8 : 4);
