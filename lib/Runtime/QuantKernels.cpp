@@ -374,46 +374,7 @@ inline int32_t codeAt(const uint8_t *row, int64_t i, unsigned bits) {
   return static_cast<int32_t>((word >> (bit % 8)) & ((1u << bits) - 1));
 }
 
-/// Sum over one group of int8 activations times raw 4-bit codes, 32 at a time (group % 32 == 0).
-inline int32_t dotGroup4(const uint8_t *codes, const int8_t *interleaved, int64_t len) {
-  const __m256i mask = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  __m256i acc = _mm256_setzero_si256();
-  for (int64_t c = 0; c < len; c += 32) {
-    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
-    __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
-    __m256i nibbles = _mm256_and_si256(both, mask);
-    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(interleaved + c));
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, a), ones));
-  }
-  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  v = _mm_hadd_epi32(v, v);
-  v = _mm_hadd_epi32(v, v);
-  return _mm_cvtsi128_si32(v);
-}
-
-/// dotGroup4 for four activation rows at once, sharing the nibble unpacking (prefill).
-inline void dotGroup4Rows(const uint8_t *codes, const int8_t *const rows[4], int64_t len,
-                          int32_t out[4]) {
-  const __m256i mask = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                    _mm256_setzero_si256()};
-  for (int64_t c = 0; c < len; c += 32) {
-    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
-    __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), mask);
-    for (int j = 0; j < 4; ++j) {
-      __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(rows[j] + c));
-      acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, a), ones));
-    }
-  }
-  for (int j = 0; j < 4; ++j) {
-    __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc[j]), _mm256_extracti128_si256(acc[j], 1));
-    v = _mm_hadd_epi32(v, v);
-    v = _mm_hadd_epi32(v, v);
-    out[j] = _mm_cvtsi128_si32(v);
-  }
-}
-
-/// The same for 8-bit codes, 16 at a time widened to int16 (products up to 255 * 128 would
+/// The sum over one group of int8 activations times 8-bit codes, 16 at a time widened to int16 (products up to 255 * 128 would
 /// saturate maddubs' int16 pair sums).
 inline int32_t dotGroup8(const uint8_t *codes, const int8_t *q, int64_t len) {
   __m256i acc = _mm256_setzero_si256();
@@ -426,6 +387,45 @@ inline int32_t dotGroup8(const uint8_t *codes, const int8_t *q, int64_t len) {
   v = _mm_hadd_epi32(v, v);
   v = _mm_hadd_epi32(v, v);
   return _mm_cvtsi128_si32(v);
+}
+
+/// `Count` (1-4) int8 rows against one row of 4-bit codes (group % 32 == 0, K a multiple of the
+/// group): per group the integer dot products, with the zero point taken off exactly through the
+/// rows' group sums, are scaled in f32 lanes; the lanes are summed once at the end.
+template <int Count>
+void rowsTimes4BitRow(const PackedWeight &w, const Int8Rows &rows, int64_t n, int64_t r0,
+                      int32_t symmetricZero, float *y) {
+  const __m256i mask = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const uint8_t *codes = w.codes + n * w.rowBytes;
+  const int8_t *rowData[Count];
+  __m256 acc[Count];
+  for (int j = 0; j < Count; ++j) {
+    rowData[j] = rows.interleaved.data() + (r0 + j) * rows.stride;
+    acc[j] = _mm256_setzero_ps();
+  }
+  for (int64_t g = 0; g < w.groups; ++g) {
+    int64_t start = g * w.group;
+    __m256i dots[Count];
+    for (int j = 0; j < Count; ++j)
+      dots[j] = _mm256_setzero_si256();
+    for (int64_t c = start; c < start + w.group; c += 32) {
+      __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
+      __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), mask);
+      for (int j = 0; j < Count; ++j) {
+        __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(rowData[j] + c));
+        dots[j] = _mm256_add_epi32(dots[j], _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, a), ones));
+      }
+    }
+    int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
+    float ws = w.scale(n, g);
+    for (int j = 0; j < Count; ++j) {
+      int64_t rg = (r0 + j) * w.groups + g;
+      __m256i exact = _mm256_sub_epi32(dots[j], _mm256_setr_epi32(zero * rows.sum[rg], 0, 0, 0, 0, 0, 0, 0));
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), _mm256_set1_ps(rows.scale[rg] * ws), acc[j]);
+    }
+  }
+  for (int j = 0; j < Count; ++j)
+    y[(r0 + j) * w.n + n] = hsum(acc[j]);
 }
 
 /// y[r, n] = sum over groups of (dot(q_r, codes_n) - zero * sum(q_r)) * scale_x * scale_w.
@@ -443,27 +443,26 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
       // result does not depend on how rows are grouped.
       for (int64_t r0 = 0; r0 < m; r0 += 4) {
         int64_t count = std::min<int64_t>(4, m - r0);
+        if (fast4) {
+          switch (count) {
+          case 1: rowsTimes4BitRow<1>(w, rows, n, r0, symmetricZero, y); break;
+          case 2: rowsTimes4BitRow<2>(w, rows, n, r0, symmetricZero, y); break;
+          case 3: rowsTimes4BitRow<3>(w, rows, n, r0, symmetricZero, y); break;
+          default: rowsTimes4BitRow<4>(w, rows, n, r0, symmetricZero, y); break;
+          }
+          continue;
+        }
         float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         for (int64_t g = 0; g < w.groups; ++g) {
           int64_t start = g * w.group, len = std::min(w.k, start + w.group) - start;
           int32_t dots[4] = {0, 0, 0, 0};
-          if (fast4 && count == 1) {
-            dots[0] = dotGroup4(codes + start / 2, rows.interleaved.data() + r0 * rows.stride + start,
-                                len);
-          } else if (fast4) {
-            const int8_t *rowsIn[4];
-            for (int j = 0; j < 4; ++j)
-              rowsIn[j] = rows.interleaved.data() + (r0 + std::min<int64_t>(j, count - 1)) * rows.stride + start;
-            dotGroup4Rows(codes + start / 2, rowsIn, len, dots);
-          } else {
-            for (int64_t j = 0; j < count; ++j) {
-              const int8_t *q = rows.q.data() + (r0 + j) * rows.stride + start;
-              if (fast8) {
-                dots[j] = dotGroup8(codes + start, q, len);
-              } else {
-                for (int64_t i = 0; i < len; ++i)
-                  dots[j] += q[i] * codeAt(codes, start + i, w.bits);
-              }
+          for (int64_t j = 0; j < count; ++j) {
+            const int8_t *q = rows.q.data() + (r0 + j) * rows.stride + start;
+            if (fast8) {
+              dots[j] = dotGroup8(codes + start, q, len);
+            } else {
+              for (int64_t i = 0; i < len; ++i)
+                dots[j] += q[i] * codeAt(codes, start + i, w.bits);
             }
           }
           int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
