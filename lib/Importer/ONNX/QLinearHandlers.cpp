@@ -29,8 +29,16 @@ QTensor operand(NodeContext &ctx, size_t first) {
   return {ctx.input(first), ctx.input(first + 1), ctx.input(first + 2)};
 }
 
-/// Checks the input count and that the inputs at `required` are present: zero points are optional
-/// in the middle of these ops' input lists, so presence is checked by position.
+/// Checks that the inputs at `required` are present (the contrib definitions require them).
+LogicalResult requireInputs(NodeContext &ctx, std::initializer_list<size_t> required) {
+  for (size_t i : required)
+    if (!ctx.input(i))
+      return ctx.emitError() << "input " << i << " is required";
+  return success();
+}
+
+/// Checks the input count and the inputs at `required`: zero points are optional in the middle
+/// of these ops' input lists, so presence is checked by position, not by count.
 LogicalResult checkInputs(NodeContext &ctx, size_t min, size_t max,
                           std::initializer_list<size_t> required) {
   // The arity check proper (and the single-output check) with no input required by position.
@@ -39,17 +47,7 @@ LogicalResult checkInputs(NodeContext &ctx, size_t min, size_t max,
   if (ctx.node.input_size() < static_cast<int>(min))
     return ctx.emitError() << "takes " << min << " to " << max << " inputs, got "
                            << ctx.node.input_size();
-  for (size_t i : required)
-    if (!ctx.input(i))
-      return ctx.emitError() << "input " << i << " is required";
-  return success();
-}
-
-LogicalResult requireInputs(NodeContext &ctx, std::initializer_list<size_t> required) {
-  for (size_t i : required)
-    if (!ctx.input(i))
-      return ctx.emitError() << "input " << i << " is required";
-  return success();
+  return requireInputs(ctx, required);
 }
 
 FailureOr<Value> dequantize(NodeContext &ctx, const QTensor &q) {
