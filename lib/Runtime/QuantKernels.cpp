@@ -112,6 +112,16 @@ float hsum(__m256 v) {
 }
 
 /// Values of codes [begin, end) of `row` (before scaling) into `out`.
+/// Code `i` of a packed row (LSB first); a code that straddles two bytes
+/// reads the second, which the row always holds.
+inline int32_t codeAt(const uint8_t *row, int64_t i, unsigned bits) {
+  int64_t bit = i * bits;
+  uint32_t word = row[bit / 8];
+  if ((bit % 8) + bits > 8)
+    word |= static_cast<uint32_t>(row[bit / 8 + 1]) << 8;
+  return static_cast<int32_t>((word >> (bit % 8)) & ((1u << bits) - 1));
+}
+
 void decodeCodes(const PackedWeight &w, const uint8_t *row, int64_t begin, int64_t end, float *out) {
   int64_t i = begin;
   if (w.bits == 8) {
@@ -144,16 +154,9 @@ void decodeCodes(const PackedWeight &w, const uint8_t *row, int64_t begin, int64
       *out++ = w.lut[(row[i >> 2] >> ((i & 3) * 2)) & 3];
     return;
   }
-  // Any other width: codes straddle bytes; read them through a 32-bit window.
-  unsigned mask = (1u << w.bits) - 1;
-  int64_t total = w.rowBytes;
-  for (; i < end; ++i) {
-    int64_t bit = i * w.bits, byte = bit >> 3;
-    uint32_t window = row[byte];
-    if (byte + 1 < total)
-      window |= static_cast<uint32_t>(row[byte + 1]) << 8;
-    *out++ = w.lut[(window >> (bit & 7)) & mask];
-  }
+  // Any other width: codes straddle bytes.
+  for (; i < end; ++i)
+    *out++ = w.lut[codeAt(row, i, w.bits)];
 }
 
 /// 16 four-bit codes (8 bytes) through the 16-entry table into two vectors of 8 values.
@@ -322,7 +325,7 @@ void gemv4Dispatch(const PackedWeight &w, const float *x, float *y, int64_t rowB
 /// Each group is stored padded to the group size; for 4-bit weights the values of a 32-wide chunk
 /// are also kept reordered (even positions, then odd) to line up with the low and high nibbles.
 struct Int8Rows {
-  int64_t m = 0, groups = 0, stride = 0;
+  int64_t groups = 0, stride = 0;
   std::vector<int8_t> q, interleaved;
   std::vector<float> scale;
   std::vector<int32_t> sum;
@@ -330,7 +333,6 @@ struct Int8Rows {
 
 Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool interleave) {
   Int8Rows rows;
-  rows.m = m;
   rows.groups = w.groups;
   rows.stride = w.groups * w.group;
   rows.q.assign(m * rows.stride, 0);
@@ -363,15 +365,6 @@ Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool
       }
   }
   return rows;
-}
-
-/// Code `i` of a packed row (LSB first).
-inline int32_t codeAt(const uint8_t *row, int64_t i, unsigned bits) {
-  int64_t bit = i * bits;
-  uint32_t word = row[bit / 8];
-  if ((bit % 8) + bits > 8)
-    word |= static_cast<uint32_t>(row[bit / 8 + 1]) << 8;
-  return static_cast<int32_t>((word >> (bit % 8)) & ((1u << bits) - 1));
 }
 
 /// The sum over one group of int8 activations times 8-bit codes, 16 at a time widened to int16 (products up to 255 * 128 would
