@@ -2,6 +2,7 @@
 #include "qopt/Pipelines/Pipelines.h"
 
 #include "dialects/QOpt/Transforms/Passes.h"
+#include "qopt/Conversion/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -19,7 +20,22 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
   pm.addNestedPass<func::FuncOp>(QOpt::createFoldWeightDequantizePass());
 }
 
+void qopt::buildFusionPipeline(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(QOpt::createFuseElementwisePass());
+  // Merged bodies repeat their constants; this also drops the ones a folded exponent left.
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createCSEPass());
+}
+
+void qopt::buildKernelLoweringPipeline(OpPassManager &pm) {
+  pm.addPass(createOutlineFusedKernelsPass());
+  pm.addPass(createLowerKernelsToLLVMPass());
+}
+
 void qopt::registerPipelines() {
+  PassPipelineRegistration<>("qopt-fusion-pipeline",
+                             "Fuse elementwise chains into qopt.fused_elementwise",
+                             buildFusionPipeline);
   PassPipelineRegistration<GraphPipelineOptions>(
       "qopt-graph-pipeline", "Clean up an imported graph: refine shapes, fold, raise patterns",
       buildGraphPipeline);

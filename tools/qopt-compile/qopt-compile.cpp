@@ -40,7 +40,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Stage { Import, Graph, Quant, Runtime, LLVM, Library };
+enum class Stage { Import, Graph, Quant, Fused, Runtime, LLVM, Library };
 
 cl::OptionCategory category("qopt-compile options");
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"), cl::Required,
@@ -55,7 +55,10 @@ cl::opt<Stage> compileTo(
                           "after shape refinement, folding and pattern raising"),
                clEnumValN(Stage::Quant, "quant",
                           "after precision selection and weight quantization"),
-               clEnumValN(Stage::Runtime, "runtime", "LLVM dialect calling the kernel runtime"),
+               clEnumValN(Stage::Fused, "fused",
+                          "after elementwise fusion (qopt.fused_elementwise)"),
+               clEnumValN(Stage::Runtime, "runtime",
+                          "LLVM dialect: generated kernels and calls into the kernel runtime"),
                clEnumValN(Stage::LLVM, "llvm", "LLVM IR"),
                clEnumValN(Stage::Library, "library",
                           "a shared library, its weights file and C header")),
@@ -66,6 +69,11 @@ cl::opt<std::string> runtimeLibrary(
 cl::list<std::string> inputShapes(
     "input-shape", cl::desc("Fix the shape of a graph input, e.g. input_ids=1x128"),
     cl::value_desc("name=DxD..."), cl::cat(category));
+cl::opt<bool> fuseElementwise(
+    "fuse-elementwise",
+    cl::desc("Generate fused loops for chains of f32 elementwise ops (default on; off runs each "
+             "op as a runtime kernel)"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> splitInputFile("split-input-file",
                              cl::desc("Import each '# -----' separated chunk on its own"),
                              cl::cat(category));
@@ -327,6 +335,11 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       raw_ostream &summary = outputFile == "-" ? llvm::errs() : llvm::outs();
       if (failed(reportQuantization(layers, before, constantBytes(*module), summary)))
         return failure();
+    }
+    if (stage >= Stage::Fused && fuseElementwise) {
+      qopt::buildFusionPipeline(pm);
+      if (stage >= Stage::Runtime)
+        qopt::buildKernelLoweringPipeline(pm);
     }
     if (stage >= Stage::Runtime) {
       qopt::ConvertQOptToRuntimePassOptions lowering;

@@ -3,6 +3,7 @@
 #define QOPT_DIALECTS_QOPT_IR_QOPTDIALECT_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Dialect.h"
 
 #include "dialects/QOpt/IR/QOptDialect.h.inc"

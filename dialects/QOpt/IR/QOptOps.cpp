@@ -221,3 +221,38 @@ LogicalResult QLinearMatMulOp::verify() {
     return emitOpError() << "y_scale must be a single value";
   return success();
 }
+
+void FusedElementwiseOp::build(OpBuilder &builder, OperationState &state, Type output,
+                               ValueRange inputs) {
+  state.addOperands(inputs);
+  state.addTypes(output);
+  Region *body = state.addRegion();
+  Block *block = new Block();
+  body->push_back(block);
+  for (Value in : inputs)
+    block->addArgument(cast<ShapedType>(in.getType()).getElementType(), state.location);
+}
+
+LogicalResult FusedElementwiseOp::verify() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError() << "has " << body.getNumArguments() << " body arguments for "
+                         << getInputs().size() << " inputs";
+  for (auto [arg, in] : llvm::zip(body.getArguments(), getInputs()))
+    if (arg.getType() != cast<ShapedType>(in.getType()).getElementType())
+      return emitOpError() << "body argument " << arg.getArgNumber() << " is " << arg.getType()
+                           << ", not the element type of its input";
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield || yield.getValues().size() != 1 ||
+      yield.getValues()[0].getType() != getOutput().getType().getElementType())
+    return emitOpError() << "must yield one element of the result's element type";
+  for (Operation &op : body.without_terminator()) {
+    Dialect *d = op.getDialect();
+    if (!d || !isa<arith::ArithDialect, math::MathDialect>(d))
+      return op.emitOpError() << "cannot be part of a fused body (arith and math ops only)";
+    for (Type t : op.getResultTypes())
+      if (isa<ShapedType>(t))
+        return op.emitOpError() << "in a fused body must compute scalars";
+  }
+  return success();
+}

@@ -21,5 +21,6 @@ include "dialects/QOpt/IR/QOptElementwiseOps.td"
 include "dialects/QOpt/IR/QOptTensorOps.td"
 include "dialects/QOpt/IR/QOptNNOps.td"
 include "dialects/QOpt/IR/QOptQuantOps.td"
+include "dialects/QOpt/IR/QOptFusedOps.td"
 
 #endif // QOPT_OPS_TD

@@ -719,3 +719,14 @@ LogicalResult QuantizedGatherOp::inferResultTypes(SmallVectorImpl<Type> &types) 
   shape.push_back(getRowSize());
   return pushTensor(types, shape, Float32Type::get(getContext()));
 }
+
+LogicalResult FusedElementwiseOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> shape;
+  for (Value in : getInputs()) {
+    auto s = broadcast(*this, shape, rankedType(in).getShape());
+    if (failed(s))
+      return failure();
+    shape = *s;
+  }
+  return pushTensor(types, shape, Float32Type::get(getContext()));
+}

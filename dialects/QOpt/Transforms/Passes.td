@@ -192,6 +192,39 @@ def FuseQDQPass : Pass<"qopt-fuse-qdq", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def FuseElementwisePass : Pass<"qopt-fuse-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Fuses chains of f32 elementwise ops into qopt.fused_elementwise";
+  let description = [{
+    Every f32 elementwise op (unary math, activations, and the broadcasting arithmetic) becomes a
+    `qopt.fused_elementwise` whose body computes one element with `arith` and `math` ops; then a
+    producer is merged into its consumer when the consumer is its only user and both have the same
+    result type, so a chain reads its inputs once and writes one tensor. Single-element constants
+    are folded into the body. A producer used elsewhere stays a kernel of its own (no
+    recomputation), and one of another shape is not merged (it would be recomputed per element of
+    the larger result).
+
+    Before:
+    ```mlir
+    %0 = qopt.sigmoid %g : tensor<?x64xf32>
+    %1 = qopt.mul %g, %0 : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+    %2 = qopt.mul %1, %u : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+    ```
+    After:
+    ```mlir
+    %2 = qopt.fused_elementwise(%g, %u) : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32> {
+    ^bb0(%a: f32, %b: f32):
+      ... sigmoid(%a) * %a * %b ...
+      qopt.yield %r : f32
+    }
+    ```
+  }];
+  let statistics = [
+    Statistic<"numFused", "num-fused", "Elementwise ops in fused kernels">,
+    Statistic<"numKernels", "num-kernels", "Fused kernels left">,
+  ];
+  let dependentDialects = ["::mlir::math::MathDialect"];
+}
+
 def DequantizeWeightsPass : Pass<"qopt-dequantize-weights", "::mlir::ModuleOp"> {
   let summary = "Expands quantized weights back to f32 (for quantizing again with another scheme)";
   let description = [{

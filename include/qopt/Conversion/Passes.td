@@ -43,4 +43,43 @@ def ConvertQOptToRuntimePass : Pass<"qopt-convert-qopt-to-runtime", "::mlir::Mod
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::ModuleOp"> {
+  let summary = "Outlines each qopt.fused_elementwise body into a linalg loop nest on memrefs";
+  let description = [{
+    For every `qopt.fused_elementwise` in `@main`, adds `func.func @qopt_kernel_N(%operands:
+    !llvm.ptr)` marked `qopt.kernel`, whose body is one all-parallel `linalg.generic` computing the
+    fused body over strided memrefs of the result's rank, and names it in the op's `kernel`
+    attribute. `%operands` points to one memref descriptor per input and then the output's; the
+    runtime describes each input with the result's sizes and a stride of 0 where it broadcasts,
+    so one kernel serves every shape the graph's dynamic dimensions take. Splitting the outer
+    dimension across threads is also the runtime's, by offsetting the descriptors.
+
+    ```mlir
+    func.func @qopt_kernel_0(%operands: !llvm.ptr) attributes {qopt.kernel} {
+      // %in, %out: memref<?x?xf32, strided<[?, ?], offset: ?>> read from %operands
+      linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+          ins(%in : ...) outs(%out : ...) {
+      ^bb0(%x: f32, %unused: f32):
+        %e = math.exp %x : f32
+        linalg.yield %e : f32
+      }
+      return
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect"];
+}
+
+def LowerKernelsToLLVMPass : Pass<"qopt-lower-kernels-to-llvm", "::mlir::ModuleOp"> {
+  let summary = "Lowers the outlined kernels (qopt.kernel functions) to the LLVM dialect";
+  let description = [{
+    Lowers only the functions marked `qopt.kernel`, leaving `@main` to
+    `qopt-convert-qopt-to-runtime`: linalg to loops, the math functions that libm would compute
+    one call per element (exp, log, tanh, erf, sin, cos) to polynomial approximations that the
+    loop vectorizer can widen, then strided metadata, affine, scf, cf, arith, math, memref and
+    func to LLVM.
+  }];
+}
+
 #endif // QOPT_CONVERSION_PASSES_TD

@@ -17,7 +17,13 @@ struct GraphPipelineOptions : public mlir::PassPipelineOptions<GraphPipelineOpti
 /// quantization passes work on.
 void buildGraphPipeline(mlir::OpPassManager &pm, const GraphPipelineOptions &options);
 
-/// Registers the pipelines with the pass registry (`qopt-graph-pipeline`).
+/// Elementwise fusion and cleanup of the fused bodies: the `fused` stage of qopt-compile.
+void buildFusionPipeline(mlir::OpPassManager &pm);
+
+/// Outlines the fused kernels and lowers them to LLVM, ahead of the graph's own lowering.
+void buildKernelLoweringPipeline(mlir::OpPassManager &pm);
+
+/// Registers the pipelines with the pass registry (`qopt-graph-pipeline`, `qopt-fusion-pipeline`).
 void registerPipelines();
 
 } // namespace qopt

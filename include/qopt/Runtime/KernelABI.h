@@ -75,8 +75,15 @@ enum class Opcode : int64_t {
                   // I: compute int8 shifted to uint8 (optional)
   QLinearMul,
   QLinearSoftmax, // I: axis (normalized), flatten tail; operands: x, x scale, y scale, y zero point
+  FusedElementwise, // I: rank; operands: the generated kernel (FusedKernelFn), then f32 inputs
   NumOpcodes
 };
+
+/// A generated elementwise kernel (qopt-outline-fused-kernels): `operands` points to one MLIR
+/// memref descriptor per input and then the output's, all of the output's rank: allocated and
+/// aligned data pointers, offset, sizes, strides, in elements. Inputs carry the output's sizes
+/// and a stride of 0 where they broadcast.
+using FusedKernelFn = void (*)(void **operands);
 
 } // namespace qopt::rt
 

@@ -267,6 +267,12 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::DynamicQuantizeOp) { return simple(Opcode::DynamicQuantize); })
       .Case([&](Q::MatMulIntegerOp) { return simple(Opcode::MatMulInteger); })
       .Case([&](Q::QLinearMatMulOp) { return simple(Opcode::QLinearMatMul); })
+      .Case([&](Q::FusedElementwiseOp f) -> FailureOr<KernelCall> {
+        if (!f.getKernel())
+          return f.emitOpError() << "has no kernel; run qopt-outline-fused-kernels and "
+                                    "qopt-lower-kernels-to-llvm first";
+        return KernelCall{Opcode::FusedElementwise, {f.getOutput().getType().getRank()}, {}};
+      })
       .Default([](Operation *op) -> FailureOr<KernelCall> {
         return op->emitOpError() << "has no CPU kernel yet";
       });
@@ -483,20 +489,31 @@ void ConvertQOptToRuntimePass::runOnOperation() {
     // Operands in the kernel's order; a slice's absent axes or steps are passed as null so
     // that the ones present keep their positions.
     SmallVector<Value> operands = operandsOf(&op);
-    if (operands.size() > maxIns) {
-      insArray = LLVM::AllocaOp::create(b, loc, ptr, ptr, i64(b, loc, operands.size()));
-      maxIns = operands.size();
+    SmallVector<Value> operandHandles;
+    // A generated kernel goes first, as its address (KernelABI.h).
+    if (auto fused = dyn_cast<Q::FusedElementwiseOp>(op)) {
+      auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(fused.getKernelAttr());
+      if (!kernel) {
+        fused.emitOpError() << "names kernel " << fused.getKernelAttr()
+                            << ", which is not an LLVM function; run qopt-lower-kernels-to-llvm";
+        return signalPassFailure();
+      }
+      operandHandles.push_back(LLVM::AddressOfOp::create(b, opLoc, kernel));
     }
-    for (auto [i, v] : llvm::enumerate(operands)) {
-      Value handle = v ? handles.lookup(v) : Value(LLVM::ZeroOp::create(b, opLoc, ptr));
+    for (Value v : operands)
+      operandHandles.push_back(v ? handles.lookup(v) : Value(LLVM::ZeroOp::create(b, opLoc, ptr)));
+    if (operandHandles.size() > maxIns) {
+      insArray = LLVM::AllocaOp::create(b, loc, ptr, ptr, i64(b, loc, operandHandles.size()));
+      maxIns = operandHandles.size();
+    }
+    for (auto [i, handle] : llvm::enumerate(operandHandles))
       LLVM::StoreOp::create(b, opLoc, handle, slot(insArray, i));
-    }
     Value ints = constantArray<int64_t>(b, opLoc, call->ints, i64Type);
     Value floats = constantArray<double>(b, opLoc, call->floats, f64Type);
     LLVM::CallOp::create(
         b, opLoc, execFn,
         ValueRange{ctxArg, i64(b, opLoc, static_cast<int64_t>(call->opcode)), insArray,
-                   i64(b, opLoc, operands.size()), outsArray,
+                   i64(b, opLoc, operandHandles.size()), outsArray,
                    i64(b, opLoc, op.getNumResults()), ints,
                    i64(b, opLoc, call->ints.size()), floats, i64(b, opLoc, call->floats.size())});
     ++numKernelCalls;

@@ -106,3 +106,51 @@ func.func @main(%x: tensor<1x64xf32>) -> tensor<1x8xf32> {
        : (tensor<1x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<1x8xf32>
   return %0 : tensor<1x8xf32>
 }
+
+// -----
+
+// A fused op calls its generated kernel through the runtime: opcode FusedElementwise (74), the
+// kernel's address first among the operands, then the inputs; its rank is the attribute.
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[X:.*]] = llvm.call @qopt_rt_input
+// CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
+// CHECK: llvm.store %[[FN]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: llvm.store %[[X]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(74 : i64) : i64
+// CHECK: %[[TWO:.*]] = llvm.mlir.constant(2 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]], %{{.*}}, %[[TWO]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<2> : tensor<1xi64>)
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %0 = qopt.fused_elementwise(%x) {kernel = @qopt_kernel_0} : (tensor<?x4xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: f32):
+    %n = arith.negf %a : f32
+    qopt.yield %n : f32
+  }
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{has no kernel; run qopt-outline-fused-kernels and qopt-lower-kernels-to-llvm first}}
+  %0 = qopt.fused_elementwise(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: f32):
+    qopt.yield %a : f32
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func private @qopt_kernel_0(!llvm.ptr)
+func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{names kernel @qopt_kernel_0, which is not an LLVM function; run qopt-lower-kernels-to-llvm}}
+  %0 = qopt.fused_elementwise(%x) {kernel = @qopt_kernel_0} : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: f32):
+    qopt.yield %a : f32
+  }
+  return %0 : tensor<4xf32>
+}

@@ -215,3 +215,61 @@ func.func @int8_activations_nf4(%x: tensor<1x64xf32>, %codes: tensor<8x32xui8>, 
   %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, int8_activations, scheme = #qopt.scheme<nf4, group = 64, sym, scale = f32>} : (tensor<1x64xf32>, tensor<8x32xui8>, tensor<8x1xf32>) -> tensor<1x8xf32>
   return %0 : tensor<1x8xf32>
 }
+
+// -----
+
+func.func @fused_arguments(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{has 2 body arguments for 1 inputs}}
+  %0 = qopt.fused_elementwise(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: f32, %b: f32):
+    qopt.yield %a : f32
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @fused_argument_type(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{body argument 0 is 'f16', not the element type of its input}}
+  %0 = qopt.fused_elementwise(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: f16):
+    %e = arith.extf %a : f16 to f32
+    qopt.yield %e : f32
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @fused_yield(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{must yield one element of the result's element type}}
+  %0 = qopt.fused_elementwise(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: f32):
+    %t = arith.truncf %a : f32 to f16
+    qopt.yield %t : f16
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @fused_body_op(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = qopt.fused_elementwise(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: f32):
+    // expected-error @+1 {{cannot be part of a fused body (arith and math ops only)}}
+    %t = tensor.from_elements %a : tensor<1xf32>
+    qopt.yield %a : f32
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @fused_shape(%x: tensor<4xf32>, %y: tensor<3xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{cannot broadcast dimension 4 against 3}}
+  %0 = qopt.fused_elementwise(%x, %y) : (tensor<4xf32>, tensor<3xf32>) -> tensor<4xf32> {
+  ^bb0(%a: f32, %b: f32):
+    qopt.yield %a : f32
+  }
+  return %0 : tensor<4xf32>
+}

@@ -122,3 +122,20 @@ func.func @qlinear_ops(%a: tensor<2x4xui8>, %b: tensor<4xui8>, %s: tensor<f32>, 
   %5 = qopt.reduce_prod %x {axes = array<i64>, keepdims = false} : tensor<2x3xf32> -> tensor<f32>
   return %0, %1, %2, %3, %4, %5 : tensor<2x4xui8>, tensor<2x4xui8>, tensor<2x4xui8>, tensor<2x3xf32>, tensor<4x3xf32>, tensor<f32>
 }
+
+// A fused body round-trips, its kernel reference with it.
+// CHECK-LABEL: func.func @fused
+// CHECK: qopt.fused_elementwise(%{{.*}}, %{{.*}}) {kernel = @k} : (tensor<?x4xf32>, tensor<4xf32>) -> tensor<?x4xf32> {
+// CHECK: ^bb0(%[[A:.*]]: f32, %[[B:.*]]: f32):
+// CHECK: %[[S:.*]] = arith.addf %[[A]], %[[B]] : f32
+// CHECK: %[[E:.*]] = math.exp %[[S]] : f32
+// CHECK: qopt.yield %[[E]] : f32
+func.func @fused(%x: tensor<?x4xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  %0 = qopt.fused_elementwise(%x, %b) {kernel = @k} : (tensor<?x4xf32>, tensor<4xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: f32, %c: f32):
+    %s = arith.addf %a, %c : f32
+    %e = math.exp %s : f32
+    qopt.yield %e : f32
+  }
+  return %0 : tensor<?x4xf32>
+}

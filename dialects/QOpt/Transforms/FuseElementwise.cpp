@@ -1,0 +1,170 @@
+//===- FuseElementwise.cpp - elementwise chains into one kernel -----------===//
+//
+// Between the matmuls of a transformer sit chains of elementwise ops (the gate of a gated MLP,
+// the scale and mask of attention scores, GELU spelled out in five ops); run one op at a time,
+// each reads and writes a whole tensor. This pass turns every f32 elementwise op into a
+// qopt.fused_elementwise and merges producers into their only consumer, so that code generation
+// emits one loop nest per chain.
+//
+#include "dialects/QOpt/IR/ConstantValues.h"
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "dialects/QOpt/Transforms/Passes.h"
+#include "dialects/QOpt/Transforms/ScalarBodies.h"
+
+#include "mlir/IR/IRMapping.h"
+
+namespace qopt::QOpt {
+#define GEN_PASS_DEF_FUSEELEMENTWISEPASS
+#include "dialects/QOpt/Transforms/Passes.h.inc"
+} // namespace qopt::QOpt
+
+using namespace mlir;
+using namespace qopt::QOpt;
+
+namespace {
+/// The value of a single-element f32 constant whose rank does not exceed `maxRank` (so leaving it
+/// out of the inputs cannot change the broadcast shape's rank), if `v` is one.
+std::optional<float> foldableScalar(Value v, int64_t maxRank) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (!type.hasStaticShape() || type.getNumElements() != 1 || type.getRank() > maxRank ||
+      !type.getElementType().isF32())
+    return std::nullopt;
+  ElementsAttr attr = getConstantAttr(v);
+  std::optional<SmallVector<double>> values;
+  if (attr)
+    values = getFloatValues(attr);
+  if (!values || values->size() != 1)
+    return std::nullopt;
+  return static_cast<float>((*values)[0]);
+}
+
+/// Adds `v` to `inputs` (once) and returns its body argument.
+Value argumentFor(Value v, SmallVectorImpl<Value> &inputs, Block &body, Location loc) {
+  for (auto [i, in] : llvm::enumerate(inputs))
+    if (in == v)
+      return body.getArgument(i);
+  inputs.push_back(v);
+  return body.addArgument(cast<ShapedType>(v.getType()).getElementType(), loc);
+}
+
+/// An empty fused op at `b`'s insertion point: the caller builds its body, then sets its inputs.
+FusedElementwiseOp createEmptyFused(OpBuilder &b, Location loc, Type resultType) {
+  OperationState state(loc, FusedElementwiseOp::getOperationName());
+  state.addTypes(resultType);
+  state.addRegion()->push_back(new Block());
+  return cast<FusedElementwiseOp>(b.create(state));
+}
+
+/// `op` as a fused op of its own, or null when its operands are all constants (folding's job).
+/// Single-element constants no higher in rank than the other operands become body constants.
+FusedElementwiseOp wrap(OpBuilder &b, Operation *op) {
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  int64_t rank = resultType.getRank();
+  int64_t inputRank = -1;
+  for (Value v : op->getOperands())
+    if (!foldableScalar(v, rank))
+      inputRank = std::max<int64_t>(inputRank, cast<RankedTensorType>(v.getType()).getRank());
+  if (inputRank < 0)
+    return {};
+  b.setInsertionPoint(op);
+  auto fused = createEmptyFused(b, op->getLoc(), resultType);
+  Block *block = &fused.getBody().front();
+  OpBuilder bodyBuilder = OpBuilder::atBlockEnd(block);
+  SmallVector<Value> inputs, elements;
+  for (Value v : op->getOperands()) {
+    if (std::optional<float> c = foldableScalar(v, inputRank)) {
+      elements.push_back(
+          arith::ConstantOp::create(bodyBuilder, op->getLoc(), bodyBuilder.getF32FloatAttr(*c)));
+      continue;
+    }
+    elements.push_back(argumentFor(v, inputs, *block, op->getLoc()));
+  }
+  YieldOp::create(bodyBuilder, op->getLoc(), emitScalarElement(bodyBuilder, op, elements));
+  fused->setOperands(inputs);
+  return fused;
+}
+
+/// Whether `producer` can be merged into `consumer`: the consumer is its only user and computes
+/// the same shape (a producer broadcast by the consumer would be recomputed per element).
+bool canMerge(FusedElementwiseOp producer, FusedElementwiseOp consumer) {
+  return producer && producer->getBlock() == consumer->getBlock() &&
+         llvm::all_of(producer->getUsers(), [&](Operation *u) { return u == consumer; }) &&
+         producer.getType() == consumer.getType();
+}
+
+/// `consumer` with `producer` computed inside it.
+FusedElementwiseOp merge(OpBuilder &b, FusedElementwiseOp producer, FusedElementwiseOp consumer) {
+  Location loc = consumer.getLoc();
+  b.setInsertionPoint(consumer);
+  auto fused = createEmptyFused(b, loc, consumer.getType());
+  Block *block = &fused.getBody().front();
+  OpBuilder bodyBuilder = OpBuilder::atBlockEnd(block);
+  SmallVector<Value> inputs;
+  IRMapping mapping;
+  auto cloneBody = [&](FusedElementwiseOp op) -> Value {
+    for (Operation &inner : op.getBody().front().without_terminator())
+      bodyBuilder.clone(inner, mapping);
+    auto yield = cast<YieldOp>(op.getBody().front().getTerminator());
+    return mapping.lookup(yield.getValues()[0]);
+  };
+  // The consumer's inputs in order, with the producer's spliced in where its result was.
+  Value produced = producer.getOutput();
+  for (Value v : consumer.getInputs())
+    if (v == produced)
+      for (auto [arg, in] : llvm::zip(producer.getBody().getArguments(), producer.getInputs()))
+        mapping.map(arg, argumentFor(in, inputs, *block, loc));
+  Value producedElement = cloneBody(producer);
+  for (auto [arg, in] : llvm::zip(consumer.getBody().getArguments(), consumer.getInputs()))
+    mapping.map(arg, in == produced ? producedElement : argumentFor(in, inputs, *block, loc));
+  // Arguments of the consumer's own inputs come after the producer's; the order does not matter.
+  Value result = cloneBody(consumer);
+  YieldOp::create(bodyBuilder, loc, result);
+  fused->setOperands(inputs);
+  consumer.replaceAllUsesWith(fused.getOutput());
+  consumer.erase();
+  producer.erase();
+  return fused;
+}
+
+struct FuseElementwisePass : public qopt::QOpt::impl::FuseElementwisePassBase<FuseElementwisePass> {
+  void runOnOperation() override {
+    OpBuilder b(&getContext());
+    SmallVector<Operation *> candidates;
+    getOperation().walk([&](Operation *op) {
+      if (isFusibleElementwise(op))
+        candidates.push_back(op);
+    });
+    for (Operation *op : candidates) {
+      FusedElementwiseOp fused = wrap(b, op);
+      if (!fused)
+        continue;
+      op->getResult(0).replaceAllUsesWith(fused.getOutput());
+      op->erase();
+      ++numFused;
+    }
+    // Producers come before consumers, so one pass in order merges whole chains: each consumer
+    // absorbs its producers until none is left to absorb.
+    SmallVector<FusedElementwiseOp> kernels;
+    getOperation().walk([&](FusedElementwiseOp op) { kernels.push_back(op); });
+    DenseSet<Operation *> merged;
+    for (FusedElementwiseOp consumer : kernels) {
+      if (merged.contains(consumer))
+        continue;
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        for (Value in : consumer.getInputs()) {
+          auto producer = in.getDefiningOp<FusedElementwiseOp>();
+          if (!canMerge(producer, consumer))
+            continue;
+          merged.insert(producer);
+          consumer = merge(b, producer, consumer);
+          changed = true;
+          break;
+        }
+      }
+    }
+    getOperation().walk([&](FusedElementwiseOp) { ++numKernels; });
+  }
+};
+} // namespace

@@ -1,0 +1,105 @@
+//===- ScalarBodies.cpp - one element of a qopt elementwise op ------------===//
+//
+// The formulas follow lib/Runtime/ElementwiseKernels.cpp, so a fused chain computes what the
+// unfused kernels compute (up to the rounding of the math functions).
+//
+#include "dialects/QOpt/Transforms/ScalarBodies.h"
+
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace qopt::QOpt;
+
+namespace {
+bool isF32Tensor(Type t) {
+  auto r = dyn_cast<RankedTensorType>(t);
+  return r && r.getElementType().isF32();
+}
+
+/// The value of a scalar f32 constant, if `v` is one.
+std::optional<double> constantValue(Value v) {
+  FloatAttr attr;
+  if (matchPattern(v, m_Constant(&attr)))
+    return attr.getValueAsDouble();
+  return std::nullopt;
+}
+} // namespace
+
+bool qopt::QOpt::isFusibleElementwise(Operation *op) {
+  if (!isa<NegOp, AbsOp, SqrtOp, ReciprocalOp, ExpOp, LogOp, TanhOp, ErfOp, SigmoidOp, SinOp, CosOp,
+           ReluOp, FloorOp, CeilOp, RoundOp, SignOp, SiluOp, GeluOp, AddOp, SubOp, MulOp, DivOp,
+           PowOp, MaxOp, MinOp>(op))
+    return false;
+  return llvm::all_of(op->getOperandTypes(), isF32Tensor) && isF32Tensor(op->getResult(0).getType());
+}
+
+Value qopt::QOpt::emitScalarElement(OpBuilder &b, Operation *op, ArrayRef<Value> x) {
+  Location loc = op->getLoc();
+  Type f32 = b.getF32Type();
+  auto c = [&](double v) -> Value { return arith::ConstantOp::create(b, loc, b.getFloatAttr(f32, v)); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, loc, l, r); };
+  auto mul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, loc, l, r); };
+  auto div = [&](Value l, Value r) -> Value { return arith::DivFOp::create(b, loc, l, r); };
+  auto select = [&](arith::CmpFPredicate p, Value l, Value r, Value t, Value f) -> Value {
+    Value cond = arith::CmpFOp::create(b, loc, p, l, r);
+    return arith::SelectOp::create(b, loc, cond, t, f);
+  };
+  // 1 / (1 + e^-x), as the runtime's sigmoid: it is 0 rather than NaN for very negative x.
+  auto sigmoid = [&](Value v) -> Value {
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, v));
+    return div(c(1.0), add(c(1.0), e));
+  };
+  return llvm::TypeSwitch<Operation *, Value>(op)
+      .Case([&](NegOp) { return arith::NegFOp::create(b, loc, x[0]); })
+      .Case([&](AbsOp) { return math::AbsFOp::create(b, loc, x[0]); })
+      .Case([&](SqrtOp) { return math::SqrtOp::create(b, loc, x[0]); })
+      .Case([&](ReciprocalOp) { return div(c(1.0), x[0]); })
+      .Case([&](ExpOp) { return math::ExpOp::create(b, loc, x[0]); })
+      .Case([&](LogOp) { return math::LogOp::create(b, loc, x[0]); })
+      .Case([&](TanhOp) { return math::TanhOp::create(b, loc, x[0]); })
+      .Case([&](ErfOp) { return math::ErfOp::create(b, loc, x[0]); })
+      .Case([&](SigmoidOp) { return sigmoid(x[0]); })
+      .Case([&](SinOp) { return math::SinOp::create(b, loc, x[0]); })
+      .Case([&](CosOp) { return math::CosOp::create(b, loc, x[0]); })
+      .Case([&](ReluOp) { return select(arith::CmpFPredicate::OGT, x[0], c(0.0), x[0], c(0.0)); })
+      .Case([&](FloorOp) { return math::FloorOp::create(b, loc, x[0]); })
+      .Case([&](CeilOp) { return math::CeilOp::create(b, loc, x[0]); })
+      .Case([&](RoundOp) { return math::RoundEvenOp::create(b, loc, x[0]); })
+      .Case([&](SignOp) {
+        Value negative = select(arith::CmpFPredicate::OLT, x[0], c(0.0), c(-1.0), c(0.0));
+        return select(arith::CmpFPredicate::OGT, x[0], c(0.0), c(1.0), negative);
+      })
+      .Case([&](SiluOp) { return mul(x[0], sigmoid(x[0])); })
+      .Case([&](GeluOp g) -> Value {
+        Value half = mul(c(0.5), x[0]);
+        if (g.getApproximate() == "tanh") {
+          Value cube = mul(mul(x[0], x[0]), x[0]);
+          Value inner = mul(c(0.7978845608), add(x[0], mul(c(0.044715), cube)));
+          return mul(half, add(c(1.0), math::TanhOp::create(b, loc, inner)));
+        }
+        Value erf = math::ErfOp::create(b, loc, mul(x[0], c(0.70710678118654752)));
+        return mul(half, add(c(1.0), erf));
+      })
+      .Case([&](AddOp) { return add(x[0], x[1]); })
+      .Case([&](SubOp) { return arith::SubFOp::create(b, loc, x[0], x[1]); })
+      .Case([&](MulOp) { return mul(x[0], x[1]); })
+      .Case([&](DivOp) { return div(x[0], x[1]); })
+      .Case([&](PowOp) -> Value {
+        // The exponents transformer graphs use are spelled as products, as the runtime does for 2.
+        std::optional<double> e = constantValue(x[1]);
+        if (e && *e == 1.0)
+          return x[0];
+        if (e && *e == 2.0)
+          return mul(x[0], x[0]);
+        if (e && *e == 3.0)
+          return mul(mul(x[0], x[0]), x[0]);
+        return math::PowFOp::create(b, loc, x[0], x[1]);
+      })
+      .Case([&](MaxOp) { return select(arith::CmpFPredicate::OGT, x[0], x[1], x[0], x[1]); })
+      .Case([&](MinOp) { return select(arith::CmpFPredicate::OLT, x[0], x[1], x[0], x[1]); })
+      .Default([](Operation *) -> Value { return {}; });
+}

@@ -1,0 +1,17 @@
+//===- ScalarBodies.h - one element of a qopt elementwise op ----*- C++ -*-===//
+#ifndef QOPT_DIALECTS_QOPT_TRANSFORMS_SCALARBODIES_H
+#define QOPT_DIALECTS_QOPT_TRANSFORMS_SCALARBODIES_H
+
+#include "mlir/IR/Builders.h"
+
+namespace qopt::QOpt {
+/// Whether `op` is an elementwise op on f32 tensors that a fused body can compute.
+bool isFusibleElementwise(mlir::Operation *op);
+
+/// Emits the `arith` / `math` ops computing one element of `op` (isFusibleElementwise) from one
+/// element of each operand, with the formulas the runtime's kernels use.
+mlir::Value emitScalarElement(mlir::OpBuilder &b, mlir::Operation *op,
+                              mlir::ArrayRef<mlir::Value> operands);
+} // namespace qopt::QOpt
+
+#endif // QOPT_DIALECTS_QOPT_TRANSFORMS_SCALARBODIES_H

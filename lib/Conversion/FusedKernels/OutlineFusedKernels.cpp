@@ -1,0 +1,105 @@
+//===- OutlineFusedKernels.cpp - fused bodies as linalg loop nests --------===//
+#include "qopt/Conversion/Passes.h"
+
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace qopt {
+#define GEN_PASS_DEF_OUTLINEFUSEDKERNELSPASS
+#include "qopt/Conversion/Passes.h.inc"
+} // namespace qopt
+
+using namespace mlir;
+namespace Q = qopt::QOpt;
+
+namespace {
+/// A dynamically sized and strided f32 memref of `rank`: the runtime picks sizes, strides (0 for
+/// a broadcast dimension) and offset (a thread's part) per call.
+MemRefType operandType(MLIRContext *ctx, int64_t rank) {
+  SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
+  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, dyn);
+  return MemRefType::get(dyn, Float32Type::get(ctx), layout);
+}
+
+/// The LLVM struct a memref descriptor of `rank` is: allocated and aligned pointers, offset,
+/// sizes, strides. The runtime writes the same words (lib/Runtime/FusedKernels.cpp).
+Type descriptorType(MLIRContext *ctx, int64_t rank) {
+  Type ptr = LLVM::LLVMPointerType::get(ctx), i64 = IntegerType::get(ctx, 64);
+  SmallVector<Type> fields = {ptr, ptr, i64};
+  if (rank > 0) {
+    fields.push_back(LLVM::LLVMArrayType::get(i64, rank));
+    fields.push_back(LLVM::LLVMArrayType::get(i64, rank));
+  }
+  return LLVM::LLVMStructType::getLiteral(ctx, fields);
+}
+
+func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name) {
+  MLIRContext *ctx = mb.getContext();
+  Location loc = fused.getLoc();
+  Type ptr = LLVM::LLVMPointerType::get(ctx);
+  auto fn = func::FuncOp::create(mb, loc, name, mb.getFunctionType({ptr}, {}));
+  fn.setPrivate();
+  fn->setAttr("qopt.kernel", mb.getUnitAttr());
+  // Not called by any symbol use the verifier can see: the graph takes its address.
+  fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
+  Block *entry = fn.addEntryBlock();
+  OpBuilder b = OpBuilder::atBlockEnd(entry);
+
+  int64_t rank = fused.getOutput().getType().getRank();
+  size_t numOperands = fused.getInputs().size() + 1;
+  MemRefType memrefType = operandType(ctx, rank);
+  Type descType = descriptorType(ctx, rank);
+  SmallVector<Value> memrefs;
+  for (size_t i = 0; i < numOperands; ++i) {
+    Value slot = LLVM::GEPOp::create(b, loc, ptr, ptr, entry->getArgument(0),
+                                     ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+    Value desc = LLVM::LoadOp::create(b, loc, ptr, slot);
+    Value fields = LLVM::LoadOp::create(b, loc, descType, desc);
+    memrefs.push_back(
+        UnrealizedConversionCastOp::create(b, loc, memrefType, fields).getResult(0));
+  }
+
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  SmallVector<AffineMap> maps(numOperands, identity);
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Block &body = fused.getBody().front();
+  linalg::GenericOp::create(
+      b, loc, TypeRange{}, ArrayRef(memrefs).drop_back(), ValueRange{memrefs.back()}, maps,
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        IRMapping mapping;
+        for (auto [from, to] : llvm::zip(body.getArguments(), args))
+          mapping.map(from, to);
+        for (Operation &op : body.without_terminator())
+          nb.clone(op, mapping);
+        auto yield = cast<Q::YieldOp>(body.getTerminator());
+        linalg::YieldOp::create(nb, nloc, mapping.lookup(yield.getValues()[0]));
+      });
+  func::ReturnOp::create(b, loc);
+  return fn;
+}
+
+struct OutlineFusedKernelsPass
+    : public qopt::impl::OutlineFusedKernelsPassBase<OutlineFusedKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    OpBuilder mb(&getContext());
+    mb.setInsertionPointToEnd(module.getBody());
+    unsigned next = 0;
+    SmallVector<Q::FusedElementwiseOp> fusedOps;
+    module.walk([&](Q::FusedElementwiseOp op) {
+      if (!op.getKernel())
+        fusedOps.push_back(op);
+    });
+    for (Q::FusedElementwiseOp op : fusedOps) {
+      std::string name;
+      do
+        name = "qopt_kernel_" + std::to_string(next++);
+      while (module.lookupSymbol(name));
+      func::FuncOp fn = outline(mb, op, name);
+      op.setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,128 @@
+// RUN: qopt-opt %s --split-input-file --qopt-fuse-elementwise | FileCheck %s
+// RUN: qopt-opt %s --split-input-file --qopt-fusion-pipeline | FileCheck %s --check-prefix=CLEAN
+
+// A gated MLP's SiLU(gate) * up is one kernel: the sigmoid's body, the two muls, one yield.
+// CHECK-LABEL: func.func @gated
+// CHECK-SAME: (%[[G:.*]]: tensor<?x64xf32>, %[[U:.*]]: tensor<?x64xf32>)
+// CHECK-NEXT: %[[F:.*]] = qopt.fused_elementwise(%[[G]], %[[U]]) : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32> {
+// CHECK-NEXT: ^bb0(%[[A:.*]]: f32, %[[B:.*]]: f32):
+// CHECK: %[[NEG:.*]] = arith.negf %[[A]] : f32
+// CHECK: %[[E:.*]] = math.exp %[[NEG]] : f32
+// CHECK: %[[SIG:.*]] = arith.divf
+// CHECK: %[[S:.*]] = arith.mulf %[[A]], %[[SIG]] : f32
+// CHECK: %[[R:.*]] = arith.mulf %[[S]], %[[B]] : f32
+// CHECK-NEXT: qopt.yield %[[R]] : f32
+// CHECK-NEXT: }
+// CHECK-NEXT: return %[[F]]
+func.func @gated(%g: tensor<?x64xf32>, %u: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %0 = qopt.silu %g : tensor<?x64xf32>
+  %1 = qopt.mul %0, %u : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %1 : tensor<?x64xf32>
+}
+
+// -----
+
+// A producer with two users stays a kernel of its own; each user is another kernel.
+// CHECK-LABEL: func.func @shared
+// CHECK: %[[P:.*]] = qopt.fused_elementwise(%arg0, %arg1)
+// CHECK: arith.addf
+// CHECK: %[[X:.*]] = qopt.fused_elementwise(%[[P]])
+// CHECK: math.exp
+// CHECK: %[[Y:.*]] = qopt.fused_elementwise(%[[P]])
+// CHECK: math.tanh
+// CHECK: return %[[X]], %[[Y]]
+func.func @shared(%a: tensor<8xf32>, %b: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>) {
+  %0 = qopt.add %a, %b : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  %1 = qopt.exp %0 : tensor<8xf32>
+  %2 = qopt.tanh %0 : tensor<8xf32>
+  return %1, %2 : tensor<8xf32>, tensor<8xf32>
+}
+
+// -----
+
+// A producer that the consumer broadcasts is not merged (it would be computed 64 times per
+// element); the consumer still takes it as a broadcast input.
+// CHECK-LABEL: func.func @broadcast_producer
+// CHECK: %[[R:.*]] = qopt.fused_elementwise(%arg1) : (tensor<?x1xf32>) -> tensor<?x1xf32>
+// CHECK: math.sqrt
+// CHECK: qopt.fused_elementwise(%arg0, %[[R]]) : (tensor<?x64xf32>, tensor<?x1xf32>) -> tensor<?x64xf32>
+// CHECK: arith.divf
+func.func @broadcast_producer(%x: tensor<?x64xf32>, %v: tensor<?x1xf32>) -> tensor<?x64xf32> {
+  %0 = qopt.sqrt %v : tensor<?x1xf32>
+  %1 = qopt.div %x, %0 : (tensor<?x64xf32>, tensor<?x1xf32>) -> tensor<?x64xf32>
+  return %1 : tensor<?x64xf32>
+}
+
+// -----
+
+// Single-element constants of no greater rank become body constants; the exponent 2 of a pow is a
+// product. A repeated input is one argument.
+// CHECK-LABEL: func.func @scalars
+// CHECK: qopt.fused_elementwise(%arg0) : (tensor<2x4xf32>) -> tensor<2x4xf32> {
+// CHECK-NEXT: ^bb0(%[[X:.*]]: f32):
+// CHECK-DAG: %[[HALF:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK-DAG: %[[SQ:.*]] = arith.mulf %[[X]], %[[X]] : f32
+// CHECK: arith.mulf %[[SQ]], %[[HALF]] : f32
+// CHECK-NOT: math.powf
+// CLEAN-LABEL: func.func @scalars
+// CLEAN: qopt.fused_elementwise
+// CLEAN-COUNT-1: arith.constant 5.000000e-01
+// CLEAN-NOT: arith.constant 2.0
+// CLEAN: qopt.yield
+func.func @scalars(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %two = arith.constant dense<2.0> : tensor<f32>
+  %half = arith.constant dense<0.5> : tensor<1x1xf32>
+  %0 = qopt.pow %x, %two : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xf32>
+  %1 = qopt.mul %0, %half : (tensor<2x4xf32>, tensor<1x1xf32>) -> tensor<2x4xf32>
+  return %1 : tensor<2x4xf32>
+}
+
+// -----
+
+// A single-element constant that raises the rank stays an input, so the result keeps its rank.
+// CHECK-LABEL: func.func @rank_raising_constant
+// CHECK: %[[C:.*]] = arith.constant dense<3.000000e+00> : tensor<1x1xf32>
+// CHECK: qopt.fused_elementwise(%arg0, %[[C]]) : (tensor<4xf32>, tensor<1x1xf32>) -> tensor<1x4xf32>
+func.func @rank_raising_constant(%x: tensor<4xf32>) -> tensor<1x4xf32> {
+  %c = arith.constant dense<3.0> : tensor<1x1xf32>
+  %0 = qopt.add %x, %c : (tensor<4xf32>, tensor<1x1xf32>) -> tensor<1x4xf32>
+  return %0 : tensor<1x4xf32>
+}
+
+// -----
+
+// Integer arithmetic, comparisons and non-elementwise ops are left alone, and a chain stops at
+// them.
+// CHECK-LABEL: func.func @boundaries
+// CHECK: qopt.add %arg1, %arg1 : (tensor<4xi64>, tensor<4xi64>)
+// CHECK: %[[E:.*]] = qopt.fused_elementwise(%arg0)
+// CHECK: qopt.softmax %[[E]]
+// CHECK: qopt.less
+func.func @boundaries(%x: tensor<4xf32>, %i: tensor<4xi64>) -> (tensor<4xi64>, tensor<4xf32>, tensor<4xi1>) {
+  %0 = qopt.add %i, %i : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
+  %1 = qopt.exp %x : tensor<4xf32>
+  %2 = qopt.softmax %1 : tensor<4xf32>
+  %3 = qopt.less %2, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
+  return %0, %2, %3 : tensor<4xi64>, tensor<4xf32>, tensor<4xi1>
+}
+
+// -----
+
+// GELU spelled out by an exporter (x * 0.5 * (1 + erf(x / sqrt(2)))) is one kernel of one input.
+// CHECK-LABEL: func.func @gelu_parts
+// CHECK: %[[F:.*]] = qopt.fused_elementwise(%arg0) : (tensor<3x8xf32>) -> tensor<3x8xf32>
+// CHECK: math.erf
+// CHECK: qopt.yield
+// CHECK-NOT: qopt.fused_elementwise
+// CHECK: return %[[F]]
+func.func @gelu_parts(%x: tensor<3x8xf32>) -> tensor<3x8xf32> {
+  %sqrt2 = arith.constant dense<1.41421354> : tensor<f32>
+  %one = arith.constant dense<1.0> : tensor<f32>
+  %half = arith.constant dense<0.5> : tensor<f32>
+  %0 = qopt.div %x, %sqrt2 : (tensor<3x8xf32>, tensor<f32>) -> tensor<3x8xf32>
+  %1 = qopt.erf %0 : tensor<3x8xf32>
+  %2 = qopt.add %1, %one : (tensor<3x8xf32>, tensor<f32>) -> tensor<3x8xf32>
+  %3 = qopt.mul %x, %2 : (tensor<3x8xf32>, tensor<3x8xf32>) -> tensor<3x8xf32>
+  %4 = qopt.mul %3, %half : (tensor<3x8xf32>, tensor<f32>) -> tensor<3x8xf32>
+  return %4 : tensor<3x8xf32>
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""fused_elementwise_vs_ort.py WORKDIR - chains of elementwise ops that qopt compiles into generated
+(fused) kernels, compared with ONNX Runtime on the same random inputs: broadcasting in every
+position (leading, middle and trailing dimensions, rank 0, dimensions of 1 between others),
+tensors large enough to be split across threads, and every fusible op. Prints one line per case
+and `N passed, N failed`.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+from onnx import TensorProto, helper, save
+
+WORK = sys.argv[1]
+ORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "oracle", "run_ort.js")
+rs = np.random.RandomState(11)
+
+
+def case(name, inputs, nodes, out_shape, consts=(), tol=1e-5):
+    """Builds the graph, runs both, compares the output `y` to tol x max|reference|."""
+    infos = [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape))
+             for k, v in inputs.items()]
+    inits = [helper.make_tensor(k, TensorProto.FLOAT, list(np.shape(v)),
+                                np.ravel(v).astype(np.float32).tolist()) for k, v in consts]
+    graph = helper.make_graph(nodes, name, infos,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = os.path.join(WORK, name + ".onnx")
+    save(model, path)
+    args = []
+    for k, v in inputs.items():
+        p = os.path.join(WORK, f"{name}.{k}.npy")
+        np.save(p, v.astype(np.float32))
+        args.append(f"{k}={p}")
+    ref, out, so = (os.path.join(WORK, name + s) for s in (".ref.npy", ".out.npy", ".so"))
+    subprocess.run(["node", ORT, path, ref] + args, check=True)
+    subprocess.run(["qopt-compile", path, "-o", so], check=True)
+    run = ["qopt-run", so, "--threads", "2", "--output", out]
+    for a in args:
+        run += ["--input", a]
+    subprocess.run(run, check=True)
+    r, q = np.load(ref), np.load(out)
+    ok = r.shape == q.shape and np.array_equal(np.isnan(r), np.isnan(q))
+    err = 0.0
+    if ok:
+        scale = max(float(np.nanmax(np.abs(r))), 1e-30)
+        err = float(np.nanmax(np.abs(np.nan_to_num(r) - np.nan_to_num(q)))) / scale
+        ok = err <= tol
+    print(f"{name}: {'ok' if ok else 'FAIL'} {err:.2e} x max|ref| shape {list(q.shape)}")
+    return ok
+
+
+N = helper.make_node
+results = []
+
+# GELU as exporters spell it, with a bias broadcast along rows; 40960 elements run on two threads.
+x = rs.randn(2, 40, 512)
+results.append(case("gelu_bias", {"x": x, "b": rs.randn(512) * 0.1}, [
+    N("Add", ["x", "b"], ["t0"]), N("Div", ["t0", "sqrt2"], ["t1"]), N("Erf", ["t1"], ["t2"]),
+    N("Add", ["t2", "one"], ["t3"]), N("Mul", ["t0", "t3"], ["t4"]),
+    N("Mul", ["t4", "half"], ["y"])], [2, 40, 512],
+    consts=[("sqrt2", np.float32(np.sqrt(2))), ("one", np.float32(1)), ("half", np.float32(0.5))]))
+
+# Broadcasting in the leading, middle and trailing dimensions at once: no dimensions merge.
+results.append(case("broadcast_middle", {
+    "a": rs.randn(4, 1, 33), "b": rs.randn(4, 7, 1), "c": rs.randn(7, 33)}, [
+    N("Mul", ["a", "b"], ["t0"]), N("Add", ["t0", "c"], ["t1"]), N("Tanh", ["t1"], ["t2"]),
+    N("Exp", ["t2"], ["y"])], [4, 7, 33]))
+
+# A rank-0 graph input and dimensions of 1 between others (they merge away).
+results.append(case("scalar_and_ones", {
+    "x": rs.randn(2, 1, 16, 1, 8), "s": np.array(0.75), "z": rs.randn(2, 1, 16, 1, 8)}, [
+    N("Mul", ["x", "s"], ["t0"]), N("Sub", ["t0", "z"], ["t1"]), N("Sigmoid", ["t1"], ["y"])],
+    [2, 1, 16, 1, 8]))
+
+# Rows broadcast against columns over 60000 elements: split across threads by the outer dim.
+results.append(case("rows_and_columns", {
+    "x": rs.randn(3, 20000), "r": rs.randn(20000), "c": rs.randn(3, 1)}, [
+    N("Add", ["x", "r"], ["t0"]), N("Mul", ["t0", "c"], ["t1"]), N("Relu", ["t1"], ["t2"]),
+    N("Max", ["t2", "r"], ["t3"]), N("Min", ["t3", "c"], ["y"])], [3, 20000]))
+
+# Every fusible op once, in one chain over values in a safe range for each.
+v = rs.uniform(-3, 3, size=(5, 37))
+results.append(case("every_op", {"x": v, "p": rs.uniform(0.5, 2, size=(37,))}, [
+    N("Neg", ["x"], ["a0"]), N("Abs", ["a0"], ["a1"]), N("Sqrt", ["a1"], ["a2"]),
+    N("Add", ["a2", "one"], ["a3"]), N("Reciprocal", ["a3"], ["a4"]), N("Log", ["a4"], ["a5"]),
+    N("Sin", ["a5"], ["a6"]), N("Cos", ["a6"], ["a7"]), N("Mul", ["a7", "x"], ["a8"]),
+    N("Floor", ["a8"], ["b0"]), N("Ceil", ["a8"], ["b1"]), N("Round", ["a8"], ["b2"]),
+    N("Sign", ["a8"], ["b3"]), N("Add", ["b0", "b1"], ["b4"]), N("Add", ["b4", "b2"], ["b5"]),
+    N("Add", ["b5", "b3"], ["b6"]), N("Pow", ["a3", "three"], ["c0"]),
+    N("Pow", ["a3", "p"], ["c1"]), N("Div", ["c0", "c1"], ["c2"]), N("Sub", ["c2", "b6"], ["c3"]),
+    N("Erf", ["a8"], ["d0"]), N("Tanh", ["x"], ["d1"]), N("Exp", ["d1"], ["d2"]),
+    N("Mul", ["d0", "d2"], ["d3"]), N("Add", ["c3", "d3"], ["y"])], [5, 37],
+    consts=[("one", np.float32(1)), ("three", np.float32(3))]))
+
+# The activations qopt raises before fusion (SiLU from x * sigmoid(x), GELU's tanh form).
+g = rs.randn(1, 9, 96) * 3
+results.append(case("raised_activations", {"g": g, "u": rs.randn(1, 9, 96)}, [
+    N("Sigmoid", ["g"], ["s"]), N("Mul", ["g", "s"], ["silu"]), N("Mul", ["silu", "u"], ["y"])],
+    [1, 9, 96]))
+
+print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
