@@ -2,7 +2,7 @@
 
 // The body becomes one all-parallel linalg.generic over strided memrefs of the result's rank, read
 // from the descriptors the runtime passes (inputs, then the output); the op names the kernel.
-// CHECK: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK: #[[$ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-LABEL: func.func @main
 // CHECK: qopt.fused_elementwise(%arg0, %arg1) {kernel = @qopt_kernel_0}
 // CHECK-LABEL: func.func private @qopt_kernel_0
@@ -15,7 +15,7 @@
 // CHECK: %[[M1:.*]] = builtin.unrealized_conversion_cast
 // CHECK: llvm.getelementptr %[[OPS]][2]
 // CHECK: %[[OUT:.*]] = builtin.unrealized_conversion_cast
-// CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
+// CHECK: linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]], #[[$ID]]], iterator_types = ["parallel", "parallel"]}
 // CHECK-SAME: ins(%[[M0]], %[[M1]] : {{.*}}) outs(%[[OUT]] : {{.*}})
 // CHECK: ^bb0(%[[A:.*]]: f32, %[[B:.*]]: f32, %{{.*}}: f32):
 // CHECK: %[[S:.*]] = arith.addf %[[A]], %[[B]] : f32
