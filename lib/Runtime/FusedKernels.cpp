@@ -1,116 +1,176 @@
 //===- FusedKernels.cpp - calling generated elementwise kernels -----------===//
 //
 // The compiler generates the loops of a fused elementwise chain; the runtime owns what varies per
-// call: the broadcast shape, the output buffer, and the split across threads.
+// call: the broadcast shape, the output buffer, and the split across threads. A decoding step
+// makes dozens of these calls on tensors of a few hundred elements, so the setup stays on the
+// stack.
 //
 #include "Tensor.h"
 #include "WorkerPool.h"
 
 #include <algorithm>
+#include <string>
 
 namespace qopt::rt {
 namespace {
-/// Parts smaller than this many elements are not worth a thread.
-constexpr int64_t kElementsPerPart = 16384;
+/// Parts smaller than this many elements stay on the calling thread. The bar is high because the
+/// kernels run between BLAS calls, whose threads keep spinning for a while after each call: waking
+/// a pool worker then competes with them for the cores, and on two cores a chain of 100K elements
+/// measured 3x slower split than on one thread (qlm_llama, 128 tokens).
+constexpr int64_t kElementsPerPart = 262144;
+/// Operands described on the stack; more go to the heap.
+constexpr int64_t kStackOperands = 16;
+/// Words of an MLIR memref descriptor of the largest rank: two pointers, offset, sizes, strides.
+constexpr int kDescriptorWords = 3 + 2 * QOPT_MAX_RANK;
 
-/// An MLIR memref descriptor of `rank` as 64-bit words: pointers, offset, sizes, strides.
-struct Descriptor {
-  std::vector<int64_t> words;
-  Descriptor(const Tensor &t, const std::vector<int64_t> &sizes, const std::vector<int64_t> &strides) {
-    size_t rank = sizes.size();
-    words.resize(3 + 2 * rank);
-    words[0] = words[1] = static_cast<int64_t>(reinterpret_cast<intptr_t>(t.data));
-    words[2] = 0;
-    for (size_t d = 0; d < rank; ++d) {
-      words[3 + d] = sizes[d];
-      words[3 + rank + d] = strides[d];
-    }
+struct Operands {
+  int64_t rank = 0, count = 0;
+  int64_t *words = nullptr; // count descriptors of 3 + 2 * rank words each
+
+  int64_t *descriptor(int64_t k) const { return words + k * (3 + 2 * rank); }
+  /// Descriptor `k` over `data` with `sizes` and `strides`.
+  void set(int64_t k, void *data, const int64_t *sizes, const int64_t *strides) const {
+    int64_t *d = descriptor(k);
+    d[0] = d[1] = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
+    d[2] = 0;
+    std::copy(sizes, sizes + rank, d + 3);
+    std::copy(strides, strides + rank, d + 3 + rank);
   }
-  int64_t &offset() { return words[2]; }
-  int64_t &size(size_t d) { return words[3 + d]; }
-  int64_t stride(size_t d) const { return words[3 + (words.size() - 3) / 2 + d]; }
+  /// Calls `kernel` on the part [begin, end) of dimension `dim`.
+  void call(FusedKernelFn kernel, int64_t dim, int64_t begin, int64_t end) const {
+    int64_t stackWords[kStackOperands * kDescriptorWords];
+    void *stackPointers[kStackOperands];
+    std::vector<int64_t> heapWords;
+    std::vector<void *> heapPointers;
+    int64_t width = 3 + 2 * rank;
+    int64_t *part = stackWords;
+    void **pointers = stackPointers;
+    if (count > kStackOperands) {
+      heapWords.resize(count * width);
+      heapPointers.resize(count);
+      part = heapWords.data();
+      pointers = heapPointers.data();
+    }
+    std::copy(words, words + count * width, part);
+    for (int64_t k = 0; k < count; ++k) {
+      int64_t *d = part + k * width;
+      if (dim >= 0) {
+        d[2] += begin * d[3 + rank + dim];
+        d[3 + dim] = end - begin;
+      }
+      pointers[k] = d;
+    }
+    kernel(pointers);
+  }
 };
 } // namespace
 
 void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs, int64_t rank) {
   auto kernel = reinterpret_cast<FusedKernelFn>(ins[0]);
   auto **inputs = reinterpret_cast<Tensor **>(ins + 1);
-  int64_t numInputs = numIns - 1;
-  std::vector<int64_t> shape;
+  int64_t numInputs = numIns - 1, numOperands = numIns;
+  if (rank < 0 || rank > QOPT_MAX_RANK)
+    fail("a fused elementwise kernel has rank " + std::to_string(rank));
+
+  // The broadcast shape, right-aligned.
+  int64_t shape[QOPT_MAX_RANK];
+  std::fill(shape, shape + rank, 1);
   for (int64_t k = 0; k < numInputs; ++k) {
-    if (inputs[k]->dtype != QOPT_FLOAT32)
-      fail("a fused elementwise kernel takes float32 inputs, not " +
-           std::string(dtypeName(inputs[k]->dtype)));
-    shape = broadcastShapes(shape, inputs[k]->shape());
+    const Tensor &t = *inputs[k];
+    if (t.dtype != QOPT_FLOAT32)
+      fail("a fused elementwise kernel takes float32 inputs, not " + std::string(dtypeName(t.dtype)));
+    if (t.rank > rank)
+      fail("a fused elementwise kernel of rank " + std::to_string(rank) + " got an input of rank " +
+           std::to_string(t.rank));
+    for (int i = 0; i < t.rank; ++i) {
+      int64_t &o = shape[rank - t.rank + i];
+      int64_t d = t.dims[i];
+      if (o != d && o != 1 && d != 1)
+        fail("cannot broadcast dimension " + std::to_string(o) + " against " + std::to_string(d));
+      if (o == 1)
+        o = d;
+    }
   }
-  if (static_cast<int64_t>(shape.size()) != rank)
-    fail("a fused elementwise kernel of rank " + std::to_string(rank) + " got inputs of rank " +
-         std::to_string(shape.size()));
-  Tensor *out = ctx.allocate(QOPT_FLOAT32, shape);
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, std::vector<int64_t>(shape, shape + rank));
   outs[0] = out;
   int64_t n = out->numElements();
   if (n == 0)
     return;
 
-  // Adjacent dimensions that every operand walks as one (row-major and unbroadcast, or broadcast
-  // in both) merge, so the kernel's innermost loop, the one vectorized, runs as long as it can.
-  std::vector<std::vector<int64_t>> strides;
-  for (int64_t k = 0; k < numInputs; ++k)
-    strides.push_back(broadcastStrides(inputs[k]->shape(), shape.size(), shape));
-  strides.push_back(broadcastStrides(shape, shape.size(), shape));
-  // Dimensions of size 1 drop out; the rest merge from the right while every operand's stride
-  // allows; the result is padded back to the kernel's rank with 1s on the left.
-  size_t numOperands = strides.size();
-  std::vector<int64_t> sizes;                            // innermost first while merging
-  std::vector<std::vector<int64_t>> merged(numOperands); // likewise
-  for (size_t d = rank; d-- > 0;) {
+  // Each operand's strides over the output's dimensions, 0 where it broadcasts.
+  int64_t strideStack[kStackOperands * QOPT_MAX_RANK];
+  std::vector<int64_t> strideHeap;
+  int64_t *strides = strideStack;
+  if (numOperands > kStackOperands) {
+    strideHeap.resize(numOperands * QOPT_MAX_RANK);
+    strides = strideHeap.data();
+  }
+  for (int64_t k = 0; k < numOperands; ++k) {
+    const Tensor &t = k < numInputs ? *inputs[k] : *out;
+    int64_t *st = strides + k * QOPT_MAX_RANK;
+    std::fill(st, st + rank, 0);
+    int64_t stride = 1;
+    for (int i = t.rank - 1; i >= 0; --i) {
+      int64_t o = rank - t.rank + i;
+      st[o] = t.dims[i] == 1 && shape[o] != 1 ? 0 : stride;
+      stride *= t.dims[i];
+    }
+  }
+
+  // Dimensions of size 1 drop out, and adjacent dimensions that every operand walks as one
+  // (row-major, or broadcast in both) merge, so the innermost loop, the one vectorized, runs as
+  // long as it can. Built innermost first, then right-aligned and padded with 1s to the rank.
+  int64_t sizes[QOPT_MAX_RANK], mergedStack[kStackOperands * QOPT_MAX_RANK];
+  std::vector<int64_t> mergedHeap;
+  int64_t *merged = mergedStack;
+  if (numOperands > kStackOperands) {
+    mergedHeap.resize(numOperands * QOPT_MAX_RANK);
+    merged = mergedHeap.data();
+  }
+  int64_t dims = 0;
+  for (int64_t d = rank - 1; d >= 0; --d) {
     if (shape[d] == 1)
       continue;
-    bool joins = !sizes.empty();
-    for (size_t k = 0; joins && k < numOperands; ++k)
-      joins = strides[k][d] == merged[k].back() * sizes.back();
+    bool joins = dims > 0;
+    for (int64_t k = 0; joins && k < numOperands; ++k)
+      joins = strides[k * QOPT_MAX_RANK + d] ==
+              merged[k * QOPT_MAX_RANK + dims - 1] * sizes[dims - 1];
     if (joins) {
-      sizes.back() *= shape[d];
+      sizes[dims - 1] *= shape[d];
       continue;
     }
-    sizes.push_back(shape[d]);
-    for (size_t k = 0; k < numOperands; ++k)
-      merged[k].push_back(strides[k][d]);
+    sizes[dims] = shape[d];
+    for (int64_t k = 0; k < numOperands; ++k)
+      merged[k * QOPT_MAX_RANK + dims] = strides[k * QOPT_MAX_RANK + d];
+    ++dims;
   }
-  sizes.resize(rank, 1);
-  std::reverse(sizes.begin(), sizes.end());
-  for (size_t k = 0; k < numOperands; ++k) {
-    merged[k].resize(rank, 0);
-    std::reverse(merged[k].begin(), merged[k].end());
+  int64_t finalSizes[QOPT_MAX_RANK];
+  for (int64_t d = 0; d < rank; ++d)
+    finalSizes[d] = d < rank - dims ? 1 : sizes[rank - 1 - d];
+
+  int64_t wordStack[kStackOperands * kDescriptorWords];
+  std::vector<int64_t> wordHeap;
+  Operands operands{rank, numOperands, wordStack};
+  if (numOperands > kStackOperands) {
+    wordHeap.resize(numOperands * kDescriptorWords);
+    operands.words = wordHeap.data();
   }
-  strides = std::move(merged);
-  std::vector<Descriptor> descs;
-  for (int64_t k = 0; k < numInputs; ++k)
-    descs.emplace_back(*inputs[k], sizes, strides[k]);
-  descs.emplace_back(*out, sizes, strides.back());
-  auto call = [&](std::vector<Descriptor> &operands) {
-    std::vector<void *> pointers;
-    for (Descriptor &d : operands)
-      pointers.push_back(d.words.data());
-    kernel(pointers.data());
-  };
+  for (int64_t k = 0; k < numOperands; ++k) {
+    int64_t st[QOPT_MAX_RANK];
+    for (int64_t d = 0; d < rank; ++d)
+      st[d] = d < rank - dims ? 0 : merged[k * QOPT_MAX_RANK + rank - 1 - d];
+    operands.set(k, k < numInputs ? inputs[k]->data : out->data, finalSizes, st);
+  }
 
   // Threads split the outermost dimension that is not 1.
-  size_t split = 0;
-  while (split < sizes.size() && sizes[split] == 1)
-    ++split;
+  int64_t split = rank - dims;
   int threads = ctx.workers ? ctx.workers->size() : 1;
-  if (threads <= 1 || split == sizes.size() || n < 2 * kElementsPerPart)
-    return call(descs);
-  int64_t inner = n / sizes[split];
+  if (threads <= 1 || dims == 0 || n < 2 * kElementsPerPart)
+    return operands.call(kernel, -1, 0, 0);
+  int64_t inner = n / finalSizes[split];
   int64_t grain = std::max<int64_t>(1, kElementsPerPart / inner);
-  ctx.workers->parallelFor(sizes[split], grain, [&](int64_t begin, int64_t end) {
-    std::vector<Descriptor> part = descs;
-    for (Descriptor &d : part) {
-      d.offset() += begin * d.stride(split);
-      d.size(split) = end - begin;
-    }
-    call(part);
+  ctx.workers->parallelFor(finalSizes[split], grain, [&](int64_t begin, int64_t end) {
+    operands.call(kernel, split, begin, end);
   });
 }
 } // namespace qopt::rt

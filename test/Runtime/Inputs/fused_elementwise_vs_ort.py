@@ -56,12 +56,13 @@ def case(name, inputs, nodes, out_shape, consts=(), tol=1e-5):
 N = helper.make_node
 results = []
 
-# GELU as exporters spell it, with a bias broadcast along rows; 40960 elements run on two threads.
-x = rs.randn(2, 40, 512)
+# GELU as exporters spell it, with a bias broadcast along rows; 614400 elements run on two threads
+# (split along the two leading dimensions, merged).
+x = rs.randn(4, 300, 512)
 results.append(case("gelu_bias", {"x": x, "b": rs.randn(512) * 0.1}, [
     N("Add", ["x", "b"], ["t0"]), N("Div", ["t0", "sqrt2"], ["t1"]), N("Erf", ["t1"], ["t2"]),
     N("Add", ["t2", "one"], ["t3"]), N("Mul", ["t0", "t3"], ["t4"]),
-    N("Mul", ["t4", "half"], ["y"])], [2, 40, 512],
+    N("Mul", ["t4", "half"], ["y"])], [4, 300, 512],
     consts=[("sqrt2", np.float32(np.sqrt(2))), ("one", np.float32(1)), ("half", np.float32(0.5))]))
 
 # Broadcasting in the leading, middle and trailing dimensions at once: no dimensions merge.
@@ -76,11 +77,11 @@ results.append(case("scalar_and_ones", {
     N("Mul", ["x", "s"], ["t0"]), N("Sub", ["t0", "z"], ["t1"]), N("Sigmoid", ["t1"], ["y"])],
     [2, 1, 16, 1, 8]))
 
-# Rows broadcast against columns over 60000 elements: split across threads by the outer dim.
+# Rows broadcast against columns over 600000 elements: split across threads by the outer dim.
 results.append(case("rows_and_columns", {
-    "x": rs.randn(3, 20000), "r": rs.randn(20000), "c": rs.randn(3, 1)}, [
+    "x": rs.randn(3, 200000), "r": rs.randn(200000), "c": rs.randn(3, 1)}, [
     N("Add", ["x", "r"], ["t0"]), N("Mul", ["t0", "c"], ["t1"]), N("Relu", ["t1"], ["t2"]),
-    N("Max", ["t2", "r"], ["t3"]), N("Min", ["t3", "c"], ["y"])], [3, 20000]))
+    N("Max", ["t2", "r"], ["t3"]), N("Min", ["t3", "c"], ["y"])], [3, 200000]))
 
 # Every fusible op once, in one chain over values in a safe range for each.
 v = rs.uniform(-3, 3, size=(5, 37))
