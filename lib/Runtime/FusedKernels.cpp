@@ -65,20 +65,24 @@ struct Operands {
 };
 } // namespace
 
-void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs, int64_t rank) {
+void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs, int64_t rank,
+                         int32_t dtype) {
   auto kernel = reinterpret_cast<FusedKernelFn>(ins[0]);
   auto **inputs = reinterpret_cast<Tensor **>(ins + 1);
   int64_t numInputs = numIns - 1, numOperands = numIns;
   if (rank < 0 || rank > QOPT_MAX_RANK)
     fail("a fused elementwise kernel has rank " + std::to_string(rank));
+  if (dtype != QOPT_FLOAT32 && dtype != QOPT_BOOL)
+    fail("a fused elementwise kernel computes float32 or bool, not " + std::string(dtypeName(dtype)));
 
   // The broadcast shape, right-aligned.
   int64_t shape[QOPT_MAX_RANK];
   std::fill(shape, shape + rank, 1);
   for (int64_t k = 0; k < numInputs; ++k) {
     const Tensor &t = *inputs[k];
-    if (t.dtype != QOPT_FLOAT32)
-      fail("a fused elementwise kernel takes float32 inputs, not " + std::string(dtypeName(t.dtype)));
+    if (t.dtype != QOPT_FLOAT32 && t.dtype != QOPT_BOOL)
+      fail("a fused elementwise kernel takes float32 and bool inputs, not " +
+           std::string(dtypeName(t.dtype)));
     if (t.rank > rank)
       fail("a fused elementwise kernel of rank " + std::to_string(rank) + " got an input of rank " +
            std::to_string(t.rank));
@@ -91,7 +95,7 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
         o = d;
     }
   }
-  Tensor *out = ctx.allocate(QOPT_FLOAT32, std::vector<int64_t>(shape, shape + rank));
+  Tensor *out = ctx.allocate(dtype, std::vector<int64_t>(shape, shape + rank));
   outs[0] = out;
   int64_t n = out->numElements();
   if (n == 0)

@@ -244,7 +244,8 @@ void *qopt_rt_weight(void *c, int64_t dtype, int64_t offset, int64_t rank, const
 static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tensor **out,
                      int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
   if (op == Opcode::FusedElementwise)
-    return runFusedElementwise(ctx, reinterpret_cast<void **>(in), numIns, out, ni > 0 ? i[0] : -1);
+    return runFusedElementwise(ctx, reinterpret_cast<void **>(in), numIns, out, ni > 0 ? i[0] : -1,
+                               ni > 1 ? static_cast<int32_t>(i[1]) : QOPT_FLOAT32);
   if (op <= Opcode::Where || op == Opcode::Round || op == Opcode::Sign)
     return runElementwise(op, ctx, in, numIns, out, i, ni);
   if (op <= Opcode::Trilu || op == Opcode::Tile)

@@ -107,9 +107,10 @@ void runQDQOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **ou
 void runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
              const int64_t *i, int64_t ni, const double *f, int64_t nf);
 
-/// Runs a generated elementwise kernel of `rank`: `ins[0]` is its FusedKernelFn, the rest f32
-/// tensors.
-void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs, int64_t rank);
+/// Runs a generated elementwise kernel of `rank` and output `dtype`: `ins[0]` is its
+/// FusedKernelFn, the rest float32 or bool tensors.
+void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs, int64_t rank,
+                         int32_t dtype);
 /// NumPy broadcast of shapes; fails on a mismatch.
 std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 /// Strides of `shape` (right-aligned into `rank` dims) with 0 where it is broadcast.

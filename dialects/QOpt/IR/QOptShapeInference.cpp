@@ -728,5 +728,11 @@ LogicalResult FusedElementwiseOp::inferResultTypes(SmallVectorImpl<Type> &types)
       return failure();
     shape = *s;
   }
-  return pushTensor(types, shape, Float32Type::get(getContext()));
+  // The element type is what the body yields (f32 unless the chain ends in a comparison).
+  Type element = Float32Type::get(getContext());
+  if (!getBody().empty())
+    if (auto yield = dyn_cast<YieldOp>(getBody().front().getTerminator());
+        yield && yield.getValues().size() == 1)
+      element = yield.getValues()[0].getType();
+  return pushTensor(types, shape, element);
 }

@@ -1,8 +1,9 @@
 //===- FuseElementwise.cpp - elementwise chains into one kernel -----------===//
 //
 // Between the matmuls of a transformer sit chains of elementwise ops (the gate of a gated MLP,
-// the scale and mask of attention scores, GELU spelled out in five ops); run one op at a time,
-// each reads and writes a whole tensor. This pass turns every f32 elementwise op into a
+// the scale and mask of attention scores, GELU spelled out in five ops, the NaN guard after a
+// softmax); run one op at a time, each reads and writes a whole tensor. This pass turns every
+// elementwise op on f32 (and the i1 masks and tests around them) into a
 // qopt.fused_elementwise and merges producers into their only consumer, so that code generation
 // emits one loop nest per chain.
 //
@@ -89,7 +90,7 @@ FusedElementwiseOp wrap(OpBuilder &b, Operation *op) {
 bool canMerge(FusedElementwiseOp producer, FusedElementwiseOp consumer) {
   return producer && producer->getBlock() == consumer->getBlock() &&
          llvm::all_of(producer->getUsers(), [&](Operation *u) { return u == consumer; }) &&
-         producer.getType() == consumer.getType();
+         producer.getType().getShape() == consumer.getType().getShape();
 }
 
 /// `consumer` with `producer` computed inside it.

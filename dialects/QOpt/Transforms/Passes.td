@@ -193,12 +193,13 @@ def FuseQDQPass : Pass<"qopt-fuse-qdq", "::mlir::func::FuncOp"> {
 }
 
 def FuseElementwisePass : Pass<"qopt-fuse-elementwise", "::mlir::func::FuncOp"> {
-  let summary = "Fuses chains of f32 elementwise ops into qopt.fused_elementwise";
+  let summary = "Fuses chains of elementwise ops into qopt.fused_elementwise";
   let description = [{
-    Every f32 elementwise op (unary math, activations, and the broadcasting arithmetic) becomes a
+    Every elementwise op on f32 (unary math, activations, the broadcasting arithmetic), with the
+    comparisons, NaN tests, logic and `where` that build masks and guards around them, becomes a
     `qopt.fused_elementwise` whose body computes one element with `arith` and `math` ops; then a
     producer is merged into its consumer when the consumer is its only user and both have the same
-    result type, so a chain reads its inputs once and writes one tensor. Single-element constants
+    result shape, so a chain reads its inputs once and writes one tensor. Single-element constants
     are folded into the body. A producer used elsewhere stays a kernel of its own (no
     recomputation), and one of another shape is not merged (it would be recomputed per element of
     the larger result).

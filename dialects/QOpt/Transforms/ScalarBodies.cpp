@@ -15,10 +15,12 @@ using namespace mlir;
 using namespace qopt::QOpt;
 
 namespace {
-bool isF32Tensor(Type t) {
+bool isTensorOf(Type t, bool (*element)(Type)) {
   auto r = dyn_cast<RankedTensorType>(t);
-  return r && r.getElementType().isF32();
+  return r && element(r.getElementType());
 }
+bool isF32(Type t) { return t.isF32(); }
+bool isBool(Type t) { return t.isInteger(1); }
 
 /// The value of a scalar f32 constant, if `v` is one.
 std::optional<double> constantValue(Value v) {
@@ -30,11 +32,24 @@ std::optional<double> constantValue(Value v) {
 } // namespace
 
 bool qopt::QOpt::isFusibleElementwise(Operation *op) {
-  if (!isa<NegOp, AbsOp, SqrtOp, ReciprocalOp, ExpOp, LogOp, TanhOp, ErfOp, SigmoidOp, SinOp, CosOp,
-           ReluOp, FloorOp, CeilOp, RoundOp, SignOp, SiluOp, GeluOp, AddOp, SubOp, MulOp, DivOp,
-           PowOp, MaxOp, MinOp>(op))
-    return false;
-  return llvm::all_of(op->getOperandTypes(), isF32Tensor) && isF32Tensor(op->getResult(0).getType());
+  auto all = [](TypeRange types, bool (*element)(Type)) {
+    return llvm::all_of(types, [&](Type t) { return isTensorOf(t, element); });
+  };
+  Type result = op->getResult(0).getType();
+  // Float arithmetic and activations.
+  if (isa<NegOp, AbsOp, SqrtOp, ReciprocalOp, ExpOp, LogOp, TanhOp, ErfOp, SigmoidOp, SinOp, CosOp,
+          ReluOp, FloorOp, CeilOp, RoundOp, SignOp, SiluOp, GeluOp, AddOp, SubOp, MulOp, DivOp,
+          PowOp, MaxOp, MinOp>(op))
+    return all(op->getOperandTypes(), isF32) && isTensorOf(result, isF32);
+  // Tests and comparisons of floats, and the logic on their results: masks and NaN guards.
+  if (isa<IsNaNOp, EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(op))
+    return all(op->getOperandTypes(), isF32) && isTensorOf(result, isBool);
+  if (isa<NotOp, AndOp, OrOp>(op))
+    return all(op->getOperandTypes(), isBool) && isTensorOf(result, isBool);
+  if (auto where = dyn_cast<WhereOp>(op))
+    return isTensorOf(where->getOperand(0).getType(), isBool) &&
+           all(where->getOperands().drop_front().getTypes(), isF32) && isTensorOf(result, isF32);
+  return false;
 }
 
 Value qopt::QOpt::emitScalarElement(OpBuilder &b, Operation *op, ArrayRef<Value> x) {
@@ -44,9 +59,11 @@ Value qopt::QOpt::emitScalarElement(OpBuilder &b, Operation *op, ArrayRef<Value>
   auto add = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, loc, l, r); };
   auto mul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, loc, l, r); };
   auto div = [&](Value l, Value r) -> Value { return arith::DivFOp::create(b, loc, l, r); };
+  auto compare = [&](arith::CmpFPredicate p, Value l, Value r) -> Value {
+    return arith::CmpFOp::create(b, loc, p, l, r);
+  };
   auto select = [&](arith::CmpFPredicate p, Value l, Value r, Value t, Value f) -> Value {
-    Value cond = arith::CmpFOp::create(b, loc, p, l, r);
-    return arith::SelectOp::create(b, loc, cond, t, f);
+    return arith::SelectOp::create(b, loc, compare(p, l, r), t, f);
   };
   // 1 / (1 + e^-x), as the runtime's sigmoid: it is 0 rather than NaN for very negative x.
   auto sigmoid = [&](Value v) -> Value {
@@ -100,6 +117,19 @@ Value qopt::QOpt::emitScalarElement(OpBuilder &b, Operation *op, ArrayRef<Value>
         return math::PowFOp::create(b, loc, x[0], x[1]);
       })
       .Case([&](MaxOp) { return select(arith::CmpFPredicate::OGT, x[0], x[1], x[0], x[1]); })
+      .Case([&](IsNaNOp) { return compare(arith::CmpFPredicate::UNO, x[0], x[0]); })
+      .Case([&](EqualOp) { return compare(arith::CmpFPredicate::OEQ, x[0], x[1]); })
+      .Case([&](LessOp) { return compare(arith::CmpFPredicate::OLT, x[0], x[1]); })
+      .Case([&](LessEqualOp) { return compare(arith::CmpFPredicate::OLE, x[0], x[1]); })
+      .Case([&](GreaterOp) { return compare(arith::CmpFPredicate::OGT, x[0], x[1]); })
+      .Case([&](GreaterEqualOp) { return compare(arith::CmpFPredicate::OGE, x[0], x[1]); })
+      .Case([&](NotOp) -> Value {
+        Value one = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+        return arith::XOrIOp::create(b, loc, x[0], one);
+      })
+      .Case([&](AndOp) { return arith::AndIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](OrOp) { return arith::OrIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](WhereOp) { return arith::SelectOp::create(b, loc, x[0], x[1], x[2]); })
       .Case([&](MinOp) { return select(arith::CmpFPredicate::OLT, x[0], x[1], x[0], x[1]); })
       .Default([](Operation *) -> Value { return {}; });
 }

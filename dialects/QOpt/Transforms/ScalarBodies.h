@@ -5,7 +5,8 @@
 #include "mlir/IR/Builders.h"
 
 namespace qopt::QOpt {
-/// Whether `op` is an elementwise op on f32 tensors that a fused body can compute.
+/// Whether `op` is an elementwise op that a fused body can compute: float arithmetic and
+/// activations on f32, comparisons and NaN tests of f32 giving i1, logic on i1, and `where`.
 bool isFusibleElementwise(mlir::Operation *op);
 
 /// Emits the `arith` / `math` ops computing one element of `op` (isFusibleElementwise) from one

@@ -75,7 +75,7 @@ enum class Opcode : int64_t {
                   // I: compute int8 shifted to uint8 (optional)
   QLinearMul,
   QLinearSoftmax, // I: axis (normalized), flatten tail; operands: x, x scale, y scale, y zero point
-  FusedElementwise, // I: rank; operands: the generated kernel (FusedKernelFn), then f32 inputs
+  FusedElementwise, // I: rank, output dtype; operands: the kernel (FusedKernelFn), then f32/bool inputs
   NumOpcodes
 };
 

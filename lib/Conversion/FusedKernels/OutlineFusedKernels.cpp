@@ -15,12 +15,13 @@ using namespace mlir;
 namespace Q = qopt::QOpt;
 
 namespace {
-/// A dynamically sized and strided f32 memref of `rank`: the runtime picks sizes, strides (0 for
-/// a broadcast dimension) and offset (a thread's part) per call.
-MemRefType operandType(MLIRContext *ctx, int64_t rank) {
+/// A dynamically sized and strided memref of `rank`: the runtime picks sizes, strides (0 for a
+/// broadcast dimension) and offset (a thread's part) per call. i1 is one byte, as runtime bools.
+MemRefType operandType(Type element, int64_t rank) {
+  MLIRContext *ctx = element.getContext();
   SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
   auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, dyn);
-  return MemRefType::get(dyn, Float32Type::get(ctx), layout);
+  return MemRefType::get(dyn, element, layout);
 }
 
 /// The LLVM struct a memref descriptor of `rank` is: allocated and aligned pointers, offset,
@@ -49,8 +50,11 @@ func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name)
 
   int64_t rank = fused.getOutput().getType().getRank();
   size_t numOperands = fused.getInputs().size() + 1;
-  MemRefType memrefType = operandType(ctx, rank);
   Type descType = descriptorType(ctx, rank);
+  SmallVector<Type> elements;
+  for (Value in : fused.getInputs())
+    elements.push_back(cast<ShapedType>(in.getType()).getElementType());
+  elements.push_back(fused.getOutput().getType().getElementType());
   SmallVector<Value> memrefs;
   for (size_t i = 0; i < numOperands; ++i) {
     Value slot = LLVM::GEPOp::create(b, loc, ptr, ptr, entry->getArgument(0),
@@ -58,7 +62,8 @@ func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name)
     Value desc = LLVM::LoadOp::create(b, loc, ptr, slot);
     Value fields = LLVM::LoadOp::create(b, loc, descType, desc);
     memrefs.push_back(
-        UnrealizedConversionCastOp::create(b, loc, memrefType, fields).getResult(0));
+        UnrealizedConversionCastOp::create(b, loc, operandType(elements[i], rank), fields)
+            .getResult(0));
   }
 
   AffineMap identity = b.getMultiDimIdentityMap(rank);

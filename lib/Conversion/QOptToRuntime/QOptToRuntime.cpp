@@ -271,7 +271,9 @@ FailureOr<KernelCall> encode(Operation *op) {
         if (!f.getKernel())
           return f.emitOpError() << "has no kernel; run qopt-outline-fused-kernels and "
                                     "qopt-lower-kernels-to-llvm first";
-        return KernelCall{Opcode::FusedElementwise, {f.getOutput().getType().getRank()}, {}};
+        RankedTensorType out = f.getOutput().getType();
+        return KernelCall{Opcode::FusedElementwise,
+                          {out.getRank(), dtypeCode(out.getElementType())}, {}};
       })
       .Default([](Operation *op) -> FailureOr<KernelCall> {
         return op->emitOpError() << "has no CPU kernel yet";

@@ -110,7 +110,8 @@ func.func @main(%x: tensor<1x64xf32>) -> tensor<1x8xf32> {
 // -----
 
 // A fused op calls its generated kernel through the runtime: opcode FusedElementwise (74), the
-// kernel's address first among the operands, then the inputs; its rank is the attribute.
+// kernel's address first among the operands, then the inputs; its rank and output dtype (f32: 1)
+// are the attributes.
 // CHECK-LABEL: llvm.func @qopt_graph(
 // CHECK: %[[X:.*]] = llvm.call @qopt_rt_input
 // CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
@@ -119,7 +120,7 @@ func.func @main(%x: tensor<1x64xf32>) -> tensor<1x8xf32> {
 // CHECK: %[[OP:.*]] = llvm.mlir.constant(74 : i64) : i64
 // CHECK: %[[TWO:.*]] = llvm.mlir.constant(2 : i64) : i64
 // CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]], %{{.*}}, %[[TWO]],
-// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<2> : tensor<1xi64>)
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[2, 1]> : tensor<2xi64>)
 llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
   llvm.return
 }

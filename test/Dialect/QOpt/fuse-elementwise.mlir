@@ -91,13 +91,13 @@ func.func @rank_raising_constant(%x: tensor<4xf32>) -> tensor<1x4xf32> {
 
 // -----
 
-// Integer arithmetic, comparisons and non-elementwise ops are left alone, and a chain stops at
-// them.
+// Integer arithmetic and non-elementwise ops are left alone, and a chain stops at them.
 // CHECK-LABEL: func.func @boundaries
 // CHECK: qopt.add %arg1, %arg1 : (tensor<4xi64>, tensor<4xi64>)
 // CHECK: %[[E:.*]] = qopt.fused_elementwise(%arg0)
-// CHECK: qopt.softmax %[[E]]
-// CHECK: qopt.less
+// CHECK: %[[S:.*]] = qopt.softmax %[[E]]
+// CHECK: qopt.fused_elementwise(%[[S]], %arg0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
+// CHECK: arith.cmpf olt
 func.func @boundaries(%x: tensor<4xf32>, %i: tensor<4xi64>) -> (tensor<4xi64>, tensor<4xf32>, tensor<4xi1>) {
   %0 = qopt.add %i, %i : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
   %1 = qopt.exp %x : tensor<4xf32>
@@ -125,4 +125,44 @@ func.func @gelu_parts(%x: tensor<3x8xf32>) -> tensor<3x8xf32> {
   %3 = qopt.mul %x, %2 : (tensor<3x8xf32>, tensor<3x8xf32>) -> tensor<3x8xf32>
   %4 = qopt.mul %3, %half : (tensor<3x8xf32>, tensor<f32>) -> tensor<3x8xf32>
   return %4 : tensor<3x8xf32>
+}
+
+// -----
+
+// Masks and guards fuse too: a bool mask turned into an additive bias, and the NaN test and where
+// after a softmax (one kernel from f32 to f32 with an i1 inside). The bias is not merged into the
+// add that broadcasts it.
+// CHECK-LABEL: func.func @mask_and_guard
+// CHECK: %[[B:.*]] = qopt.fused_elementwise(%arg1) : (tensor<1x1x?x?xi1>) -> tensor<1x1x?x?xf32> {
+// CHECK-NEXT: ^bb0(%[[M:.*]]: i1):
+// CHECK: arith.select %[[M]]
+// CHECK: %[[A:.*]] = qopt.fused_elementwise(%arg0, %[[B]])
+// CHECK: arith.addf
+// CHECK: %[[P:.*]] = qopt.softmax %[[A]]
+// CHECK: %[[G:.*]] = qopt.fused_elementwise(%[[P]]) : (tensor<2x6x?x?xf32>) -> tensor<2x6x?x?xf32> {
+// CHECK: %[[N:.*]] = arith.cmpf uno
+// CHECK: arith.select %[[N]]
+// CHECK: return %[[G]]
+func.func @mask_and_guard(%s: tensor<2x6x?x?xf32>, %m: tensor<1x1x?x?xi1>) -> tensor<2x6x?x?xf32> {
+  %zero = arith.constant dense<0.0> : tensor<f32>
+  %ninf = arith.constant dense<-3.4e38> : tensor<f32>
+  %bias = qopt.where %m, %zero, %ninf : (tensor<1x1x?x?xi1>, tensor<f32>, tensor<f32>) -> tensor<1x1x?x?xf32>
+  %a = qopt.add %s, %bias : (tensor<2x6x?x?xf32>, tensor<1x1x?x?xf32>) -> tensor<2x6x?x?xf32>
+  %p = qopt.softmax %a : tensor<2x6x?x?xf32>
+  %n = qopt.is_nan %p : tensor<2x6x?x?xf32> -> tensor<2x6x?x?xi1>
+  %g = qopt.where %n, %zero, %p : (tensor<2x6x?x?xi1>, tensor<f32>, tensor<2x6x?x?xf32>) -> tensor<2x6x?x?xf32>
+  return %g : tensor<2x6x?x?xf32>
+}
+
+// -----
+
+// Comparisons of integers, and where on integers, stay graph ops.
+// CHECK-LABEL: func.func @integer_masks
+// CHECK-NOT: qopt.fused_elementwise
+// CHECK: qopt.less
+// CHECK: qopt.where
+func.func @integer_masks(%i: tensor<4xi64>, %j: tensor<4xi64>) -> tensor<4xi64> {
+  %0 = qopt.less %i, %j : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi1>
+  %1 = qopt.where %0, %i, %j : (tensor<4xi1>, tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
+  return %1 : tensor<4xi64>
 }

@@ -242,11 +242,23 @@ func.func @fused_argument_type(%x: tensor<4xf32>) -> tensor<4xf32> {
 // -----
 
 func.func @fused_yield(%x: tensor<4xf32>) -> tensor<4xf32> {
-  // expected-error @+1 {{must yield one element of the result's element type}}
+  // expected-error @+1 {{result #0 has type 'tensor<4xf32>', incompatible with the inferred 'tensor<4xf16>'}}
   %0 = qopt.fused_elementwise(%x) : (tensor<4xf32>) -> tensor<4xf32> {
   ^bb0(%a: f32):
     %t = arith.truncf %a : f32 to f16
     qopt.yield %t : f16
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @fused_input_type(%x: tensor<4xi32>) -> tensor<4xf32> {
+  // expected-error @+1 {{takes f32 and i1 tensors only, not 'tensor<4xi32>'}}
+  %0 = qopt.fused_elementwise(%x) : (tensor<4xi32>) -> tensor<4xf32> {
+  ^bb0(%a: i32):
+    %f = arith.sitofp %a : i32 to f32
+    qopt.yield %f : f32
   }
   return %0 : tensor<4xf32>
 }

@@ -19,8 +19,9 @@ rs = np.random.RandomState(11)
 
 def case(name, inputs, nodes, out_shape, consts=(), tol=1e-5):
     """Builds the graph, runs both, compares the output `y` to tol x max|reference|."""
-    infos = [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape))
-             for k, v in inputs.items()]
+    def elem(v):
+        return TensorProto.BOOL if v.dtype == np.bool_ else TensorProto.FLOAT
+    infos = [helper.make_tensor_value_info(k, elem(v), list(v.shape)) for k, v in inputs.items()]
     inits = [helper.make_tensor(k, TensorProto.FLOAT, list(np.shape(v)),
                                 np.ravel(v).astype(np.float32).tolist()) for k, v in consts]
     graph = helper.make_graph(nodes, name, infos,
@@ -33,7 +34,7 @@ def case(name, inputs, nodes, out_shape, consts=(), tol=1e-5):
     args = []
     for k, v in inputs.items():
         p = os.path.join(WORK, f"{name}.{k}.npy")
-        np.save(p, v.astype(np.float32))
+        np.save(p, v if v.dtype == np.bool_ else v.astype(np.float32))
         args.append(f"{k}={p}")
     ref, out, so = (os.path.join(WORK, name + s) for s in (".ref.npy", ".out.npy", ".so"))
     subprocess.run(["node", ORT, path, ref] + args, check=True)
@@ -102,5 +103,21 @@ g = rs.randn(1, 9, 96) * 3
 results.append(case("raised_activations", {"g": g, "u": rs.randn(1, 9, 96)}, [
     N("Sigmoid", ["g"], ["s"]), N("Mul", ["g", "s"], ["silu"]), N("Mul", ["silu", "u"], ["y"])],
     [1, 9, 96]))
+
+# An attention mask and the NaN guard that exporters put after a softmax: a bool input, where,
+# comparisons, logic and NaN tests, ending in f32; and a chain that ends in a bool result.
+scores = rs.randn(2, 3, 5, 5)
+scores[0, 1, 2, :] = np.nan
+mask = rs.rand(1, 1, 5, 5) > 0.3
+results.append(case("mask_and_guard", {"s": scores, "m": mask}, [
+    N("Where", ["m", "zero", "ninf"], ["bias"]), N("Add", ["s", "bias"], ["t0"]),
+    N("IsNaN", ["t0"], ["nan"]), N("Where", ["nan", "zero", "t0"], ["t1"]),
+    N("Greater", ["t1", "zero"], ["pos"]), N("Not", ["m"], ["notm"]),
+    N("Or", ["pos", "notm"], ["keep"]), N("LessOrEqual", ["t1", "one"], ["small"]),
+    N("And", ["keep", "small"], ["sel"]), N("Equal", ["t1", "zero"], ["z"]),
+    N("GreaterOrEqual", ["t1", "ninf"], ["ge"]), N("Less", ["t1", "one"], ["lt"]),
+    N("Or", ["z", "ge"], ["zx"]), N("Where", ["sel", "t1", "one"], ["t2"]),
+    N("Where", ["zx", "t2", "zero"], ["t3"]), N("Where", ["lt", "t3", "one"], ["y"])], [2, 3, 5, 5],
+    consts=[("zero", np.float32(0)), ("one", np.float32(1)), ("ninf", np.float32(-3.0e38))]))
 
 print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
