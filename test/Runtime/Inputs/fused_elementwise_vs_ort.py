@@ -104,6 +104,14 @@ results.append(case("raised_activations", {"g": g, "u": rs.randn(1, 9, 96)}, [
     N("Sigmoid", ["g"], ["s"]), N("Mul", ["g", "s"], ["silu"]), N("Mul", ["silu", "u"], ["y"])],
     [1, 9, 96]))
 
+# A chain over 18 distinct inputs: more operands than the runtime describes on the stack.
+many = {f"i{k}": rs.randn(3, 1, 8) if k % 3 == 0 else rs.randn(4, 8) for k in range(18)}
+sum_nodes = [N("Add", ["i0", "i1"], ["s1"])]
+for k in range(2, 18):
+    sum_nodes.append(N("Mul" if k % 4 == 0 else "Add", [f"s{k - 1}", f"i{k}"],
+                       ["y" if k == 17 else f"s{k}"]))
+results.append(case("many_inputs", many, sum_nodes, [3, 4, 8]))
+
 # An attention mask and the NaN guard that exporters put after a softmax: a bool input, where,
 # comparisons, logic and NaN tests, ending in f32; and a chain that ends in a bool result.
 scores = rs.randn(2, 3, 5, 5)
