@@ -87,6 +87,7 @@ template <typename T> T applyBinary(Opcode op, T a, T b) {
     }
   case Opcode::And: return (a && b) ? 1 : 0;
   case Opcode::Or: return (a || b) ? 1 : 0;
+  case Opcode::Xor: return ((a != 0) != (b != 0)) ? 1 : 0;
   default: fail("binary op not defined for this element type");
   }
 }
@@ -324,7 +325,7 @@ void qopt::rt::runElementwise(Opcode op, Context &ctx, Tensor **ins, int64_t num
     return cast(ctx, a, static_cast<int32_t>(attrs[0]), outs);
   if (op == Opcode::Where)
     return where(ctx, a, *ins[1], *ins[2], outs);
-  if (op >= Opcode::Add && op <= Opcode::GreaterEqual)
+  if ((op >= Opcode::Add && op <= Opcode::GreaterEqual) || op == Opcode::Xor)
     return binary(op, ctx, a, *ins[1], outs);
   int64_t n = a.numElements();
   if (op == Opcode::IsNaN) {

@@ -246,7 +246,7 @@ static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tenso
   if (op == Opcode::FusedElementwise)
     return runFusedElementwise(ctx, reinterpret_cast<void **>(in), numIns, out, ni > 0 ? i[0] : -1,
                                ni > 1 ? static_cast<int32_t>(i[1]) : QOPT_FLOAT32);
-  if (op <= Opcode::Where || op == Opcode::Round || op == Opcode::Sign)
+  if (op <= Opcode::Where || op == Opcode::Round || op == Opcode::Sign || op == Opcode::Xor)
     return runElementwise(op, ctx, in, numIns, out, i, ni);
   if (op <= Opcode::Trilu || op == Opcode::Tile)
     return runShapeOp(op, ctx, in, numIns, out, numOuts, i, ni, f, nf);

@@ -77,6 +77,7 @@ def QOpt_MinOp : QOpt_BinaryOp<"min", "broadcasting minimum", [Commutative]>;
 def QOpt_ModOp : QOpt_BinaryOp<"mod", "broadcasting remainder (sign of the divisor, as Python)">;
 def QOpt_AndOp : QOpt_BinaryOp<"and", "broadcasting logical and of i1", [Commutative]>;
 def QOpt_OrOp : QOpt_BinaryOp<"or", "broadcasting logical or of i1", [Commutative]>;
+def QOpt_XorOp : QOpt_BinaryOp<"xor", "broadcasting logical exclusive or of i1", [Commutative]>;
 
 // Comparisons broadcast like the binary ops and give i1.
 def QOpt_EqualOp : QOpt_BinaryOp<"equal", "broadcasting ==, giving i1", [Commutative]>;

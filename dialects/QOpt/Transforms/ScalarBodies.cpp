@@ -44,7 +44,7 @@ bool qopt::QOpt::isFusibleElementwise(Operation *op) {
   // Tests and comparisons of floats, and the logic on their results: masks and NaN guards.
   if (isa<IsNaNOp, EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(op))
     return all(op->getOperandTypes(), isF32) && isTensorOf(result, isBool);
-  if (isa<NotOp, AndOp, OrOp>(op))
+  if (isa<NotOp, AndOp, OrOp, XorOp>(op))
     return all(op->getOperandTypes(), isBool) && isTensorOf(result, isBool);
   if (auto where = dyn_cast<WhereOp>(op))
     return isTensorOf(where->getOperand(0).getType(), isBool) &&
@@ -129,6 +129,7 @@ Value qopt::QOpt::emitScalarElement(OpBuilder &b, Operation *op, ArrayRef<Value>
       })
       .Case([&](AndOp) { return arith::AndIOp::create(b, loc, x[0], x[1]); })
       .Case([&](OrOp) { return arith::OrIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](XorOp) { return arith::XOrIOp::create(b, loc, x[0], x[1]); })
       .Case([&](WhereOp) { return arith::SelectOp::create(b, loc, x[0], x[1], x[2]); })
       .Case([&](MinOp) { return select(arith::CmpFPredicate::OLT, x[0], x[1], x[0], x[1]); })
       .Default([](Operation *) -> Value { return {}; });

@@ -76,6 +76,7 @@ enum class Opcode : int64_t {
   QLinearMul,
   QLinearSoftmax, // I: axis (normalized), flatten tail; operands: x, x scale, y scale, y zero point
   FusedElementwise, // I: rank, output dtype; operands: the kernel (FusedKernelFn), then f32/bool inputs
+  Xor,              // broadcasting binary on bool
   NumOpcodes
 };
 

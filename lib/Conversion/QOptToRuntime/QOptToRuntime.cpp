@@ -155,6 +155,7 @@ FailureOr<KernelCall> encode(Operation *op) {
       .Case([&](Q::ModOp) { return simple(Opcode::Mod); })
       .Case([&](Q::AndOp) { return simple(Opcode::And); })
       .Case([&](Q::OrOp) { return simple(Opcode::Or); })
+      .Case([&](Q::XorOp) { return simple(Opcode::Xor); })
       .Case([&](Q::EqualOp) { return simple(Opcode::Equal); })
       .Case([&](Q::LessOp) { return simple(Opcode::Less); })
       .Case([&](Q::LessEqualOp) { return simple(Opcode::LessEqual); })

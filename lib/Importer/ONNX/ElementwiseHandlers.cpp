@@ -145,6 +145,7 @@ void qopt::onnx_importer::registerElementwiseHandlers() {
   registerHandler("", "Mod", 1, importMod);
   registerHandler("", "And", 1, direct<Q::AndOp, 2>());
   registerHandler("", "Or", 1, direct<Q::OrOp, 2>());
+  registerHandler("", "Xor", 1, direct<Q::XorOp, 2>());
   registerHandler("", "Equal", 1, direct<Q::EqualOp, 2>());
   registerHandler("", "Less", 1, direct<Q::LessOp, 2>());
   registerHandler("", "LessOrEqual", 1, direct<Q::LessEqualOp, 2>());

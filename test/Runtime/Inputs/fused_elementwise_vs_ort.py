@@ -124,7 +124,7 @@ results.append(case("mask_and_guard", {"s": scores, "m": mask}, [
     N("Or", ["pos", "notm"], ["keep"]), N("LessOrEqual", ["t1", "one"], ["small"]),
     N("And", ["keep", "small"], ["sel"]), N("Equal", ["t1", "zero"], ["z"]),
     N("GreaterOrEqual", ["t1", "ninf"], ["ge"]), N("Less", ["t1", "one"], ["lt"]),
-    N("Or", ["z", "ge"], ["zx"]), N("Where", ["sel", "t1", "one"], ["t2"]),
+    N("Xor", ["z", "ge"], ["zx"]), N("Where", ["sel", "t1", "one"], ["t2"]),
     N("Where", ["zx", "t2", "zero"], ["t3"]), N("Where", ["lt", "t3", "one"], ["y"])], [2, 3, 5, 5],
     consts=[("zero", np.float32(0)), ("one", np.float32(1)), ("ninf", np.float32(-3.0e38))]))
 
