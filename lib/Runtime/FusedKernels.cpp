@@ -23,6 +23,25 @@ constexpr int64_t kStackOperands = 16;
 /// Words of an MLIR memref descriptor of the largest rank: two pointers, offset, sizes, strides.
 constexpr int kDescriptorWords = 3 + 2 * QOPT_MAX_RANK;
 
+/// `count` elements on the stack when they fit in `N`, on the heap otherwise.
+template <typename T, size_t N> class Scratch {
+public:
+  explicit Scratch(size_t count) {
+    if (count > N) {
+      heap.resize(count);
+      data = heap.data();
+    }
+  }
+  Scratch(const Scratch &) = delete;
+  Scratch &operator=(const Scratch &) = delete;
+  T *get() { return data; }
+
+private:
+  T stack[N];
+  std::vector<T> heap;
+  T *data = stack;
+};
+
 struct Operands {
   int64_t rank = 0, count = 0;
   int64_t *words = nullptr; // count descriptors of 3 + 2 * rank words each
@@ -38,19 +57,11 @@ struct Operands {
   }
   /// Calls `kernel` on the part [begin, end) of dimension `dim`.
   void call(FusedKernelFn kernel, int64_t dim, int64_t begin, int64_t end) const {
-    int64_t stackWords[kStackOperands * kDescriptorWords];
-    void *stackPointers[kStackOperands];
-    std::vector<int64_t> heapWords;
-    std::vector<void *> heapPointers;
     int64_t width = 3 + 2 * rank;
-    int64_t *part = stackWords;
-    void **pointers = stackPointers;
-    if (count > kStackOperands) {
-      heapWords.resize(count * width);
-      heapPointers.resize(count);
-      part = heapWords.data();
-      pointers = heapPointers.data();
-    }
+    Scratch<int64_t, kStackOperands * kDescriptorWords> partWords(count * width);
+    Scratch<void *, kStackOperands> partPointers(count);
+    int64_t *part = partWords.get();
+    void **pointers = partPointers.get();
     std::copy(words, words + count * width, part);
     for (int64_t k = 0; k < count; ++k) {
       int64_t *d = part + k * width;
@@ -102,13 +113,8 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
     return;
 
   // Each operand's strides over the output's dimensions, 0 where it broadcasts.
-  int64_t strideStack[kStackOperands * QOPT_MAX_RANK];
-  std::vector<int64_t> strideHeap;
-  int64_t *strides = strideStack;
-  if (numOperands > kStackOperands) {
-    strideHeap.resize(numOperands * QOPT_MAX_RANK);
-    strides = strideHeap.data();
-  }
+  Scratch<int64_t, kStackOperands * QOPT_MAX_RANK> strideScratch(numOperands * QOPT_MAX_RANK);
+  int64_t *strides = strideScratch.get();
   for (int64_t k = 0; k < numOperands; ++k) {
     const Tensor &t = k < numInputs ? *inputs[k] : *out;
     int64_t *st = strides + k * QOPT_MAX_RANK;
@@ -124,13 +130,9 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
   // Dimensions of size 1 drop out, and adjacent dimensions that every operand walks as one
   // (row-major, or broadcast in both) merge, so the innermost loop, the one vectorized, runs as
   // long as it can. Built innermost first, then right-aligned and padded with 1s to the rank.
-  int64_t sizes[QOPT_MAX_RANK], mergedStack[kStackOperands * QOPT_MAX_RANK];
-  std::vector<int64_t> mergedHeap;
-  int64_t *merged = mergedStack;
-  if (numOperands > kStackOperands) {
-    mergedHeap.resize(numOperands * QOPT_MAX_RANK);
-    merged = mergedHeap.data();
-  }
+  int64_t sizes[QOPT_MAX_RANK];
+  Scratch<int64_t, kStackOperands * QOPT_MAX_RANK> mergedScratch(numOperands * QOPT_MAX_RANK);
+  int64_t *merged = mergedScratch.get();
   int64_t dims = 0;
   for (int64_t d = rank - 1; d >= 0; --d) {
     if (shape[d] == 1)
@@ -152,13 +154,8 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
   for (int64_t d = 0; d < rank; ++d)
     finalSizes[d] = d < rank - dims ? 1 : sizes[rank - 1 - d];
 
-  int64_t wordStack[kStackOperands * kDescriptorWords];
-  std::vector<int64_t> wordHeap;
-  Operands operands{rank, numOperands, wordStack};
-  if (numOperands > kStackOperands) {
-    wordHeap.resize(numOperands * kDescriptorWords);
-    operands.words = wordHeap.data();
-  }
+  Scratch<int64_t, kStackOperands * kDescriptorWords> wordScratch(numOperands * kDescriptorWords);
+  Operands operands{rank, numOperands, wordScratch.get()};
   for (int64_t k = 0; k < numOperands; ++k) {
     int64_t st[QOPT_MAX_RANK];
     for (int64_t d = 0; d < rank; ++d)
