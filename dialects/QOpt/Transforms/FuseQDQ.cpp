@@ -143,8 +143,9 @@ struct FuseQDQPass : public qopt::QOpt::impl::FuseQDQPassBase<FuseQDQPass> {
         return failure();
       auto wType = rhs.getInput().getType();
       auto sType = rhs.getScale().getType();
+      int64_t axis = static_cast<int64_t>(rhs.getAxis()); // the attribute reads back unsigned
       bool perColumn = wType.getRank() == 2 && sType.getRank() == 1 && wType.hasStaticShape() &&
-                       (rhs.getAxis() == 1 || rhs.getAxis() == -1) &&
+                       (axis == 1 || axis == -1) &&
                        sType.getDimSize(0) == wType.getDimSize(1) && sType.getElementType().isF32();
       if (!isSingleF32(rhs.getScale()) && !perColumn)
         return failure();
