@@ -27,6 +27,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -343,8 +344,10 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     }
     if (stage >= Stage::Runtime) {
       qopt::ConvertQOptToRuntimePassOptions lowering;
+      // The weights go to a partial file that becomes model.weights only once the library links,
+      // so a failed build leaves nothing beside -o.
       if (stage == Stage::Library)
-        lowering.weightsFile = siblingPath(outputFile, "weights");
+        lowering.weightsFile = siblingPath(outputFile, "weights.partial");
       pm.addPass(qopt::createConvertQOptToRuntimePass(lowering));
     }
     if (failed(pm.run(*module)))
@@ -365,7 +368,14 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       llvm::sys::path::append(path, "..", "lib", "libqopt_runtime.a");
       options.runtimeArchive = path.str().str();
     }
-    return qopt::emitLibrary(*module, options);
+    std::string partialWeights = siblingPath(outputFile, "weights.partial");
+    llvm::FileRemover removePartial(partialWeights);
+    if (failed(qopt::emitLibrary(*module, options)))
+      return failure();
+    if (std::error_code ec = llvm::sys::fs::rename(partialWeights, siblingPath(outputFile, "weights")))
+      return module->emitError() << "cannot write " << siblingPath(outputFile, "weights") << ": "
+                                 << ec.message();
+    return success();
   }
   module->print(os);
   os << "\n";
