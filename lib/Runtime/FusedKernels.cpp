@@ -129,48 +129,45 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
 
   // Dimensions of size 1 drop out, and adjacent dimensions that every operand walks as one
   // (row-major, or broadcast in both) merge, so the innermost loop, the one vectorized, runs as
-  // long as it can. Built innermost first, then right-aligned and padded with 1s to the rank.
+  // long as it can. Filled from the right; what is left on the left is 1s with stride 0.
   int64_t sizes[QOPT_MAX_RANK];
   Scratch<int64_t, kStackOperands * QOPT_MAX_RANK> mergedScratch(numOperands * QOPT_MAX_RANK);
   int64_t *merged = mergedScratch.get();
-  int64_t dims = 0;
+  int64_t split = rank; // the outermost merged dimension
   for (int64_t d = rank - 1; d >= 0; --d) {
     if (shape[d] == 1)
       continue;
-    bool joins = dims > 0;
+    bool joins = split < rank;
     for (int64_t k = 0; joins && k < numOperands; ++k)
-      joins = strides[k * QOPT_MAX_RANK + d] ==
-              merged[k * QOPT_MAX_RANK + dims - 1] * sizes[dims - 1];
+      joins = strides[k * QOPT_MAX_RANK + d] == merged[k * QOPT_MAX_RANK + split] * sizes[split];
     if (joins) {
-      sizes[dims - 1] *= shape[d];
+      sizes[split] *= shape[d];
       continue;
     }
-    sizes[dims] = shape[d];
+    --split;
+    sizes[split] = shape[d];
     for (int64_t k = 0; k < numOperands; ++k)
-      merged[k * QOPT_MAX_RANK + dims] = strides[k * QOPT_MAX_RANK + d];
-    ++dims;
+      merged[k * QOPT_MAX_RANK + split] = strides[k * QOPT_MAX_RANK + d];
   }
-  int64_t finalSizes[QOPT_MAX_RANK];
-  for (int64_t d = 0; d < rank; ++d)
-    finalSizes[d] = d < rank - dims ? 1 : sizes[rank - 1 - d];
+  for (int64_t d = 0; d < split; ++d) {
+    sizes[d] = 1;
+    for (int64_t k = 0; k < numOperands; ++k)
+      merged[k * QOPT_MAX_RANK + d] = 0;
+  }
 
   Scratch<int64_t, kStackOperands * kDescriptorWords> wordScratch(numOperands * kDescriptorWords);
   Operands operands{rank, numOperands, wordScratch.get()};
-  for (int64_t k = 0; k < numOperands; ++k) {
-    int64_t st[QOPT_MAX_RANK];
-    for (int64_t d = 0; d < rank; ++d)
-      st[d] = d < rank - dims ? 0 : merged[k * QOPT_MAX_RANK + rank - 1 - d];
-    operands.set(k, k < numInputs ? inputs[k]->data : out->data, finalSizes, st);
-  }
+  for (int64_t k = 0; k < numOperands; ++k)
+    operands.set(k, k < numInputs ? inputs[k]->data : out->data, sizes,
+                 merged + k * QOPT_MAX_RANK);
 
   // Threads split the outermost dimension that is not 1.
-  int64_t split = rank - dims;
   int threads = ctx.workers ? ctx.workers->size() : 1;
-  if (threads <= 1 || dims == 0 || n < 2 * kElementsPerPart)
+  if (threads <= 1 || split == rank || n < 2 * kElementsPerPart)
     return operands.call(kernel, -1, 0, 0);
-  int64_t inner = n / finalSizes[split];
+  int64_t inner = n / sizes[split];
   int64_t grain = std::max<int64_t>(1, kElementsPerPart / inner);
-  ctx.workers->parallelFor(finalSizes[split], grain, [&](int64_t begin, int64_t end) {
+  ctx.workers->parallelFor(sizes[split], grain, [&](int64_t begin, int64_t end) {
     operands.call(kernel, split, begin, end);
   });
 }

@@ -9,8 +9,9 @@ def QOpt_FusedElementwiseOp : QOpt_Op<"fused_elementwise", [Pure, IsolatedFromAb
     reads its inputs once and writes one result, instead of every op writing a tensor. The inputs
     broadcast together as NumPy (and ONNX) broadcast; the result has the broadcast shape. Inputs and
     result are f32 or i1 (masks, NaN tests, comparisons). The body computes one element: its
-    arguments are one element of each input, in order, and it yields the result element. It holds `arith` and `math` ops on scalars only (single-element constants of
-    the chain are folded into it), so it is isolated from the graph around it.
+    arguments are one element of each input, in order, and it yields the result element. It holds
+    `arith` and `math` ops on scalars only (single-element constants of the chain are folded into
+    it), so it is isolated from the graph around it.
 
     `kernel` names the function that computes it once `qopt-outline-fused-kernels` has outlined
     the body into a loop nest.

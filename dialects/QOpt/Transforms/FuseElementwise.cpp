@@ -48,14 +48,6 @@ Value argumentFor(Value v, SmallVectorImpl<Value> &inputs, Block &body, Location
   return body.addArgument(cast<ShapedType>(v.getType()).getElementType(), loc);
 }
 
-/// An empty fused op at `b`'s insertion point: the caller builds its body, then sets its inputs.
-FusedElementwiseOp createEmptyFused(OpBuilder &b, Location loc, Type resultType) {
-  OperationState state(loc, FusedElementwiseOp::getOperationName());
-  state.addTypes(resultType);
-  state.addRegion()->push_back(new Block());
-  return cast<FusedElementwiseOp>(b.create(state));
-}
-
 /// `op` as a fused op of its own, or null when its operands are all constants (folding's job).
 /// Single-element constants no higher in rank than the other operands become body constants.
 FusedElementwiseOp wrap(OpBuilder &b, Operation *op) {
@@ -68,7 +60,8 @@ FusedElementwiseOp wrap(OpBuilder &b, Operation *op) {
   if (inputRank < 0)
     return {};
   b.setInsertionPoint(op);
-  auto fused = createEmptyFused(b, op->getLoc(), resultType);
+  // Built empty; the body adds an argument per input as it finds them, then the inputs are set.
+  auto fused = FusedElementwiseOp::create(b, op->getLoc(), resultType, ValueRange{});
   Block *block = &fused.getBody().front();
   OpBuilder bodyBuilder = OpBuilder::atBlockEnd(block);
   SmallVector<Value> inputs, elements;
@@ -97,7 +90,7 @@ bool canMerge(FusedElementwiseOp producer, FusedElementwiseOp consumer) {
 FusedElementwiseOp merge(OpBuilder &b, FusedElementwiseOp producer, FusedElementwiseOp consumer) {
   Location loc = consumer.getLoc();
   b.setInsertionPoint(consumer);
-  auto fused = createEmptyFused(b, loc, consumer.getType());
+  auto fused = FusedElementwiseOp::create(b, loc, consumer.getType(), ValueRange{});
   Block *block = &fused.getBody().front();
   OpBuilder bodyBuilder = OpBuilder::atBlockEnd(block);
   SmallVector<Value> inputs;
