@@ -5,6 +5,7 @@
 #include "qopt/Conversion/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 
@@ -20,8 +21,14 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
   pm.addNestedPass<func::FuncOp>(QOpt::createFoldWeightDequantizePass());
 }
 
-void qopt::buildFusionPipeline(OpPassManager &pm) {
-  pm.addNestedPass<func::FuncOp>(QOpt::createFuseElementwisePass());
+void qopt::buildFusionPipeline(OpPassManager &pm, const FusionPipelineOptions &options) {
+  if (options.packMatMulWeights) {
+    QOpt::PackMatMulWeightsPassOptions pack;
+    pack.panelWidth = options.panelWidth;
+    pm.addPass(QOpt::createPackMatMulWeightsPass(pack));
+  }
+  if (options.fuseElementwise)
+    pm.addNestedPass<func::FuncOp>(QOpt::createFuseElementwisePass());
   // Merged bodies repeat their constants; this also drops the ones a folded exponent left.
   pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createCSEPass());
@@ -33,10 +40,17 @@ void qopt::buildKernelLoweringPipeline(OpPassManager &pm) {
 }
 
 void qopt::registerPipelines() {
-  PassPipelineRegistration<>("qopt-fusion-pipeline",
-                             "Fuse elementwise chains into qopt.fused_elementwise",
-                             buildFusionPipeline);
+  PassPipelineRegistration<FusionPipelineOptions>(
+      "qopt-fusion-pipeline",
+      "Pack linear layers' weights, fuse elementwise chains (into matmul epilogues where they "
+      "consume one)",
+      buildFusionPipeline);
   PassPipelineRegistration<GraphPipelineOptions>(
       "qopt-graph-pipeline", "Clean up an imported graph: refine shapes, fold, raise patterns",
       buildGraphPipeline);
+}
+
+int64_t qopt::hostPanelWidth() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  return features.lookup("avx512f") ? 32 : 16;
 }

@@ -111,6 +111,10 @@ void runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **out
 /// FusedKernelFn, the rest float32 or bool tensors.
 void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs, int64_t rank,
                          int32_t dtype);
+/// Runs a generated matmul kernel (qopt.fused_matmul): `ins[0]` is its FusedKernelFn, then the
+/// input rows, the packed weight and the epilogue inputs; `i` holds K, N and the panel width.
+void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const int64_t *i,
+                    int64_t ni);
 /// NumPy broadcast of shapes; fails on a mismatch.
 std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 /// Strides of `shape` (right-aligned into `rank` dims) with 0 where it is broadcast.

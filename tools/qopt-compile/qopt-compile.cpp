@@ -75,6 +75,11 @@ cl::opt<bool> fuseElementwise(
     cl::desc("Generate fused loops for chains of f32 elementwise ops (default on; off runs each "
              "op as a runtime kernel)"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> generateMatMul(
+    "generate-matmul",
+    cl::desc("Generate register-tiled kernels, with packed weights and fused epilogues, for linear "
+             "layers whose weights stay f32 (default on; off calls BLAS)"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> splitInputFile("split-input-file",
                              cl::desc("Import each '# -----' separated chunk on its own"),
                              cl::cat(category));
@@ -337,8 +342,12 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       if (failed(reportQuantization(layers, before, constantBytes(*module), summary)))
         return failure();
     }
-    if (stage >= Stage::Fused && fuseElementwise) {
-      qopt::buildFusionPipeline(pm);
+    if (stage >= Stage::Fused && (fuseElementwise || generateMatMul)) {
+      qopt::FusionPipelineOptions fusion;
+      fusion.fuseElementwise = fuseElementwise;
+      fusion.packMatMulWeights = generateMatMul;
+      fusion.panelWidth = qopt::hostPanelWidth();
+      qopt::buildFusionPipeline(pm, fusion);
       if (stage >= Stage::Runtime)
         qopt::buildKernelLoweringPipeline(pm);
     }

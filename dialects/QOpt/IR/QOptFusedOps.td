@@ -38,8 +38,57 @@ def QOpt_FusedElementwiseOp : QOpt_Op<"fused_elementwise", [Pure, IsolatedFromAb
   ];
 }
 
+def QOpt_FusedMatMulOp : QOpt_Op<"fused_matmul", [Pure, IsolatedFromAbove,
+    SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "a product by a constant weight in panels, with an elementwise epilogue";
+  let description = [{
+    `qopt-pack-matmul-weights` turns `qopt.matmul` of an f32 activation `[..., K]` by a constant f32
+    weight into this op. The weight is stored in panels of `panel` output columns, `[P, K, panel]`
+    with `P = ceil(N / panel)` (the last panel padded with zeros), so that the generated kernel
+    reads each panel once, front to back, for a block of rows held in vector registers.
+
+    The body is the epilogue, applied to each output element before it is stored: its first
+    argument is the element of the product, the others one element of each epilogue input. It holds
+    `arith` and `math` ops on scalars, as in `qopt.fused_elementwise`, and yields the f32 result.
+    `qopt-fuse-elementwise` moves the elementwise chain that consumes the product (a bias, an
+    activation, a residual add) into it. Epilogue inputs are f32 with `N` as their static last
+    dimension; their other dimensions broadcast against the result's.
+
+    `kernel` names the generated function once `qopt-outline-fused-kernels` has run.
+
+    ```mlir
+    %y = qopt.fused_matmul(%x, %w, %bias) {n = 64 : i64, panel = 32 : i64}
+        : (tensor<?x128xf32>, tensor<2x128x32xf32>, tensor<64xf32>) -> tensor<?x64xf32> {
+    ^bb0(%acc: f32, %b: f32):
+      %s = arith.addf %acc, %b : f32
+      qopt.yield %s : f32
+    }
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input, RankedTensorOf<[F32]>:$weight,
+                       Variadic<RankedTensorOf<[F32]>>:$epilogue_inputs,
+                       I64Attr:$n, I64Attr:$panel, OptionalAttr<FlatSymbolRefAttr>:$kernel);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $input `,` $weight (`,` $epilogue_inputs^)? `)` attr-dict `:`
+        functional-type(operands, $output) $body
+  }];
+  let hasVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [
+    // An identity epilogue.
+    OpBuilder<(ins "::mlir::Type":$output, "::mlir::Value":$input, "::mlir::Value":$weight,
+                   "int64_t":$n, "int64_t":$panel)>,
+  ];
+  let extraClassDeclaration = [{
+    /// The contraction length K.
+    int64_t getK() { return ::llvm::cast<::mlir::RankedTensorType>(getWeight().getType()).getDimSize(1); }
+  }];
+}
+
 def QOpt_YieldOp : Op<QOpt_Dialect, "yield", [Pure, Terminator,
-    HasParent<"FusedElementwiseOp">]> {
+    ParentOneOf<["FusedElementwiseOp", "FusedMatMulOp"]>]> {
   let summary = "the element a fused body computes";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";

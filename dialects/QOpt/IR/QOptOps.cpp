@@ -222,6 +222,22 @@ LogicalResult QLinearMatMulOp::verify() {
   return success();
 }
 
+/// A fused body: `arith` and `math` ops on scalars, yielding one `resultType` element.
+static LogicalResult verifyScalarBody(Operation *owner, Block &body, Type resultType) {
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield || yield.getValues().size() != 1 || yield.getValues()[0].getType() != resultType)
+    return owner->emitOpError() << "must yield one element of the result's element type";
+  for (Operation &op : body.without_terminator()) {
+    Dialect *d = op.getDialect();
+    if (!d || !isa<arith::ArithDialect, math::MathDialect>(d))
+      return op.emitOpError() << "cannot be part of a fused body (arith and math ops only)";
+    for (Type t : op.getResultTypes())
+      if (isa<ShapedType>(t))
+        return op.emitOpError() << "in a fused body must compute scalars";
+  }
+  return success();
+}
+
 void FusedElementwiseOp::build(OpBuilder &builder, OperationState &state, Type output,
                                ValueRange inputs) {
   state.addOperands(inputs);
@@ -248,17 +264,57 @@ LogicalResult FusedElementwiseOp::verify() {
     if (arg.getType() != cast<ShapedType>(in.getType()).getElementType())
       return emitOpError() << "body argument " << arg.getArgNumber() << " is " << arg.getType()
                            << ", not the element type of its input";
-  auto yield = dyn_cast<YieldOp>(body.getTerminator());
-  if (!yield || yield.getValues().size() != 1 ||
-      yield.getValues()[0].getType() != getOutput().getType().getElementType())
-    return emitOpError() << "must yield one element of the result's element type";
-  for (Operation &op : body.without_terminator()) {
-    Dialect *d = op.getDialect();
-    if (!d || !isa<arith::ArithDialect, math::MathDialect>(d))
-      return op.emitOpError() << "cannot be part of a fused body (arith and math ops only)";
-    for (Type t : op.getResultTypes())
-      if (isa<ShapedType>(t))
-        return op.emitOpError() << "in a fused body must compute scalars";
+  return verifyScalarBody(*this, body, getOutput().getType().getElementType());
+}
+
+void FusedMatMulOp::build(OpBuilder &builder, OperationState &state, Type output, Value input,
+                          Value weight, int64_t n, int64_t panel) {
+  state.addOperands({input, weight});
+  Properties &props = state.getOrAddProperties<Properties>();
+  props.n = builder.getI64IntegerAttr(n);
+  props.panel = builder.getI64IntegerAttr(panel);
+  state.addTypes(output);
+  Region *body = state.addRegion();
+  Block *block = new Block();
+  body->push_back(block);
+  Value acc = block->addArgument(builder.getF32Type(), state.location);
+  // The region has no parent op yet, so the builder takes its context from `builder`.
+  OpBuilder bodyBuilder(builder.getContext());
+  bodyBuilder.setInsertionPointToEnd(block);
+  YieldOp::create(bodyBuilder, state.location, acc);
+}
+
+LogicalResult FusedMatMulOp::verify() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  auto weight = cast<RankedTensorType>(getWeight().getType());
+  RankedTensorType out = getOutput().getType();
+  int64_t n = getN(), panel = getPanel();
+  if (n < 1 || panel < 1)
+    return emitOpError() << "needs n and panel of at least 1";
+  if (!weight.hasStaticShape() || weight.getRank() != 3 || weight.getDimSize(2) != panel ||
+      weight.getDimSize(0) != (n + panel - 1) / panel)
+    return emitOpError() << "weight must be [" << (n + panel - 1) / panel << ", K, " << panel
+                         << "] panels, not " << weight;
+  int64_t k = weight.getDimSize(1);
+  if (input.getRank() < 1 ||
+      (!ShapedType::isDynamic(input.getShape().back()) && input.getShape().back() != k))
+    return emitOpError() << "input's last dimension must be K = " << k;
+  if (out.getRank() != input.getRank() || out.getShape().back() != n)
+    return emitOpError() << "result must be the input's shape with " << n << " as last dimension";
+  for (auto [d, o] : llvm::zip(input.getShape().drop_back(), out.getShape().drop_back()))
+    if (!ShapedType::isDynamic(d) && !ShapedType::isDynamic(o) && d != o)
+      return emitOpError() << "result must be the input's shape with " << n
+                           << " as last dimension";
+  for (Value e : getEpilogueInputs()) {
+    auto t = cast<RankedTensorType>(e.getType());
+    if (t.getRank() < 1 || t.getRank() > out.getRank() || t.getShape().back() != n)
+      return emitOpError() << "epilogue input " << t << " must have " << n
+                           << " as static last dimension and no more dimensions than the result";
   }
-  return success();
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getEpilogueInputs().size() + 1 ||
+      !llvm::all_of(body.getArgumentTypes(), [](Type t) { return t.isF32(); }))
+    return emitOpError() << "body takes the product element and one element per epilogue input, "
+                            "all f32";
+  return verifyScalarBody(*this, body, out.getElementType());
 }

@@ -737,3 +737,11 @@ LogicalResult FusedElementwiseOp::inferResultTypes(SmallVectorImpl<Type> &types)
       element = yield.getValues()[0].getType();
   return pushTensor(types, shape, element);
 }
+
+LogicalResult FusedMatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> shape(rankedType(getInput()).getShape());
+  if (shape.empty())
+    return emitOpError() << "needs an input of rank 1 or more";
+  shape.back() = getN();
+  return pushTensor(types, shape, Float32Type::get(getContext()));
+}

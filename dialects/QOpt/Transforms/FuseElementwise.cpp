@@ -120,6 +120,69 @@ FusedElementwiseOp merge(OpBuilder &b, FusedElementwiseOp producer, FusedElement
   return fused;
 }
 
+/// Whether `v` can be read by a matmul epilogue of `n` columns and result rank `rank`: f32 with
+/// `n` as its static last dimension (the kernel loads it a vector of columns at a time).
+bool isEpilogueOperand(Value v, int64_t n, int64_t rank) {
+  auto type = cast<RankedTensorType>(v.getType());
+  return type.getElementType().isF32() && type.getRank() >= 1 && type.getRank() <= rank &&
+         type.getShape().back() == n;
+}
+
+/// Whether `consumer` can become the epilogue of the product `mm` it reads: the product has no
+/// other user, the consumer computes f32 of the product's shape, and its other inputs are rows of
+/// the product's width.
+bool canAbsorb(FusedMatMulOp mm, FusedElementwiseOp consumer) {
+  if (!mm || mm->getBlock() != consumer->getBlock() ||
+      !llvm::all_of(mm->getUsers(), [&](Operation *u) { return u == consumer; }))
+    return false;
+  RankedTensorType out = mm.getOutput().getType();
+  if (consumer.getType() != out)
+    return false;
+  return llvm::all_of(consumer.getInputs(), [&](Value in) {
+    return in == mm.getOutput() || isEpilogueOperand(in, mm.getN(), out.getRank());
+  });
+}
+
+/// `mm` with `consumer` computed in its epilogue.
+FusedMatMulOp absorb(OpBuilder &b, FusedMatMulOp mm, FusedElementwiseOp consumer) {
+  Location loc = consumer.getLoc();
+  b.setInsertionPoint(consumer);
+  auto fused = FusedMatMulOp::create(b, loc, mm.getType(), mm.getInput(), mm.getWeight(),
+                                     mm.getN(), mm.getPanel());
+  Block *block = &fused.getBody().front();
+  block->getTerminator()->erase();
+  OpBuilder bodyBuilder = OpBuilder::atBlockEnd(block);
+  SmallVector<Value> inputs;
+  IRMapping mapping;
+  // Argument 0 stays the product element; the epilogue inputs follow from argument 1.
+  Block &mmBody = mm.getBody().front();
+  mapping.map(mmBody.getArgument(0), block->getArgument(0));
+  auto epilogueArgument = [&](Value v) -> Value {
+    for (auto [i, in] : llvm::enumerate(inputs))
+      if (in == v)
+        return block->getArgument(i + 1);
+    inputs.push_back(v);
+    return block->addArgument(b.getF32Type(), loc);
+  };
+  for (auto [arg, in] : llvm::zip(mmBody.getArguments().drop_front(), mm.getEpilogueInputs()))
+    mapping.map(arg, epilogueArgument(in));
+  for (Operation &inner : mmBody.without_terminator())
+    bodyBuilder.clone(inner, mapping);
+  Value product = mapping.lookup(cast<YieldOp>(mmBody.getTerminator()).getValues()[0]);
+  Block &body = consumer.getBody().front();
+  for (auto [arg, in] : llvm::zip(body.getArguments(), consumer.getInputs()))
+    mapping.map(arg, in == mm.getOutput() ? product : epilogueArgument(in));
+  for (Operation &inner : body.without_terminator())
+    bodyBuilder.clone(inner, mapping);
+  YieldOp::create(bodyBuilder, loc,
+                  mapping.lookup(cast<YieldOp>(body.getTerminator()).getValues()[0]));
+  fused.getEpilogueInputsMutable().assign(inputs);
+  consumer.replaceAllUsesWith(fused.getOutput());
+  consumer.erase();
+  mm.erase();
+  return fused;
+}
+
 struct FuseElementwisePass : public qopt::QOpt::impl::FuseElementwisePassBase<FuseElementwisePass> {
   void runOnOperation() override {
     OpBuilder b(&getContext());
@@ -158,6 +221,16 @@ struct FuseElementwisePass : public qopt::QOpt::impl::FuseElementwisePassBase<Fu
         }
       }
     }
+    // Then whole chains that consume a product become its epilogue.
+    SmallVector<FusedElementwiseOp> chains;
+    getOperation().walk([&](FusedElementwiseOp op) { chains.push_back(op); });
+    for (FusedElementwiseOp consumer : chains)
+      for (Value in : consumer.getInputs())
+        if (auto mm = in.getDefiningOp<FusedMatMulOp>(); canAbsorb(mm, consumer)) {
+          absorb(b, mm, consumer);
+          ++numEpilogues;
+          break;
+        }
     getOperation().walk([&](FusedElementwiseOp) { ++numKernels; });
   }
 };

@@ -192,6 +192,44 @@ def FuseQDQPass : Pass<"qopt-fuse-qdq", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def PackMatMulWeightsPass : Pass<"qopt-pack-matmul-weights", "::mlir::ModuleOp"> {
+  let summary = "Puts linear layers onto panel-packed weights (qopt.fused_matmul)";
+  let description = [{
+    Every `qopt.matmul` of an f32 activation by a constant f32 weight `[K, N]` (or by the transpose
+    of a constant `[N, K]`), and every plain `qopt.gemm` of that form whose bias has `N` as its last
+    dimension, becomes a `qopt.fused_matmul` on the weight repacked into panels of `panel-width`
+    output columns, `[ceil(N / panel-width), K, panel-width]`, zero-padded. The generated kernel
+    reads one panel front to back for a block of rows. A gemm's bias becomes the epilogue. A weight
+    shared by several layers is packed once; the original goes when nothing else uses it (a tied
+    embedding table stays for its lookup).
+
+    `panel-width` is two vector registers of f32: 32 for AVX-512, 16 for AVX2 (qopt-compile picks
+    it for the host CPU).
+
+    Before:
+    ```mlir
+    %w = arith.constant dense<...> : tensor<128x64xf32>
+    %y = qopt.matmul %x, %w : (tensor<?x128xf32>, tensor<128x64xf32>) -> tensor<?x64xf32>
+    ```
+    After:
+    ```mlir
+    %p = arith.constant dense_resource<w.panels> : tensor<2x128x32xf32>
+    %y = qopt.fused_matmul(%x, %p) {n = 64 : i64, panel = 32 : i64}
+        : (tensor<?x128xf32>, tensor<2x128x32xf32>) -> tensor<?x64xf32> {
+    ^bb0(%acc: f32):
+      qopt.yield %acc : f32
+    }
+    ```
+  }];
+  let options = [
+    Option<"panelWidth", "panel-width", "int64_t", "32",
+           "output columns per packed panel (two vector registers of f32)">,
+  ];
+  let statistics = [
+    Statistic<"numPacked", "num-packed", "linear layers put onto packed weights">,
+  ];
+}
+
 def FuseElementwisePass : Pass<"qopt-fuse-elementwise", "::mlir::func::FuncOp"> {
   let summary = "Fuses chains of elementwise ops into qopt.fused_elementwise";
   let description = [{
@@ -203,6 +241,11 @@ def FuseElementwisePass : Pass<"qopt-fuse-elementwise", "::mlir::func::FuncOp"> 
     are folded into the body. A producer used elsewhere stays a kernel of its own (no
     recomputation), and one of another shape is not merged (it would be recomputed per element of
     the larger result).
+
+    Last, a chain that is the only user of a `qopt.fused_matmul` (a bias, an activation, a residual
+    add) moves into the product's epilogue when it computes f32 of the product's shape and its other
+    inputs are f32 with the product's width as their static last dimension: the kernel applies it
+    to the accumulators before storing them, so the product is never written unfinished.
 
     Before:
     ```mlir
@@ -222,6 +265,7 @@ def FuseElementwisePass : Pass<"qopt-fuse-elementwise", "::mlir::func::FuncOp"> 
   let statistics = [
     Statistic<"numFused", "num-fused", "Elementwise ops in fused kernels">,
     Statistic<"numKernels", "num-kernels", "Fused kernels left">,
+    Statistic<"numEpilogues", "num-epilogues", "Chains moved into a matmul's epilogue">,
   ];
   let dependentDialects = ["::mlir::math::MathDialect"];
 }

@@ -44,8 +44,18 @@ def ConvertQOptToRuntimePass : Pass<"qopt-convert-qopt-to-runtime", "::mlir::Mod
 }
 
 def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::ModuleOp"> {
-  let summary = "Outlines each qopt.fused_elementwise body into a linalg loop nest on memrefs";
+  let summary = "Outlines fused ops into kernels: linalg loop nests, register-tiled matmuls";
   let description = [{
+    Every `qopt.fused_matmul` becomes a kernel built in the vector dialect
+    (GenerateMatMulKernel.cpp): for a block of up to 8 rows and one weight panel it keeps the
+    accumulators in vector registers over K (`vector.load` of the panel row, `vector.broadcast`
+    of one activation per row, `vector.fma`), then applies the op's epilogue on vectors and stores
+    (`vector.maskedstore` where the last panel is partial). Its operands are the activation
+    rows, the packed weight, the output, an i64 parameter buffer (the rows and panels this call
+    computes, then each epilogue input's row stride) and the epilogue inputs, all as
+    `memref<?xf32>` (`memref<?xi64>`); the runtime splits rows and panels across threads.
+
+
     For every `qopt.fused_elementwise` in `@main`, adds `func.func @qopt_kernel_N(%operands:
     !llvm.ptr)` marked `qopt.kernel`, whose body is one all-parallel `linalg.generic` computing the
     fused body over strided memrefs of the result's rank, and names it in the op's `kernel`
@@ -68,7 +78,9 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
     ```
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
-                           "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect"];
+                           "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def LowerKernelsToLLVMPass : Pass<"qopt-lower-kernels-to-llvm", "::mlir::ModuleOp"> {

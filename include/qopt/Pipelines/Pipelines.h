@@ -17,8 +17,27 @@ struct GraphPipelineOptions : public mlir::PassPipelineOptions<GraphPipelineOpti
 /// quantization passes work on.
 void buildGraphPipeline(mlir::OpPassManager &pm, const GraphPipelineOptions &options);
 
-/// Elementwise fusion and cleanup of the fused bodies: the `fused` stage of qopt-compile.
-void buildFusionPipeline(mlir::OpPassManager &pm);
+/// Options of the `fused` stage.
+struct FusionPipelineOptions : public mlir::PassPipelineOptions<FusionPipelineOptions> {
+  Option<bool> fuseElementwise{*this, "fuse-elementwise",
+                               llvm::cl::desc("Fuse chains of elementwise ops"),
+                               llvm::cl::init(true)};
+  Option<bool> packMatMulWeights{
+      *this, "pack-matmul-weights",
+      llvm::cl::desc("Put linear layers with f32 weights onto packed panels (generated kernels)"),
+      llvm::cl::init(true)};
+  Option<int64_t> panelWidth{*this, "panel-width",
+                             llvm::cl::desc("Output columns per packed weight panel"),
+                             llvm::cl::init(32)};
+};
+
+/// Linear layers onto packed weights, elementwise fusion (chains into the matmuls' epilogues) and
+/// cleanup of the fused bodies: the `fused` stage of qopt-compile.
+void buildFusionPipeline(mlir::OpPassManager &pm, const FusionPipelineOptions &options);
+
+/// Output columns per packed panel for the CPU this runs on: two vector registers of f32 (32 with
+/// AVX-512, 16 with AVX2).
+int64_t hostPanelWidth();
 
 /// Outlines the fused kernels and lowers them to LLVM, ahead of the graph's own lowering.
 void buildKernelLoweringPipeline(mlir::OpPassManager &pm);

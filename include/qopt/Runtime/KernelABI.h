@@ -77,6 +77,8 @@ enum class Opcode : int64_t {
   QLinearSoftmax, // I: axis (normalized), flatten tail; operands: x, x scale, y scale, y zero point
   FusedElementwise, // I: rank, output dtype; operands: the kernel (FusedKernelFn), then f32/bool inputs
   Xor,              // broadcasting binary on bool
+  FusedMatMul,      // I: K, N, panel width; operands: the kernel (FusedKernelFn), the f32 input
+                    // [..., K], the packed weight [ceil(N / panel), K, panel], epilogue inputs
   NumOpcodes
 };
 

@@ -1,5 +1,6 @@
 //===- OutlineFusedKernels.cpp - fused bodies as linalg loop nests --------===//
 #include "qopt/Conversion/Passes.h"
+#include "KernelSignature.h"
 
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -24,47 +25,22 @@ MemRefType operandType(Type element, int64_t rank) {
   return MemRefType::get(dyn, element, layout);
 }
 
-/// The LLVM struct a memref descriptor of `rank` is: allocated and aligned pointers, offset,
-/// sizes, strides. The runtime writes the same words (lib/Runtime/FusedKernels.cpp).
-Type descriptorType(MLIRContext *ctx, int64_t rank) {
-  Type ptr = LLVM::LLVMPointerType::get(ctx), i64 = IntegerType::get(ctx, 64);
-  SmallVector<Type> fields = {ptr, ptr, i64};
-  if (rank > 0) {
-    fields.push_back(LLVM::LLVMArrayType::get(i64, rank));
-    fields.push_back(LLVM::LLVMArrayType::get(i64, rank));
-  }
-  return LLVM::LLVMStructType::getLiteral(ctx, fields);
-}
-
 func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name) {
-  MLIRContext *ctx = mb.getContext();
   Location loc = fused.getLoc();
-  Type ptr = LLVM::LLVMPointerType::get(ctx);
-  auto fn = func::FuncOp::create(mb, loc, name, mb.getFunctionType({ptr}, {}));
-  fn.setPrivate();
-  fn->setAttr("qopt.kernel", mb.getUnitAttr());
-  // Not called by any symbol use the verifier can see: the graph takes its address.
-  fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
-  Block *entry = fn.addEntryBlock();
+  func::FuncOp fn = qopt::createKernelFunction(mb, loc, name);
+  Block *entry = &fn.getBody().front();
   OpBuilder b = OpBuilder::atBlockEnd(entry);
 
   int64_t rank = fused.getOutput().getType().getRank();
   size_t numOperands = fused.getInputs().size() + 1;
-  Type descType = descriptorType(ctx, rank);
   SmallVector<Type> elements;
   for (Value in : fused.getInputs())
     elements.push_back(cast<ShapedType>(in.getType()).getElementType());
   elements.push_back(fused.getOutput().getType().getElementType());
   SmallVector<Value> memrefs;
-  for (size_t i = 0; i < numOperands; ++i) {
-    Value slot = LLVM::GEPOp::create(b, loc, ptr, ptr, entry->getArgument(0),
-                                     ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
-    Value desc = LLVM::LoadOp::create(b, loc, ptr, slot);
-    Value fields = LLVM::LoadOp::create(b, loc, descType, desc);
-    memrefs.push_back(
-        UnrealizedConversionCastOp::create(b, loc, operandType(elements[i], rank), fields)
-            .getResult(0));
-  }
+  for (size_t i = 0; i < numOperands; ++i)
+    memrefs.push_back(qopt::loadKernelOperand(b, loc, entry->getArgument(0), i,
+                                              operandType(elements[i], rank)));
 
   AffineMap identity = b.getMultiDimIdentityMap(rank);
   SmallVector<AffineMap> maps(numOperands, identity);
@@ -92,19 +68,57 @@ struct OutlineFusedKernelsPass
     OpBuilder mb(&getContext());
     mb.setInsertionPointToEnd(module.getBody());
     unsigned next = 0;
-    SmallVector<Q::FusedElementwiseOp> fusedOps;
-    module.walk([&](Q::FusedElementwiseOp op) {
-      if (!op.getKernel())
+    SmallVector<Operation *> fusedOps;
+    module.walk([&](Operation *op) {
+      if (auto e = dyn_cast<Q::FusedElementwiseOp>(op); e && !e.getKernel())
+        fusedOps.push_back(op);
+      if (auto m = dyn_cast<Q::FusedMatMulOp>(op); m && !m.getKernel())
         fusedOps.push_back(op);
     });
-    for (Q::FusedElementwiseOp op : fusedOps) {
+    for (Operation *op : fusedOps) {
       std::string name;
       do
         name = "qopt_kernel_" + std::to_string(next++);
       while (module.lookupSymbol(name));
-      func::FuncOp fn = outline(mb, op, name);
-      op.setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+      if (auto e = dyn_cast<Q::FusedElementwiseOp>(op)) {
+        func::FuncOp fn = outline(mb, e, name);
+        e.setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+      } else {
+        func::FuncOp fn = qopt::generateMatMulKernel(mb, op, name);
+        cast<Q::FusedMatMulOp>(op).setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+      }
     }
   }
 };
 } // namespace
+
+func::FuncOp qopt::createKernelFunction(OpBuilder &mb, Location loc, StringRef name) {
+  MLIRContext *ctx = mb.getContext();
+  Type ptr = LLVM::LLVMPointerType::get(ctx);
+  auto fn = func::FuncOp::create(mb, loc, name, mb.getFunctionType({ptr}, {}));
+  fn.setPrivate();
+  fn->setAttr("qopt.kernel", mb.getUnitAttr());
+  // Not called by any symbol use the verifier can see: the graph takes its address.
+  fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
+  fn.addEntryBlock();
+  return fn;
+}
+
+Value qopt::loadKernelOperand(OpBuilder &b, Location loc, Value operands, int64_t index,
+                              MemRefType type) {
+  // The LLVM struct a memref descriptor is: allocated and aligned pointers, offset, sizes,
+  // strides. The runtime writes the same words.
+  MLIRContext *ctx = b.getContext();
+  Type ptr = LLVM::LLVMPointerType::get(ctx), i64 = b.getI64Type();
+  SmallVector<Type> fields = {ptr, ptr, i64};
+  if (type.getRank() > 0) {
+    fields.push_back(LLVM::LLVMArrayType::get(i64, type.getRank()));
+    fields.push_back(LLVM::LLVMArrayType::get(i64, type.getRank()));
+  }
+  Type descType = LLVM::LLVMStructType::getLiteral(ctx, fields);
+  Value slot = LLVM::GEPOp::create(b, loc, ptr, ptr, operands,
+                                   ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(index)});
+  Value desc = LLVM::LoadOp::create(b, loc, ptr, slot);
+  Value words = LLVM::LoadOp::create(b, loc, descType, desc);
+  return UnrealizedConversionCastOp::create(b, loc, type, words).getResult(0);
+}

@@ -276,6 +276,12 @@ FailureOr<KernelCall> encode(Operation *op) {
         return KernelCall{Opcode::FusedElementwise,
                           {out.getRank(), dtypeCode(out.getElementType())}, {}};
       })
+      .Case([&](Q::FusedMatMulOp m) -> FailureOr<KernelCall> {
+        if (!m.getKernel())
+          return m.emitOpError() << "has no kernel; run qopt-outline-fused-kernels and "
+                                    "qopt-lower-kernels-to-llvm first";
+        return KernelCall{Opcode::FusedMatMul, {m.getK(), static_cast<int64_t>(m.getN()), static_cast<int64_t>(m.getPanel())}, {}};
+      })
       .Default([](Operation *op) -> FailureOr<KernelCall> {
         return op->emitOpError() << "has no CPU kernel yet";
       });
@@ -494,11 +500,16 @@ void ConvertQOptToRuntimePass::runOnOperation() {
     SmallVector<Value> operands = operandsOf(&op);
     SmallVector<Value> operandHandles;
     // A generated kernel goes first, as its address (KernelABI.h).
-    if (auto fused = dyn_cast<Q::FusedElementwiseOp>(op)) {
-      auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(fused.getKernelAttr());
+    FlatSymbolRefAttr kernelName;
+    if (auto fused = dyn_cast<Q::FusedElementwiseOp>(op))
+      kernelName = fused.getKernelAttr();
+    if (auto fused = dyn_cast<Q::FusedMatMulOp>(op))
+      kernelName = fused.getKernelAttr();
+    if (kernelName) {
+      auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(kernelName);
       if (!kernel) {
-        fused.emitOpError() << "names kernel " << fused.getKernelAttr()
-                            << ", which is not an LLVM function; run qopt-lower-kernels-to-llvm";
+        op.emitOpError() << "names kernel " << kernelName
+                         << ", which is not an LLVM function; run qopt-lower-kernels-to-llvm";
         return signalPassFailure();
       }
       operandHandles.push_back(LLVM::AddressOfOp::create(b, opLoc, kernel));

@@ -1,0 +1,31 @@
+//===- KernelSignature.h - how generated kernels receive their operands -*- C++ -*-===//
+//
+// Every generated kernel is `void qopt_kernel_N(ptr operands)`: `operands` points to one MLIR
+// memref descriptor per operand, written by the runtime (lib/Runtime/FusedKernels.cpp and
+// GeneratedMatMul.cpp). These helpers build that function and read its operands as memrefs.
+//
+#ifndef QOPT_LIB_CONVERSION_FUSEDKERNELS_KERNELSIGNATURE_H
+#define QOPT_LIB_CONVERSION_FUSEDKERNELS_KERNELSIGNATURE_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+namespace qopt {
+
+/// An empty kernel function named `name` at `mb`'s insertion point, with its entry block; internal
+/// linkage, since the graph takes its address rather than calling it by name.
+mlir::func::FuncOp createKernelFunction(mlir::OpBuilder &mb, mlir::Location loc,
+                                        llvm::StringRef name);
+
+/// Operand `index` of the kernel whose operand array is `operands`, as a memref of `type`.
+mlir::Value loadKernelOperand(mlir::OpBuilder &b, mlir::Location loc, mlir::Value operands,
+                              int64_t index, mlir::MemRefType type);
+
+/// Builds the kernel computing a qopt.fused_matmul (GenerateMatMulKernel.cpp).
+mlir::func::FuncOp generateMatMulKernel(mlir::OpBuilder &mb, mlir::Operation *fusedMatMul,
+                                        llvm::StringRef name);
+
+} // namespace qopt
+
+#endif // QOPT_LIB_CONVERSION_FUSEDKERNELS_KERNELSIGNATURE_H
