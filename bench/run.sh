@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh - qopt fp32 (with generated elementwise kernels, and op by op with
-# --fuse-elementwise=false), qopt 4-bit (--wbits=4 --quantize-embeddings) and the same with
+# bench/run.sh - qopt fp32 (generated matmul and elementwise kernels, and with OpenBLAS for the
+# linear layers: --generate-matmul=false), qopt 4-bit (--wbits=4 --quantize-embeddings) and the same with
 # --int8-activations against ONNX Runtime fp32, all measured in the same run, on qlm_llama and a GPT-2-124M-shaped model (generated into
 # bench/models, never committed), at sequence lengths 1 and 128 on 2 threads. Prints median
 # latencies, the ratio qopt fp32 / ORT (below 1: qopt is faster) and the 4-bit libraries' speed-up
@@ -16,11 +16,11 @@ mkdir -p "$models"
 
 median() { "$bin/qopt-run" "$1" --threads "$threads" --bench "$runs" --input "input_ids=$2" | awk '{print $4}'; }
 printf '%-12s %4s %10s %12s %10s %10s %10s %9s %11s %10s %12s %11s\n' model seq "fp32 ms" \
-  "unfused ms" "ORT ms" "w4 ms" "w4i8 ms" fp32/ORT "w4 vs fp32" "w4 vs ORT" "w4i8 vs ORT" "w4 MB/fp32"
+  "BLAS ms" "ORT ms" "w4 ms" "w4i8 ms" fp32/ORT "w4 vs fp32" "w4 vs ORT" "w4i8 vs ORT" "w4 MB/fp32"
 for model in "$root/../shared/models/qlm_llama.onnx" "$models/gpt2_124m.onnx"; do
   name=$(basename "$model" .onnx)
   "$bin/qopt-compile" "$model" -o "$models/$name.so"
-  "$bin/qopt-compile" "$model" --fuse-elementwise=false -o "$models/$name.unfused.so"
+  "$bin/qopt-compile" "$model" --generate-matmul=false -o "$models/$name.blas.so"
   "$bin/qopt-compile" "$model" --wbits=4 --quantize-embeddings -o "$models/$name.w4.so" > /dev/null
   "$bin/qopt-compile" "$model" --wbits=4 --quantize-embeddings --int8-activations \
     -o "$models/$name.w4i8.so" > /dev/null
@@ -29,7 +29,7 @@ for model in "$root/../shared/models/qlm_llama.onnx" "$models/gpt2_124m.onnx"; d
     ids="$models/ids_$seq.npy"
     /usr/bin/python3 -c "import numpy as n; n.save('$ids', (n.arange($seq, dtype=n.int64) * 37 + 11).reshape(1, $seq) % 96)"
     q=$(median "$models/$name.so" "$ids")
-    u=$(median "$models/$name.unfused.so" "$ids")
+    u=$(median "$models/$name.blas.so" "$ids")
     o=$(node "$root/bench/ort_bench.js" "$model" "$seq" "$threads" "$runs" | awk '{print $3}')
     w=$(median "$models/$name.w4.so" "$ids")
     i=$(median "$models/$name.w4i8.so" "$ids")

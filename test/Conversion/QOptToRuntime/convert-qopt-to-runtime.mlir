@@ -155,3 +155,46 @@ func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
   }
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// A packed product calls its generated kernel: opcode FusedMatMul (76), the kernel's address,
+// then the input, the packed weight (a constant of the weights file) and the epilogue input; K,
+// N and the panel width are the attributes.
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[X:.*]] = llvm.call @qopt_rt_input(%{{.*}}, %{{.*}}) : (!llvm.ptr, i64) -> !llvm.ptr
+// CHECK: %[[B:.*]] = llvm.call @qopt_rt_input
+// CHECK: %[[W:.*]] = llvm.call @qopt_rt_weight
+// CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
+// CHECK: llvm.store %[[FN]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: llvm.store %[[X]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: llvm.store %[[W]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: llvm.store %[[B]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(76 : i64) : i64
+// CHECK: %[[FOUR:.*]] = llvm.mlir.constant(4 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]], %{{.*}}, %[[FOUR]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[3, 5, 4]> : tensor<3xi64>)
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%x: tensor<?x3xf32>, %b: tensor<5xf32>) -> tensor<?x5xf32> {
+  %w = arith.constant dense<1.0> : tensor<2x3x4xf32>
+  %0 = qopt.fused_matmul(%x, %w, %b) {kernel = @qopt_kernel_0, n = 5 : i64, panel = 4 : i64} : (tensor<?x3xf32>, tensor<2x3x4xf32>, tensor<5xf32>) -> tensor<?x5xf32> {
+  ^bb0(%acc: f32, %c: f32):
+    %s = arith.addf %acc, %c : f32
+    qopt.yield %s : f32
+  }
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<?x3xf32>) -> tensor<?x5xf32> {
+  %w = arith.constant dense<1.0> : tensor<2x3x4xf32>
+  // expected-error @+1 {{has no kernel; run qopt-outline-fused-kernels and qopt-lower-kernels-to-llvm first}}
+  %0 = qopt.fused_matmul(%x, %w) {n = 5 : i64, panel = 4 : i64} : (tensor<?x3xf32>, tensor<2x3x4xf32>) -> tensor<?x5xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  return %0 : tensor<?x5xf32>
+}

@@ -166,3 +166,76 @@ func.func @integer_masks(%i: tensor<4xi64>, %j: tensor<4xi64>) -> tensor<4xi64> 
   %1 = qopt.where %0, %i, %j : (tensor<4xi1>, tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
   return %1 : tensor<4xi64>
 }
+
+// -----
+
+// The chain after a packed product (bias, GELU via tanh, residual add) becomes its epilogue; the
+// product's own epilogue (a gemm's bias) comes first. Rows of the product's width are epilogue
+// inputs whatever their leading dimensions.
+// CHECK-LABEL: func.func @epilogue
+// CHECK-SAME: (%[[X:.*]]: tensor<2x?x4xf32>, %[[W:.*]]: tensor<1x4x8xf32>, %[[B:.*]]: tensor<8xf32>, %[[R:.*]]: tensor<2x?x8xf32>)
+// CHECK-NEXT: %[[Y:.*]] = qopt.fused_matmul(%[[X]], %[[W]], %[[B]], %[[R]]) {n = 8 : i64, panel = 8 : i64} : (tensor<2x?x4xf32>, tensor<1x4x8xf32>, tensor<8xf32>, tensor<2x?x8xf32>) -> tensor<2x?x8xf32> {
+// CHECK-NEXT: ^bb0(%[[ACC:.*]]: f32, %[[EB:.*]]: f32, %[[ER:.*]]: f32):
+// CHECK-NEXT: %[[S:.*]] = arith.addf %[[ACC]], %[[EB]] : f32
+// CHECK-NEXT: %[[T:.*]] = math.tanh %[[S]] : f32
+// CHECK-NEXT: %[[O:.*]] = arith.addf %[[T]], %[[ER]] : f32
+// CHECK-NEXT: qopt.yield %[[O]] : f32
+// CHECK-NEXT: }
+// CHECK-NEXT: return %[[Y]]
+func.func @epilogue(%x: tensor<2x?x4xf32>, %w: tensor<1x4x8xf32>, %b: tensor<8xf32>, %r: tensor<2x?x8xf32>) -> tensor<2x?x8xf32> {
+  %y = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<2x?x4xf32>, tensor<1x4x8xf32>) -> tensor<2x?x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  %a = qopt.add %y, %b : (tensor<2x?x8xf32>, tensor<8xf32>) -> tensor<2x?x8xf32>
+  %t = qopt.tanh %a : tensor<2x?x8xf32>
+  %o = qopt.add %t, %r : (tensor<2x?x8xf32>, tensor<2x?x8xf32>) -> tensor<2x?x8xf32>
+  return %o : tensor<2x?x8xf32>
+}
+
+// -----
+
+// Chains that stay kernels of their own: the product has a second user; a mask input is i1; an
+// input broadcasts along the product's columns (its last dimension is 1); the chain computes a
+// larger shape than the product.
+// CHECK-LABEL: func.func @no_epilogue
+// CHECK: %[[Y0:.*]] = qopt.fused_matmul(%arg0, %arg1)
+// CHECK-NEXT: ^bb0(%{{.*}}: f32):
+// CHECK-NEXT: qopt.yield
+// CHECK: qopt.fused_elementwise(%[[Y0]])
+// CHECK: %[[Y1:.*]] = qopt.fused_matmul(%arg0, %arg1)
+// CHECK-NEXT: ^bb0(%{{.*}}: f32):
+// CHECK-NEXT: qopt.yield
+// CHECK: qopt.fused_elementwise(%arg2, %[[Y1]])
+// CHECK: %[[Y2:.*]] = qopt.fused_matmul(%arg0, %arg1)
+// CHECK-NEXT: ^bb0(%{{.*}}: f32):
+// CHECK-NEXT: qopt.yield
+// CHECK: qopt.fused_elementwise(%[[Y2]], %arg3)
+// CHECK: %[[Y3:.*]] = qopt.fused_matmul(%arg0, %arg1)
+// CHECK-NEXT: ^bb0(%{{.*}}: f32):
+// CHECK-NEXT: qopt.yield
+// CHECK: qopt.fused_elementwise(%[[Y3]], %arg4)
+func.func @no_epilogue(%x: tensor<3x4xf32>, %w: tensor<1x4x8xf32>, %m: tensor<3x8xi1>, %c: tensor<3x1xf32>, %big: tensor<2x3x8xf32>) -> (tensor<3x8xf32>, tensor<3x8xf32>, tensor<3x8xf32>, tensor<3x8xf32>, tensor<2x3x8xf32>) {
+  %y0 = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<3x4xf32>, tensor<1x4x8xf32>) -> tensor<3x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  %e0 = qopt.exp %y0 : tensor<3x8xf32>
+  %y1 = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<3x4xf32>, tensor<1x4x8xf32>) -> tensor<3x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  %zero = arith.constant dense<0.0> : tensor<f32>
+  %e1 = qopt.where %m, %y1, %zero : (tensor<3x8xi1>, tensor<3x8xf32>, tensor<f32>) -> tensor<3x8xf32>
+  %y2 = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<3x4xf32>, tensor<1x4x8xf32>) -> tensor<3x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  %e2 = qopt.mul %y2, %c : (tensor<3x8xf32>, tensor<3x1xf32>) -> tensor<3x8xf32>
+  %y3 = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<3x4xf32>, tensor<1x4x8xf32>) -> tensor<3x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  %e3 = qopt.add %y3, %big : (tensor<3x8xf32>, tensor<2x3x8xf32>) -> tensor<2x3x8xf32>
+  return %y0, %e0, %e1, %e2, %e3 : tensor<3x8xf32>, tensor<3x8xf32>, tensor<3x8xf32>, tensor<3x8xf32>, tensor<2x3x8xf32>
+}

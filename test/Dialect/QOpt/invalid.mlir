@@ -285,3 +285,70 @@ func.func @fused_shape(%x: tensor<4xf32>, %y: tensor<3xf32>) -> tensor<4xf32> {
   }
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @fused_matmul_panels(%x: tensor<?x4xf32>, %w: tensor<2x4x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{weight must be [1, K, 8] panels, not 'tensor<2x4x8xf32>'}}
+  %0 = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<?x4xf32>, tensor<2x4x8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @fused_matmul_k(%x: tensor<?x5xf32>, %w: tensor<1x4x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{input's last dimension must be K = 4}}
+  %0 = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<?x5xf32>, tensor<1x4x8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @fused_matmul_result(%x: tensor<3x4xf32>, %w: tensor<1x4x8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{result #0 has type 'tensor<2x8xf32>', incompatible with the inferred 'tensor<3x8xf32>'}}
+  %0 = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<3x4xf32>, tensor<1x4x8xf32>) -> tensor<2x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @fused_matmul_epilogue_width(%x: tensor<3x4xf32>, %w: tensor<1x4x8xf32>, %c: tensor<3x1xf32>) -> tensor<3x8xf32> {
+  // expected-error @+1 {{epilogue input 'tensor<3x1xf32>' must have 8 as static last dimension}}
+  %0 = qopt.fused_matmul(%x, %w, %c) {n = 8 : i64, panel = 8 : i64} : (tensor<3x4xf32>, tensor<1x4x8xf32>, tensor<3x1xf32>) -> tensor<3x8xf32> {
+  ^bb0(%acc: f32, %e: f32):
+    qopt.yield %acc : f32
+  }
+  return %0 : tensor<3x8xf32>
+}
+
+// -----
+
+func.func @fused_matmul_arguments(%x: tensor<3x4xf32>, %w: tensor<1x4x8xf32>, %c: tensor<8xf32>) -> tensor<3x8xf32> {
+  // expected-error @+1 {{body takes the product element and one element per epilogue input, all f32}}
+  %0 = qopt.fused_matmul(%x, %w, %c) {n = 8 : i64, panel = 8 : i64} : (tensor<3x4xf32>, tensor<1x4x8xf32>, tensor<8xf32>) -> tensor<3x8xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  return %0 : tensor<3x8xf32>
+}
+
+// -----
+
+func.func @fused_matmul_yield(%x: tensor<3x4xf32>, %w: tensor<1x4x8xf32>) -> tensor<3x8xf32> {
+  // expected-error @+1 {{must yield one element of the result's element type}}
+  %0 = qopt.fused_matmul(%x, %w) {n = 8 : i64, panel = 8 : i64} : (tensor<3x4xf32>, tensor<1x4x8xf32>) -> tensor<3x8xf32> {
+  ^bb0(%acc: f32):
+    %b = arith.cmpf olt, %acc, %acc : f32
+    qopt.yield %b : i1
+  }
+  return %0 : tensor<3x8xf32>
+}

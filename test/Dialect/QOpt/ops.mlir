@@ -139,3 +139,24 @@ func.func @fused(%x: tensor<?x4xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
   }
   return %0 : tensor<?x4xf32>
 }
+
+// A packed product with its epilogue and kernel reference round-trips; so does one without an
+// epilogue input.
+// CHECK-LABEL: func.func @fused_matmul
+// CHECK: qopt.fused_matmul(%{{.*}}, %{{.*}}, %{{.*}}) {kernel = @m, n = 40 : i64, panel = 32 : i64} : (tensor<2x?x16xf32>, tensor<2x16x32xf32>, tensor<40xf32>) -> tensor<2x?x40xf32> {
+// CHECK: ^bb0(%[[ACC:.*]]: f32, %[[B:.*]]: f32):
+// CHECK: %[[S:.*]] = arith.addf %[[ACC]], %[[B]] : f32
+// CHECK: qopt.yield %[[S]] : f32
+// CHECK: qopt.fused_matmul(%{{.*}}, %{{.*}}) {n = 40 : i64, panel = 32 : i64} : (tensor<16xf32>, tensor<2x16x32xf32>) -> tensor<40xf32>
+func.func @fused_matmul(%x: tensor<2x?x16xf32>, %w: tensor<2x16x32xf32>, %b: tensor<40xf32>, %v: tensor<16xf32>) -> (tensor<2x?x40xf32>, tensor<40xf32>) {
+  %0 = qopt.fused_matmul(%x, %w, %b) {kernel = @m, n = 40 : i64, panel = 32 : i64} : (tensor<2x?x16xf32>, tensor<2x16x32xf32>, tensor<40xf32>) -> tensor<2x?x40xf32> {
+  ^bb0(%acc: f32, %c: f32):
+    %s = arith.addf %acc, %c : f32
+    qopt.yield %s : f32
+  }
+  %1 = qopt.fused_matmul(%v, %w) {n = 40 : i64, panel = 32 : i64} : (tensor<16xf32>, tensor<2x16x32xf32>) -> tensor<40xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  return %0, %1 : tensor<2x?x40xf32>, tensor<40xf32>
+}

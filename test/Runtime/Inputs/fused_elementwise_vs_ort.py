@@ -6,52 +6,20 @@ tensors large enough to be split across threads, and every fusible op. Prints on
 and `N passed, N failed`.
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
-from onnx import TensorProto, helper, save
+from onnx import helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ort_compare import compare  # noqa: E402
 
 WORK = sys.argv[1]
-ORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "oracle", "run_ort.js")
 rs = np.random.RandomState(11)
 
 
 def case(name, inputs, nodes, out_shape, consts=(), tol=1e-5):
-    """Builds the graph, runs both, compares the output `y` to tol x max|reference|."""
-    def elem(v):
-        return TensorProto.BOOL if v.dtype == np.bool_ else TensorProto.FLOAT
-    infos = [helper.make_tensor_value_info(k, elem(v), list(v.shape)) for k, v in inputs.items()]
-    inits = [helper.make_tensor(k, TensorProto.FLOAT, list(np.shape(v)),
-                                np.ravel(v).astype(np.float32).tolist()) for k, v in consts]
-    graph = helper.make_graph(nodes, name, infos,
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
-                              inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    path = os.path.join(WORK, name + ".onnx")
-    save(model, path)
-    args = []
-    for k, v in inputs.items():
-        p = os.path.join(WORK, f"{name}.{k}.npy")
-        np.save(p, v if v.dtype == np.bool_ else v.astype(np.float32))
-        args.append(f"{k}={p}")
-    ref, out, so = (os.path.join(WORK, name + s) for s in (".ref.npy", ".out.npy", ".so"))
-    subprocess.run(["node", ORT, path, ref] + args, check=True)
-    subprocess.run(["qopt-compile", path, "-o", so], check=True)
-    run = ["qopt-run", so, "--threads", "2", "--output", out]
-    for a in args:
-        run += ["--input", a]
-    subprocess.run(run, check=True)
-    r, q = np.load(ref), np.load(out)
-    ok = r.shape == q.shape and np.array_equal(np.isnan(r), np.isnan(q))
-    err = 0.0
-    if ok:
-        scale = max(float(np.nanmax(np.abs(r))), 1e-30)
-        err = float(np.nanmax(np.abs(np.nan_to_num(r) - np.nan_to_num(q)))) / scale
-        ok = err <= tol
-    print(f"{name}: {'ok' if ok else 'FAIL'} {err:.2e} x max|ref| shape {list(q.shape)}")
-    return ok
+    return compare(WORK, name, inputs, nodes, out_shape, consts, tol)
 
 
 N = helper.make_node

@@ -1,0 +1,47 @@
+"""Shared by the *_vs_ort.py scripts: builds a one-graph ONNX model, runs it through ONNX Runtime
+(test/oracle/run_ort.js) and through qopt-compile + qopt-run on 2 threads, and compares output `y`
+to tol x max|reference| (NaNs must be in the same places)."""
+import os
+import subprocess
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper, save
+
+ORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "oracle", "run_ort.js")
+
+
+def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_args=()):
+    """`inputs`: name -> array (float or bool); `consts`: (name, array) initializers (f32).
+    Prints `name: ok|FAIL err x max|ref| shape [...]` and returns whether it agreed."""
+    def elem(v):
+        return TensorProto.BOOL if v.dtype == np.bool_ else TensorProto.FLOAT
+    infos = [helper.make_tensor_value_info(k, elem(v), list(v.shape)) for k, v in inputs.items()]
+    inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k) for k, v in consts]
+    graph = helper.make_graph(nodes, name, infos,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = os.path.join(work, name + ".onnx")
+    save(model, path)
+    args = []
+    for k, v in inputs.items():
+        p = os.path.join(work, f"{name}.{k}.npy")
+        np.save(p, v if v.dtype == np.bool_ else v.astype(np.float32))
+        args.append(f"{k}={p}")
+    ref, out, so = (os.path.join(work, name + s) for s in (".ref.npy", ".out.npy", ".so"))
+    subprocess.run(["node", ORT, path, ref] + args, check=True)
+    subprocess.run(["qopt-compile", path, "-o", so] + list(compile_args), check=True)
+    run = ["qopt-run", so, "--threads", "2", "--output", out]
+    for a in args:
+        run += ["--input", a]
+    subprocess.run(run, check=True)
+    r, q = np.load(ref), np.load(out)
+    ok = r.shape == q.shape and np.array_equal(np.isnan(r), np.isnan(q))
+    err = 0.0
+    if ok:
+        scale = max(float(np.nanmax(np.abs(r))), 1e-30)
+        err = float(np.nanmax(np.abs(np.nan_to_num(r) - np.nan_to_num(q)))) / scale
+        ok = err <= tol
+    print(f"{name}: {'ok' if ok else 'FAIL'} {err:.2e} x max|ref| shape {list(q.shape)}")
+    return ok
