@@ -34,8 +34,11 @@ void qopt::buildFusionPipeline(OpPassManager &pm, const FusionPipelineOptions &o
   pm.addNestedPass<func::FuncOp>(createCSEPass());
 }
 
-void qopt::buildKernelLoweringPipeline(OpPassManager &pm) {
-  pm.addPass(createOutlineFusedKernelsPass());
+void qopt::buildKernelLoweringPipeline(OpPassManager &pm, bool rowKernels, int64_t lanes) {
+  OutlineFusedKernelsPassOptions outline;
+  outline.rowKernels = rowKernels;
+  outline.lanes = lanes;
+  pm.addPass(createOutlineFusedKernelsPass(outline));
   pm.addPass(createLowerKernelsToLLVMPass());
 }
 

@@ -20,24 +20,8 @@ constexpr int64_t kSplitWork = int64_t(1) << 17;
 constexpr int64_t kRowGrain = 24;
 /// Operands described on the stack; more go to the heap.
 constexpr int64_t kStackOperands = 12;
-/// Words of a rank-1 memref descriptor: two pointers, offset, size, stride.
-constexpr int kWords = 5;
 /// Parameter words before the epilogue inputs' row strides (GenerateMatMulKernel.cpp).
 constexpr int kParamWords = 4;
-
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t d = 0; d < shape.size(); ++d)
-    s += (d ? "x" : "") + std::to_string(shape[d]);
-  return s + "]";
-}
-
-void describe(int64_t *d, const void *data, int64_t size) {
-  d[0] = d[1] = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
-  d[2] = 0;
-  d[3] = size;
-  d[4] = 1;
-}
 
 /// `e` broadcast to `rows` x `n` (its dims right-aligned against `outShape`), for an epilogue
 /// input whose rows do not line up with the output's one to one or all in one.
@@ -94,15 +78,15 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
   // Descriptors: input, weight, output, parameters, epilogue inputs.
   int64_t numOperands = 4 + numEpilogue;
   std::vector<int64_t> heapWords;
-  int64_t stackWords[kStackOperands * kWords];
+  int64_t stackWords[kStackOperands * kBufferWords];
   int64_t *words = stackWords;
   if (numOperands > kStackOperands) {
-    heapWords.resize(numOperands * kWords);
+    heapWords.resize(numOperands * kBufferWords);
     words = heapWords.data();
   }
-  describe(words + 0 * kWords, input.data, input.numElements());
-  describe(words + 1 * kWords, weight.data, weight.numElements());
-  describe(words + 2 * kWords, out->data, out->numElements());
+  describeBuffer(words + 0 * kBufferWords, input.data, input.numElements());
+  describeBuffer(words + 1 * kBufferWords, weight.data, weight.numElements());
+  describeBuffer(words + 2 * kBufferWords, out->data, out->numElements());
   std::vector<int64_t> strides(numEpilogue);
   std::vector<std::vector<float>> expanded;
   for (int64_t e = 0; e < numEpilogue; ++e) {
@@ -127,7 +111,7 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
       count = rows * n;
       strides[e] = n;
     }
-    describe(words + (4 + e) * kWords, data, count);
+    describeBuffer(words + (4 + e) * kBufferWords, data, count);
   }
 
   // One call on [rowBegin, rowEnd) x [panelBegin, panelEnd); each part has its own parameters.
@@ -144,8 +128,8 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
     params[2] = panelBegin;
     params[3] = panelEnd;
     std::copy(strides.begin(), strides.end(), params + kParamWords);
-    int64_t paramWords[kWords];
-    describe(paramWords, params, kParamWords + numEpilogue);
+    int64_t paramWords[kBufferWords];
+    describeBuffer(paramWords, params, kParamWords + numEpilogue);
     std::vector<void *> heapPointers;
     void *stackPointers[kStackOperands];
     void **pointers = stackPointers;
@@ -154,7 +138,7 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
       pointers = heapPointers.data();
     }
     for (int64_t op = 0; op < numOperands; ++op)
-      pointers[op] = op == 3 ? paramWords : words + op * kWords;
+      pointers[op] = op == 3 ? paramWords : words + op * kBufferWords;
     kernel(pointers);
   };
 
@@ -171,4 +155,5 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
     call(begin * kRowGrain, std::min(rows, end * kRowGrain), 0, panels);
   });
 }
+
 } // namespace qopt::rt

@@ -17,6 +17,13 @@ size_t qopt::rt::dtypeSize(int32_t dtype) {
   }
 }
 
+std::string qopt::rt::shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t d = 0; d < shape.size(); ++d)
+    s += (d ? "x" : "") + std::to_string(shape[d]);
+  return s + "]";
+}
+
 const char *qopt::rt::dtypeName(int32_t dtype) {
   switch (dtype) {
   case QOPT_FLOAT32: return "float32";

@@ -41,6 +41,19 @@ struct Tensor {
 /// Bytes per element of `dtype`, 0 for an unknown one.
 size_t dtypeSize(int32_t dtype);
 const char *dtypeName(int32_t dtype);
+/// `shape` as [2x3x4], for messages.
+std::string shapeString(const std::vector<int64_t> &shape);
+
+/// Words of a rank-1 MLIR memref descriptor: two pointers, offset, size, stride.
+constexpr int kBufferWords = 5;
+/// Writes the rank-1 memref descriptor of `size` contiguous elements at `data` into `words`: how
+/// generated matmul and row kernels receive their operands.
+inline void describeBuffer(int64_t *words, const void *data, int64_t size) {
+  words[0] = words[1] = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
+  words[2] = 0;
+  words[3] = size;
+  words[4] = 1;
+}
 
 /// The error that stops a run: kernels throw it, qopt_model_run reports it.
 struct KernelError {
@@ -115,6 +128,10 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
 /// input rows, the packed weight and the epilogue inputs; `i` holds K, N and the panel width.
 void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const int64_t *i,
                     int64_t ni);
+/// Runs a generated row kernel (softmax, RMSNorm, LayerNorm): `ins[0]` is its FusedKernelFn, then
+/// the input and a norm's scale and bias; `i[0]` is the first of the reduced dims.
+void runRowKernel(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const int64_t *i,
+                  int64_t ni);
 /// NumPy broadcast of shapes; fails on a mismatch.
 std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 /// Strides of `shape` (right-aligned into `rank` dims) with 0 where it is broadcast.

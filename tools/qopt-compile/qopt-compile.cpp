@@ -80,6 +80,11 @@ cl::opt<bool> generateMatMul(
     cl::desc("Generate register-tiled kernels, with packed weights and fused epilogues, for linear "
              "layers whose weights stay f32 (default on; off calls BLAS)"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> generateRowKernels(
+    "generate-row-kernels",
+    cl::desc("Generate vector kernels for softmax, RMSNorm and LayerNorm (default on; off calls the "
+             "runtime's kernels)"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> splitInputFile("split-input-file",
                              cl::desc("Import each '# -----' separated chunk on its own"),
                              cl::cat(category));
@@ -342,14 +347,14 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       if (failed(reportQuantization(layers, before, constantBytes(*module), summary)))
         return failure();
     }
-    if (stage >= Stage::Fused && (fuseElementwise || generateMatMul)) {
+    if (stage >= Stage::Fused && (fuseElementwise || generateMatMul || generateRowKernels)) {
       qopt::FusionPipelineOptions fusion;
       fusion.fuseElementwise = fuseElementwise;
       fusion.packMatMulWeights = generateMatMul;
       fusion.panelWidth = qopt::hostPanelWidth();
       qopt::buildFusionPipeline(pm, fusion);
       if (stage >= Stage::Runtime)
-        qopt::buildKernelLoweringPipeline(pm);
+        qopt::buildKernelLoweringPipeline(pm, generateRowKernels, qopt::hostPanelWidth() / 2);
     }
     if (stage >= Stage::Runtime) {
       qopt::ConvertQOptToRuntimePassOptions lowering;

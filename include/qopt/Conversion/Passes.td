@@ -55,6 +55,13 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
     computes, then each epilogue input's row stride) and the epilogue inputs, all as
     `memref<?xf32>` (`memref<?xi64>`); the runtime splits rows and panels across threads.
 
+    With `row-kernels`, every `qopt.softmax` over the last axis, `qopt.rms_norm` and
+    `qopt.layer_norm` on f32 gets a row kernel on vectors of `lanes` (GenerateRowKernels.cpp): per
+    row of a [rows, width] view, a vector-accumulated reduction (max and sum of exponentials; sum
+    of squares; mean and variance), then the rewrite of the row, with a masked step for the
+    columns past the last whole vector. The op keeps its form and is marked with a `qopt.kernel`
+    attribute naming the function.
+
 
     For every `qopt.fused_elementwise` in `@main`, adds `func.func @qopt_kernel_N(%operands:
     !llvm.ptr)` marked `qopt.kernel`, whose body is one all-parallel `linalg.generic` computing the
@@ -80,7 +87,12 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect",
                            "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+  let options = [
+    Option<"rowKernels", "row-kernels", "bool", "true",
+           "generate kernels for softmax, RMSNorm and LayerNorm">,
+    Option<"lanes", "lanes", "int64_t", "16", "f32 lanes of a vector in the row kernels">,
+  ];
 }
 
 def LowerKernelsToLLVMPass : Pass<"qopt-lower-kernels-to-llvm", "::mlir::ModuleOp"> {

@@ -79,6 +79,8 @@ enum class Opcode : int64_t {
   Xor,              // broadcasting binary on bool
   FusedMatMul,      // I: K, N, panel width; operands: the kernel (FusedKernelFn), the f32 input
                     // [..., K], the packed weight [ceil(N / panel), K, panel], epilogue inputs
+  RowKernel,        // I: first reduced dim; operands: the kernel (FusedKernelFn), the f32 input,
+                    // then a norm's scale and bias (generated softmax, RMSNorm, LayerNorm)
   NumOpcodes
 };
 

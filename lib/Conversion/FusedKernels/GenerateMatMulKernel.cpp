@@ -63,8 +63,8 @@ struct MatMulKernelBuilder {
   /// Whether the last panel is partial, so that stores and epilogue loads need a mask.
   bool masked() const { return n % panel != 0; }
 
-  /// The part of the row block's accumulators for output row `row`, vector `v`: applies the
-  /// epilogue and stores it.
+  /// Applies the epilogue to `acc`, the accumulator of output row `row` at columns
+  /// [col, col + lanes), and stores it (masked past column N).
   void storeRow(Value acc, Value row, Value col) {
     Value mask;
     if (masked()) {
@@ -106,8 +106,8 @@ struct MatMulKernelBuilder {
       r.setType(VectorType::get({lanes}, r.getType()));
   }
 
-  /// Computes rows [row, row + rows) of panel `p` (weight panel at `panelBase`, first column
-  /// `col`).
+  /// Computes rows [row, row + rows) of one panel (its weights at `panelBase`, its first output
+  /// column `col`).
   void rowBlock(int64_t rows, Value row, Value panelBase, Value col) {
     // A one-row block keeps `sets` accumulator sets on interleaved k (independent FMA chains).
     int64_t sets = rows == 1 && k >= 8 ? 4 : 1;

@@ -26,6 +26,17 @@ mlir::Value loadKernelOperand(mlir::OpBuilder &b, mlir::Location loc, mlir::Valu
 mlir::func::FuncOp generateMatMulKernel(mlir::OpBuilder &mb, mlir::Operation *fusedMatMul,
                                         llvm::StringRef name);
 
+/// Whether `op` is a softmax over its last axis, an RMSNorm or a LayerNorm on f32, which
+/// generateRowKernel builds kernels for.
+bool hasRowKernelForm(mlir::Operation *op);
+
+/// Builds the row kernel computing `op` (GenerateRowKernels.cpp) on vectors of `lanes` f32.
+mlir::func::FuncOp generateRowKernel(mlir::OpBuilder &mb, mlir::Operation *op,
+                                     llvm::StringRef name, int64_t lanes);
+
+/// The discardable attribute naming the generated kernel of an op that is not a fused op.
+constexpr llvm::StringLiteral kKernelAttrName = "qopt.kernel";
+
 } // namespace qopt
 
 #endif // QOPT_LIB_CONVERSION_FUSEDKERNELS_KERNELSIGNATURE_H

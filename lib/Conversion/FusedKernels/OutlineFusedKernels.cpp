@@ -63,6 +63,8 @@ func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name)
 
 struct OutlineFusedKernelsPass
     : public qopt::impl::OutlineFusedKernelsPassBase<OutlineFusedKernelsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     OpBuilder mb(&getContext());
@@ -74,6 +76,8 @@ struct OutlineFusedKernelsPass
         fusedOps.push_back(op);
       if (auto m = dyn_cast<Q::FusedMatMulOp>(op); m && !m.getKernel())
         fusedOps.push_back(op);
+      if (rowKernels && qopt::hasRowKernelForm(op) && !op->hasAttr(qopt::kKernelAttrName))
+        fusedOps.push_back(op);
     });
     for (Operation *op : fusedOps) {
       std::string name;
@@ -83,9 +87,12 @@ struct OutlineFusedKernelsPass
       if (auto e = dyn_cast<Q::FusedElementwiseOp>(op)) {
         func::FuncOp fn = outline(mb, e, name);
         e.setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
-      } else {
+      } else if (auto m = dyn_cast<Q::FusedMatMulOp>(op)) {
         func::FuncOp fn = qopt::generateMatMulKernel(mb, op, name);
-        cast<Q::FusedMatMulOp>(op).setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+        m.setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+      } else {
+        func::FuncOp fn = qopt::generateRowKernel(mb, op, name, lanes);
+        op->setAttr(qopt::kKernelAttrName, FlatSymbolRefAttr::get(fn.getSymNameAttr()));
       }
     }
   }

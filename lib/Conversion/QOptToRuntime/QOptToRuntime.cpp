@@ -104,6 +104,14 @@ FailureOr<KernelCall> encode(Operation *op) {
       k.ints.push_back(normalize(a, rankOf(r.getInput())));
     return k;
   };
+  // Softmax and the norms with a generated row kernel (qopt-outline-fused-kernels marks them):
+  // the runtime needs only where the reduced dims start.
+  if (op->hasAttr("qopt.kernel")) {
+    int64_t rank = rankOf(op->getOperand(0)), axis = rank - 1;
+    if (auto l = dyn_cast<Q::LayerNormOp>(op))
+      axis = normalize(l.getAxis(), rank);
+    return KernelCall{Opcode::RowKernel, {axis}, {}};
+  }
   return llvm::TypeSwitch<Operation *, FailureOr<KernelCall>>(op)
       .Case([&](Q::NegOp) { return simple(Opcode::Neg); })
       .Case([&](Q::AbsOp) { return simple(Opcode::Abs); })
@@ -505,6 +513,8 @@ void ConvertQOptToRuntimePass::runOnOperation() {
       kernelName = fused.getKernelAttr();
     if (auto fused = dyn_cast<Q::FusedMatMulOp>(op))
       kernelName = fused.getKernelAttr();
+    if (auto rowKernel = op.getAttrOfType<FlatSymbolRefAttr>("qopt.kernel"))
+      kernelName = rowKernel;
     if (kernelName) {
       auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(kernelName);
       if (!kernel) {

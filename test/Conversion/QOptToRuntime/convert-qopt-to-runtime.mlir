@@ -198,3 +198,21 @@ func.func @main(%x: tensor<?x3xf32>) -> tensor<?x5xf32> {
   }
   return %0 : tensor<?x5xf32>
 }
+
+// -----
+
+// A norm with a generated row kernel calls opcode RowKernel (77) with the kernel's address, the
+// input, the scale and the bias; its attribute is where the reduced dims start (axis 1 of 3).
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
+// CHECK: llvm.store %[[FN]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(77 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<1> : tensor<1xi64>)
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%x: tensor<2x3x4xf32>, %g: tensor<3x4xf32>, %b: tensor<3x4xf32>) -> tensor<2x3x4xf32> {
+  %0 = qopt.layer_norm %x, %g, %b {axis = 1 : i64, qopt.kernel = @qopt_kernel_0} : (tensor<2x3x4xf32>, tensor<3x4xf32>, tensor<3x4xf32>) -> tensor<2x3x4xf32>
+  return %0 : tensor<2x3x4xf32>
+}
