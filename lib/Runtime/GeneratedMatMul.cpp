@@ -156,4 +156,34 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
   });
 }
 
+
+void panelGather(Context &ctx, Tensor **ins, Tensor **outs, const int64_t *i, int64_t ni) {
+  const Tensor &panels = *ins[0], &indices = *ins[1];
+  if (ni < 1 || panels.dtype != QOPT_FLOAT32 || panels.rank != 3)
+    fail("a panel lookup needs N and float32 panels [P, K, panel], not " +
+         std::string(dtypeName(panels.dtype)) + " " + shapeString(panels.shape()));
+  int64_t n = i[0], k = panels.dims[1], width = panels.dims[2];
+  if (width < 1 || panels.dims[0] != (n + width - 1) / width)
+    fail("a panel lookup's panels " + shapeString(panels.shape()) + " do not hold " +
+         std::to_string(n) + " rows");
+  if (indices.dtype != QOPT_INT64 && indices.dtype != QOPT_INT32)
+    fail(std::string("a panel lookup takes int64 or int32 indices, not ") +
+         dtypeName(indices.dtype));
+  std::vector<int64_t> shape = indices.shape();
+  shape.push_back(k);
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, shape);
+  outs[0] = out;
+  const float *src = panels.as<float>();
+  float *dst = out->as<float>();
+  for (int64_t t = 0, count = indices.numElements(); t < count; ++t) {
+    int64_t id = indices.dtype == QOPT_INT64 ? indices.as<int64_t>()[t] : indices.as<int32_t>()[t];
+    int64_t row = id < 0 ? id + n : id;
+    if (row < 0 || row >= n)
+      fail("gather index " + std::to_string(id) + " out of range [0, " + std::to_string(n) + ")");
+    // Row `row` is lane row % width of panel row / width, one element per k.
+    const float *lane = src + (row / width) * k * width + row % width;
+    for (int64_t kk = 0; kk < k; ++kk)
+      dst[t * k + kk] = lane[kk * width];
+  }
+}
 } // namespace qopt::rt

@@ -128,6 +128,9 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
 /// input rows, the packed weight and the epilogue inputs; `i` holds K, N and the panel width.
 void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const int64_t *i,
                     int64_t ni);
+/// Rows of an [N, K] table stored as packed panels (`ins[0]`), at the int indices `ins[1]`;
+/// `i[0]` is N.
+void panelGather(Context &ctx, Tensor **ins, Tensor **outs, const int64_t *i, int64_t ni);
 /// Runs a generated row kernel (softmax, RMSNorm, LayerNorm): `ins[0]` is its FusedKernelFn, then
 /// the input and a norm's scale and bias; `i[0]` is the first of the reduced dims.
 void runRowKernel(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const int64_t *i,

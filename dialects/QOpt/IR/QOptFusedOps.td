@@ -87,6 +87,27 @@ def QOpt_FusedMatMulOp : QOpt_Op<"fused_matmul", [Pure, IsolatedFromAbove,
   }];
 }
 
+def QOpt_PanelGatherOp : QOpt_Op<"panel_gather", [Pure]> {
+  let summary = "rows of an [N, K] table read from the panels of a packed weight";
+  let description = [{
+    An embedding table that is also a tied output head is packed for the head (see
+    `qopt.fused_matmul`): panels `[ceil(N / panel), K, panel]` whose lane `j` of panel `p` holds
+    row `p * panel + j` of the table. This op is the lookup `qopt.gather` (axis 0) on the same
+    table, reading each row from the panels, so the table need not be stored twice. The result has
+    the indices' shape followed by K; negative indices count from N.
+
+    ```mlir
+    %e = qopt.panel_gather %panels, %ids {n = 50 : i64}
+        : (tensor<2x16x32xf32>, tensor<1x?xi64>) -> tensor<1x?x16xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$panels, RankedTensorOf<[I32, I64]>:$indices,
+                       I64Attr:$n);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = "$panels `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def QOpt_YieldOp : Op<QOpt_Dialect, "yield", [Pure, Terminator,
     ParentOneOf<["FusedElementwiseOp", "FusedMatMulOp"]>]> {
   let summary = "the element a fused body computes";

@@ -318,3 +318,12 @@ LogicalResult FusedMatMulOp::verify() {
                             "all f32";
   return verifyScalarBody(*this, body, out.getElementType());
 }
+
+LogicalResult PanelGatherOp::verify() {
+  auto panels = cast<RankedTensorType>(getPanels().getType());
+  int64_t n = getN();
+  if (n < 1 || !panels.hasStaticShape() || panels.getRank() != 3 ||
+      panels.getDimSize(0) != (n + panels.getDimSize(2) - 1) / std::max<int64_t>(panels.getDimSize(2), 1))
+    return emitOpError() << "panels must be [ceil(" << n << " / panel), K, panel], not " << panels;
+  return success();
+}

@@ -745,3 +745,9 @@ LogicalResult FusedMatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   shape.back() = getN();
   return pushTensor(types, shape, Float32Type::get(getContext()));
 }
+
+LogicalResult PanelGatherOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> shape(rankedType(getIndices()).getShape());
+  shape.push_back(rankedType(getPanels()).getDimSize(1));
+  return pushTensor(types, shape, Float32Type::get(getContext()));
+}

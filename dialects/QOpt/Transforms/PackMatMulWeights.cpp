@@ -58,15 +58,41 @@ struct PackMatMulWeightsPass
       if (layer && accepts(*layer))
         layers.push_back(*layer);
     });
-    // A weight used by several layers (or by a layer and an embedding lookup) is packed once.
+    // A weight used by several layers is packed once.
     DenseMap<Operation *, Value> packedOf;
+    SmallVector<std::pair<arith::ConstantOp, Value>> tables;
     for (const WeightLayer &layer : layers) {
       Value &packed = packedOf[layer.weight];
-      if (!packed && !(packed = pack(layer)))
-        return signalPassFailure();
+      if (!packed) {
+        if (!(packed = pack(layer)))
+          return signalPassFailure();
+        if (layer.rowsAreOutputs)
+          tables.push_back({layer.weight, packed});
+      }
       replace(layer, packed);
       ++numPacked;
     }
+    // A tied embedding table (stored [N, K], also the head's weight) is looked up in the panels,
+    // so that it is not stored twice.
+    for (auto [table, packed] : tables) {
+      for (Operation *user : llvm::make_early_inc_range(table->getUsers())) {
+        auto gather = dyn_cast<GatherOp>(user);
+        if (!gather || gather.getData() != table.getResult() || gather.getAxis() != 0 ||
+            !cast<RankedTensorType>(gather.getIndices().getType()).getElementType().isInteger())
+          continue;
+        OpBuilder b(gather);
+        auto n = cast<RankedTensorType>(table.getType()).getDimSize(0);
+        Value rows = PanelGatherOp::create(b, gather.getLoc(), gather.getType(), packed,
+                                           gather.getIndices(), b.getI64IntegerAttr(n));
+        gather.replaceAllUsesWith(rows);
+        gather.erase();
+        ++numLookups;
+      }
+    }
+    // The originals go once nothing uses them.
+    for (auto &entry : packedOf)
+      if (entry.first->use_empty())
+        entry.first->erase();
   }
 
 private:
@@ -133,11 +159,9 @@ private:
     op->getResult(0).replaceAllUsesWith(fused.getOutput());
     Operation *transpose = op->getOperand(1).getDefiningOp<TransposeOp>();
     op->erase();
-    // The weight (and a transpose of it) go once nothing else uses them.
+    // A transpose of the weight goes once nothing else uses it (the weight itself at the end).
     if (transpose && transpose->use_empty())
       transpose->erase();
-    if (layer.weight->use_empty())
-      layer.weight->erase();
   }
 };
 } // namespace

@@ -200,8 +200,9 @@ def PackMatMulWeightsPass : Pass<"qopt-pack-matmul-weights", "::mlir::ModuleOp">
     dimension, becomes a `qopt.fused_matmul` on the weight repacked into panels of `panel-width`
     output columns, `[ceil(N / panel-width), K, panel-width]`, zero-padded. The generated kernel
     reads one panel front to back for a block of rows. A gemm's bias becomes the epilogue. A weight
-    shared by several layers is packed once; the original goes when nothing else uses it (a tied
-    embedding table stays for its lookup).
+    shared by several layers is packed once; the original goes when nothing else uses it. A tied
+    embedding table's lookups (`qopt.gather` on axis 0 of the `[N, K]` table that a head uses
+    transposed) become `qopt.panel_gather` on the panels, so the table is stored once.
 
     `panel-width` is two vector registers of f32: 32 for AVX-512, 16 for AVX2 (qopt-compile picks
     it for the host CPU).
@@ -227,6 +228,7 @@ def PackMatMulWeightsPass : Pass<"qopt-pack-matmul-weights", "::mlir::ModuleOp">
   ];
   let statistics = [
     Statistic<"numPacked", "num-packed", "linear layers put onto packed weights">,
+    Statistic<"numLookups", "num-lookups", "embedding lookups moved onto packed panels">,
   ];
 }
 

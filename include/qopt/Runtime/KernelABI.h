@@ -81,6 +81,7 @@ enum class Opcode : int64_t {
                     // [..., K], the packed weight [ceil(N / panel), K, panel], epilogue inputs
   RowKernel,        // I: first reduced dim; operands: the kernel (FusedKernelFn), the f32 input,
                     // then a norm's scale and bias (generated softmax, RMSNorm, LayerNorm)
+  PanelGather,      // I: N; operands: packed panels [ceil(N / panel), K, panel], int indices
   NumOpcodes
 };
 

@@ -284,6 +284,9 @@ FailureOr<KernelCall> encode(Operation *op) {
         return KernelCall{Opcode::FusedElementwise,
                           {out.getRank(), dtypeCode(out.getElementType())}, {}};
       })
+      .Case([&](Q::PanelGatherOp g) {
+        return KernelCall{Opcode::PanelGather, {static_cast<int64_t>(g.getN())}, {}};
+      })
       .Case([&](Q::FusedMatMulOp m) -> FailureOr<KernelCall> {
         if (!m.getKernel())
           return m.emitOpError() << "has no kernel; run qopt-outline-fused-kernels and "

@@ -216,3 +216,16 @@ func.func @main(%x: tensor<2x3x4xf32>, %g: tensor<3x4xf32>, %b: tensor<3x4xf32>)
   %0 = qopt.layer_norm %x, %g, %b {axis = 1 : i64, qopt.kernel = @qopt_kernel_0} : (tensor<2x3x4xf32>, tensor<3x4xf32>, tensor<3x4xf32>) -> tensor<2x3x4xf32>
   return %0 : tensor<2x3x4xf32>
 }
+
+// -----
+
+// A lookup in packed panels: opcode PanelGather (78), the panels and the indices; N as attribute.
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(78 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<5> : tensor<1xi64>)
+func.func @main(%ids: tensor<3xi64>) -> tensor<3x3xf32> {
+  %p = arith.constant dense<1.0> : tensor<2x3x4xf32>
+  %0 = qopt.panel_gather %p, %ids {n = 5 : i64} : (tensor<2x3x4xf32>, tensor<3xi64>) -> tensor<3x3xf32>
+  return %0 : tensor<3x3xf32>
+}

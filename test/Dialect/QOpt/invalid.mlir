@@ -352,3 +352,11 @@ func.func @fused_matmul_yield(%x: tensor<3x4xf32>, %w: tensor<1x4x8xf32>) -> ten
   }
   return %0 : tensor<3x8xf32>
 }
+
+// -----
+
+func.func @panel_gather_rows(%p: tensor<2x16x32xf32>, %ids: tensor<3xi64>) -> tensor<3x16xf32> {
+  // expected-error @+1 {{panels must be [ceil(80 / panel), K, panel], not 'tensor<2x16x32xf32>'}}
+  %0 = qopt.panel_gather %p, %ids {n = 80 : i64} : (tensor<2x16x32xf32>, tensor<3xi64>) -> tensor<3x16xf32>
+  return %0 : tensor<3x16xf32>
+}

@@ -160,3 +160,11 @@ func.func @fused_matmul(%x: tensor<2x?x16xf32>, %w: tensor<2x16x32xf32>, %b: ten
   }
   return %0, %1 : tensor<2x?x40xf32>, tensor<40xf32>
 }
+
+// A lookup in packed panels round-trips.
+// CHECK-LABEL: func.func @panel_gather
+// CHECK: qopt.panel_gather %{{.*}}, %{{.*}} {n = 50 : i64} : (tensor<2x16x32xf32>, tensor<1x?xi64>) -> tensor<1x?x16xf32>
+func.func @panel_gather(%p: tensor<2x16x32xf32>, %ids: tensor<1x?xi64>) -> tensor<1x?x16xf32> {
+  %0 = qopt.panel_gather %p, %ids {n = 50 : i64} : (tensor<2x16x32xf32>, tensor<1x?xi64>) -> tensor<1x?x16xf32>
+  return %0 : tensor<1x?x16xf32>
+}

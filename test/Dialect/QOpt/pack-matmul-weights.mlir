@@ -46,21 +46,28 @@ func.func @nk(%x: tensor<2x7x4xf32>, %z: tensor<5x4xf32>, %c: tensor<3xf32>) -> 
 // -----
 
 // A tied table feeds an embedding lookup and the head: the head's panels are a new constant, the
-// table stays for the lookup, and a second head on the same table shares the panels.
+// lookup reads its rows from them, the table goes, and a second head on the same table shares the
+// panels. A lookup in a [K, N] weight (rows are not output channels) stays a gather.
 // CHECK-LABEL: func.func @tied
-// CHECK-DAG: %[[T:.*]] = arith.constant dense<{{.*}}> : tensor<3x2xf32>
-// CHECK-DAG: %[[P:.*]] = arith.constant dense_resource<{{.*}}> : tensor<2x2x2xf32>
-// CHECK: qopt.gather %[[T]]
+// CHECK-NOT: tensor<3x2xf32>
+// CHECK: %[[P:.*]] = arith.constant dense_resource<{{.*}}> : tensor<2x2x2xf32>
+// CHECK-NOT: tensor<3x2xf32>
+// CHECK: %[[E:.*]] = qopt.panel_gather %[[P]], %arg0 {n = 3 : i64} : (tensor<2x2x2xf32>, tensor<5xi64>) -> tensor<5x2xf32>
 // CHECK: qopt.fused_matmul(%arg1, %[[P]])
 // CHECK: qopt.fused_matmul(%arg2, %[[P]])
-func.func @tied(%ids: tensor<5xi64>, %h: tensor<5x2xf32>, %h2: tensor<1x2xf32>) -> (tensor<5x2xf32>, tensor<5x3xf32>, tensor<1x3xf32>) {
+// CHECK: %[[KN:.*]] = qopt.fused_matmul(%arg3, %{{.*}}) {n = 3 : i64
+// CHECK: qopt.gather %{{.*}}, %arg0 : (tensor<2x3xf32>, tensor<5xi64>) -> tensor<5x3xf32>
+func.func @tied(%ids: tensor<5xi64>, %h: tensor<5x2xf32>, %h2: tensor<1x2xf32>, %h3: tensor<4x2xf32>) -> (tensor<5x2xf32>, tensor<5x3xf32>, tensor<1x3xf32>, tensor<4x3xf32>, tensor<5x3xf32>) {
   %table = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>
   %e = qopt.gather %table, %ids : (tensor<3x2xf32>, tensor<5xi64>) -> tensor<5x2xf32>
   %t = qopt.transpose %table {perm = array<i64: 1, 0>} : tensor<3x2xf32> -> tensor<2x3xf32>
   %l = qopt.matmul %h, %t : (tensor<5x2xf32>, tensor<2x3xf32>) -> tensor<5x3xf32>
   %t2 = qopt.transpose %table {perm = array<i64: 1, 0>} : tensor<3x2xf32> -> tensor<2x3xf32>
   %l2 = qopt.matmul %h2, %t2 : (tensor<1x2xf32>, tensor<2x3xf32>) -> tensor<1x3xf32>
-  return %e, %l, %l2 : tensor<5x2xf32>, tensor<5x3xf32>, tensor<1x3xf32>
+  %kn = arith.constant dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]> : tensor<2x3xf32>
+  %l3 = qopt.matmul %h3, %kn : (tensor<4x2xf32>, tensor<2x3xf32>) -> tensor<4x3xf32>
+  %g3 = qopt.gather %kn, %ids : (tensor<2x3xf32>, tensor<5xi64>) -> tensor<5x3xf32>
+  return %e, %l, %l2, %l3, %g3 : tensor<5x2xf32>, tensor<5x3xf32>, tensor<1x3xf32>, tensor<4x3xf32>, tensor<5x3xf32>
 }
 
 // -----

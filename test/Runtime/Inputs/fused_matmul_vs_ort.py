@@ -79,6 +79,12 @@ case("shared_weight", {"a": rs.randn(4, 10), "b": rs.randn(4, 10)}, [
     N("MatMul", ["a", "W"], ["p"]), N("MatMul", ["b", "W"], ["q"]), N("Add", ["p", "q"], ["y"])],
     [4, 18], [("W", w(10, 18))])
 
+# A tied embedding: the table feeds the lookup and, transposed, the head; the lookup reads the
+# head's panels (negative ids count from the end).
+case("tied_embedding", {"ids": np.array([[0, 5, 49, -1, 17, 3, -50]])}, [
+    N("Gather", ["E", "ids"], ["h"], axis=0), N("Transpose", ["E"], ["t"], perm=[1, 0]),
+    N("MatMul", ["h", "t"], ["y"])], [1, 7, 50], [("E", w(50, 24))])
+
 # One panel and 2000 rows: split across threads by rows; then a 128-token layer split by panels.
 case("rows_split", {"x": rs.randn(2000, 64)}, [N("MatMul", ["x", "W"], ["y"])], [2000, 20],
      [("W", w(64, 20))])

@@ -11,10 +11,12 @@ ORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "orac
 
 
 def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_args=()):
-    """`inputs`: name -> array (float or bool); `consts`: (name, array) initializers (f32).
+    """`inputs`: name -> array (float, int64 or bool); `consts`: (name, array) initializers (f32).
     Prints `name: ok|FAIL err x max|ref| shape [...]` and returns whether it agreed."""
     def elem(v):
-        return TensorProto.BOOL if v.dtype == np.bool_ else TensorProto.FLOAT
+        if v.dtype == np.bool_:
+            return TensorProto.BOOL
+        return TensorProto.INT64 if v.dtype.kind == "i" else TensorProto.FLOAT
     infos = [helper.make_tensor_value_info(k, elem(v), list(v.shape)) for k, v in inputs.items()]
     inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k) for k, v in consts]
     graph = helper.make_graph(nodes, name, infos,
@@ -27,7 +29,8 @@ def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_a
     args = []
     for k, v in inputs.items():
         p = os.path.join(work, f"{name}.{k}.npy")
-        np.save(p, v if v.dtype == np.bool_ else v.astype(np.float32))
+        np.save(p, v if v.dtype == np.bool_ else
+                v.astype(np.int64 if v.dtype.kind == "i" else np.float32))
         args.append(f"{k}={p}")
     ref, out, so = (os.path.join(work, name + s) for s in (".ref.npy", ".out.npy", ".so"))
     subprocess.run(["node", ORT, path, ref] + args, check=True)
