@@ -34,9 +34,11 @@ void qopt::buildFusionPipeline(OpPassManager &pm, const FusionPipelineOptions &o
   pm.addNestedPass<func::FuncOp>(createCSEPass());
 }
 
-void qopt::buildKernelLoweringPipeline(OpPassManager &pm, bool rowKernels, int64_t lanes) {
+void qopt::buildKernelLoweringPipeline(OpPassManager &pm, bool rowKernels, bool matmulKernels,
+                                       int64_t lanes) {
   OutlineFusedKernelsPassOptions outline;
   outline.rowKernels = rowKernels;
+  outline.matmulKernels = matmulKernels;
   outline.lanes = lanes;
   pm.addPass(createOutlineFusedKernelsPass(outline));
   pm.addPass(createLowerKernelsToLLVMPass());

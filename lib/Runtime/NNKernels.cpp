@@ -24,10 +24,35 @@ void requireF32(const Tensor &t, const char *what) {
     fail(std::string(what) + " needs float32, got " + dtypeName(t.dtype));
 }
 
-/// NumPy matmul on float32, with BLAS doing the products.
+/// Columns per part when a generated product is split by columns: a multiple of every panel width
+/// the kernels use, so parts never share a panel.
+constexpr int64_t kColumnGrain = 64;
+
+/// Rows [rowBegin, rowEnd) and columns [colBegin, colEnd) (colBegin a multiple of kColumnGrain,
+/// colEnd too or N) of one row-major product [M, K] x [K, N] by a generated kernel
+/// (GenerateMatMulKernel.cpp's activation form).
+void generatedProduct(FusedKernelFn kernel, const float *a, const float *b, float *c, int64_t m,
+                      int64_t k, int64_t n, int64_t rowBegin, int64_t rowEnd, int64_t colBegin,
+                      int64_t colEnd) {
+  int64_t words[4 * kBufferWords];
+  describeBuffer(words, a, m * k);
+  describeBuffer(words + kBufferWords, b, k * n);
+  describeBuffer(words + 2 * kBufferWords, c, m * n);
+  int64_t params[6] = {rowBegin, rowEnd, colBegin, colEnd, k, n};
+  describeBuffer(words + 3 * kBufferWords, params, 6);
+  void *operands[4] = {words, words + kBufferWords, words + 2 * kBufferWords,
+                       words + 3 * kBufferWords};
+  kernel(operands);
+}
+
+/// NumPy matmul on float32, with BLAS doing the products, or the generated `kernel` where there is
+/// one.
 /// `transB`: b holds the 2-D rhs transposed, [N, K] (the code generator folds a transpose into
-/// the product instead of materializing it).
-void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs) {
+/// the product instead of materializing it); BLAS computes those.
+void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs,
+            FusedKernelFn kernel = nullptr) {
+  if (transB)
+    kernel = nullptr;
   requireF32(a, "matmul");
   requireF32(b, "matmul");
   std::vector<int64_t> as = a.shape(), bs = b.shape();
@@ -63,6 +88,18 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs) {
   if (bBatch.empty() || batches == 1) {
     // The weight is shared: one GEMM over all rows of all batches of `a`.
     if (bBatch.empty() && aBatch.size() == batch.size()) {
+      if (kernel) {
+        int64_t rows = batches * m, parts = (n + kColumnGrain - 1) / kColumnGrain;
+        auto part = [&](int64_t begin, int64_t end) {
+          generatedProduct(kernel, pa, pb, pc, rows, k, n, 0, rows, begin * kColumnGrain,
+                           std::min(n, end * kColumnGrain));
+        };
+        if (ctx.workers && ctx.threads > 1 && parts > 1 && rows * n * k >= kSplitWork)
+          ctx.workers->parallelFor(parts, 1, part);
+        else
+          part(0, parts);
+        return;
+      }
       if (batches * m == 1) {
         // One row (token-by-token decoding): a GEMV streams the weight once, where SGEMM would
         // first copy it into its packed layout.
@@ -81,6 +118,11 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs) {
     for (int64_t i = begin; i < end; ++i) {
       int64_t aOff, bOff;
       batchOffsets(i, batch, aStrides, bStrides, aOff, bOff);
+      if (kernel) {
+        generatedProduct(kernel, pa + aOff * m * k, pb + bOff * k * n, pc + i * m * n, m, k, n, 0,
+                         m, 0, n);
+        continue;
+      }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, pa + aOff * m * k, k,
                   pb + bOff * k * n, n, 0.0f, pc + i * m * n, n);
     }
@@ -88,6 +130,13 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs) {
   // Attention's per-head products are small: OpenBLAS splitting each across threads ran them at
   // half the single-thread rate (128x128x64 x 6 heads: 278 us on 2 threads, 134 us on 1). So
   // small products run one BLAS thread each, the heads split across the pool instead.
+  if (kernel) {
+    if (ctx.threads > 1 && ctx.workers && batches > 1 && batches * m * n * k >= kSplitWork)
+      ctx.workers->parallelFor(batches, 1, products);
+    else
+      products(0, batches);
+    return;
+  }
   if (ctx.threads > 1 && ctx.workers && m * n * k <= kSmallProduct &&
       batches * m * n * k >= kSplitWork) {
     openblas_set_num_threads(1);
@@ -274,6 +323,9 @@ void qopt::rt::runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Te
                        const int64_t *i, int64_t ni, const double *f, int64_t nf) {
   switch (op) {
   case Opcode::MatMul: return matmul(ctx, *ins[0], *ins[1], ni > 0 && i[0] != 0, outs);
+  case Opcode::MatMulKernel:
+    return matmul(ctx, *ins[1], *ins[2], ni > 0 && i[0] != 0, outs,
+                  reinterpret_cast<FusedKernelFn>(static_cast<void *>(ins[0])));
   case Opcode::Gemm: return gemm(ctx, ins, numIns, i, f, outs);
   case Opcode::Softmax: return softmax(ctx, *ins[0], i[0], outs);
   case Opcode::LayerNorm: return normalize(ctx, ins, numIns, i[0], f[0], true, outs);

@@ -77,8 +77,8 @@ cl::opt<bool> fuseElementwise(
     cl::init(true), cl::cat(category));
 cl::opt<bool> generateMatMul(
     "generate-matmul",
-    cl::desc("Generate register-tiled kernels, with packed weights and fused epilogues, for linear "
-             "layers whose weights stay f32 (default on; off calls BLAS)"),
+    cl::desc("Generate register-tiled kernels for f32 matmuls: linear layers on packed weights with "
+             "fused epilogues, and products of two activations (default on; off calls BLAS)"),
     cl::init(true), cl::cat(category));
 cl::opt<bool> generateRowKernels(
     "generate-row-kernels",
@@ -354,7 +354,8 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       fusion.panelWidth = qopt::hostPanelWidth();
       qopt::buildFusionPipeline(pm, fusion);
       if (stage >= Stage::Runtime)
-        qopt::buildKernelLoweringPipeline(pm, generateRowKernels, qopt::hostPanelWidth() / 2);
+        qopt::buildKernelLoweringPipeline(pm, generateRowKernels, generateMatMul,
+                                          qopt::hostPanelWidth() / 2);
     }
     if (stage >= Stage::Runtime) {
       qopt::ConvertQOptToRuntimePassOptions lowering;

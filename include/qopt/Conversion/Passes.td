@@ -62,6 +62,11 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
     columns past the last whole vector. The op keeps its form and is marked with a `qopt.kernel`
     attribute naming the function.
 
+    With `matmul-kernels`, every `qopt.matmul` of two f32 operands of rank 2 or more (attention's
+    scores and values) is marked the same way, its kernel the register-tiled matmul kernel with K
+    and N read from the parameters (then K, N after the four range words) and the rhs read as
+    row-major rows with masked loads; the runtime calls it per product of the batch.
+
 
     For every `qopt.fused_elementwise` in `@main`, adds `func.func @qopt_kernel_N(%operands:
     !llvm.ptr)` marked `qopt.kernel`, whose body is one all-parallel `linalg.generic` computing the
@@ -91,7 +96,10 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
   let options = [
     Option<"rowKernels", "row-kernels", "bool", "true",
            "generate kernels for softmax, RMSNorm and LayerNorm">,
-    Option<"lanes", "lanes", "int64_t", "16", "f32 lanes of a vector in the row kernels">,
+    Option<"matmulKernels", "matmul-kernels", "bool", "true",
+           "generate kernels for qopt.matmul of two activations">,
+    Option<"lanes", "lanes", "int64_t", "16",
+           "f32 lanes of a vector in the row kernels and activation matmul kernels">,
   ];
 }
 

@@ -39,9 +39,11 @@ void buildFusionPipeline(mlir::OpPassManager &pm, const FusionPipelineOptions &o
 /// AVX-512, 16 with AVX2).
 int64_t hostPanelWidth();
 
-/// Outlines the fused kernels (and, with `rowKernels`, generates softmax and norm kernels on vectors
-/// of `lanes` f32) and lowers them to LLVM, ahead of the graph's own lowering.
-void buildKernelLoweringPipeline(mlir::OpPassManager &pm, bool rowKernels, int64_t lanes);
+/// Outlines the fused kernels (and, with `rowKernels`, generates softmax and norm kernels, with
+/// `matmulKernels` kernels for products of two activations, on vectors of `lanes` f32) and lowers
+/// them to LLVM, ahead of the graph's own lowering.
+void buildKernelLoweringPipeline(mlir::OpPassManager &pm, bool rowKernels, bool matmulKernels,
+                                 int64_t lanes);
 
 /// Registers the pipelines with the pass registry (`qopt-graph-pipeline`, `qopt-fusion-pipeline`).
 void registerPipelines();

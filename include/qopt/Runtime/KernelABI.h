@@ -82,6 +82,8 @@ enum class Opcode : int64_t {
   RowKernel,        // I: first reduced dim; operands: the kernel (FusedKernelFn), the f32 input,
                     // then a norm's scale and bias (generated softmax, RMSNorm, LayerNorm)
   PanelGather,      // I: N; operands: packed panels [ceil(N / panel), K, panel], int indices
+  MatMulKernel,     // as MatMul (I: the rhs is transposed, optional), the generated kernel
+                    // (FusedKernelFn) first among the operands
   NumOpcodes
 };
 

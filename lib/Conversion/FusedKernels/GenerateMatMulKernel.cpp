@@ -14,6 +14,10 @@
 // four sets of accumulators over interleaved k so that its multiply-adds do not wait on each
 // other.
 //
+// The same kernel, with K and N read at run time and the rhs read as row-major rows of N (masked
+// loads past column N), computes a product of two activations (attention's scores and values):
+// `generateActivationMatMulKernel`.
+//
 // The code is built directly in the vector dialect rather than by tiling a linalg.matmul: the
 // packed layout, the register block and the epilogue are all fixed here, so there is nothing for
 // a search over tilings to choose.
@@ -33,22 +37,32 @@ namespace Q = qopt::QOpt;
 namespace {
 /// Operand slots of a matmul kernel, in the order the runtime writes their descriptors.
 enum Slot : int64_t { kInput = 0, kWeight = 1, kOutput = 2, kParams = 3, kFirstEpilogue = 4 };
-/// Words of the i64 parameter operand: the part of the product this call computes, then the row
-/// stride of each epilogue input (0 when one row serves all).
-enum Param : int64_t { kRowBegin = 0, kRowEnd = 1, kPanelBegin = 2, kPanelEnd = 3, kFirstStride = 4 };
+/// Words of the i64 parameter operand: the part of the product this call computes (rows, then
+/// panels of a packed weight or columns of an activation rhs), then for a packed weight the row
+/// stride of each epilogue input (0 when one row serves all), for two activations K and N.
+enum Param : int64_t {
+  kRowBegin = 0, kRowEnd = 1, kPanelBegin = 2, kPanelEnd = 3, kFirstStride = 4,
+  kDynamicK = 4, kDynamicN = 5
+};
 
 struct MatMulKernelBuilder {
   OpBuilder &b;
   Location loc;
-  Q::FusedMatMulOp op;
-  int64_t k, n, panel, vectorsPerRow, lanes;
+  Q::FusedMatMulOp op; // null for a product of two activations
+  /// Static K and N of a packed weight; 0 when read at run time.
+  int64_t k = 0, n = 0;
+  int64_t panel, vectorsPerRow, lanes;
   VectorType vecType;
-  Value input, weight, output;
+  Value input, weight, output, kV, nV;
   SmallVector<Value> epilogueInputs, epilogueStrides;
   Value zeroVec;
 
-  MatMulKernelBuilder(OpBuilder &b, Q::FusedMatMulOp op)
-      : b(b), loc(op.getLoc()), op(op), k(op.getK()), n(op.getN()), panel(op.getPanel()) {
+  MatMulKernelBuilder(OpBuilder &b, Location loc, Q::FusedMatMulOp op, int64_t panel)
+      : b(b), loc(loc), op(op), panel(panel) {
+    if (op) {
+      k = op.getK();
+      n = op.getN();
+    }
     // Two vectors per panel row where the panel splits evenly (the pack pass picks panels of two
     // registers), else one.
     vectorsPerRow = panel % 2 == 0 ? 2 : 1;
@@ -56,37 +70,45 @@ struct MatMulKernelBuilder {
     vecType = VectorType::get({lanes}, b.getF32Type());
   }
 
+  bool packed() const { return static_cast<bool>(op); }
+  /// The mask of the lanes of a vector starting at column `col` that lie before column N.
+  Value columnMask(Value col) {
+    Value left = arith::SubIOp::create(b, loc, nV, col);
+    return vector::CreateMaskOp::create(b, loc, VectorType::get({lanes}, b.getI1Type()),
+                                        ValueRange{left});
+  }
+
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
 
-  /// Whether the last panel is partial, so that stores and epilogue loads need a mask.
-  bool masked() const { return n % panel != 0; }
+  /// Whether the last panel can be partial, so that stores and epilogue loads need a mask.
+  bool masked() const { return !packed() || n % panel != 0; }
 
   /// Applies the epilogue to `acc`, the accumulator of output row `row` at columns
   /// [col, col + lanes), and stores it (masked past column N).
   void storeRow(Value acc, Value row, Value col) {
     Value mask;
-    if (masked()) {
-      Value left = arith::SubIOp::create(b, loc, index(n), col);
-      mask = vector::CreateMaskOp::create(b, loc, VectorType::get({lanes}, b.getI1Type()),
-                                          ValueRange{left});
-    }
+    if (masked())
+      mask = columnMask(col);
     auto load = [&](Value memref, Value offset) -> Value {
       if (mask)
         return vector::MaskedLoadOp::create(b, loc, vecType, memref, ValueRange{offset}, mask,
                                             zeroVec);
       return vector::LoadOp::create(b, loc, vecType, memref, ValueRange{offset});
     };
-    Block &body = op.getBody().front();
-    IRMapping mapping;
-    mapping.map(body.getArgument(0), acc);
-    for (auto [i, e] : llvm::enumerate(epilogueInputs))
-      mapping.map(body.getArgument(i + 1), load(e, add(mul(row, epilogueStrides[i]), col)));
-    for (Operation &inner : body.without_terminator())
-      widen(inner, mapping);
-    Value result = mapping.lookup(cast<Q::YieldOp>(body.getTerminator()).getValues()[0]);
-    Value offset = add(mul(row, index(n)), col);
+    Value result = acc;
+    if (packed()) {
+      Block &body = op.getBody().front();
+      IRMapping mapping;
+      mapping.map(body.getArgument(0), acc);
+      for (auto [i, e] : llvm::enumerate(epilogueInputs))
+        mapping.map(body.getArgument(i + 1), load(e, add(mul(row, epilogueStrides[i]), col)));
+      for (Operation &inner : body.without_terminator())
+        widen(inner, mapping);
+      result = mapping.lookup(cast<Q::YieldOp>(body.getTerminator()).getValues()[0]);
+    }
+    Value offset = add(mul(row, nV), col);
     if (mask)
       vector::MaskedStoreOp::create(b, loc, output, ValueRange{offset}, mask, result);
     else
@@ -110,19 +132,29 @@ struct MatMulKernelBuilder {
   /// column `col`).
   void rowBlock(int64_t rows, Value row, Value panelBase, Value col) {
     // A one-row block keeps `sets` accumulator sets on interleaved k (independent FMA chains).
-    int64_t sets = rows == 1 && k >= 8 ? 4 : 1;
+    int64_t sets = rows == 1 && (!packed() || k >= 8) ? 4 : 1;
     int64_t perSet = rows * vectorsPerRow;
     SmallVector<Value> rowBases;
     for (int64_t r = 0; r < rows; ++r)
-      rowBases.push_back(mul(add(row, index(r)), index(k)));
+      rowBases.push_back(mul(add(row, index(r)), kV));
+    // Rows of an activation rhs end at column N: its loads are masked, the masks made once.
+    SmallVector<Value> bMasks;
+    if (!packed())
+      for (int64_t v = 0; v < vectorsPerRow; ++v)
+        bMasks.push_back(columnMask(add(col, index(v * lanes))));
 
     // One k step into the accumulators of set `s`.
     auto step = [&](Value kk, MutableArrayRef<Value> acc) {
-      Value bOffset = add(panelBase, mul(kk, index(panel)));
+      Value bOffset = packed() ? add(panelBase, mul(kk, index(panel))) : add(mul(kk, nV), col);
       SmallVector<Value> bVecs;
-      for (int64_t v = 0; v < vectorsPerRow; ++v)
-        bVecs.push_back(vector::LoadOp::create(b, loc, vecType, weight,
-                                               ValueRange{add(bOffset, index(v * lanes))}));
+      for (int64_t v = 0; v < vectorsPerRow; ++v) {
+        Value at = add(bOffset, index(v * lanes));
+        if (packed())
+          bVecs.push_back(vector::LoadOp::create(b, loc, vecType, weight, ValueRange{at}));
+        else
+          bVecs.push_back(vector::MaskedLoadOp::create(b, loc, vecType, weight, ValueRange{at},
+                                                       bMasks[v], zeroVec));
+      }
       for (int64_t r = 0; r < rows; ++r) {
         Value a = memref::LoadOp::create(b, loc, input, ValueRange{add(rowBases[r], kk)});
         Value aVec = vector::BroadcastOp::create(b, loc, vecType, a);
@@ -132,11 +164,9 @@ struct MatMulKernelBuilder {
         }
       }
     };
-    auto kLoop = [&](int64_t begin, int64_t end, int64_t stride, SmallVector<Value> init)
+    auto kLoop = [&](Value begin, Value end, int64_t stride, SmallVector<Value> init)
         -> SmallVector<Value> {
-      if (begin >= end)
-        return init;
-      auto loop = scf::ForOp::create(b, loc, index(begin), index(end), index(stride), init);
+      auto loop = scf::ForOp::create(b, loc, begin, end, index(stride), init);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       SmallVector<Value> acc(loop.getRegionIterArgs());
@@ -149,13 +179,15 @@ struct MatMulKernelBuilder {
     };
 
     SmallVector<Value> acc(sets * perSet, zeroVec);
-    int64_t mainEnd = k - k % sets;
-    acc = kLoop(0, mainEnd, sets, acc);
+    Value mainEnd = sets == 1 ? kV : arith::SubIOp::create(b, loc, kV,
+                                        arith::RemUIOp::create(b, loc, kV, index(sets)));
+    acc = kLoop(index(0), mainEnd, sets, acc);
     SmallVector<Value> sum(acc.begin(), acc.begin() + perSet);
     for (int64_t s = 1; s < sets; ++s)
       for (int64_t i = 0; i < perSet; ++i)
         sum[i] = arith::AddFOp::create(b, loc, sum[i], acc[s * perSet + i]);
-    sum = kLoop(mainEnd, k, 1, sum);
+    if (sets > 1)
+      sum = kLoop(mainEnd, kV, 1, sum);
 
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t v = 0; v < vectorsPerRow; ++v)
@@ -186,22 +218,33 @@ struct MatMulKernelBuilder {
       Value word = memref::LoadOp::create(b, loc, params, ValueRange{index(i)});
       return arith::IndexCastOp::create(b, loc, IndexType::get(ctx), word);
     };
-    for (size_t i = 0; i < op.getEpilogueInputs().size(); ++i) {
-      epilogueInputs.push_back(
-          qopt::loadKernelOperand(b, loc, operands, kFirstEpilogue + i, f32Buffer));
-      epilogueStrides.push_back(param(kFirstStride + i));
+    if (packed()) {
+      kV = index(k);
+      nV = index(n);
+      for (size_t i = 0; i < op.getEpilogueInputs().size(); ++i) {
+        epilogueInputs.push_back(
+            qopt::loadKernelOperand(b, loc, operands, kFirstEpilogue + i, f32Buffer));
+        epilogueStrides.push_back(param(kFirstStride + i));
+      }
+    } else {
+      kV = param(kDynamicK);
+      nV = param(kDynamicN);
     }
     zeroVec = arith::ConstantOp::create(b, loc, vecType, DenseElementsAttr::get(vecType, 0.0f));
     Value rowBegin = param(kRowBegin), rowEnd = param(kRowEnd);
 
     // Panels outermost: a panel (K x panel floats) stays in cache while every row block of the
     // part passes over it.
-    auto panels = scf::ForOp::create(b, loc, param(kPanelBegin), param(kPanelEnd), index(1));
+    // A packed weight's part is a range of panels; an activation rhs's a range of columns, which
+    // the runtime starts at multiples of 64 (of every panel width), so that it need not know the
+    // kernel's.
+    Value begin = param(kPanelBegin), end = param(kPanelEnd);
+    auto panels = scf::ForOp::create(b, loc, begin, end, index(packed() ? 1 : panel));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(panels.getBody());
     Value p = panels.getInductionVar();
-    Value panelBase = mul(p, index(k * panel));
-    Value col = mul(p, index(panel));
+    Value panelBase = packed() ? mul(p, index(k * panel)) : Value();
+    Value col = packed() ? mul(p, index(panel)) : p;
     int64_t tall = lanes >= 16 ? 8 : 6;
     Value next = rowLoop(tall, rowBegin, rowEnd, panelBase, col);
     next = rowLoop(tall / 2, next, rowEnd, panelBase, col);
@@ -215,8 +258,29 @@ func::FuncOp qopt::generateMatMulKernel(OpBuilder &mb, Operation *fusedMatMul, S
   func::FuncOp fn = createKernelFunction(mb, op.getLoc(), name);
   Block *entry = &fn.getBody().front();
   OpBuilder b = OpBuilder::atBlockEnd(entry);
-  MatMulKernelBuilder kernel(b, op);
+  MatMulKernelBuilder kernel(b, op.getLoc(), op, op.getPanel());
   kernel.build(entry->getArgument(0));
   func::ReturnOp::create(b, op.getLoc());
+  return fn;
+}
+
+bool qopt::hasActivationMatMulForm(Operation *op) {
+  auto mm = dyn_cast<Q::MatMulOp>(op);
+  if (!mm)
+    return false;
+  auto lhs = cast<RankedTensorType>(mm.getLhs().getType());
+  auto rhs = cast<RankedTensorType>(mm.getRhs().getType());
+  return lhs.getElementType().isF32() && rhs.getElementType().isF32() && lhs.getRank() >= 2 &&
+         rhs.getRank() >= 2;
+}
+
+func::FuncOp qopt::generateActivationMatMulKernel(OpBuilder &mb, Operation *matmul,
+                                                  StringRef name, int64_t lanes) {
+  func::FuncOp fn = createKernelFunction(mb, matmul->getLoc(), name);
+  Block *entry = &fn.getBody().front();
+  OpBuilder b = OpBuilder::atBlockEnd(entry);
+  MatMulKernelBuilder kernel(b, matmul->getLoc(), Q::FusedMatMulOp(), 2 * lanes);
+  kernel.build(entry->getArgument(0));
+  func::ReturnOp::create(b, matmul->getLoc());
   return fn;
 }

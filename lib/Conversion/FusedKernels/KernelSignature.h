@@ -26,6 +26,15 @@ mlir::Value loadKernelOperand(mlir::OpBuilder &b, mlir::Location loc, mlir::Valu
 mlir::func::FuncOp generateMatMulKernel(mlir::OpBuilder &mb, mlir::Operation *fusedMatMul,
                                         llvm::StringRef name);
 
+/// Whether `op` is a qopt.matmul of two f32 operands of rank 2 or more (batched products of
+/// activations), which generateActivationMatMulKernel builds kernels for.
+bool hasActivationMatMulForm(mlir::Operation *op);
+
+/// Builds the kernel computing one [M, K] x [K, N] product of a qopt.matmul, K and N read at run
+/// time, on vectors of `lanes` f32 (GenerateMatMulKernel.cpp).
+mlir::func::FuncOp generateActivationMatMulKernel(mlir::OpBuilder &mb, mlir::Operation *matmul,
+                                                  llvm::StringRef name, int64_t lanes);
+
 /// Whether `op` is a softmax over its last axis, an RMSNorm or a LayerNorm on f32, which
 /// generateRowKernel builds kernels for.
 bool hasRowKernelForm(mlir::Operation *op);

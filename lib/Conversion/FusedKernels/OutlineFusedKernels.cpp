@@ -78,6 +78,9 @@ struct OutlineFusedKernelsPass
         fusedOps.push_back(op);
       if (rowKernels && qopt::hasRowKernelForm(op) && !op->hasAttr(qopt::kKernelAttrName))
         fusedOps.push_back(op);
+      if (matmulKernels && qopt::hasActivationMatMulForm(op) &&
+          !op->hasAttr(qopt::kKernelAttrName))
+        fusedOps.push_back(op);
     });
     for (Operation *op : fusedOps) {
       std::string name;
@@ -90,6 +93,9 @@ struct OutlineFusedKernelsPass
       } else if (auto m = dyn_cast<Q::FusedMatMulOp>(op)) {
         func::FuncOp fn = qopt::generateMatMulKernel(mb, op, name);
         m.setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+      } else if (isa<Q::MatMulOp>(op)) {
+        func::FuncOp fn = qopt::generateActivationMatMulKernel(mb, op, name, lanes);
+        op->setAttr(qopt::kKernelAttrName, FlatSymbolRefAttr::get(fn.getSymNameAttr()));
       } else {
         func::FuncOp fn = qopt::generateRowKernel(mb, op, name, lanes);
         op->setAttr(qopt::kKernelAttrName, FlatSymbolRefAttr::get(fn.getSymNameAttr()));

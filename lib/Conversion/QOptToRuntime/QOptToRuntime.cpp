@@ -106,6 +106,8 @@ FailureOr<KernelCall> encode(Operation *op) {
   };
   // Softmax and the norms with a generated row kernel (qopt-outline-fused-kernels marks them):
   // the runtime needs only where the reduced dims start.
+  if (op->hasAttr("qopt.kernel") && isa<Q::MatMulOp>(op))
+    return KernelCall{Opcode::MatMulKernel, {}, {}};
   if (op->hasAttr("qopt.kernel")) {
     int64_t rank = rankOf(op->getOperand(0)), axis = rank - 1;
     if (auto l = dyn_cast<Q::LayerNormOp>(op))

@@ -1,4 +1,6 @@
 // RUN: qopt-opt %s --split-input-file --qopt-outline-fused-kernels --canonicalize | FileCheck %s
+// RUN: qopt-opt %s --split-input-file --qopt-outline-fused-kernels=matmul-kernels=false | FileCheck %s --check-prefix=OFF
+// OFF-NOT: qopt.kernel =
 // RUN: qopt-opt %s --split-input-file --qopt-outline-fused-kernels --qopt-lower-kernels-to-llvm | FileCheck %s --check-prefix=LLVM
 
 // N = 64 in panels of 32 (two 16-lane vectors), K = 16, a bias and GELU (tanh) in the epilogue.
@@ -71,4 +73,27 @@ func.func @main(%x: tensor<?x5xf32>, %w: tensor<2x5x16xf32>) -> tensor<?x20xf32>
     qopt.yield %acc : f32
   }
   return %0 : tensor<?x20xf32>
+}
+
+// -----
+
+// A product of two activations keeps its form and names a kernel in which K and N come from the
+// parameters (words 4 and 5), the columns advance by the panel width from the part's first
+// column, and the rhs rows are read with masked loads (they end at column N).
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.matmul %arg0, %arg1 {qopt.kernel = @qopt_kernel_0}
+// CHECK-LABEL: func.func private @qopt_kernel_0
+// CHECK-DAG: %[[K:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK-DAG: %[[N:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK: scf.for %[[COL:.*]] = %{{.*}} to %{{.*}} step %c32 {
+// CHECK: %[[LEFT:.*]] = arith.subi %[[N]], %[[COL]] : index
+// CHECK: %[[M:.*]] = vector.create_mask %[[LEFT]] : vector<16xi1>
+// CHECK: scf.for %{{.*}} = %c0 to %[[K]] step %c1 iter_args(
+// CHECK: vector.maskedload %{{.*}}[%{{.*}}], %[[M]], %{{.*}} : memref<?xf32>, vector<16xi1>, vector<16xf32> into vector<16xf32>
+// CHECK: vector.fma
+// CHECK: vector.maskedstore
+// CHECK: %[[SETS:.*]] = arith.remui %[[K]], %c4 : index
+func.func @main(%a: tensor<1x6x?x64xf32>, %b: tensor<1x6x64x?xf32>) -> tensor<1x6x?x?xf32> {
+  %0 = qopt.matmul %a, %b : (tensor<1x6x?x64xf32>, tensor<1x6x64x?xf32>) -> tensor<1x6x?x?xf32>
+  return %0 : tensor<1x6x?x?xf32>
 }

@@ -229,3 +229,21 @@ func.func @main(%ids: tensor<3xi64>) -> tensor<3x3xf32> {
   %0 = qopt.panel_gather %p, %ids {n = 5 : i64} : (tensor<2x3x4xf32>, tensor<3xi64>) -> tensor<3x3xf32>
   return %0 : tensor<3x3xf32>
 }
+
+// -----
+
+// A product of two activations with a generated kernel: opcode MatMulKernel (79), the kernel's
+// address, then both operands.
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
+// CHECK: llvm.store %[[FN]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(79 : i64) : i64
+// CHECK: %[[THREE:.*]] = llvm.mlir.constant(3 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]], %{{.*}}, %[[THREE]],
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3x5xf32> {
+  %0 = qopt.matmul %a, %b {qopt.kernel = @qopt_kernel_0} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x3x5xf32>
+  return %0 : tensor<2x3x5xf32>
+}
