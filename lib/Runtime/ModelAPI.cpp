@@ -248,6 +248,8 @@ static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tenso
                                ni > 1 ? static_cast<int32_t>(i[1]) : QOPT_FLOAT32);
   if (op == Opcode::FusedMatMul)
     return runFusedMatMul(ctx, reinterpret_cast<void **>(in), numIns, out, i, ni);
+  if (op == Opcode::QuantMatMulKernel)
+    return runQuantOp(op, ctx, in, numIns, out, i, ni);
   if (op == Opcode::PanelGather)
     return panelGather(ctx, in, out, i, ni);
   if (op == Opcode::RowKernel)

@@ -472,8 +472,49 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
   });
 }
 
+/// Many rows by a quantized weight through a generated panel kernel: each part of the pool decodes
+/// one panel of `panel` output channels at a time into [K, panel] (the layout the kernel reads;
+/// lanes past N zero) and multiplies every row by it while it is in cache.
+void panelKernelMatMul(Context &ctx, const PackedWeight &w, const float *px, int64_t m, float *py,
+                       FusedKernelFn kernel, int64_t panel) {
+  int64_t panels = (w.n + panel - 1) / panel;
+  int64_t words[4 * kBufferWords];
+  describeBuffer(words, px, m * w.k);
+  describeBuffer(words + 2 * kBufferWords, py, m * w.n);
+  auto part = [&](int64_t begin, int64_t end) {
+    static thread_local std::vector<float> decoded, row, scratch;
+    decoded.resize(w.k * panel);
+    row.resize(w.k);
+    scratch.resize(w.k);
+    int64_t local[4 * kBufferWords];
+    std::copy(words, words + 4 * kBufferWords, local);
+    for (int64_t p = begin; p < end; ++p) {
+      for (int64_t j = 0; j < panel; ++j) {
+        int64_t channel = p * panel + j;
+        if (channel < w.n)
+          decodeRow(w, channel, row.data(), scratch.data());
+        else
+          std::fill(row.begin(), row.end(), 0.0f);
+        for (int64_t kk = 0; kk < w.k; ++kk)
+          decoded[kk * panel + j] = row[kk];
+      }
+      // The kernel addresses panel p at p * K * panel elements from the weight's base.
+      describeBuffer(local + kBufferWords, decoded.data() - p * w.k * panel, (p + 1) * w.k * panel);
+      int64_t params[4] = {0, m, p, p + 1};
+      describeBuffer(local + 3 * kBufferWords, params, 4);
+      void *operands[4] = {local, local + kBufferWords, local + 2 * kBufferWords,
+                           local + 3 * kBufferWords};
+      kernel(operands);
+    }
+  };
+  if (ctx.workers && ctx.threads > 1 && panels > 1)
+    ctx.workers->parallelFor(panels, 1, part);
+  else
+    part(0, panels);
+}
+
 void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, const int64_t *i,
-                 int64_t ni) {
+                 int64_t ni, FusedKernelFn kernel = nullptr) {
   if (numIns < 5 || !ins[0] || ins[0]->dtype != QOPT_FLOAT32)
     fail("quantized matmul needs a float32 input");
   PackedWeight w = describe(ins[1], ins[2], ins[3], ins[4], i, ni);
@@ -520,6 +561,8 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     });
     return;
   }
+  if (kernel && ni > 8 && i[8] > 0)
+    return panelKernelMatMul(ctx, w, px, m, py, kernel, i[8]);
   // Panels of output channels, decoded in parallel and multiplied by SGEMM while in cache.
   // A panel of at most 4 MB of decoded rows (the "packing" of a blocked GEMM): big enough for SGEMM
   // to run at speed, so the per-call overhead is amortized, and bounded whatever the layer size.
@@ -572,6 +615,9 @@ void qopt::rt::runQuantOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns,
                           const int64_t *i, int64_t ni) {
   switch (op) {
   case Opcode::QuantMatMul: return quantMatMul(ctx, ins, numIns, outs, i, ni);
+  case Opcode::QuantMatMulKernel:
+    return quantMatMul(ctx, ins + 1, numIns - 1, outs, i, ni,
+                       reinterpret_cast<FusedKernelFn>(static_cast<void *>(ins[0])));
   case Opcode::QuantGather: return quantGather(ctx, ins, numIns, outs, i, ni);
   default: fail("not a quantized op");
   }

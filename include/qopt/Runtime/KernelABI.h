@@ -84,6 +84,8 @@ enum class Opcode : int64_t {
   PanelGather,      // I: N; operands: packed panels [ceil(N / panel), K, panel], int indices
   MatMulKernel,     // as MatMul (I: the rhs is transposed, optional), the generated kernel
                     // (FusedKernelFn) first among the operands
+  QuantMatMulKernel, // as QuantMatMul, the generated panel kernel (FusedKernelFn) first among the
+                     // operands; a ninth I: its panel width
   NumOpcodes
 };
 

@@ -48,8 +48,10 @@ enum Param : int64_t {
 struct MatMulKernelBuilder {
   OpBuilder &b;
   Location loc;
-  Q::FusedMatMulOp op; // null for a product of two activations
-  /// Static K and N of a packed weight; 0 when read at run time.
+  Q::FusedMatMulOp op; // the epilogue's owner, if any
+  /// The rhs is a weight packed in panels, of static K and N; otherwise K and N are read at run
+  /// time and the rhs is row-major.
+  bool packedLayout;
   int64_t k = 0, n = 0;
   int64_t panel, vectorsPerRow, lanes;
   VectorType vecType;
@@ -57,12 +59,9 @@ struct MatMulKernelBuilder {
   SmallVector<Value> epilogueInputs, epilogueStrides;
   Value zeroVec;
 
-  MatMulKernelBuilder(OpBuilder &b, Location loc, Q::FusedMatMulOp op, int64_t panel)
-      : b(b), loc(loc), op(op), panel(panel) {
-    if (op) {
-      k = op.getK();
-      n = op.getN();
-    }
+  MatMulKernelBuilder(OpBuilder &b, Location loc, Q::FusedMatMulOp op, bool packedLayout,
+                      int64_t k, int64_t n, int64_t panel)
+      : b(b), loc(loc), op(op), packedLayout(packedLayout), k(k), n(n), panel(panel) {
     // Two vectors per panel row where the panel splits evenly (the pack pass picks panels of two
     // registers), else one.
     vectorsPerRow = panel % 2 == 0 ? 2 : 1;
@@ -70,7 +69,7 @@ struct MatMulKernelBuilder {
     vecType = VectorType::get({lanes}, b.getF32Type());
   }
 
-  bool packed() const { return static_cast<bool>(op); }
+  bool packed() const { return packedLayout; }
   /// The mask of the lanes of a vector starting at column `col` that lie before column N.
   Value columnMask(Value col) {
     Value left = arith::SubIOp::create(b, loc, nV, col);
@@ -98,7 +97,7 @@ struct MatMulKernelBuilder {
       return vector::LoadOp::create(b, loc, vecType, memref, ValueRange{offset});
     };
     Value result = acc;
-    if (packed()) {
+    if (op) {
       Block &body = op.getBody().front();
       IRMapping mapping;
       mapping.map(body.getArgument(0), acc);
@@ -221,7 +220,7 @@ struct MatMulKernelBuilder {
     if (packed()) {
       kV = index(k);
       nV = index(n);
-      for (size_t i = 0; i < op.getEpilogueInputs().size(); ++i) {
+      for (size_t i = 0; op && i < op.getEpilogueInputs().size(); ++i) {
         epilogueInputs.push_back(
             qopt::loadKernelOperand(b, loc, operands, kFirstEpilogue + i, f32Buffer));
         epilogueStrides.push_back(param(kFirstStride + i));
@@ -258,7 +257,8 @@ func::FuncOp qopt::generateMatMulKernel(OpBuilder &mb, Operation *fusedMatMul, S
   func::FuncOp fn = createKernelFunction(mb, op.getLoc(), name);
   Block *entry = &fn.getBody().front();
   OpBuilder b = OpBuilder::atBlockEnd(entry);
-  MatMulKernelBuilder kernel(b, op.getLoc(), op, op.getPanel());
+  MatMulKernelBuilder kernel(b, op.getLoc(), op, /*packedLayout=*/true, op.getK(), op.getN(),
+                             op.getPanel());
   kernel.build(entry->getArgument(0));
   func::ReturnOp::create(b, op.getLoc());
   return fn;
@@ -279,8 +279,27 @@ func::FuncOp qopt::generateActivationMatMulKernel(OpBuilder &mb, Operation *matm
   func::FuncOp fn = createKernelFunction(mb, matmul->getLoc(), name);
   Block *entry = &fn.getBody().front();
   OpBuilder b = OpBuilder::atBlockEnd(entry);
-  MatMulKernelBuilder kernel(b, matmul->getLoc(), Q::FusedMatMulOp(), 2 * lanes);
+  MatMulKernelBuilder kernel(b, matmul->getLoc(), Q::FusedMatMulOp(), /*packedLayout=*/false, 0, 0,
+                             2 * lanes);
   kernel.build(entry->getArgument(0));
   func::ReturnOp::create(b, matmul->getLoc());
+  return fn;
+}
+
+bool qopt::hasQuantizedMatMulForm(Operation *op) {
+  auto q = dyn_cast<Q::QuantizedMatMulOp>(op);
+  return q && !q.getInt8Activations() &&
+         cast<RankedTensorType>(q.getInput().getType()).getElementType().isF32();
+}
+
+func::FuncOp qopt::generatePanelMatMulKernel(OpBuilder &mb, Operation *op, StringRef name,
+                                             int64_t k, int64_t n, int64_t panel) {
+  func::FuncOp fn = createKernelFunction(mb, op->getLoc(), name);
+  Block *entry = &fn.getBody().front();
+  OpBuilder b = OpBuilder::atBlockEnd(entry);
+  MatMulKernelBuilder kernel(b, op->getLoc(), Q::FusedMatMulOp(), /*packedLayout=*/true, k, n,
+                             panel);
+  kernel.build(entry->getArgument(0));
+  func::ReturnOp::create(b, op->getLoc());
   return fn;
 }

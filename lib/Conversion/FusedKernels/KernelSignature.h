@@ -35,6 +35,20 @@ bool hasActivationMatMulForm(mlir::Operation *op);
 mlir::func::FuncOp generateActivationMatMulKernel(mlir::OpBuilder &mb, mlir::Operation *matmul,
                                                   llvm::StringRef name, int64_t lanes);
 
+/// Whether `op` is a qopt.quantized_matmul on f32 activations (not int8 ones), whose runtime
+/// kernel decodes weight panels for a generated panel kernel when there are many rows.
+bool hasQuantizedMatMulForm(mlir::Operation *op);
+
+/// Builds a kernel multiplying rows of K by weight panels [P, K, panel] into N columns, with no
+/// epilogue (GenerateMatMulKernel.cpp): the runtime fills the panels, decoding quantized codes.
+mlir::func::FuncOp generatePanelMatMulKernel(mlir::OpBuilder &mb, mlir::Operation *op,
+                                             llvm::StringRef name, int64_t k, int64_t n,
+                                             int64_t panel);
+
+/// The discardable attribute giving the panel width of a generated panel kernel, which the runtime
+/// needs to lay out what it decodes.
+constexpr llvm::StringLiteral kKernelPanelAttrName = "qopt.kernel_panel";
+
 /// Whether `op` is a softmax over its last axis, an RMSNorm or a LayerNorm on f32, which
 /// generateRowKernel builds kernels for.
 bool hasRowKernelForm(mlir::Operation *op);

@@ -78,7 +78,8 @@ struct OutlineFusedKernelsPass
         fusedOps.push_back(op);
       if (rowKernels && qopt::hasRowKernelForm(op) && !op->hasAttr(qopt::kKernelAttrName))
         fusedOps.push_back(op);
-      if (matmulKernels && qopt::hasActivationMatMulForm(op) &&
+      if (matmulKernels &&
+          (qopt::hasActivationMatMulForm(op) || qopt::hasQuantizedMatMulForm(op)) &&
           !op->hasAttr(qopt::kKernelAttrName))
         fusedOps.push_back(op);
     });
@@ -93,6 +94,12 @@ struct OutlineFusedKernelsPass
       } else if (auto m = dyn_cast<Q::FusedMatMulOp>(op)) {
         func::FuncOp fn = qopt::generateMatMulKernel(mb, op, name);
         m.setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+      } else if (auto q = dyn_cast<Q::QuantizedMatMulOp>(op)) {
+        int64_t n = cast<RankedTensorType>(q.getCodes().getType()).getDimSize(0);
+        func::FuncOp fn = qopt::generatePanelMatMulKernel(
+            mb, op, name, static_cast<int64_t>(q.getInFeatures()), n, 2 * lanes);
+        op->setAttr(qopt::kKernelAttrName, FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+        op->setAttr(qopt::kKernelPanelAttrName, mb.getI64IntegerAttr(2 * lanes));
       } else if (isa<Q::MatMulOp>(op)) {
         func::FuncOp fn = qopt::generateActivationMatMulKernel(mb, op, name, lanes);
         op->setAttr(qopt::kKernelAttrName, FlatSymbolRefAttr::get(fn.getSymNameAttr()));

@@ -108,6 +108,16 @@ FailureOr<KernelCall> encode(Operation *op) {
   // the runtime needs only where the reduced dims start.
   if (op->hasAttr("qopt.kernel") && isa<Q::MatMulOp>(op))
     return KernelCall{Opcode::MatMulKernel, {}, {}};
+  if (auto q = dyn_cast<Q::QuantizedMatMulOp>(op); q && op->hasAttr("qopt.kernel")) {
+    auto panel = op->getAttrOfType<IntegerAttr>("qopt.kernel_panel");
+    if (!panel)
+      return op->emitOpError() << "has a generated kernel but no qopt.kernel_panel width";
+    KernelCall k{Opcode::QuantMatMulKernel,
+                 schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
+    k.ints.push_back(q.getInt8Activations() ? 1 : 0);
+    k.ints.push_back(panel.getInt());
+    return k;
+  }
   if (op->hasAttr("qopt.kernel")) {
     int64_t rank = rankOf(op->getOperand(0)), axis = rank - 1;
     if (auto l = dyn_cast<Q::LayerNormOp>(op))

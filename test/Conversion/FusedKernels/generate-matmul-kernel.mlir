@@ -97,3 +97,21 @@ func.func @main(%a: tensor<1x6x?x64xf32>, %b: tensor<1x6x64x?xf32>) -> tensor<1x
   %0 = qopt.matmul %a, %b : (tensor<1x6x?x64xf32>, tensor<1x6x64x?xf32>) -> tensor<1x6x?x?xf32>
   return %0 : tensor<1x6x?x?xf32>
 }
+
+// -----
+
+// A quantized layer on f32 activations gets a panel kernel of its K (256) and N (40), with no
+// epilogue, and the panel width the runtime decodes into; one with int8 activations does not.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, qopt.kernel_panel = 32 : i64
+// CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {in_features = 256 : i64, int8_activations, scheme
+// CHECK-LABEL: func.func private @qopt_kernel_0
+// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c1 iter_args(
+// CHECK: vector.load
+// CHECK: vector.fma
+// CHECK: vector.maskedstore
+func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tensor<40x2xf16>) -> (tensor<?x40xf32>, tensor<?x40xf32>) {
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
+  %1 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, int8_activations, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
+  return %0, %1 : tensor<?x40xf32>, tensor<?x40xf32>
+}

@@ -247,3 +247,29 @@ func.func @main(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3x5xf3
   %0 = qopt.matmul %a, %b {qopt.kernel = @qopt_kernel_0} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x3x5xf32>
   return %0 : tensor<2x3x5xf32>
 }
+
+// -----
+
+// A quantized layer with a generated panel kernel: opcode QuantMatMulKernel (80), the kernel's
+// address first; the scheme's attributes, the int8-activations flag (0) and the panel width (32).
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
+// CHECK: llvm.store %[[FN]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(80 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[{{.*}}, 0, 32]> : tensor<9xi64>)
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tensor<40x2xf16>) -> tensor<?x40xf32> {
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, qopt.kernel_panel = 32 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
+  return %0 : tensor<?x40xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tensor<40x2xf16>) -> tensor<?x40xf32> {
+  // expected-error @+1 {{has a generated kernel but no qopt.kernel_panel width}}
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
+  return %0 : tensor<?x40xf32>
+}
