@@ -7,18 +7,14 @@ dimensions, a shared 2-D rhs split by columns, widths that are not a multiple of
 transposed 2-D rhs (left to BLAS), large and tiny products. Prints one line per case and
 `N passed, N failed`.
 """
-import os
 import sys
 
 import numpy as np
 from onnx import helper
+from ort_compare import Cases  # beside this script
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_compare import compare  # noqa: E402
-
-WORK = sys.argv[1]
+cases = Cases(sys.argv[1], "_blas", ["--generate-matmul=false"])
 rs = np.random.RandomState(3)
-results = []
 
 
 def case(name, a_shape, b_shape, transpose_b=False):
@@ -28,9 +24,7 @@ def case(name, a_shape, b_shape, transpose_b=False):
     nodes = [helper.make_node("MatMul", ["a", "t" if transpose_b else "b"], ["y"])]
     if transpose_b:
         nodes.insert(0, helper.make_node("Transpose", ["b"], ["t"], perm=[1, 0]))
-    for suffix, flags in (("", []), ("_blas", ["--generate-matmul=false"])):
-        results.append(compare(WORK, name + suffix, {"a": a, "b": b}, nodes, out_shape,
-                               compile_args=flags))
+    cases.case(name, {"a": a, "b": b}, nodes, out_shape)
 
 
 case("heads", [6, 128, 64], [6, 64, 128])                 # split across the pool
@@ -41,4 +35,4 @@ case("shared_columns", [300, 64], [64, 200])              # split by columns, N 
 case("large_products", [2, 256, 128], [2, 128, 256])      # BLAS threads each
 case("tiny_products", [3, 1, 64], [3, 64, 5])             # too small to split
 case("transposed_rhs", [7, 33], [20, 33], transpose_b=True)  # read transposed by BLAS
-print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+cases.summary()

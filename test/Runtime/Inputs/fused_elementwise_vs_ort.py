@@ -5,14 +5,11 @@ position (leading, middle and trailing dimensions, rank 0, dimensions of 1 betwe
 tensors large enough to be split across threads, and every fusible op. Prints one line per case
 and `N passed, N failed`.
 """
-import os
 import sys
 
 import numpy as np
 from onnx import helper
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_compare import compare  # noqa: E402
+from ort_compare import compare  # beside this script
 
 WORK = sys.argv[1]
 rs = np.random.RandomState(11)

@@ -8,25 +8,16 @@ products large enough to be split across threads by panels and by rows. Every ca
 compiled with --generate-matmul=false (BLAS) as a control. Prints one line per case and
 `N passed, N failed`.
 """
-import os
 import sys
 
 import numpy as np
 from onnx import helper
+from ort_compare import Cases  # beside this script
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_compare import compare  # noqa: E402
-
-WORK = sys.argv[1]
+cases = Cases(sys.argv[1], "_blas", ["--generate-matmul=false"])
+case = cases.case
 rs = np.random.RandomState(5)
 N = helper.make_node
-results = []
-
-
-def case(name, inputs, nodes, out_shape, consts, tol=1e-5):
-    results.append(compare(WORK, name, inputs, nodes, out_shape, consts, tol))
-    results.append(compare(WORK, name + "_blas", inputs, nodes, out_shape, consts, tol,
-                           ["--generate-matmul=false"]))
 
 
 def w(*shape):
@@ -92,4 +83,4 @@ case("prefill", {"x": rs.randn(1, 128, 768)}, [
     N("MatMul", ["x", "W"], ["t"]), N("Add", ["t", "b"], ["y"])], [1, 128, 768],
     [("W", w(768, 768)), ("b", rs.randn(768))])
 
-print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+cases.summary()

@@ -48,3 +48,21 @@ def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_a
         ok = err <= tol
     print(f"{name}: {'ok' if ok else 'FAIL'} {err:.2e} x max|ref| shape {list(q.shape)}")
     return ok
+
+
+class Cases:
+    """Runs each case as built by default and, as a control, with `control_flags` (named with
+    `control_suffix`); `summary()` prints `N passed, N failed`."""
+
+    def __init__(self, work, control_suffix, control_flags):
+        self.work, self.suffix, self.flags = work, control_suffix, list(control_flags)
+        self.results = []
+
+    def case(self, name, inputs, nodes, out_shape, consts=(), tol=1e-5):
+        self.results.append(compare(self.work, name, inputs, nodes, out_shape, consts, tol))
+        self.results.append(compare(self.work, name + self.suffix, inputs, nodes, out_shape,
+                                    consts, tol, self.flags))
+
+    def summary(self):
+        passed = sum(self.results)
+        print(f"{passed} passed, {len(self.results) - passed} failed")

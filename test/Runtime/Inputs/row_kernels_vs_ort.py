@@ -7,25 +7,16 @@ Each case is also compiled with --generate-row-kernels=false (the runtime's kern
 and a softmax over a middle axis (no row kernel) checks the fallback. Prints one line per case and
 `N passed, N failed`.
 """
-import os
 import sys
 
 import numpy as np
 from onnx import helper
+from ort_compare import Cases  # beside this script
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_compare import compare  # noqa: E402
-
-WORK = sys.argv[1]
-rs = np.random.RandomState(7)
+cases = Cases(sys.argv[1], "_runtime", ["--generate-row-kernels=false"])
+case = cases.case
 N = helper.make_node
-results = []
-
-
-def case(name, inputs, nodes, out_shape, consts=(), tol=1e-5):
-    results.append(compare(WORK, name, inputs, nodes, out_shape, consts, tol))
-    results.append(compare(WORK, name + "_runtime", inputs, nodes, out_shape, consts, tol,
-                           ["--generate-row-kernels=false"]))
+rs = np.random.RandomState(7)
 
 
 # 37 columns: two whole vectors of 16 (four of 8) and a masked step of 5.
@@ -66,4 +57,4 @@ case("layer_norm_two_dims", {"x": rs.randn(2, 3, 40)}, [
     N("LayerNormalization", ["x", "g"], ["y"], axis=1, epsilon=1e-5)], [2, 3, 40],
     [("g", rs.randn(3, 40))])
 
-print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+cases.summary()
