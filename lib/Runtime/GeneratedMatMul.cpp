@@ -88,7 +88,9 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
   describeBuffer(words + 1 * kBufferWords, weight.data, weight.numElements());
   describeBuffer(words + 2 * kBufferWords, out->data, out->numElements());
   std::vector<int64_t> strides(numEpilogue);
+  // Expanded inputs live until the calls below; reserved so their buffers never move.
   std::vector<std::vector<float>> expanded;
+  expanded.reserve(numEpilogue);
   for (int64_t e = 0; e < numEpilogue; ++e) {
     const Tensor &t = *epilogue[e];
     if (t.dtype != QOPT_FLOAT32 || t.rank < 1 || t.rank > out->rank || t.dims[t.rank - 1] != n)
@@ -155,7 +157,6 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
     call(begin * kRowGrain, std::min(rows, end * kRowGrain), 0, panels);
   });
 }
-
 
 void panelGather(Context &ctx, Tensor **ins, Tensor **outs, const int64_t *i, int64_t ni) {
   const Tensor &panels = *ins[0], &indices = *ins[1];

@@ -127,9 +127,7 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs,
                   pb + bOff * k * n, n, 0.0f, pc + i * m * n, n);
     }
   };
-  // Attention's per-head products are small: OpenBLAS splitting each across threads ran them at
-  // half the single-thread rate (128x128x64 x 6 heads: 278 us on 2 threads, 134 us on 1). So
-  // small products run one BLAS thread each, the heads split across the pool instead.
+  // Generated kernels run single-threaded, one product per part of the pool.
   if (kernel) {
     if (ctx.threads > 1 && ctx.workers && batches > 1 && batches * m * n * k >= kSplitWork)
       ctx.workers->parallelFor(batches, 1, products);
@@ -137,6 +135,9 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs,
       products(0, batches);
     return;
   }
+  // Attention's per-head products are small: OpenBLAS splitting each across threads ran them at
+  // half the single-thread rate (128x128x64 x 6 heads: 278 us on 2 threads, 134 us on 1). So
+  // small products run one BLAS thread each, the heads split across the pool instead.
   if (ctx.threads > 1 && ctx.workers && m * n * k <= kSmallProduct &&
       batches * m * n * k >= kSplitWork) {
     openblas_set_num_threads(1);
