@@ -472,6 +472,28 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
   });
 }
 
+/// Writes the 8x8 block at `src` (rows `srcStride` floats apart) transposed to `dst` (rows
+/// `dstStride` apart), in registers.
+void transpose8x8(const float *src, int64_t srcStride, float *dst, int64_t dstStride) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i)
+    r[i] = _mm256_loadu_ps(src + i * srcStride);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * dstStride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * dstStride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+
 /// Many rows by a quantized weight through a generated panel kernel: each part of the pool decodes
 /// one panel of `panel` output channels at a time into [K, panel] (the layout the kernel reads;
 /// lanes past N zero) and multiplies every row by it while it is in cache.
@@ -482,22 +504,33 @@ void panelKernelMatMul(Context &ctx, const PackedWeight &w, const float *px, int
   describeBuffer(words, px, m * w.k);
   describeBuffer(words + 2 * kBufferWords, py, m * w.n);
   auto part = [&](int64_t begin, int64_t end) {
-    static thread_local std::vector<float> decoded, row, scratch;
+    static thread_local std::vector<float> decoded, rows, scratch;
     decoded.resize(w.k * panel);
-    row.resize(w.k);
+    rows.resize(panel * w.k);
     scratch.resize(w.k);
     int64_t local[4 * kBufferWords];
     std::copy(words, words + 4 * kBufferWords, local);
     for (int64_t p = begin; p < end; ++p) {
+      // Decoded channel by channel ([panel, K]), then transposed in 8x8 blocks.
       for (int64_t j = 0; j < panel; ++j) {
-        int64_t channel = p * panel + j;
-        if (channel < w.n)
-          decodeRow(w, channel, row.data(), scratch.data());
+        float *row = rows.data() + j * w.k;
+        if (p * panel + j < w.n)
+          decodeRow(w, p * panel + j, row, scratch.data());
         else
-          std::fill(row.begin(), row.end(), 0.0f);
-        for (int64_t kk = 0; kk < w.k; ++kk)
-          decoded[kk * panel + j] = row[kk];
+          std::fill(row, row + w.k, 0.0f);
       }
+      int64_t j = 0;
+      for (; j + 8 <= panel; j += 8) {
+        int64_t kk = 0;
+        for (; kk + 8 <= w.k; kk += 8)
+          transpose8x8(rows.data() + j * w.k + kk, w.k, decoded.data() + kk * panel + j, panel);
+        for (; kk < w.k; ++kk)
+          for (int64_t jj = j; jj < j + 8; ++jj)
+            decoded[kk * panel + jj] = rows[jj * w.k + kk];
+      }
+      for (; j < panel; ++j)
+        for (int64_t kk = 0; kk < w.k; ++kk)
+          decoded[kk * panel + j] = rows[j * w.k + kk];
       // The kernel addresses panel p at p * K * panel elements from the weight's base.
       describeBuffer(local + kBufferWords, decoded.data() - p * w.k * panel, (p + 1) * w.k * panel);
       int64_t params[4] = {0, m, p, p + 1};
