@@ -23,25 +23,6 @@ constexpr int64_t kStackOperands = 16;
 /// Words of an MLIR memref descriptor of the largest rank: two pointers, offset, sizes, strides.
 constexpr int kDescriptorWords = 3 + 2 * QOPT_MAX_RANK;
 
-/// `count` elements on the stack when they fit in `N`, on the heap otherwise.
-template <typename T, size_t N> class Scratch {
-public:
-  explicit Scratch(size_t count) {
-    if (count > N) {
-      heap.resize(count);
-      data = heap.data();
-    }
-  }
-  Scratch(const Scratch &) = delete;
-  Scratch &operator=(const Scratch &) = delete;
-  T *get() { return data; }
-
-private:
-  T stack[N];
-  std::vector<T> heap;
-  T *data = stack;
-};
-
 struct Operands {
   int64_t rank = 0, count = 0;
   int64_t *words = nullptr; // count descriptors of 3 + 2 * rank words each

@@ -77,13 +77,8 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
 
   // Descriptors: input, weight, output, parameters, epilogue inputs.
   int64_t numOperands = 4 + numEpilogue;
-  std::vector<int64_t> heapWords;
-  int64_t stackWords[kStackOperands * kBufferWords];
-  int64_t *words = stackWords;
-  if (numOperands > kStackOperands) {
-    heapWords.resize(numOperands * kBufferWords);
-    words = heapWords.data();
-  }
+  Scratch<int64_t, kStackOperands * kBufferWords> wordScratch(numOperands * kBufferWords);
+  int64_t *words = wordScratch.get();
   describeBuffer(words + 0 * kBufferWords, input.data, input.numElements());
   describeBuffer(words + 1 * kBufferWords, weight.data, weight.numElements());
   describeBuffer(words + 2 * kBufferWords, out->data, out->numElements());
@@ -118,13 +113,8 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
 
   // One call on [rowBegin, rowEnd) x [panelBegin, panelEnd); each part has its own parameters.
   auto call = [&](int64_t rowBegin, int64_t rowEnd, int64_t panelBegin, int64_t panelEnd) {
-    std::vector<int64_t> heapParams;
-    int64_t stackParams[kParamWords + kStackOperands];
-    int64_t *params = stackParams;
-    if (numEpilogue > kStackOperands) {
-      heapParams.resize(kParamWords + numEpilogue);
-      params = heapParams.data();
-    }
+    Scratch<int64_t, kParamWords + kStackOperands> paramScratch(kParamWords + numEpilogue);
+    int64_t *params = paramScratch.get();
     params[0] = rowBegin;
     params[1] = rowEnd;
     params[2] = panelBegin;
@@ -132,13 +122,8 @@ void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, con
     std::copy(strides.begin(), strides.end(), params + kParamWords);
     int64_t paramWords[kBufferWords];
     describeBuffer(paramWords, params, kParamWords + numEpilogue);
-    std::vector<void *> heapPointers;
-    void *stackPointers[kStackOperands];
-    void **pointers = stackPointers;
-    if (numOperands > kStackOperands) {
-      heapPointers.resize(numOperands);
-      pointers = heapPointers.data();
-    }
+    Scratch<void *, kStackOperands> pointerScratch(numOperands);
+    void **pointers = pointerScratch.get();
     for (int64_t op = 0; op < numOperands; ++op)
       pointers[op] = op == 3 ? paramWords : words + op * kBufferWords;
     kernel(pointers);

@@ -44,6 +44,26 @@ const char *dtypeName(int32_t dtype);
 /// `shape` as [2x3x4], for messages.
 std::string shapeString(const std::vector<int64_t> &shape);
 
+/// `count` elements on the stack when they fit in `N`, on the heap otherwise: the per-call setup
+/// of generated kernels, which a decoding step makes dozens of times.
+template <typename T, size_t N> class Scratch {
+public:
+  explicit Scratch(size_t count) {
+    if (count > N) {
+      heap.resize(count);
+      data = heap.data();
+    }
+  }
+  Scratch(const Scratch &) = delete;
+  Scratch &operator=(const Scratch &) = delete;
+  T *get() { return data; }
+
+private:
+  T stack[N];
+  std::vector<T> heap;
+  T *data = stack;
+};
+
 /// Words of a rank-1 MLIR memref descriptor: two pointers, offset, size, stride.
 constexpr int kBufferWords = 5;
 /// Writes the rank-1 memref descriptor of `size` contiguous elements at `data` into `words`: how
