@@ -39,11 +39,13 @@ std::optional<float> foldableScalar(Value v, int64_t maxRank) {
   return static_cast<float>((*values)[0]);
 }
 
-/// Adds `v` to `inputs` (once) and returns its body argument.
-Value argumentFor(Value v, SmallVectorImpl<Value> &inputs, Block &body, Location loc) {
+/// Adds `v` to `inputs` (once) and returns its body argument; the arguments of `inputs` start at
+/// `firstArgument` (a matmul epilogue's argument 0 is the product element).
+Value argumentFor(Value v, SmallVectorImpl<Value> &inputs, Block &body, Location loc,
+                  unsigned firstArgument = 0) {
   for (auto [i, in] : llvm::enumerate(inputs))
     if (in == v)
-      return body.getArgument(i);
+      return body.getArgument(firstArgument + i);
   inputs.push_back(v);
   return body.addArgument(cast<ShapedType>(v.getType()).getElementType(), loc);
 }
@@ -157,13 +159,7 @@ FusedMatMulOp absorb(OpBuilder &b, FusedMatMulOp mm, FusedElementwiseOp consumer
   // Argument 0 stays the product element; the epilogue inputs follow from argument 1.
   Block &mmBody = mm.getBody().front();
   mapping.map(mmBody.getArgument(0), block->getArgument(0));
-  auto epilogueArgument = [&](Value v) -> Value {
-    for (auto [i, in] : llvm::enumerate(inputs))
-      if (in == v)
-        return block->getArgument(i + 1);
-    inputs.push_back(v);
-    return block->addArgument(b.getF32Type(), loc);
-  };
+  auto epilogueArgument = [&](Value v) { return argumentFor(v, inputs, *block, loc, 1); };
   for (auto [arg, in] : llvm::zip(mmBody.getArguments().drop_front(), mm.getEpilogueInputs()))
     mapping.map(arg, epilogueArgument(in));
   for (Operation &inner : mmBody.without_terminator())

@@ -254,14 +254,11 @@ struct MatMulKernelBuilder {
 
 func::FuncOp qopt::generateMatMulKernel(OpBuilder &mb, Operation *fusedMatMul, StringRef name) {
   auto op = cast<Q::FusedMatMulOp>(fusedMatMul);
-  func::FuncOp fn = createKernelFunction(mb, op.getLoc(), name);
-  Block *entry = &fn.getBody().front();
-  OpBuilder b = OpBuilder::atBlockEnd(entry);
-  MatMulKernelBuilder kernel(b, op.getLoc(), op, /*packedLayout=*/true, op.getK(), op.getN(),
-                             op.getPanel());
-  kernel.build(entry->getArgument(0));
-  func::ReturnOp::create(b, op.getLoc());
-  return fn;
+  return createKernelFunction(mb, op.getLoc(), name, [&](OpBuilder &b, Value operands) {
+    MatMulKernelBuilder(b, op.getLoc(), op, /*packedLayout=*/true, op.getK(), op.getN(),
+                        op.getPanel())
+        .build(operands);
+  });
 }
 
 bool qopt::hasActivationMatMulForm(Operation *op) {
@@ -276,14 +273,11 @@ bool qopt::hasActivationMatMulForm(Operation *op) {
 
 func::FuncOp qopt::generateActivationMatMulKernel(OpBuilder &mb, Operation *matmul,
                                                   StringRef name, int64_t lanes) {
-  func::FuncOp fn = createKernelFunction(mb, matmul->getLoc(), name);
-  Block *entry = &fn.getBody().front();
-  OpBuilder b = OpBuilder::atBlockEnd(entry);
-  MatMulKernelBuilder kernel(b, matmul->getLoc(), Q::FusedMatMulOp(), /*packedLayout=*/false, 0, 0,
-                             2 * lanes);
-  kernel.build(entry->getArgument(0));
-  func::ReturnOp::create(b, matmul->getLoc());
-  return fn;
+  return createKernelFunction(mb, matmul->getLoc(), name, [&](OpBuilder &b, Value operands) {
+    MatMulKernelBuilder(b, matmul->getLoc(), Q::FusedMatMulOp(), /*packedLayout=*/false, 0, 0,
+                        2 * lanes)
+        .build(operands);
+  });
 }
 
 bool qopt::hasQuantizedMatMulForm(Operation *op) {
@@ -294,12 +288,8 @@ bool qopt::hasQuantizedMatMulForm(Operation *op) {
 
 func::FuncOp qopt::generatePanelMatMulKernel(OpBuilder &mb, Operation *op, StringRef name,
                                              int64_t k, int64_t n, int64_t panel) {
-  func::FuncOp fn = createKernelFunction(mb, op->getLoc(), name);
-  Block *entry = &fn.getBody().front();
-  OpBuilder b = OpBuilder::atBlockEnd(entry);
-  MatMulKernelBuilder kernel(b, op->getLoc(), Q::FusedMatMulOp(), /*packedLayout=*/true, k, n,
-                             panel);
-  kernel.build(entry->getArgument(0));
-  func::ReturnOp::create(b, op->getLoc());
-  return fn;
+  return createKernelFunction(mb, op->getLoc(), name, [&](OpBuilder &b, Value operands) {
+    MatMulKernelBuilder(b, op->getLoc(), Q::FusedMatMulOp(), /*packedLayout=*/true, k, n, panel)
+        .build(operands);
+  });
 }

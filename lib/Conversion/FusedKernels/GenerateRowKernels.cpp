@@ -88,11 +88,15 @@ struct RowKernelBuilder {
     return vector::ReductionOp::create(b, loc, kind, v);
   }
 
-  /// 1 / sqrt(meanSquare + epsilon), as a scalar.
-  Value inverseRoot(Value sum, Value epsilon) {
-    Value n = arith::UIToFPOp::create(
+  /// The row width as an f32 scalar.
+  Value widthAsFloat() {
+    return arith::UIToFPOp::create(
         b, loc, b.getF32Type(), arith::IndexCastUIOp::create(b, loc, b.getI64Type(), width));
-    Value mean = arith::DivFOp::create(b, loc, sum, n);
+  }
+
+  /// 1 / sqrt(sum / width + epsilon), as a scalar.
+  Value inverseRoot(Value sum, Value epsilon) {
+    Value mean = arith::DivFOp::create(b, loc, sum, widthAsFloat());
     Value root = math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, mean, epsilon));
     return arith::DivFOp::create(b, loc, f32(1.0f), root);
   }
@@ -128,10 +132,8 @@ struct RowKernelBuilder {
         Value x = load(input, arith::AddIOp::create(b, loc, base, c), mask, 0.0f);
         return SmallVector<Value>{arith::AddFOp::create(b, loc, acc[0], x)};
       })[0];
-      Value n = arith::UIToFPOp::create(
-          b, loc, b.getF32Type(), arith::IndexCastUIOp::create(b, loc, b.getI64Type(), width));
-      mean = broadcast(
-          arith::DivFOp::create(b, loc, reduce(vector::CombiningKind::ADD, sum), n));
+      mean = broadcast(arith::DivFOp::create(b, loc, reduce(vector::CombiningKind::ADD, sum),
+                                             widthAsFloat()));
     }
     auto centered = [&](Value x) {
       return center ? arith::SubFOp::create(b, loc, x, mean).getResult() : x;
@@ -191,7 +193,8 @@ bool qopt::hasRowKernelForm(Operation *op) {
   };
   if (auto s = dyn_cast<Q::SoftmaxOp>(op)) {
     int64_t rank = cast<RankedTensorType>(s.getInput().getType()).getRank();
-    return f32Input(s.getInput()) && (s.getAxis() == -1 || s.getAxis() == rank - 1);
+    int64_t axis = static_cast<int64_t>(s.getAxis());
+    return f32Input(s.getInput()) && (axis == -1 || axis == rank - 1);
   }
   if (auto r = dyn_cast<Q::RMSNormOp>(op))
     return f32Input(r.getInput()) && f32Input(r.getScale());
@@ -203,11 +206,7 @@ bool qopt::hasRowKernelForm(Operation *op) {
 
 func::FuncOp qopt::generateRowKernel(OpBuilder &mb, Operation *op, StringRef name,
                                      int64_t lanes) {
-  func::FuncOp fn = createKernelFunction(mb, op->getLoc(), name);
-  Block *entry = &fn.getBody().front();
-  OpBuilder b = OpBuilder::atBlockEnd(entry);
-  RowKernelBuilder kernel(b, op->getLoc(), lanes);
-  kernel.build(op, entry->getArgument(0));
-  func::ReturnOp::create(b, op->getLoc());
-  return fn;
+  return createKernelFunction(mb, op->getLoc(), name, [&](OpBuilder &b, Value operands) {
+    RowKernelBuilder(b, op->getLoc(), lanes).build(op, operands);
+  });
 }

@@ -13,10 +13,12 @@
 
 namespace qopt {
 
-/// An empty kernel function named `name` at `mb`'s insertion point, with its entry block; internal
-/// linkage, since the graph takes its address rather than calling it by name.
-mlir::func::FuncOp createKernelFunction(mlir::OpBuilder &mb, mlir::Location loc,
-                                        llvm::StringRef name);
+/// A kernel function named `name` at `mb`'s insertion point, internal (the graph takes its address
+/// rather than calling it by name): `body` fills its entry block from its operand array, then it
+/// returns.
+mlir::func::FuncOp
+createKernelFunction(mlir::OpBuilder &mb, mlir::Location loc, llvm::StringRef name,
+                     llvm::function_ref<void(mlir::OpBuilder &b, mlir::Value operands)> body);
 
 /// Operand `index` of the kernel whose operand array is `operands`, as a memref of `type`.
 mlir::Value loadKernelOperand(mlir::OpBuilder &b, mlir::Location loc, mlir::Value operands,

@@ -27,9 +27,7 @@ MemRefType operandType(Type element, int64_t rank) {
 
 func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name) {
   Location loc = fused.getLoc();
-  func::FuncOp fn = qopt::createKernelFunction(mb, loc, name);
-  Block *entry = &fn.getBody().front();
-  OpBuilder b = OpBuilder::atBlockEnd(entry);
+  return qopt::createKernelFunction(mb, loc, name, [&](OpBuilder &b, Value operands) {
 
   int64_t rank = fused.getOutput().getType().getRank();
   size_t numOperands = fused.getInputs().size() + 1;
@@ -39,7 +37,7 @@ func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name)
   elements.push_back(fused.getOutput().getType().getElementType());
   SmallVector<Value> memrefs;
   for (size_t i = 0; i < numOperands; ++i)
-    memrefs.push_back(qopt::loadKernelOperand(b, loc, entry->getArgument(0), i,
+    memrefs.push_back(qopt::loadKernelOperand(b, loc, operands, i,
                                               operandType(elements[i], rank)));
 
   AffineMap identity = b.getMultiDimIdentityMap(rank);
@@ -57,8 +55,7 @@ func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name)
         auto yield = cast<Q::YieldOp>(body.getTerminator());
         linalg::YieldOp::create(nb, nloc, mapping.lookup(yield.getValues()[0]));
       });
-  func::ReturnOp::create(b, loc);
-  return fn;
+  });
 }
 
 struct OutlineFusedKernelsPass
@@ -112,7 +109,8 @@ struct OutlineFusedKernelsPass
 };
 } // namespace
 
-func::FuncOp qopt::createKernelFunction(OpBuilder &mb, Location loc, StringRef name) {
+func::FuncOp qopt::createKernelFunction(OpBuilder &mb, Location loc, StringRef name,
+                                        function_ref<void(OpBuilder &, Value)> body) {
   MLIRContext *ctx = mb.getContext();
   Type ptr = LLVM::LLVMPointerType::get(ctx);
   auto fn = func::FuncOp::create(mb, loc, name, mb.getFunctionType({ptr}, {}));
@@ -120,7 +118,10 @@ func::FuncOp qopt::createKernelFunction(OpBuilder &mb, Location loc, StringRef n
   fn->setAttr("qopt.kernel", mb.getUnitAttr());
   // Not called by any symbol use the verifier can see: the graph takes its address.
   fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
-  fn.addEntryBlock();
+  Block *entry = fn.addEntryBlock();
+  OpBuilder b = OpBuilder::atBlockEnd(entry);
+  body(b, entry->getArgument(0));
+  func::ReturnOp::create(b, loc);
   return fn;
 }
 
