@@ -34,12 +34,12 @@ void qopt::buildFusionPipeline(OpPassManager &pm, const FusionPipelineOptions &o
   pm.addNestedPass<func::FuncOp>(createCSEPass());
 }
 
-void qopt::buildKernelLoweringPipeline(OpPassManager &pm, bool rowKernels, bool matmulKernels,
-                                       int64_t lanes) {
+void qopt::buildKernelLoweringPipeline(OpPassManager &pm, const KernelOptions &options) {
   OutlineFusedKernelsPassOptions outline;
-  outline.rowKernels = rowKernels;
-  outline.matmulKernels = matmulKernels;
-  outline.lanes = lanes;
+  outline.rowKernels = options.rowKernels;
+  outline.matmulKernels = options.matmulKernels;
+  outline.dataKernels = options.dataKernels;
+  outline.lanes = options.lanes;
   pm.addPass(createOutlineFusedKernelsPass(outline));
   pm.addPass(createLowerKernelsToLLVMPass());
 }

@@ -89,9 +89,6 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
   }
   Tensor *out = ctx.allocate(dtype, std::vector<int64_t>(shape, shape + rank));
   outs[0] = out;
-  int64_t n = out->numElements();
-  if (n == 0)
-    return;
 
   // Each operand's strides over the output's dimensions, 0 where it broadcasts.
   Scratch<int64_t, kStackOperands * QOPT_MAX_RANK> strideScratch(numOperands * QOPT_MAX_RANK);
@@ -107,6 +104,21 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
       stride *= t.dims[i];
     }
   }
+
+  Scratch<void *, kStackOperands> dataScratch(numOperands);
+  void **data = dataScratch.get();
+  for (int64_t k = 0; k < numOperands; ++k)
+    data[k] = k < numInputs ? inputs[k]->data : out->data;
+  runStridedKernel(ctx, kernel, rank, shape, numOperands, data, strides);
+}
+
+void runStridedKernel(Context &ctx, FusedKernelFn kernel, int64_t rank, const int64_t *shape,
+                      int64_t numOperands, void *const *data, const int64_t *strides) {
+  int64_t n = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    n *= shape[d];
+  if (n == 0)
+    return;
 
   // Dimensions of size 1 drop out, and adjacent dimensions that every operand walks as one
   // (row-major, or broadcast in both) merge, so the innermost loop, the one vectorized, runs as
@@ -139,8 +151,7 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
   Scratch<int64_t, kStackOperands * kDescriptorWords> wordScratch(numOperands * kDescriptorWords);
   Operands operands{rank, numOperands, wordScratch.get()};
   for (int64_t k = 0; k < numOperands; ++k)
-    operands.set(k, k < numInputs ? inputs[k]->data : out->data, sizes,
-                 merged + k * QOPT_MAX_RANK);
+    operands.set(k, data[k], sizes, merged + k * QOPT_MAX_RANK);
 
   // Threads split the outermost dimension that is not 1.
   int threads = ctx.workers ? ctx.workers->size() : 1;

@@ -1,5 +1,6 @@
 //===- ShapeKernels.cpp - shape computations and data movement ------------===//
 #include "Tensor.h"
+#include "WorkerPool.h"
 
 #include <algorithm>
 #include <cmath>
@@ -61,7 +62,76 @@ std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape) {
   return s;
 }
 
-void gather(Context &ctx, Tensor &data, Tensor &indices, int64_t axisAttr, Tensor **outs) {
+/// Where the copies of data movement run: in a generated copy kernel of `rank` dims (operands:
+/// the source view, then the destination view, both strided), or in the runtime's loops.
+struct Mover {
+  Context &ctx;
+  FusedKernelFn kernel = nullptr;
+  int64_t rank = 0;
+
+  /// Copies the view of `src` with `shape` and element strides `srcStrides` into `dst`, laid out
+  /// with `dstStrides` (row-major when empty).
+  void copy(const char *src, const std::vector<int64_t> &srcStrides, char *dst,
+            const std::vector<int64_t> &dstStrides, const std::vector<int64_t> &shape,
+            size_t elem) const {
+    if (!kernel) {
+      if (!dstStrides.empty())
+        fail("the runtime's copy writes row-major destinations only");
+      return stridedCopy(src, srcStrides, dst, shape, elem);
+    }
+    if (static_cast<int64_t>(shape.size()) != rank)
+      fail("a generated copy kernel of rank " + std::to_string(rank) + " got a view of rank " +
+           std::to_string(shape.size()));
+    int64_t strides[2 * QOPT_MAX_RANK];
+    std::vector<int64_t> dense = dstStrides.empty() ? contiguousStrides(shape) : dstStrides;
+    std::copy(srcStrides.begin(), srcStrides.end(), strides);
+    std::copy(dense.begin(), dense.end(), strides + QOPT_MAX_RANK);
+    void *data[2] = {const_cast<char *>(src), dst};
+    runStridedKernel(ctx, kernel, rank, shape.data(), 2, data, strides);
+  }
+};
+
+/// Checks every index of a gather along a dim of `dim` before a generated kernel reads them.
+void checkIndices(const Tensor &indices, int64_t dim) {
+  int64_t n = indices.numElements();
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t idx = readInt(indices, k);
+    if (idx < -dim || idx >= dim)
+      fail("gather index " + std::to_string(idx) + " out of range [0, " + std::to_string(dim) +
+           ")");
+  }
+}
+
+/// Rows of a gather in a generated kernel: data as [outer, dim, inner], indices as [n], the
+/// output as [outer, n, inner]; large lookups split the indices across the pool.
+void generatedGather(Context &ctx, FusedKernelFn kernel, const Tensor &data,
+                     const Tensor &indices, Tensor &out, int64_t outer, int64_t dim,
+                     int64_t inner) {
+  int64_t n = indices.numElements();
+  checkIndices(indices, dim);
+  if (outer == 0 || n == 0 || inner == 0)
+    return;
+  size_t elem = dtypeSize(data.dtype), indexElem = dtypeSize(indices.dtype);
+  auto part = [&](int64_t begin, int64_t end) {
+    int64_t dataSizes[3] = {outer, dim, inner}, outSizes[3] = {outer, end - begin, inner};
+    int64_t outStrides[3] = {n * inner, inner, 1}, count = end - begin;
+    KernelOperands operands;
+    operands.add(data.data, 3, dataSizes);
+    operands.add(indices.as<char>() + begin * indexElem, 1, &count);
+    operands.add(out.as<char>() + begin * inner * elem, 3, outSizes, outStrides);
+    operands.call(kernel);
+  };
+  constexpr int64_t kElementsPerPart = 65536;
+  int threads = ctx.workers ? ctx.workers->size() : 1;
+  int64_t perIndex = std::max<int64_t>(1, outer * inner);
+  int64_t grain = std::max<int64_t>(1, kElementsPerPart / perIndex);
+  if (threads <= 1 || n < 2 * grain)
+    return part(0, n);
+  ctx.workers->parallelFor(n, grain, part);
+}
+
+void gather(const Mover &mover, Tensor &data, Tensor &indices, int64_t axisAttr, Tensor **outs) {
+  Context &ctx = mover.ctx;
   int64_t axis = normalizeAxis(axisAttr, data.rank);
   std::vector<int64_t> shape(data.dims, data.dims + axis);
   for (int i = 0; i < indices.rank; ++i)
@@ -75,6 +145,8 @@ void gather(Context &ctx, Tensor &data, Tensor &indices, int64_t axisAttr, Tenso
     outer *= data.dims[i];
   for (int i = axis + 1; i < data.rank; ++i)
     inner *= data.dims[i];
+  if (mover.kernel)
+    return generatedGather(ctx, mover.kernel, data, indices, *out, outer, dim, inner);
   size_t bytes = inner * dtypeSize(data.dtype);
   char *dst = out->as<char>();
   for (int64_t o = 0; o < outer; ++o)
@@ -153,7 +225,8 @@ void gatherND(Context &ctx, Tensor &data, Tensor &indices, int64_t batchDims, Te
   }
 }
 
-void concat(Context &ctx, Tensor **ins, int64_t numIns, int64_t axisAttr, Tensor **outs) {
+void concat(const Mover &mover, Tensor **ins, int64_t numIns, int64_t axisAttr, Tensor **outs) {
+  Context &ctx = mover.ctx;
   int64_t axis = normalizeAxis(axisAttr, ins[0]->rank);
   std::vector<int64_t> shape = ins[0]->shape();
   shape[axis] = 0;
@@ -161,10 +234,23 @@ void concat(Context &ctx, Tensor **ins, int64_t numIns, int64_t axisAttr, Tensor
     shape[axis] += ins[k]->dims[axis];
   Tensor *out = ctx.allocate(ins[0]->dtype, shape);
   outs[0] = out;
+  size_t elem = dtypeSize(out->dtype);
+  if (mover.kernel) {
+    // Each input into its part of the output, read row-major and written with the output's
+    // strides.
+    std::vector<int64_t> outStrides = contiguousStrides(shape);
+    int64_t at = 0;
+    for (int64_t k = 0; k < numIns; ++k) {
+      std::vector<int64_t> part = ins[k]->shape();
+      mover.copy(ins[k]->as<char>(), contiguousStrides(part),
+                 out->as<char>() + at * outStrides[axis] * elem, outStrides, part, elem);
+      at += part[axis];
+    }
+    return;
+  }
   int64_t outer = 1;
   for (int i = 0; i < axis; ++i)
     outer *= shape[i];
-  size_t elem = dtypeSize(out->dtype);
   char *dst = out->as<char>();
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t k = 0; k < numIns; ++k) {
@@ -234,16 +320,18 @@ void cumSum(Context &ctx, Tensor &in, const int64_t *attrs, Tensor **outs) {
   else fail("cum_sum of an unsupported element type");
 }
 
-void expand(Context &ctx, Tensor &in, Tensor &shapeT, Tensor **outs) {
+void expand(const Mover &mover, Tensor &in, Tensor &shapeT, Tensor **outs) {
+  Context &ctx = mover.ctx;
   std::vector<int64_t> shape = broadcastShapes(in.shape(), readInts(shapeT));
   Tensor *out = ctx.allocate(in.dtype, shape);
   outs[0] = out;
-  stridedCopy(in.as<char>(), broadcastStrides(in.shape(), shape.size(), shape), out->as<char>(),
-              shape, dtypeSize(in.dtype));
+  mover.copy(in.as<char>(), broadcastStrides(in.shape(), shape.size(), shape), out->as<char>(), {},
+             shape, dtypeSize(in.dtype));
 }
 
 /// Tile: the output viewed as [r0, d0, r1, d1, ...] reads the input with stride 0 along each r.
-void tile(Context &ctx, Tensor &in, Tensor &repeatsT, Tensor **outs) {
+void tile(const Mover &mover, Tensor &in, Tensor &repeatsT, Tensor **outs) {
+  Context &ctx = mover.ctx;
   std::vector<int64_t> repeats = readInts(repeatsT);
   if (static_cast<int64_t>(repeats.size()) != in.rank)
     fail("tile needs one repeat count per input dim");
@@ -257,7 +345,7 @@ void tile(Context &ctx, Tensor &in, Tensor &repeatsT, Tensor **outs) {
   }
   Tensor *out = ctx.allocate(in.dtype, shape);
   outs[0] = out;
-  stridedCopy(in.as<char>(), viewStrides, out->as<char>(), viewShape, dtypeSize(in.dtype));
+  mover.copy(in.as<char>(), viewStrides, out->as<char>(), {}, viewShape, dtypeSize(in.dtype));
 }
 
 void reshape(Context &ctx, Tensor &in, Tensor &shapeT, bool allowZero, Tensor **outs) {
@@ -285,7 +373,8 @@ void reshape(Context &ctx, Tensor &in, Tensor &shapeT, bool allowZero, Tensor **
   outs[0] = ctx.view(in, shape);
 }
 
-void transpose(Context &ctx, Tensor &in, const int64_t *perm, int64_t n, Tensor **outs) {
+void transpose(const Mover &mover, Tensor &in, const int64_t *perm, int64_t n, Tensor **outs) {
+  Context &ctx = mover.ctx;
   std::vector<int64_t> inStrides = contiguousStrides(in.shape()), shape(n), strides(n);
   for (int64_t i = 0; i < n; ++i) {
     shape[i] = in.dims[perm[i]];
@@ -293,10 +382,11 @@ void transpose(Context &ctx, Tensor &in, const int64_t *perm, int64_t n, Tensor 
   }
   Tensor *out = ctx.allocate(in.dtype, shape);
   outs[0] = out;
-  stridedCopy(in.as<char>(), strides, out->as<char>(), shape, dtypeSize(in.dtype));
+  mover.copy(in.as<char>(), strides, out->as<char>(), {}, shape, dtypeSize(in.dtype));
 }
 
-void slice(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs) {
+void slice(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs) {
+  Context &ctx = mover.ctx;
   Tensor &in = *ins[0];
   std::vector<int64_t> starts = readInts(*ins[1]), ends = readInts(*ins[2]);
   std::vector<int64_t> axes, steps;
@@ -337,11 +427,12 @@ void slice(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs) {
   Tensor *out = ctx.allocate(in.dtype, shape);
   outs[0] = out;
   size_t elem = dtypeSize(in.dtype);
-  stridedCopy(in.as<char>() + offset * elem, strides, out->as<char>(), shape, elem);
+  mover.copy(in.as<char>() + offset * elem, strides, out->as<char>(), {}, shape, elem);
 }
 
-void split(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, int64_t numOuts,
+void split(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs, int64_t numOuts,
            int64_t axisAttr) {
+  Context &ctx = mover.ctx;
   Tensor &in = *ins[0];
   int64_t axis = normalizeAxis(axisAttr, in.rank), dim = in.dims[axis];
   std::vector<int64_t> sizes;
@@ -367,6 +458,14 @@ void split(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, int64_t nu
     if (start + sizes[p] > dim)
       fail("split sizes exceed the dimension");
     Tensor *out = ctx.allocate(in.dtype, shape);
+    if (mover.kernel) {
+      std::vector<int64_t> inStrides = contiguousStrides(in.shape());
+      mover.copy(in.as<char>() + start * inStrides[axis] * elem, inStrides, out->as<char>(), {},
+                 shape, elem);
+      outs[p] = out;
+      start += sizes[p];
+      continue;
+    }
     for (int64_t o = 0; o < outer; ++o)
       std::memcpy(out->as<char>() + o * sizes[p] * inner * elem,
                   in.as<char>() + (o * dim + start) * inner * elem, sizes[p] * inner * elem);
@@ -410,6 +509,15 @@ void trilu(Context &ctx, Tensor &in, Tensor *kT, bool upper, Tensor **outs) {
 void qopt::rt::runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
                           int64_t numOuts, const int64_t *i, int64_t ni, const double *f,
                           int64_t nf) {
+  if (op == Opcode::ConstantOfShape)
+    return constantOfShape(ctx, *ins[0], i, f, outs);
+  runDataMovement(op, ctx, ins, numIns, outs, numOuts, i, ni, nullptr, 0);
+}
+
+void qopt::rt::runDataMovement(Opcode op, Context &ctx, Tensor **ins, int64_t numIns,
+                               Tensor **outs, int64_t numOuts, const int64_t *i, int64_t ni,
+                               FusedKernelFn kernel, int64_t kernelRank) {
+  Mover mover{ctx, kernel, kernelRank};
   switch (op) {
   case Opcode::Shape: {
     Tensor *out = ctx.allocate(QOPT_INT64, {std::max<int64_t>(0, i[1] - i[0])});
@@ -418,18 +526,18 @@ void qopt::rt::runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns,
     outs[0] = out;
     return;
   }
-  case Opcode::Gather: return gather(ctx, *ins[0], *ins[1], i[0], outs);
+  case Opcode::Gather: return gather(mover, *ins[0], *ins[1], i[0], outs);
   case Opcode::GatherElements: return gatherElements(ctx, *ins[0], *ins[1], i[0], outs);
   case Opcode::GatherND: return gatherND(ctx, *ins[0], *ins[1], i[0], outs);
-  case Opcode::Concat: return concat(ctx, ins, numIns, i[0], outs);
+  case Opcode::Concat: return concat(mover, ins, numIns, i[0], outs);
   case Opcode::Range: return range(ctx, *ins[0], *ins[1], *ins[2], outs);
   case Opcode::CumSum: return cumSum(ctx, *ins[0], i, outs);
-  case Opcode::Expand: return expand(ctx, *ins[0], *ins[1], outs);
-  case Opcode::Tile: return tile(ctx, *ins[0], *ins[1], outs);
+  case Opcode::Expand: return expand(mover, *ins[0], *ins[1], outs);
+  case Opcode::Tile: return tile(mover, *ins[0], *ins[1], outs);
   case Opcode::Reshape: return reshape(ctx, *ins[0], *ins[1], i[0] != 0, outs);
-  case Opcode::Transpose: return transpose(ctx, *ins[0], i, ni, outs);
-  case Opcode::Slice: return slice(ctx, ins, numIns, outs);
-  case Opcode::Split: return split(ctx, ins, numIns, outs, numOuts, i[0]);
+  case Opcode::Transpose: return transpose(mover, *ins[0], i, ni, outs);
+  case Opcode::Slice: return slice(mover, ins, numIns, outs);
+  case Opcode::Split: return split(mover, ins, numIns, outs, numOuts, i[0]);
   case Opcode::Squeeze: {
     std::vector<int64_t> shape;
     for (int d = 0; d < ins[0]->rank; ++d)
@@ -448,7 +556,6 @@ void qopt::rt::runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns,
     outs[0] = ctx.view(*ins[0], shape);
     return;
   }
-  case Opcode::ConstantOfShape: return constantOfShape(ctx, *ins[0], i, f, outs);
   case Opcode::Trilu: return trilu(ctx, *ins[0], numIns > 1 ? ins[1] : nullptr, i[0] != 0, outs);
   default: fail("not a shape op");
   }

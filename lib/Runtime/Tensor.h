@@ -144,6 +144,51 @@ void runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **out
 /// FusedKernelFn, the rest float32 or bool tensors.
 void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs, int64_t rank,
                          int32_t dtype);
+/// Runs a generated all-parallel kernel of `rank` over `shape`: operand k starts at `data[k]` and
+/// steps `strides[k * QOPT_MAX_RANK + d]` elements along dim d (0 where it broadcasts). Dims that
+/// every operand walks as one merge, so the innermost loop runs as long as it can; large shapes
+/// are split along their outermost dim across the pool.
+void runStridedKernel(Context &ctx, FusedKernelFn kernel, int64_t rank, const int64_t *shape,
+                      int64_t numOperands, void *const *data, const int64_t *strides);
+/// Runs a shape or data-movement opcode; with a generated `kernel` (opcode Generated) its copies
+/// or lookups run in that kernel instead of the runtime's loops.
+void runDataMovement(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                     int64_t numOuts, const int64_t *i, int64_t ni, FusedKernelFn kernel,
+                     int64_t kernelRank);
+/// A reduction (ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd) of a float32 tensor in
+/// a generated kernel of input rank `kernelRank` that reduces its trailing dims.
+void runGeneratedReduction(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni,
+                           Tensor **outs, FusedKernelFn kernel, int64_t kernelRank);
+
+/// The operand array of one call of a generated kernel, on the stack: an MLIR memref descriptor
+/// (two pointers, offset, sizes, strides) per operand.
+class KernelOperands {
+public:
+  static constexpr int kMaxOperands = 4;
+  /// Adds a rank-`rank` view of `data` with `sizes` and element `strides` (row-major when null).
+  void add(const void *data, int64_t rank, const int64_t *sizes, const int64_t *strides = nullptr) {
+    if (count == kMaxOperands)
+      fail("a generated kernel takes at most " + std::to_string(kMaxOperands) + " operands here");
+    int64_t *d = words + used;
+    d[0] = d[1] = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
+    d[2] = 0;
+    int64_t stride = 1;
+    for (int64_t k = rank - 1; k >= 0; --k) {
+      d[3 + k] = sizes[k];
+      d[3 + rank + k] = strides ? strides[k] : stride;
+      stride *= sizes[k];
+    }
+    pointers[count++] = d;
+    used += 3 + 2 * rank;
+  }
+  void call(FusedKernelFn kernel) { kernel(pointers); }
+
+private:
+  int64_t words[kMaxOperands * (3 + 2 * QOPT_MAX_RANK)];
+  void *pointers[kMaxOperands];
+  int count = 0, used = 0;
+};
+
 /// Runs a generated matmul kernel (qopt.fused_matmul): `ins[0]` is its FusedKernelFn, then the
 /// input rows, the packed weight and the epilogue inputs; `i` holds K, N and the panel width.
 void runFusedMatMul(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const int64_t *i,

@@ -85,6 +85,11 @@ cl::opt<bool> generateRowKernels(
     cl::desc("Generate vector kernels for softmax, RMSNorm and LayerNorm (default on; off calls the "
              "runtime's kernels)"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> generateDataKernels(
+    "generate-data-kernels",
+    cl::desc("Generate kernels for data movement (transpose, slice, split, concat, expand, tile, "
+             "gather) and f32 reductions (default on; off calls the runtime's loops)"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> splitInputFile("split-input-file",
                              cl::desc("Import each '# -----' separated chunk on its own"),
                              cl::cat(category));
@@ -347,15 +352,16 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       if (failed(reportQuantization(layers, before, constantBytes(*module), summary)))
         return failure();
     }
-    if (stage >= Stage::Fused && (fuseElementwise || generateMatMul || generateRowKernels)) {
+    if (stage >= Stage::Fused &&
+        (fuseElementwise || generateMatMul || generateRowKernels || generateDataKernels)) {
       qopt::FusionPipelineOptions fusion;
       fusion.fuseElementwise = fuseElementwise;
       fusion.packMatMulWeights = generateMatMul;
       fusion.panelWidth = qopt::hostPanelWidth();
       qopt::buildFusionPipeline(pm, fusion);
       if (stage >= Stage::Runtime)
-        qopt::buildKernelLoweringPipeline(pm, generateRowKernels, generateMatMul,
-                                          qopt::hostPanelWidth() / 2);
+        qopt::buildKernelLoweringPipeline(
+            pm, {generateRowKernels, generateMatMul, generateDataKernels, qopt::hostPanelWidth() / 2});
     }
     if (stage >= Stage::Runtime) {
       qopt::ConvertQOptToRuntimePassOptions lowering;

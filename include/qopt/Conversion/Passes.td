@@ -68,6 +68,13 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
     row-major rows with masked loads; the runtime calls it per product of the batch.
 
 
+    With `data-kernels`, transpose, slice, split, concat, expand and tile get a strided copy
+    kernel (`linalg.copy` between two dynamically strided memrefs of integers of the element's
+    width; one per rank and width, shared), gather a `linalg.generic` that loads the row each
+    index names, and f32 reductions a `linalg.generic` reducing the trailing dims of a view the
+    runtime permutes. The op keeps its form, marked with `qopt.kernel`, `qopt.kernel_rank` and
+    `qopt.kernel_bytes`.
+
     For every `qopt.fused_elementwise` in `@main`, adds `func.func @qopt_kernel_N(%operands:
     !llvm.ptr)` marked `qopt.kernel`, whose body is one all-parallel `linalg.generic` computing the
     fused body over strided memrefs of the result's rank, and names it in the op's `kernel`
@@ -98,6 +105,9 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
            "generate kernels for softmax, RMSNorm and LayerNorm">,
     Option<"matmulKernels", "matmul-kernels", "bool", "true",
            "generate kernels for qopt.matmul of two activations">,
+    Option<"dataKernels", "data-kernels", "bool", "true",
+           "generate kernels for data movement (transpose, slice, split, concat, expand, tile, "
+           "gather) and f32 reductions">,
     Option<"lanes", "lanes", "int64_t", "16",
            "f32 lanes of a vector in the row kernels and activation matmul kernels">,
   ];

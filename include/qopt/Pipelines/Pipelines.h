@@ -39,11 +39,17 @@ void buildFusionPipeline(mlir::OpPassManager &pm, const FusionPipelineOptions &o
 /// AVX-512, 16 with AVX2).
 int64_t hostPanelWidth();
 
-/// Outlines the fused kernels (and, with `rowKernels`, generates softmax and norm kernels, with
-/// `matmulKernels` kernels for products of two activations, on vectors of `lanes` f32) and lowers
-/// them to LLVM, ahead of the graph's own lowering.
-void buildKernelLoweringPipeline(mlir::OpPassManager &pm, bool rowKernels, bool matmulKernels,
-                                 int64_t lanes);
+/// Which kernels the `llvm` stage generates besides the fused ones.
+struct KernelOptions {
+  bool rowKernels = true;    // softmax over the last axis, RMSNorm, LayerNorm
+  bool matmulKernels = true; // products of two activations
+  bool dataKernels = true;   // data movement, gather, f32 reductions
+  int64_t lanes = 16;        // f32 per vector register
+};
+
+/// Outlines the fused kernels, generates the other kernels `options` asks for and lowers them
+/// to LLVM, ahead of the graph's own lowering.
+void buildKernelLoweringPipeline(mlir::OpPassManager &pm, const KernelOptions &options);
 
 /// Registers the pipelines with the pass registry (`qopt-graph-pipeline`, `qopt-fusion-pipeline`).
 void registerPipelines();

@@ -11,6 +11,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 
+#include <optional>
+#include <string>
+
 namespace qopt {
 
 /// A kernel function named `name` at `mb`'s insertion point, internal (the graph takes its address
@@ -58,6 +61,31 @@ bool hasRowKernelForm(mlir::Operation *op);
 /// Builds the row kernel computing `op` (GenerateRowKernels.cpp) on vectors of `lanes` f32.
 mlir::func::FuncOp generateRowKernel(mlir::OpBuilder &mb, mlir::Operation *op,
                                      llvm::StringRef name, int64_t lanes);
+
+/// The most dims a generated data kernel takes (the runtime's QOPT_MAX_RANK).
+constexpr int64_t kMaxKernelRank = 8;
+
+/// The generated kernel a data-movement op or reduction uses: its rank, the bytes of the elements
+/// it moves, and a key that ops sharing one kernel have in common.
+struct DataKernelForm {
+  int64_t rank;
+  int64_t bytes;
+  std::string key;
+};
+
+/// The data kernel form of `op`: transpose, slice, split, concat, expand and tile (a strided copy
+/// of the view's rank), gather along any axis with i32 or i64 indices (rank 3), and f32
+/// reductions (the input's rank); none for other ops, element widths the runtime lacks or ranks
+/// past kMaxKernelRank.
+std::optional<DataKernelForm> dataKernelForm(mlir::Operation *op);
+
+/// Builds the data kernel of `op` (GenerateDataKernels.cpp).
+mlir::func::FuncOp generateDataKernel(mlir::OpBuilder &mb, mlir::Operation *op,
+                                      llvm::StringRef name);
+
+/// Discardable attributes telling the runtime call a data kernel's rank and element bytes.
+constexpr llvm::StringLiteral kKernelRankAttrName = "qopt.kernel_rank";
+constexpr llvm::StringLiteral kKernelBytesAttrName = "qopt.kernel_bytes";
 
 /// The discardable attribute naming the generated kernel of an op that is not a fused op.
 constexpr llvm::StringLiteral kKernelAttrName = "qopt.kernel";

@@ -75,17 +75,31 @@ struct OutlineFusedKernelsPass
         fusedOps.push_back(op);
       if (rowKernels && qopt::hasRowKernelForm(op) && !op->hasAttr(qopt::kKernelAttrName))
         fusedOps.push_back(op);
+      if (dataKernels && qopt::dataKernelForm(op) && !op->hasAttr(qopt::kKernelAttrName))
+        fusedOps.push_back(op);
       if (matmulKernels &&
           (qopt::hasActivationMatMulForm(op) || qopt::hasQuantizedMatMulForm(op)) &&
           !op->hasAttr(qopt::kKernelAttrName))
         fusedOps.push_back(op);
     });
+    // Data kernels depend only on their form, so ops of one form share one.
+    llvm::StringMap<func::FuncOp> dataKernelsByKey;
     for (Operation *op : fusedOps) {
       std::string name;
       do
         name = "qopt_kernel_" + std::to_string(next++);
       while (module.lookupSymbol(name));
-      if (auto e = dyn_cast<Q::FusedElementwiseOp>(op)) {
+      std::optional<qopt::DataKernelForm> form;
+      if (dataKernels)
+        form = qopt::dataKernelForm(op);
+      if (form) {
+        func::FuncOp &fn = dataKernelsByKey[form->key];
+        if (!fn)
+          fn = qopt::generateDataKernel(mb, op, name);
+        op->setAttr(qopt::kKernelAttrName, FlatSymbolRefAttr::get(fn.getSymNameAttr()));
+        op->setAttr(qopt::kKernelRankAttrName, mb.getI64IntegerAttr(form->rank));
+        op->setAttr(qopt::kKernelBytesAttrName, mb.getI64IntegerAttr(form->bytes));
+      } else if (auto e = dyn_cast<Q::FusedElementwiseOp>(op)) {
         func::FuncOp fn = outline(mb, e, name);
         e.setKernelAttr(FlatSymbolRefAttr::get(fn.getSymNameAttr()));
       } else if (auto m = dyn_cast<Q::FusedMatMulOp>(op)) {

@@ -95,8 +95,31 @@ struct KernelCall {
   SmallVector<double> floats;
 };
 
+FailureOr<KernelCall> encodeOp(Operation *op);
+
 /// The opcode and attribute encoding of one qopt op (KernelABI.h lists them).
 FailureOr<KernelCall> encode(Operation *op) {
+  // Data movement and reductions with a generated kernel: opcode Generated, then the op's own
+  // encoding behind the kernel's rank and element bytes.
+  auto rank = op->getAttrOfType<IntegerAttr>("qopt.kernel_rank");
+  auto bytes = op->getAttrOfType<IntegerAttr>("qopt.kernel_bytes");
+  if (op->hasAttr("qopt.kernel") && (rank || bytes)) {
+    if (!rank || !bytes)
+      return op->emitOpError() << "has a generated data kernel without both qopt.kernel_rank and "
+                                  "qopt.kernel_bytes";
+    FailureOr<KernelCall> inner = encodeOp(op);
+    if (failed(inner))
+      return failure();
+    KernelCall k{Opcode::Generated,
+                 {static_cast<int64_t>(inner->opcode), rank.getInt(), bytes.getInt()}, {}};
+    k.ints.append(inner->ints);
+    return k;
+  }
+  return encodeOp(op);
+}
+
+/// The encoding of `op` itself, leaving aside a generated data kernel.
+FailureOr<KernelCall> encodeOp(Operation *op) {
   auto simple = [](Opcode c) -> FailureOr<KernelCall> { return KernelCall{c, {}, {}}; };
   auto reduceCall = [](Opcode c, auto r) -> FailureOr<KernelCall> {
     KernelCall k{c, {r.getKeepdims() ? 1 : 0}, {}};
@@ -118,7 +141,7 @@ FailureOr<KernelCall> encode(Operation *op) {
     k.ints.push_back(panel.getInt());
     return k;
   }
-  if (op->hasAttr("qopt.kernel")) {
+  if (op->hasAttr("qopt.kernel") && isa<Q::SoftmaxOp, Q::RMSNormOp, Q::LayerNormOp>(op)) {
     int64_t rank = rankOf(op->getOperand(0)), axis = rank - 1;
     if (auto l = dyn_cast<Q::LayerNormOp>(op))
       axis = normalize(l.getAxis(), rank);

@@ -273,3 +273,38 @@ func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tens
   %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
   return %0 : tensor<?x40xf32>
 }
+
+// -----
+
+// Data movement and reductions with a generated kernel: opcode Generated (81), the kernel's
+// address first; the attributes are the op's own opcode (Transpose = 44, ReduceMean = 56), the
+// kernel's rank and element bytes, then the op's own attributes (the permutation; keepdims and
+// the axes).
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
+// CHECK: llvm.store %[[FN]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(81 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
+// CHECK: %[[OP2:.*]] = llvm.mlir.constant(81 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP2]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[44, 3, 4, 1, 2, 0]> : tensor<6xi64>)
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[56, 3, 4, 0, 2]> : tensor<5xi64>)
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+llvm.func internal @qopt_kernel_1(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%x: tensor<2x3x4xf32>) -> (tensor<3x4x2xf32>, tensor<2x3xf32>) {
+  %0 = qopt.transpose %x {perm = array<i64: 1, 2, 0>, qopt.kernel = @qopt_kernel_0, qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64} : tensor<2x3x4xf32> -> tensor<3x4x2xf32>
+  %1 = qopt.reduce_mean %x {axes = array<i64: -1>, keepdims = false, qopt.kernel = @qopt_kernel_1, qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64} : tensor<2x3x4xf32> -> tensor<2x3xf32>
+  return %0, %1 : tensor<3x4x2xf32>, tensor<2x3xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{has a generated data kernel without both qopt.kernel_rank and qopt.kernel_bytes}}
+  %0 = qopt.transpose %x {perm = array<i64: 1, 0>, qopt.kernel = @qopt_kernel_0, qopt.kernel_rank = 2 : i64} : tensor<2x3xf32> -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}

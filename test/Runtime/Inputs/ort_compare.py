@@ -11,14 +11,18 @@ ORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "orac
 
 
 def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_args=()):
-    """`inputs`: name -> array (float, int64 or bool); `consts`: (name, array) initializers (f32).
+    """`inputs`: name -> array (float, int64 or bool); `consts`: (name, array) initializers (int64
+    for integer arrays, f32 otherwise).
     Prints `name: ok|FAIL err x max|ref| shape [...]` and returns whether it agreed."""
     def elem(v):
         if v.dtype == np.bool_:
             return TensorProto.BOOL
         return TensorProto.INT64 if v.dtype.kind == "i" else TensorProto.FLOAT
     infos = [helper.make_tensor_value_info(k, elem(v), list(v.shape)) for k, v in inputs.items()]
-    inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k) for k, v in consts]
+    def init(k, v):
+        v = np.asarray(v)
+        return numpy_helper.from_array(v.astype(np.int64 if v.dtype.kind == "i" else np.float32), k)
+    inits = [init(k, v) for k, v in consts]
     graph = helper.make_graph(nodes, name, infos,
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
                               inits)
