@@ -22,6 +22,12 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
 }
 
 void qopt::buildFusionPipeline(OpPassManager &pm, const FusionPipelineOptions &options) {
+  if (options.packMatMulWeights || options.decomposeSoftmax) {
+    QOpt::DecomposeToKernelFormsPassOptions decompose;
+    decompose.gemm = options.packMatMulWeights;
+    decompose.softmax = options.decomposeSoftmax;
+    pm.addNestedPass<func::FuncOp>(QOpt::createDecomposeToKernelFormsPass(decompose));
+  }
   if (options.packMatMulWeights) {
     QOpt::PackMatMulWeightsPassOptions pack;
     pack.panelWidth = options.panelWidth;

@@ -64,16 +64,20 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
   int64_t numInputs = numIns - 1, numOperands = numIns;
   if (rank < 0 || rank > QOPT_MAX_RANK)
     fail("a fused elementwise kernel has rank " + std::to_string(rank));
-  if (dtype != QOPT_FLOAT32 && dtype != QOPT_BOOL)
-    fail("a fused elementwise kernel computes float32 or bool, not " + std::string(dtypeName(dtype)));
+  auto computed = [](int32_t t) {
+    return t == QOPT_FLOAT32 || t == QOPT_BOOL || t == QOPT_INT32 || t == QOPT_INT64;
+  };
+  if (!computed(dtype))
+    fail("a fused elementwise kernel computes float32, bool, int32 or int64, not " +
+         std::string(dtypeName(dtype)));
 
   // The broadcast shape, right-aligned.
   int64_t shape[QOPT_MAX_RANK];
   std::fill(shape, shape + rank, 1);
   for (int64_t k = 0; k < numInputs; ++k) {
     const Tensor &t = *inputs[k];
-    if (t.dtype != QOPT_FLOAT32 && t.dtype != QOPT_BOOL)
-      fail("a fused elementwise kernel takes float32 and bool inputs, not " +
+    if (!computed(t.dtype))
+      fail("a fused elementwise kernel takes float32, bool, int32 and int64 inputs, not " +
            std::string(dtypeName(t.dtype)));
     if (t.rank > rank)
       fail("a fused elementwise kernel of rank " + std::to_string(rank) + " got an input of rank " +

@@ -357,6 +357,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       qopt::FusionPipelineOptions fusion;
       fusion.fuseElementwise = fuseElementwise;
       fusion.packMatMulWeights = generateMatMul;
+      fusion.decomposeSoftmax = generateRowKernels;
       fusion.panelWidth = qopt::hostPanelWidth();
       qopt::buildFusionPipeline(pm, fusion);
       if (stage >= Stage::Runtime)

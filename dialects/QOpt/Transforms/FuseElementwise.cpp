@@ -23,20 +23,29 @@ using namespace mlir;
 using namespace qopt::QOpt;
 
 namespace {
-/// The value of a single-element f32 constant whose rank does not exceed `maxRank` (so leaving it
-/// out of the inputs cannot change the broadcast shape's rank), if `v` is one.
-std::optional<float> foldableScalar(Value v, int64_t maxRank) {
+/// The value of a single-element f32, i32 or i64 constant whose rank does not exceed `maxRank`
+/// (so leaving it out of the inputs cannot change the broadcast shape's rank), if `v` is one.
+TypedAttr foldableScalar(Value v, int64_t maxRank) {
   auto type = cast<RankedTensorType>(v.getType());
-  if (!type.hasStaticShape() || type.getNumElements() != 1 || type.getRank() > maxRank ||
-      !type.getElementType().isF32())
-    return std::nullopt;
+  Type element = type.getElementType();
+  if (!type.hasStaticShape() || type.getNumElements() != 1 || type.getRank() > maxRank)
+    return {};
   ElementsAttr attr = getConstantAttr(v);
-  std::optional<SmallVector<double>> values;
-  if (attr)
-    values = getFloatValues(attr);
-  if (!values || values->size() != 1)
-    return std::nullopt;
-  return static_cast<float>((*values)[0]);
+  if (!attr)
+    return {};
+  if (element.isF32()) {
+    std::optional<SmallVector<double>> values = getFloatValues(attr);
+    if (!values || values->size() != 1)
+      return {};
+    return FloatAttr::get(element, static_cast<float>((*values)[0]));
+  }
+  if (element.isSignlessInteger(32) || element.isSignlessInteger(64)) {
+    std::optional<SmallVector<int64_t>> values = getIntValues(attr);
+    if (!values || values->size() != 1)
+      return {};
+    return IntegerAttr::get(element, (*values)[0]);
+  }
+  return {};
 }
 
 /// Adds `v` to `inputs` (once) and returns its body argument; the arguments of `inputs` start at
@@ -68,9 +77,8 @@ FusedElementwiseOp wrap(OpBuilder &b, Operation *op) {
   OpBuilder bodyBuilder = OpBuilder::atBlockEnd(block);
   SmallVector<Value> inputs, elements;
   for (Value v : op->getOperands()) {
-    if (std::optional<float> c = foldableScalar(v, inputRank)) {
-      elements.push_back(
-          arith::ConstantOp::create(bodyBuilder, op->getLoc(), bodyBuilder.getF32FloatAttr(*c)));
+    if (TypedAttr c = foldableScalar(v, inputRank)) {
+      elements.push_back(arith::ConstantOp::create(bodyBuilder, op->getLoc(), c));
       continue;
     }
     elements.push_back(argumentFor(v, inputs, *block, op->getLoc()));

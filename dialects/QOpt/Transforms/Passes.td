@@ -192,6 +192,42 @@ def FuseQDQPass : Pass<"qopt-fuse-qdq", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def DecomposeToKernelFormsPass : Pass<"qopt-decompose-to-kernel-forms", "::mlir::func::FuncOp"> {
+  let summary = "Rewrites Gemm's general form and middle-axis softmax into ops that have kernels";
+  let description = [{
+    With `gemm`, a `qopt.gemm` of f32 matrices that the packed-weight path does not take whole
+    (a transposed A, alpha or beta other than 1, a B that is not a constant, a bias not along the
+    output columns) becomes `qopt.transpose` of the operands it transposes, `qopt.matmul`, and
+    `qopt.mul` by alpha and beta and `qopt.add` of C, which the matmul and elementwise kernels
+    compute (the multiplies and the add fuse into one chain, or into the product's epilogue).
+    With `softmax`, a softmax of f32 over an axis other than the last becomes a transpose that
+    swaps that axis with the last, a last-axis softmax (a generated row kernel) and the same
+    transpose back.
+
+    Before:
+    ```mlir
+    %y = qopt.gemm %a, %b, %c {alpha = 5.000000e-01 : f32, transA = true}
+        : (tensor<4x3xf32>, tensor<4x5xf32>, tensor<5xf32>) -> tensor<3x5xf32>
+    ```
+    After:
+    ```mlir
+    %t = qopt.transpose %a {perm = array<i64: 1, 0>} : tensor<4x3xf32> -> tensor<3x4xf32>
+    %p = qopt.matmul %t, %b : (tensor<3x4xf32>, tensor<4x5xf32>) -> tensor<3x5xf32>
+    %s = qopt.mul %p, %half : (tensor<3x5xf32>, tensor<f32>) -> tensor<3x5xf32>
+    %y = qopt.add %s, %c : (tensor<3x5xf32>, tensor<5xf32>) -> tensor<3x5xf32>
+    ```
+  }];
+  let options = [
+    Option<"gemm", "gemm", "bool", "true", "decompose gemms the packed-weight path does not take">,
+    Option<"softmax", "softmax", "bool", "true", "decompose softmaxes over a middle axis">,
+  ];
+  let statistics = [
+    Statistic<"numGemms", "num-gemms", "gemms decomposed">,
+    Statistic<"numSoftmaxes", "num-softmaxes", "middle-axis softmaxes decomposed">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def PackMatMulWeightsPass : Pass<"qopt-pack-matmul-weights", "::mlir::ModuleOp"> {
   let summary = "Puts linear layers onto panel-packed weights (qopt.fused_matmul)";
   let description = [{

@@ -11,6 +11,8 @@
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace qopt::QOpt;
 
@@ -21,6 +23,17 @@ bool isTensorOf(Type t, bool (*element)(Type)) {
 }
 bool isF32(Type t) { return t.isF32(); }
 bool isBool(Type t) { return t.isInteger(1); }
+/// The integers a fused body computes on: ONNX's int32 and int64 (shape and position arithmetic).
+bool isInt(Type t) { return t.isSignlessInteger(32) || t.isSignlessInteger(64); }
+bool isCastable(Type t) { return isF32(t) || isBool(t) || isInt(t); }
+
+Type elementOf(Type t) { return cast<RankedTensorType>(t).getElementType(); }
+
+/// Whether every one of `types` is a tensor of the same integer type.
+bool sameInts(TypeRange types) {
+  return !types.empty() && isTensorOf(types.front(), isInt) &&
+         llvm::all_of(types, [&](Type t) { return elementOf(t) == elementOf(types.front()); });
+}
 
 /// The value of a scalar f32 constant, if `v` is one.
 std::optional<double> constantValue(Value v) {
@@ -39,21 +52,110 @@ bool qopt::QOpt::isFusibleElementwise(Operation *op) {
   // Float arithmetic and activations.
   if (isa<NegOp, AbsOp, SqrtOp, ReciprocalOp, ExpOp, LogOp, TanhOp, ErfOp, SigmoidOp, SinOp, CosOp,
           ReluOp, FloorOp, CeilOp, RoundOp, SignOp, SiluOp, GeluOp, AddOp, SubOp, MulOp, DivOp,
-          PowOp, MaxOp, MinOp>(op))
-    return all(op->getOperandTypes(), isF32) && isTensorOf(result, isF32);
+          PowOp, MaxOp, MinOp>(op) &&
+      all(op->getOperandTypes(), isF32) && isTensorOf(result, isF32))
+    return true;
   // Tests and comparisons of floats, and the logic on their results: masks and NaN guards.
-  if (isa<IsNaNOp, EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(op))
-    return all(op->getOperandTypes(), isF32) && isTensorOf(result, isBool);
+  if (isa<IsNaNOp, EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(op) &&
+      all(op->getOperandTypes(), isF32) && isTensorOf(result, isBool))
+    return true;
   if (isa<NotOp, AndOp, OrOp, XorOp>(op))
     return all(op->getOperandTypes(), isBool) && isTensorOf(result, isBool);
-  if (auto where = dyn_cast<WhereOp>(op))
+  if (auto where = dyn_cast<WhereOp>(op)) {
+    SmallVector<Type> values(where->getOperands().drop_front().getTypes());
+    values.push_back(result);
     return isTensorOf(where->getOperand(0).getType(), isBool) &&
-           all(where->getOperands().drop_front().getTypes(), isF32) && isTensorOf(result, isF32);
+           (all(values, isF32) || all(values, isBool) || sameInts(values));
+  }
+  // Integer arithmetic and comparisons (division and modulo stay with the runtime, which
+  // reports a zero divisor).
+  if (isa<NegOp, AbsOp, ReluOp, SignOp, AddOp, SubOp, MulOp, MaxOp, MinOp>(op)) {
+    SmallVector<Type> types(op->getOperandTypes());
+    types.push_back(result);
+    return sameInts(types);
+  }
+  if (isa<EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(op))
+    return sameInts(op->getOperandTypes()) && isTensorOf(result, isBool);
+  if (isa<CastOp>(op))
+    return isTensorOf(op->getOperand(0).getType(), isCastable) && isTensorOf(result, isCastable);
   return false;
 }
 
+namespace {
+/// One element of an integer op (isFusibleElementwise's integer forms), as the runtime's
+/// integer kernels compute it.
+Value emitIntegerElement(OpBuilder &b, Operation *op, ArrayRef<Value> x) {
+  Location loc = op->getLoc();
+  Type type = x[0].getType();
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, v));
+  };
+  auto compare = [&](arith::CmpIPredicate p, Value l, Value r) -> Value {
+    return arith::CmpIOp::create(b, loc, p, l, r);
+  };
+  using P = arith::CmpIPredicate;
+  return llvm::TypeSwitch<Operation *, Value>(op)
+      .Case([&](NegOp) { return arith::SubIOp::create(b, loc, c(0), x[0]); })
+      .Case([&](AbsOp) { return math::AbsIOp::create(b, loc, x[0]); })
+      .Case([&](ReluOp) { return arith::MaxSIOp::create(b, loc, x[0], c(0)); })
+      .Case([&](SignOp) -> Value {
+        Value negative = arith::SelectOp::create(b, loc, compare(P::slt, x[0], c(0)), c(-1), c(0));
+        return arith::SelectOp::create(b, loc, compare(P::sgt, x[0], c(0)), c(1), negative);
+      })
+      .Case([&](AddOp) { return arith::AddIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](SubOp) { return arith::SubIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](MulOp) { return arith::MulIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](MaxOp) { return arith::MaxSIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](MinOp) { return arith::MinSIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](EqualOp) { return compare(P::eq, x[0], x[1]); })
+      .Case([&](LessOp) { return compare(P::slt, x[0], x[1]); })
+      .Case([&](LessEqualOp) { return compare(P::sle, x[0], x[1]); })
+      .Case([&](GreaterOp) { return compare(P::sgt, x[0], x[1]); })
+      .Case([&](GreaterEqualOp) { return compare(P::sge, x[0], x[1]); })
+      .Default([](Operation *) -> Value { return {}; });
+}
+
+/// One element of a cast between f32, i1, i32 and i64, as the runtime's cast: to bool is "not
+/// zero", a float to an integer truncates toward zero (NaN and infinities give 0), a bool is 0 or 1.
+Value emitCastElement(OpBuilder &b, Location loc, Value x, Type to) {
+  Type from = x.getType();
+  if (from == to)
+    return x;
+  if (to.isInteger(1)) {
+    if (from.isF32()) {
+      Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x, zero);
+    }
+    Value zero = arith::ConstantOp::create(b, loc, b.getIntegerAttr(from, 0));
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x, zero);
+  }
+  if (from.isInteger(1))
+    return to.isF32() ? Value(arith::UIToFPOp::create(b, loc, to, x))
+                      : Value(arith::ExtUIOp::create(b, loc, to, x));
+  if (to.isF32())
+    return arith::SIToFPOp::create(b, loc, to, x);
+  if (from.isF32()) {
+    // fptosi of NaN or an infinity is poison; the runtime gives 0 for them.
+    Value magnitude = math::AbsFOp::create(b, loc, x);
+    Value inf = arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+    Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, magnitude, inf);
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    Value safe = arith::SelectOp::create(b, loc, finite, x, zero);
+    return arith::FPToSIOp::create(b, loc, to, safe);
+  }
+  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+    return arith::ExtSIOp::create(b, loc, to, x);
+  return arith::TruncIOp::create(b, loc, to, x);
+}
+} // namespace
+
 Value qopt::QOpt::emitScalarElement(OpBuilder &b, Operation *op, ArrayRef<Value> x) {
   Location loc = op->getLoc();
+  if (isa<CastOp>(op))
+    return emitCastElement(b, loc, x[0], elementOf(op->getResult(0).getType()));
+  if (!isa<WhereOp>(op) && isInt(x[0].getType()))
+    return emitIntegerElement(b, op, x);
   Type f32 = b.getF32Type();
   auto c = [&](double v) -> Value { return arith::ConstantOp::create(b, loc, b.getFloatAttr(f32, v)); };
   auto add = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, loc, l, r); };

@@ -24,14 +24,20 @@ struct FusionPipelineOptions : public mlir::PassPipelineOptions<FusionPipelineOp
                                llvm::cl::init(true)};
   Option<bool> packMatMulWeights{
       *this, "pack-matmul-weights",
-      llvm::cl::desc("Put linear layers with f32 weights onto packed panels (generated kernels)"),
+      llvm::cl::desc("Put linear layers with f32 weights onto packed panels (generated kernels); "
+                     "Gemm's other forms become matmuls and elementwise ops"),
+      llvm::cl::init(true)};
+  Option<bool> decomposeSoftmax{
+      *this, "decompose-softmax",
+      llvm::cl::desc("Turn a softmax over a middle axis into transposes around a last-axis one"),
       llvm::cl::init(true)};
   Option<int64_t> panelWidth{*this, "panel-width",
                              llvm::cl::desc("Output columns per packed weight panel"),
                              llvm::cl::init(32)};
 };
 
-/// Linear layers onto packed weights, elementwise fusion (chains into the matmuls' epilogues) and
+/// Gemm's general form and middle-axis softmax onto kernel forms, linear layers onto packed
+/// weights, elementwise fusion (chains into the matmuls' epilogues) and
 /// cleanup of the fused bodies: the `fused` stage of qopt-compile.
 void buildFusionPipeline(mlir::OpPassManager &pm, const FusionPipelineOptions &options);
 

@@ -91,15 +91,15 @@ func.func @rank_raising_constant(%x: tensor<4xf32>) -> tensor<1x4xf32> {
 
 // -----
 
-// Integer arithmetic and non-elementwise ops are left alone, and a chain stops at them.
+// Integer division and non-elementwise ops are left alone, and a chain stops at them.
 // CHECK-LABEL: func.func @boundaries
-// CHECK: qopt.add %arg1, %arg1 : (tensor<4xi64>, tensor<4xi64>)
+// CHECK: qopt.div %arg1, %arg1 : (tensor<4xi64>, tensor<4xi64>)
 // CHECK: %[[E:.*]] = qopt.fused_elementwise(%arg0)
 // CHECK: %[[S:.*]] = qopt.softmax %[[E]]
 // CHECK: qopt.fused_elementwise(%[[S]], %arg0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
 // CHECK: arith.cmpf olt
 func.func @boundaries(%x: tensor<4xf32>, %i: tensor<4xi64>) -> (tensor<4xi64>, tensor<4xf32>, tensor<4xi1>) {
-  %0 = qopt.add %i, %i : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
+  %0 = qopt.div %i, %i : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
   %1 = qopt.exp %x : tensor<4xf32>
   %2 = qopt.softmax %1 : tensor<4xf32>
   %3 = qopt.less %2, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
@@ -156,15 +156,39 @@ func.func @mask_and_guard(%s: tensor<2x6x?x?xf32>, %m: tensor<1x1x?x?xi1>) -> te
 
 // -----
 
-// Comparisons of integers, and where on integers, stay graph ops.
+// Integer arithmetic, comparisons and where on i64 (position and mask arithmetic) fuse into one
+// kernel with casts between f32, i1, i32 and i64: to i1 is "not zero", f32 to an integer
+// truncates (NaN and infinities give 0), a bool becomes 0 or 1. Ops on i8 stay graph ops.
 // CHECK-LABEL: func.func @integer_masks
-// CHECK-NOT: qopt.fused_elementwise
-// CHECK: qopt.less
-// CHECK: qopt.where
-func.func @integer_masks(%i: tensor<4xi64>, %j: tensor<4xi64>) -> tensor<4xi64> {
-  %0 = qopt.less %i, %j : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi1>
-  %1 = qopt.where %0, %i, %j : (tensor<4xi1>, tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
-  return %1 : tensor<4xi64>
+// CHECK: %[[K:.*]] = qopt.fused_elementwise(%arg2, %arg0, %arg1) : (tensor<4xf32>, tensor<4xi64>, tensor<4xi64>) -> tensor<4xf32> {
+// CHECK-NEXT: ^bb0(%[[X:.*]]: f32, %[[I:.*]]: i64, %[[J:.*]]: i64):
+// CHECK: %[[ABS:.*]] = math.absf %[[X]] : f32
+// CHECK: %[[FIN:.*]] = arith.cmpf olt, %[[ABS]], %{{.*}} : f32
+// CHECK: %[[SAFE:.*]] = arith.select %[[FIN]], %[[X]], %{{.*}} : f32
+// CHECK: %[[T:.*]] = arith.fptosi %[[SAFE]] : f32 to i32
+// CHECK: %[[E:.*]] = arith.extsi %[[T]] : i32 to i64
+// CHECK: %[[D:.*]] = arith.subi %[[I]], %[[J]] : i64
+// CHECK: %[[M:.*]] = arith.maxsi %[[D]], %{{.*}} : i64
+// CHECK: %[[L:.*]] = arith.cmpi slt, %[[I]], %[[J]] : i64
+// CHECK: %[[W:.*]] = arith.select %[[L]], %[[M]], %[[J]] : i64
+// CHECK: %[[S:.*]] = arith.addi %[[W]], %[[E]] : i64
+// CHECK: %[[NZ:.*]] = arith.cmpi ne, %[[S]], %{{.*}} : i64
+// CHECK: %[[F:.*]] = arith.uitofp %[[NZ]] : i1 to f32
+// CHECK: qopt.yield %[[F]] : f32
+// CHECK: qopt.add %arg3, %arg3 : (tensor<4xi8>, tensor<4xi8>)
+func.func @integer_masks(%i: tensor<4xi64>, %j: tensor<4xi64>, %x: tensor<4xf32>, %b: tensor<4xi8>) -> (tensor<4xf32>, tensor<4xi8>) {
+  %zero = arith.constant dense<0> : tensor<i64>
+  %0 = qopt.sub %i, %j : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
+  %1 = qopt.max %0, %zero : (tensor<4xi64>, tensor<i64>) -> tensor<4xi64>
+  %2 = qopt.less %i, %j : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi1>
+  %3 = qopt.where %2, %1, %j : (tensor<4xi1>, tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
+  %4 = qopt.cast %x {to = i32} : tensor<4xf32> -> tensor<4xi32>
+  %5 = qopt.cast %4 {to = i64} : tensor<4xi32> -> tensor<4xi64>
+  %6 = qopt.add %3, %5 : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
+  %7 = qopt.cast %6 {to = i1} : tensor<4xi64> -> tensor<4xi1>
+  %8 = qopt.cast %7 {to = f32} : tensor<4xi1> -> tensor<4xf32>
+  %9 = qopt.add %b, %b : (tensor<4xi8>, tensor<4xi8>) -> tensor<4xi8>
+  return %8, %9 : tensor<4xf32>, tensor<4xi8>
 }
 
 // -----

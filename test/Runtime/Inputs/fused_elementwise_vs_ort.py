@@ -8,7 +8,7 @@ and `N passed, N failed`.
 import sys
 
 import numpy as np
-from onnx import helper
+from onnx import TensorProto, helper
 from ort_compare import compare  # beside this script
 
 WORK = sys.argv[1]
@@ -92,5 +92,29 @@ results.append(case("mask_and_guard", {"s": scores, "m": mask}, [
     N("Xor", ["z", "ge"], ["zx"]), N("Where", ["sel", "t1", "one"], ["t2"]),
     N("Where", ["zx", "t2", "zero"], ["t3"]), N("Where", ["lt", "t3", "one"], ["y"])], [2, 3, 5, 5],
     consts=[("zero", np.float32(0)), ("one", np.float32(1)), ("ninf", np.float32(-3.0e38))]))
+
+# Position and mask arithmetic on int64 (as exporters compute positions from an attention mask),
+# int32 arithmetic, and casts between float, bool, int32 and int64, all in generated kernels.
+ids = rs.randint(-9, 9, size=(3, 1, 7)).astype(np.int64)
+other = rs.randint(-9, 9, size=(1, 4, 7)).astype(np.int64)
+i64 = lambda v: np.array(v, dtype=np.int64)
+results.append(case("int64_positions", {"a": ids, "b": other}, [
+    N("Sub", ["a", "b"], ["d"]), N("Max", ["d", "zero"], ["m"]), N("Mul", ["m", "three"], ["p"]),
+    N("Less", ["a", "b"], ["lt"]), N("Where", ["lt", "p", "b"], ["w"]), N("Abs", ["w"], ["aw"]),
+    N("Neg", ["aw"], ["n"]), N("Min", ["n", "a"], ["mn"]), N("Add", ["mn", "three"], ["s"]),
+    N("Sign", ["s"], ["sg"]), N("Add", ["sg", "s"], ["t"]),
+    N("Equal", ["t", "a"], ["eq"]), N("GreaterOrEqual", ["t", "b"], ["ge"]),
+    N("Or", ["eq", "ge"], ["o"]), N("Cast", ["o"], ["oi"], to=TensorProto.INT64),
+    N("Add", ["t", "oi"], ["u"]), N("Cast", ["u"], ["y"], to=TensorProto.FLOAT)], [3, 4, 7],
+    consts=[("zero", i64(0)), ("three", i64(3))]))
+x = (rs.randn(5, 6) * 40).astype(np.float32)
+x[0, :4] = [-2.7, 2.7, -0.5, 0.0]
+results.append(case("casts", {"x": x, "k": rs.randint(-5, 5, size=(5, 6)).astype(np.int64)}, [
+    N("Cast", ["x"], ["xi"], to=TensorProto.INT32), N("Cast", ["k"], ["ki"], to=TensorProto.INT32),
+    N("Mul", ["xi", "ki"], ["p"]), N("Sub", ["p", "xi"], ["q"]),
+    N("Cast", ["q"], ["ql"], to=TensorProto.INT64), N("Cast", ["x"], ["b"], to=TensorProto.BOOL),
+    N("Cast", ["b"], ["bl"], to=TensorProto.INT64), N("Add", ["ql", "bl"], ["s"]),
+    N("Cast", ["k"], ["kb"], to=TensorProto.BOOL), N("Cast", ["kb"], ["kf"], to=TensorProto.FLOAT),
+    N("Cast", ["s"], ["sf"], to=TensorProto.FLOAT), N("Add", ["sf", "kf"], ["y"])], [5, 6]))
 
 print(f"{sum(results)} passed, {len(results) - sum(results)} failed")

@@ -2,7 +2,8 @@
 """fused_matmul_vs_ort.py WORKDIR - linear layers that qopt compiles into generated matmul kernels
 (weights packed in panels, the consuming elementwise chain as epilogue), compared with ONNX
 Runtime on the same random inputs: row counts that use every row block (8/4/1 or 6/3/1), partial
-last panels, K of 1, 1-D and 3-D activations, transposed weights and Gemm, bias/GELU/residual
+last panels, K of 1, 1-D and 3-D activations, transposed weights and Gemm (in every form),
+bias/GELU/residual
 epilogues, an epilogue input broadcast over some rows, one weight shared by two products, and
 products large enough to be split across threads by panels and by rows. Every case is also
 compiled with --generate-matmul=false (BLAS) as a control. Prints one line per case and
@@ -59,6 +60,16 @@ case("gemm_bias", {"x": rs.randn(9, 20)}, [N("Gemm", ["x", "W", "c"], ["y"], tra
      [("W", w(12, 20)), ("c", rs.randn(12))])
 case("gemm_bias_rows", {"x": rs.randn(9, 20)}, [N("Gemm", ["x", "W", "c"], ["y"])], [9, 12],
      [("W", w(20, 12)), ("c", rs.randn(9, 12))])
+
+# Gemm's other forms (qopt-decompose-to-kernel-forms): transposed A and B with alpha and beta on a
+# constant weight; two activations with a bias broadcast along the rows; a bias of one column.
+case("gemm_general", {"a": rs.randn(20, 9)}, [
+    N("Gemm", ["a", "W", "c"], ["y"], transA=1, transB=1, alpha=0.5, beta=2.0)], [9, 12],
+     [("W", w(12, 20)), ("c", rs.randn(12))])
+case("gemm_activations", {"a": rs.randn(9, 20), "b": rs.randn(20, 12), "c": rs.randn(9, 1)}, [
+    N("Gemm", ["a", "b", "c"], ["y"], alpha=1.5)], [9, 12])
+case("gemm_column_bias", {"x": rs.randn(9, 20)}, [N("Gemm", ["x", "W", "c"], ["y"], beta=0.25)],
+     [9, 12], [("W", w(20, 12)), ("c", rs.randn(9, 1))])
 
 # K = 1, and a 1-D activation.
 case("k_one", {"x": rs.randn(5, 1)}, [N("MatMul", ["x", "W"], ["y"])], [5, 7], [("W", w(1, 7))])
