@@ -244,7 +244,7 @@ void *qopt_rt_weight(void *c, int64_t dtype, int64_t offset, int64_t rank, const
 /// Opcode Generated: the op it names, with its copies, lookups or reduction in the generated
 /// kernel that comes first among the operands.
 static void runGenerated(Context &ctx, Tensor **in, int64_t numIns, Tensor **out, int64_t numOuts,
-                         const int64_t *i, int64_t ni) {
+                         const int64_t *i, int64_t ni, const double *f, int64_t nf) {
   if (ni < 3 || numIns < 2)
     fail("a generated data kernel needs the opcode it performs, its rank and element size, and "
          "the kernel and an input");
@@ -253,15 +253,20 @@ static void runGenerated(Context &ctx, Tensor **in, int64_t numIns, Tensor **out
   auto kernel = reinterpret_cast<FusedKernelFn>(static_cast<void *>(in[0]));
   if (rank < 0 || rank > QOPT_MAX_RANK)
     fail("a generated data kernel has rank " + std::to_string(rank));
+  // The elements a kernel moves are its first operand's (every input's for a concat); a fill's
+  // are checked against its output type.
   for (int64_t k = 1; k < numIns; ++k)
-    if (in[k] && (k == 1 || op == Opcode::Concat) &&
+    if (in[k] && (k == 1 || op == Opcode::Concat) && op != Opcode::ConstantOfShape &&
         dtypeSize(in[k]->dtype) != static_cast<size_t>(bytes))
       fail("a generated data kernel moves " + std::to_string(bytes) + "-byte elements, not " +
            dtypeName(in[k]->dtype));
   switch (op) {
   case Opcode::Transpose: case Opcode::Slice: case Opcode::Expand: case Opcode::Tile:
-  case Opcode::Concat: case Opcode::Split: case Opcode::Gather:
-    return runDataMovement(op, ctx, in + 1, numIns - 1, out, numOuts, i + 3, ni - 3, kernel, rank);
+  case Opcode::Concat: case Opcode::Split: case Opcode::Gather: case Opcode::GatherElements:
+  case Opcode::GatherND: case Opcode::Range: case Opcode::CumSum: case Opcode::Trilu:
+  case Opcode::ConstantOfShape:
+    return runDataMovement(op, ctx, in + 1, numIns - 1, out, numOuts, i + 3, ni - 3, f, nf,
+                           kernel, rank, bytes);
   case Opcode::ReduceSum: case Opcode::ReduceMean: case Opcode::ReduceMax: case Opcode::ReduceMin:
   case Opcode::ReduceProd:
     return runGeneratedReduction(op, ctx, *in[1], i + 3, ni - 3, out, kernel, rank);
@@ -284,7 +289,7 @@ static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tenso
   if (op == Opcode::RowKernel)
     return runRowKernel(ctx, reinterpret_cast<void **>(in), numIns, out, i, ni);
   if (op == Opcode::Generated)
-    return runGenerated(ctx, in, numIns, out, numOuts, i, ni);
+    return runGenerated(ctx, in, numIns, out, numOuts, i, ni, f, nf);
   if (op <= Opcode::Where || op == Opcode::Round || op == Opcode::Sign || op == Opcode::Xor)
     return runElementwise(op, ctx, in, numIns, out, i, ni);
   if (op <= Opcode::Trilu || op == Opcode::Tile)

@@ -68,6 +68,7 @@ struct Mover {
   Context &ctx;
   FusedKernelFn kernel = nullptr;
   int64_t rank = 0;
+  int64_t bytes = 0; // of the elements the kernel moves
 
   /// Copies the view of `src` with `shape` and element strides `srcStrides` into `dst`, laid out
   /// with `dstStrides` (row-major when empty).
@@ -162,10 +163,32 @@ void gather(const Mover &mover, Tensor &data, Tensor &indices, int64_t axisAttr,
     }
 }
 
-void gatherElements(Context &ctx, Tensor &data, Tensor &indices, int64_t axisAttr, Tensor **outs) {
+void gatherElements(const Mover &mover, Tensor &data, Tensor &indices, int64_t axisAttr,
+                    Tensor **outs) {
+  Context &ctx = mover.ctx;
   int64_t axis = normalizeAxis(axisAttr, data.rank);
   Tensor *out = ctx.allocate(data.dtype, indices.shape());
   outs[0] = out;
+  if (mover.kernel) {
+    if (indices.rank != data.rank || data.rank != mover.rank)
+      fail("gather_elements indices of rank " + std::to_string(indices.rank) + " for data of rank " +
+           std::to_string(data.rank));
+    for (int d = 0; d < data.rank; ++d)
+      if (d != axis && indices.dims[d] > data.dims[d])
+        fail("gather_elements indices " + shapeString(indices.shape()) + " exceed the data " +
+             shapeString(data.shape()));
+    checkIndices(indices, data.dims[axis]);
+    if (out->numElements() == 0)
+      return;
+    // The data keeps its own strides; the kernel reads it where the indices say.
+    std::vector<int64_t> dataStrides = contiguousStrides(data.shape());
+    KernelOperands operands;
+    operands.add(data.data, data.rank, data.dims, dataStrides.data());
+    operands.add(indices.data, indices.rank, indices.dims);
+    operands.add(out->data, out->rank, out->dims);
+    operands.call(mover.kernel);
+    return;
+  }
   std::vector<int64_t> dStrides = contiguousStrides(data.shape());
   std::vector<int64_t> iShape = indices.shape();
   size_t elem = dtypeSize(data.dtype);
@@ -191,7 +214,9 @@ void gatherElements(Context &ctx, Tensor &data, Tensor &indices, int64_t axisAtt
   }
 }
 
-void gatherND(Context &ctx, Tensor &data, Tensor &indices, int64_t batchDims, Tensor **outs) {
+void gatherND(const Mover &mover, Tensor &data, Tensor &indices, int64_t batchDims,
+              Tensor **outs) {
+  Context &ctx = mover.ctx;
   int64_t depth = indices.dims[indices.rank - 1];
   std::vector<int64_t> shape(indices.dims, indices.dims + indices.rank - 1);
   for (int i = batchDims + depth; i < data.rank; ++i)
@@ -210,6 +235,33 @@ void gatherND(Context &ctx, Tensor &data, Tensor &indices, int64_t batchDims, Te
   int64_t perBatch = tuples / std::max<int64_t>(batch, 1);
   size_t bytes = slice * dtypeSize(data.dtype);
   int64_t batchStride = batchDims > 0 ? dStrides[batchDims - 1] : 0;
+  if (mover.kernel) {
+    // Checked here, so the kernel only adds up offsets and copies slices.
+    for (int64_t t = 0; t < tuples; ++t)
+      for (int64_t k = 0; k < depth; ++k) {
+        int64_t dim = data.dims[batchDims + k], c = readInt(indices, t * depth + k);
+        if (c < -dim || c >= dim)
+          fail("gather_nd index out of range");
+      }
+    if (tuples == 0 || slice == 0)
+      return;
+    std::vector<int64_t> dims(2 * depth);
+    for (int64_t k = 0; k < depth; ++k) {
+      dims[k] = data.dims[batchDims + k];
+      dims[depth + k] = dStrides[batchDims + k];
+    }
+    int64_t params[2] = {std::max<int64_t>(perBatch, 1), batchStride};
+    int64_t total = data.numElements(), indexSizes[2] = {tuples, depth},
+            dimSizes[2] = {2, depth}, outSizes[2] = {tuples, slice}, two = 2;
+    KernelOperands operands;
+    operands.add(data.data, 1, &total);
+    operands.add(indices.data, 2, indexSizes);
+    operands.add(dims.data(), 2, dimSizes);
+    operands.add(outs[0]->data, 2, outSizes);
+    operands.add(params, 1, &two);
+    operands.call(mover.kernel);
+    return;
+  }
   for (int64_t t = 0; t < tuples; ++t) {
     int64_t b = perBatch ? t / perBatch : 0, offset = b * batchStride;
     for (int64_t k = 0; k < depth; ++k) {
@@ -260,11 +312,27 @@ void concat(const Mover &mover, Tensor **ins, int64_t numIns, int64_t axisAttr, 
     }
 }
 
-void range(Context &ctx, Tensor &start, Tensor &limit, Tensor &delta, Tensor **outs) {
+/// Range in a generated kernel: start + i * delta for i below n.
+void generatedRange(const Mover &mover, Tensor &start, Tensor &delta, Tensor *out) {
+  int64_t n = out->numElements(), one = 1;
+  if (n == 0)
+    return;
+  KernelOperands operands;
+  operands.add(start.data, 1, &one);
+  operands.add(delta.data, 1, &one);
+  operands.add(out->data, 1, &n);
+  operands.call(mover.kernel);
+}
+
+void range(const Mover &mover, Tensor &start, Tensor &limit, Tensor &delta, Tensor **outs) {
+  Context &ctx = mover.ctx;
   if (start.dtype == QOPT_FLOAT32) {
     float s = *start.as<float>(), l = *limit.as<float>(), d = *delta.as<float>();
     int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
     Tensor *out = ctx.allocate(QOPT_FLOAT32, {n});
+    outs[0] = out;
+    if (mover.kernel)
+      return generatedRange(mover, start, delta, out);
     for (int64_t i = 0; i < n; ++i)
       out->as<float>()[i] = s + i * d;
     outs[0] = out;
@@ -275,6 +343,10 @@ void range(Context &ctx, Tensor &start, Tensor &limit, Tensor &delta, Tensor **o
     fail("range with a zero delta");
   int64_t n = std::max<int64_t>(0, (l - s + d + (d > 0 ? -1 : 1)) / d);
   Tensor *out = ctx.allocate(start.dtype, {n});
+  if (mover.kernel) {
+    outs[0] = out;
+    return generatedRange(mover, start, delta, out);
+  }
   for (int64_t i = 0; i < n; ++i) {
     int64_t v = s + i * d;
     if (start.dtype == QOPT_INT64)
@@ -285,7 +357,8 @@ void range(Context &ctx, Tensor &start, Tensor &limit, Tensor &delta, Tensor **o
   outs[0] = out;
 }
 
-void cumSum(Context &ctx, Tensor &in, const int64_t *attrs, Tensor **outs) {
+void cumSum(const Mover &mover, Tensor &in, const int64_t *attrs, Tensor **outs) {
+  Context &ctx = mover.ctx;
   int64_t axis = normalizeAxis(attrs[0], in.rank);
   bool exclusive = attrs[1], reverse = attrs[2];
   Tensor *out = ctx.allocate(in.dtype, in.shape());
@@ -295,6 +368,16 @@ void cumSum(Context &ctx, Tensor &in, const int64_t *attrs, Tensor **outs) {
     outer *= in.dims[i];
   for (int i = axis + 1; i < in.rank; ++i)
     inner *= in.dims[i];
+  if (mover.kernel) {
+    if (out->numElements() == 0)
+      return;
+    int64_t view[3] = {outer, dim, inner};
+    KernelOperands operands;
+    operands.add(in.data, 3, view);
+    operands.add(out->data, 3, view);
+    operands.call(mover.kernel);
+    return;
+  }
   auto run = [&](auto *tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     for (int64_t o = 0; o < outer; ++o)
@@ -474,11 +557,36 @@ void split(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs, int6
   }
 }
 
-void constantOfShape(Context &ctx, Tensor &shapeT, const int64_t *i, const double *f,
-                     Tensor **outs) {
+void constantOfShape(const Mover &mover, Tensor &shapeT, const int64_t *i, int64_t ni,
+                     const double *f, int64_t nf, Tensor **outs) {
+  if (ni < 2 || nf < 1)
+    fail("constant_of_shape needs its element type and value");
+  Context &ctx = mover.ctx;
   Tensor *out = ctx.allocate(static_cast<int32_t>(i[0]), readInts(shapeT));
   outs[0] = out;
   int64_t n = out->numElements();
+  if (mover.kernel) {
+    if (dtypeSize(out->dtype) != static_cast<size_t>(mover.bytes))
+      fail("a generated fill of " + std::to_string(mover.bytes) + "-byte elements cannot fill " +
+           dtypeName(out->dtype));
+    // The value's bits in the output's type; the kernel copies them into every element.
+    alignas(8) unsigned char value[8] = {};
+    switch (out->dtype) {
+    case QOPT_FLOAT32: { float v = static_cast<float>(f[0]); std::memcpy(value, &v, 4); break; }
+    case QOPT_FLOAT64: std::memcpy(value, &f[0], 8); break;
+    case QOPT_INT64: std::memcpy(value, &i[1], 8); break;
+    case QOPT_INT32: { int32_t v = static_cast<int32_t>(i[1]); std::memcpy(value, &v, 4); break; }
+    default: value[0] = static_cast<uint8_t>(i[1]); break;
+    }
+    if (n == 0)
+      return;
+    int64_t one = 1;
+    KernelOperands operands;
+    operands.add(value, 1, &one);
+    operands.add(out->data, 1, &n);
+    operands.call(mover.kernel);
+    return;
+  }
   switch (out->dtype) {
   case QOPT_FLOAT32: std::fill_n(out->as<float>(), n, static_cast<float>(f[0])); break;
   case QOPT_FLOAT64: std::fill_n(out->as<double>(), n, f[0]); break;
@@ -488,13 +596,27 @@ void constantOfShape(Context &ctx, Tensor &shapeT, const int64_t *i, const doubl
   }
 }
 
-void trilu(Context &ctx, Tensor &in, Tensor *kT, bool upper, Tensor **outs) {
+void trilu(const Mover &mover, Tensor &in, Tensor *kT, bool upper, Tensor **outs) {
+  Context &ctx = mover.ctx;
   int64_t k = kT ? readInt(*kT, 0) : 0;
   Tensor *out = ctx.allocate(in.dtype, in.shape());
   outs[0] = out;
+  if (in.rank < 2)
+    fail("trilu needs a matrix, not " + shapeString(in.shape()));
   int64_t rows = in.dims[in.rank - 2], cols = in.dims[in.rank - 1];
   int64_t mats = in.numElements() / std::max<int64_t>(rows * cols, 1);
   size_t elem = dtypeSize(in.dtype);
+  if (mover.kernel) {
+    if (in.numElements() == 0)
+      return;
+    int64_t view[3] = {mats, rows, cols}, one = 1;
+    KernelOperands operands;
+    operands.add(in.data, 3, view);
+    operands.add(out->data, 3, view);
+    operands.add(&k, 1, &one);
+    operands.call(mover.kernel);
+    return;
+  }
   std::memcpy(out->data, in.data, in.numElements() * elem);
   for (int64_t m = 0; m < mats; ++m)
     for (int64_t r = 0; r < rows; ++r)
@@ -509,15 +631,14 @@ void trilu(Context &ctx, Tensor &in, Tensor *kT, bool upper, Tensor **outs) {
 void qopt::rt::runShapeOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
                           int64_t numOuts, const int64_t *i, int64_t ni, const double *f,
                           int64_t nf) {
-  if (op == Opcode::ConstantOfShape)
-    return constantOfShape(ctx, *ins[0], i, f, outs);
-  runDataMovement(op, ctx, ins, numIns, outs, numOuts, i, ni, nullptr, 0);
+  runDataMovement(op, ctx, ins, numIns, outs, numOuts, i, ni, f, nf, nullptr, 0, 0);
 }
 
 void qopt::rt::runDataMovement(Opcode op, Context &ctx, Tensor **ins, int64_t numIns,
                                Tensor **outs, int64_t numOuts, const int64_t *i, int64_t ni,
-                               FusedKernelFn kernel, int64_t kernelRank) {
-  Mover mover{ctx, kernel, kernelRank};
+                               const double *f, int64_t nf, FusedKernelFn kernel,
+                               int64_t kernelRank, int64_t kernelBytes) {
+  Mover mover{ctx, kernel, kernelRank, kernelBytes};
   switch (op) {
   case Opcode::Shape: {
     Tensor *out = ctx.allocate(QOPT_INT64, {std::max<int64_t>(0, i[1] - i[0])});
@@ -527,11 +648,11 @@ void qopt::rt::runDataMovement(Opcode op, Context &ctx, Tensor **ins, int64_t nu
     return;
   }
   case Opcode::Gather: return gather(mover, *ins[0], *ins[1], i[0], outs);
-  case Opcode::GatherElements: return gatherElements(ctx, *ins[0], *ins[1], i[0], outs);
-  case Opcode::GatherND: return gatherND(ctx, *ins[0], *ins[1], i[0], outs);
+  case Opcode::GatherElements: return gatherElements(mover, *ins[0], *ins[1], i[0], outs);
+  case Opcode::GatherND: return gatherND(mover, *ins[0], *ins[1], i[0], outs);
   case Opcode::Concat: return concat(mover, ins, numIns, i[0], outs);
-  case Opcode::Range: return range(ctx, *ins[0], *ins[1], *ins[2], outs);
-  case Opcode::CumSum: return cumSum(ctx, *ins[0], i, outs);
+  case Opcode::Range: return range(mover, *ins[0], *ins[1], *ins[2], outs);
+  case Opcode::CumSum: return cumSum(mover, *ins[0], i, outs);
   case Opcode::Expand: return expand(mover, *ins[0], *ins[1], outs);
   case Opcode::Tile: return tile(mover, *ins[0], *ins[1], outs);
   case Opcode::Reshape: return reshape(ctx, *ins[0], *ins[1], i[0] != 0, outs);
@@ -556,7 +677,8 @@ void qopt::rt::runDataMovement(Opcode op, Context &ctx, Tensor **ins, int64_t nu
     outs[0] = ctx.view(*ins[0], shape);
     return;
   }
-  case Opcode::Trilu: return trilu(ctx, *ins[0], numIns > 1 ? ins[1] : nullptr, i[0] != 0, outs);
+  case Opcode::Trilu: return trilu(mover, *ins[0], numIns > 1 ? ins[1] : nullptr, i[0] != 0, outs);
+  case Opcode::ConstantOfShape: return constantOfShape(mover, *ins[0], i, ni, f, nf, outs);
   default: fail("not a shape op");
   }
 }

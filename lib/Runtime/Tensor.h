@@ -150,11 +150,12 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
 /// are split along their outermost dim across the pool.
 void runStridedKernel(Context &ctx, FusedKernelFn kernel, int64_t rank, const int64_t *shape,
                       int64_t numOperands, void *const *data, const int64_t *strides);
-/// Runs a shape or data-movement opcode; with a generated `kernel` (opcode Generated) its copies
-/// or lookups run in that kernel instead of the runtime's loops.
+/// Runs a shape or data-movement opcode; with a generated `kernel` of `kernelRank` and elements of
+/// `kernelBytes` (opcode Generated) its copies, lookups, fills and scans run in that kernel
+/// instead of the runtime's loops.
 void runDataMovement(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
-                     int64_t numOuts, const int64_t *i, int64_t ni, FusedKernelFn kernel,
-                     int64_t kernelRank);
+                     int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf,
+                     FusedKernelFn kernel, int64_t kernelRank, int64_t kernelBytes);
 /// A reduction (ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd) of a float32 tensor in
 /// a generated kernel of input rank `kernelRank` that reduces its trailing dims.
 void runGeneratedReduction(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni,
@@ -164,7 +165,7 @@ void runGeneratedReduction(Opcode op, Context &ctx, Tensor &in, const int64_t *i
 /// (two pointers, offset, sizes, strides) per operand.
 class KernelOperands {
 public:
-  static constexpr int kMaxOperands = 4;
+  static constexpr int kMaxOperands = 5;
   /// Adds a rank-`rank` view of `data` with `sizes` and element `strides` (row-major when null).
   void add(const void *data, int64_t rank, const int64_t *sizes, const int64_t *strides = nullptr) {
     if (count == kMaxOperands)

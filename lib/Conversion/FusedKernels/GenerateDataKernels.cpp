@@ -206,7 +206,7 @@ std::optional<qopt::DataKernelForm> qopt::dataKernelForm(Operation *op) {
       f->key += ".q" + std::to_string(reducedAxes(op).size());
     return f;
   }
-  return std::nullopt;
+  return indexKernelForm(op);
 }
 
 func::FuncOp qopt::generateDataKernel(OpBuilder &mb, Operation *op, StringRef name) {
@@ -215,6 +215,8 @@ func::FuncOp qopt::generateDataKernel(OpBuilder &mb, Operation *op, StringRef na
   Location loc = op->getLoc();
   if (isReduction(op))
     return reduceKernel(mb, op, name);
+  if (indexKernelForm(op))
+    return generateIndexKernel(mb, op, name);
   Type bits = mb.getIntegerType(8 * form->bytes);
   if (auto g = dyn_cast<Q::GatherOp>(op))
     return gatherKernel(mb, loc, name, bits, elementOf(g.getIndices()));

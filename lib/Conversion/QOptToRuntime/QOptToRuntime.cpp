@@ -111,7 +111,8 @@ FailureOr<KernelCall> encode(Operation *op) {
     if (failed(inner))
       return failure();
     KernelCall k{Opcode::Generated,
-                 {static_cast<int64_t>(inner->opcode), rank.getInt(), bytes.getInt()}, {}};
+                 {static_cast<int64_t>(inner->opcode), rank.getInt(), bytes.getInt()},
+                 inner->floats};
     k.ints.append(inner->ints);
     return k;
   }
@@ -420,11 +421,14 @@ void ConvertQOptToRuntimePass::runOnOperation() {
     return LLVM::GEPOp::create(b, loc, ptr, ptr, array, ArrayRef<LLVM::GEPArg>{i});
   };
 
-  // A 2-D transpose feeding only a matmul's rhs is not materialized: the matmul reads the
-  // untransposed tensor with its transpose flag (the lm head's tied embedding is the big case).
+  // A 2-D transpose feeding only a BLAS matmul's rhs is not materialized: the matmul reads the
+  // untransposed tensor with its transpose flag. (A matmul with a generated kernel reads row-major
+  // operands, so its transpose stays, as a generated copy.)
   DenseMap<Operation *, Value> transposedRhs;
   SmallPtrSet<Operation *, 8> foldedTransposes;
   main.walk([&](Q::MatMulOp mm) {
+    if (mm->hasAttr("qopt.kernel"))
+      return;
     auto t = mm.getRhs().getDefiningOp<Q::TransposeOp>();
     if (t && t.getPerm() == ArrayRef<int64_t>{1, 0} && t->hasOneUse()) {
       transposedRhs[mm] = t.getInput();

@@ -250,6 +250,26 @@ func.func @main(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3x5xf3
 
 // -----
 
+// A product with a generated kernel reads its rhs row-major: a 2-D transpose feeding it is run
+// (Transpose = 44) rather than folded into a transpose flag, and the product (79) has no attributes.
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[T:.*]] = llvm.mlir.constant(44 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[T]],
+// CHECK: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(79 : i64) : i64
+// CHECK: %[[NONE:.*]] = llvm.mlir.constant(0 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[NULL]], %[[NONE]],
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%a: tensor<7x33xf32>, %b: tensor<20x33xf32>) -> tensor<7x20xf32> {
+  %t = qopt.transpose %b {perm = array<i64: 1, 0>} : tensor<20x33xf32> -> tensor<33x20xf32>
+  %0 = qopt.matmul %a, %t {qopt.kernel = @qopt_kernel_0} : (tensor<7x33xf32>, tensor<33x20xf32>) -> tensor<7x20xf32>
+  return %0 : tensor<7x20xf32>
+}
+
+// -----
+
 // A quantized layer with a generated panel kernel: opcode QuantMatMulKernel (80), the kernel's
 // address first; the scheme's attributes, the int8-activations flag (0) and the panel width (32).
 // CHECK-LABEL: llvm.func @qopt_graph(
@@ -299,6 +319,25 @@ func.func @main(%x: tensor<2x3x4xf32>) -> (tensor<3x4x2xf32>, tensor<2x3xf32>) {
   %0 = qopt.transpose %x {perm = array<i64: 1, 2, 0>, qopt.kernel = @qopt_kernel_0, qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64} : tensor<2x3x4xf32> -> tensor<3x4x2xf32>
   %1 = qopt.reduce_mean %x {axes = array<i64: -1>, keepdims = false, qopt.kernel = @qopt_kernel_1, qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64} : tensor<2x3x4xf32> -> tensor<2x3xf32>
   return %0, %1 : tensor<3x4x2xf32>, tensor<2x3xf32>
+}
+
+// -----
+
+// A generated fill keeps its float attribute (the value), besides opcode ConstantOfShape (49), the
+// kernel's rank and bytes, the element type (float32 = 1) and the integer value.
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(81 : i64) : i64
+// CHECK: %[[NI:.*]] = llvm.mlir.constant(5 : i64) : i64
+// CHECK: %[[NF:.*]] = llvm.mlir.constant(1 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[NI]], %{{.*}}, %[[NF]])
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[49, 1, 4, 1, 0]> : tensor<5xi64>)
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<2.500000e+00> : tensor<1xf64>)
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%shape: tensor<2xi64>) -> tensor<?x?xf32> {
+  %0 = qopt.constant_of_shape %shape {qopt.kernel = @qopt_kernel_0, qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 1 : i64, value = dense<2.5> : tensor<1xf32>} : tensor<2xi64> -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
 }
 
 // -----

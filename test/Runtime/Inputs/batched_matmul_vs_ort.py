@@ -4,7 +4,8 @@ compiled by qopt and run on two threads, compared with ONNX Runtime: the generat
 read at run time, rows of the rhs read with masked loads) and, as a control, OpenBLAS
 (--generate-matmul=false). Products split across the worker pool one per thread, broadcast batch
 dimensions, a shared 2-D rhs split by columns, widths that are not a multiple of any panel, a
-transposed 2-D rhs (left to BLAS), large and tiny products. Prints one line per case and
+transposed 2-D rhs (a generated copy, then the kernel; BLAS reads it transposed), large and tiny
+products. Prints one line per case and
 `N passed, N failed`.
 """
 import sys
@@ -34,5 +35,5 @@ case("shared_weight", [2, 3, 50, 64], [64, 96])           # one product over all
 case("shared_columns", [300, 64], [64, 200])              # split by columns, N = 200
 case("large_products", [2, 256, 128], [2, 128, 256])      # BLAS threads each
 case("tiny_products", [3, 1, 64], [3, 64, 5])             # too small to split
-case("transposed_rhs", [7, 33], [20, 33], transpose_b=True)  # read transposed by BLAS
+case("transposed_rhs", [7, 33], [20, 33], transpose_b=True)  # copied, or read transposed by BLAS
 cases.summary()

@@ -3,7 +3,8 @@
 generated kernels (strided copies, gathers, reductions), compared with ONNX Runtime on the same
 random inputs. Covers every op that takes such a kernel, on 1-, 4- and 8-byte elements, with
 negative slice steps, broadcasts, uneven splits, negative and int32 indices, non-adjacent reduced
-axes and copies large enough to be split across threads. Each case is also compiled with
+axes, copies large enough to be split across threads, and the ops computed from positions (Range,
+Trilu, ConstantOfShape, GatherElements, GatherND, CumSum). Each case is also compiled with
 --generate-data-kernels=false (the runtime's loops) as a control. Prints one line per case and
 `N passed, N failed`.
 """
@@ -65,5 +66,36 @@ case("reduce_prod_first", {"x": 1 + 0.1 * x}, [N("ReduceProd", ["x"], ["y"], axe
      [5, 6])
 case("reduce_mean_large", {"x": rs.randn(3, 50000)}, [N("ReduceMean", ["x"], ["y"], axes=[1])],
      [3, 1])
+
+# Ops computed from positions: ranges of floats and of integers, Trilu both ways with a k, a
+# fill of a shape known only at run time, GatherElements and GatherND (with batch dims) with
+# negative indices, CumSum forward, reversed and exclusive, on floats and integers.
+case("range_float", {"s": np.float32(-1.5), "l": np.float32(4.0), "d": np.float32(0.75)},
+     [N("Range", ["s", "l", "d"], ["y"])], [8])
+case("range_int", {"s": I64(10).reshape(()), "l": I64(-3).reshape(()), "d": I64(-4).reshape(())}, [
+    N("Range", ["s", "l", "d"], ["r"]), N("Cast", ["r"], ["y"], to=TensorProto.FLOAT)], [4])
+case("trilu_lower", {"x": rs.randn(2, 5, 7)}, [N("Trilu", ["x", "k"], ["y"], upper=0)], [2, 5, 7],
+     [("k", I64(1).reshape(()))])
+case("trilu_upper", {"x": rs.randn(6, 4)}, [N("Trilu", ["x", "k"], ["y"], upper=1)], [6, 4],
+     [("k", I64(-2).reshape(()))])
+case("constant_of_shape", {"x": rs.randn(3, 5)}, [
+    N("Shape", ["x"], ["s"]),
+    N("ConstantOfShape", ["s"], ["c"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [2.5])),
+    N("Add", ["x", "c"], ["y"])], [3, 5], dynamic=("x",))
+case("gather_elements", {"x": rs.randn(3, 4, 5),
+                         "i": rs.randint(-4, 4, size=(3, 2, 5)).astype(np.int64)},
+     [N("GatherElements", ["x", "i"], ["y"], axis=1)], [3, 2, 5])
+case("gather_nd", {"x": rs.randn(2, 3, 4), "i": I64(1, -1, 0, 2).reshape(2, 2)},
+     [N("GatherND", ["x", "i"], ["y"])], [2, 4])
+case("gather_nd_batch", {"x": rs.randn(2, 3, 4), "i": I64(2, -3).reshape(2, 1)},
+     [N("GatherND", ["x", "i"], ["y"], batch_dims=1)], [2, 4])
+case("cum_sum", {"x": rs.randn(3, 5, 4)}, [N("CumSum", ["x", "axis"], ["y"])], [3, 5, 4],
+     [("axis", I64(1).reshape(()))])
+case("cum_sum_exclusive_reverse", {"x": rs.randn(3, 5, 4)},
+     [N("CumSum", ["x", "axis"], ["y"], exclusive=1, reverse=1)], [3, 5, 4],
+     [("axis", I64(-1).reshape(()))])
+case("cum_sum_int", {"m": rs.randint(0, 2, size=(2, 9)).astype(np.int64)}, [
+    N("CumSum", ["m", "axis"], ["c"], exclusive=1), N("Cast", ["c"], ["y"], to=TensorProto.FLOAT)],
+     [2, 9], [("axis", I64(1).reshape(()))])
 
 cases.summary()

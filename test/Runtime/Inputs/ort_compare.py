@@ -10,15 +10,19 @@ from onnx import TensorProto, helper, numpy_helper, save
 ORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "oracle", "run_ort.js")
 
 
-def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_args=()):
+def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_args=(),
+            dynamic=()):
     """`inputs`: name -> array (float, int64 or bool); `consts`: (name, array) initializers (int64
-    for integer arrays, f32 otherwise).
+    for integer arrays, f32 otherwise); the inputs named in `dynamic` get symbolic dims, so that
+    shapes computed from them are left to run time.
     Prints `name: ok|FAIL err x max|ref| shape [...]` and returns whether it agreed."""
     def elem(v):
         if v.dtype == np.bool_:
             return TensorProto.BOOL
         return TensorProto.INT64 if v.dtype.kind == "i" else TensorProto.FLOAT
-    infos = [helper.make_tensor_value_info(k, elem(v), list(v.shape)) for k, v in inputs.items()]
+    def dims(k, v):
+        return [f"{k}_{i}" for i in range(v.ndim)] if k in dynamic else list(v.shape)
+    infos = [helper.make_tensor_value_info(k, elem(v), dims(k, v)) for k, v in inputs.items()]
     def init(k, v):
         v = np.asarray(v)
         return numpy_helper.from_array(v.astype(np.int64 if v.dtype.kind == "i" else np.float32), k)
@@ -62,10 +66,11 @@ class Cases:
         self.work, self.suffix, self.flags = work, control_suffix, list(control_flags)
         self.results = []
 
-    def case(self, name, inputs, nodes, out_shape, consts=(), tol=1e-5):
-        self.results.append(compare(self.work, name, inputs, nodes, out_shape, consts, tol))
+    def case(self, name, inputs, nodes, out_shape, consts=(), tol=1e-5, dynamic=()):
+        self.results.append(compare(self.work, name, inputs, nodes, out_shape, consts, tol,
+                                    dynamic=dynamic))
         self.results.append(compare(self.work, name + self.suffix, inputs, nodes, out_shape,
-                                    consts, tol, self.flags))
+                                    consts, tol, self.flags, dynamic))
 
     def summary(self):
         passed = sum(self.results)
