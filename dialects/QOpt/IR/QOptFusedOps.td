@@ -3,12 +3,13 @@
 
 def QOpt_FusedElementwiseOp : QOpt_Op<"fused_elementwise", [Pure, IsolatedFromAbove,
     SingleBlockImplicitTerminator<"YieldOp">]> {
-  let summary = "a chain of elementwise ops on f32 and i1 computed in one loop nest";
+  let summary = "a chain of elementwise ops on f32, i1, i32 and i64 computed in one loop nest";
   let description = [{
     `qopt-fuse-elementwise` replaces a chain of elementwise ops with this op so that the chain
     reads its inputs once and writes one result, instead of every op writing a tensor. The inputs
     broadcast together as NumPy (and ONNX) broadcast; the result has the broadcast shape. Inputs and
-    result are f32 or i1 (masks, NaN tests, comparisons). The body computes one element: its
+    result are f32, i1 (masks, NaN tests, comparisons), i32 or i64 (position and shape
+    arithmetic). The body computes one element: its
     arguments are one element of each input, in order, and it yields the result element. It holds
     `arith` and `math` ops on scalars only (single-element constants of the chain are folded into
     it), so it is isolated from the graph around it.
