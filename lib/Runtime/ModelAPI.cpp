@@ -116,14 +116,45 @@ qopt_model *qopt_model_create(const char *weightsPath, int numThreads) {
   return m;
 }
 
+/// Opcode names for the profile, in the enum's order.
+static const char *const kOpcodeNames[] = {
+    "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log", "Tanh", "Erf", "Sigmoid", "Sin", "Cos",
+    "Relu", "Floor", "Ceil", "Not", "Silu", "IsNaN", "Gelu", "Cast", "Add", "Sub", "Mul", "Div",
+    "Pow", "Max", "Min", "Mod", "And", "Or", "Equal", "Less", "LessEqual", "Greater",
+    "GreaterEqual", "Where", "Shape", "Gather", "GatherElements", "GatherND", "Concat", "Range",
+    "CumSum", "Expand", "Reshape", "Transpose", "Slice", "Split", "Squeeze", "Unsqueeze",
+    "ConstantOfShape", "Trilu", "MatMul", "Gemm", "Softmax", "LayerNorm", "RMSNorm", "ReduceMean",
+    "ReduceSum", "ReduceMax", "ReduceMin", "QuantMatMul", "QuantGather", "Quantize", "Dequantize",
+    "DynamicQuantize", "MatMulInteger", "QLinearMatMul", "Round", "Sign", "Tile", "ReduceProd",
+    "QLinearAdd", "QLinearMul", "QLinearSoftmax", "FusedElementwise", "Xor", "FusedMatMul",
+    "RowKernel", "PanelGather", "MatMulKernel", "QuantMatMulKernel", "Generated",
+};
+static_assert(sizeof(kOpcodeNames) / sizeof(kOpcodeNames[0]) ==
+                  static_cast<size_t>(Opcode::NumOpcodes),
+              "one name per opcode");
+
 void qopt_model_destroy(qopt_model *m) {
   if (!m)
     return;
   if (Profile *p = m->ctx.profile) {
+    // Generated data kernels are listed under the op they compute; everything else not marked
+    // generated ran the runtime's own C++ kernel.
     std::fprintf(stderr, "qopt profile: opcode calls seconds\n");
-    for (int k = 0; k < static_cast<int>(Opcode::NumOpcodes); ++k)
-      if (p->calls[k])
-        std::fprintf(stderr, "qopt profile: %3d %8lld %10.4f\n", k, p->calls[k], p->seconds[k]);
+    for (int k = 0; k < static_cast<int>(Opcode::NumOpcodes); ++k) {
+      auto op = static_cast<Opcode>(k);
+      const char *how = "";
+      if (op == Opcode::FusedElementwise || op == Opcode::FusedMatMul ||
+          op == Opcode::RowKernel || op == Opcode::MatMulKernel)
+        how = " generated";
+      else if (op == Opcode::QuantMatMulKernel)
+        how = " generated, decoded by the runtime";
+      if (p->calls[k] && op != Opcode::Generated)
+        std::fprintf(stderr, "qopt profile: %-18s %8lld %10.4f%s\n", kOpcodeNames[k], p->calls[k],
+                     p->seconds[k], how);
+      if (p->generatedCalls[k])
+        std::fprintf(stderr, "qopt profile: %-18s %8lld %10.4f generated\n", kOpcodeNames[k],
+                     p->generatedCalls[k], p->generatedSeconds[k]);
+    }
     delete p;
   }
   m->ctx.releaseAll();
@@ -317,8 +348,14 @@ void qopt_rt_exec(void *c, int64_t opcode, void **ins, int64_t numIns, void **ou
   auto t0 = std::chrono::steady_clock::now();
   dispatch(ctx, op, in, numIns, out, numOuts, i, ni, f, nf);
   auto t1 = std::chrono::steady_clock::now();
-  ctx.profile->seconds[opcode] += std::chrono::duration<double>(t1 - t0).count();
+  double seconds = std::chrono::duration<double>(t1 - t0).count();
+  ctx.profile->seconds[opcode] += seconds;
   ++ctx.profile->calls[opcode];
+  // A generated data kernel counts under the op it computes.
+  if (op == Opcode::Generated && ni > 0 && i[0] >= 0 && i[0] < opcode) {
+    ctx.profile->generatedSeconds[i[0]] += seconds;
+    ++ctx.profile->generatedCalls[i[0]];
+  }
 }
 
 void qopt_rt_output(void *c, int64_t index, void *tensor) {

@@ -85,6 +85,9 @@ struct KernelError {
 struct Profile {
   double seconds[static_cast<int>(Opcode::NumOpcodes)] = {};
   long long calls[static_cast<int>(Opcode::NumOpcodes)] = {};
+  /// Opcode Generated, by the op its kernel computes.
+  double generatedSeconds[static_cast<int>(Opcode::NumOpcodes)] = {};
+  long long generatedCalls[static_cast<int>(Opcode::NumOpcodes)] = {};
 };
 
 class WorkerPool;

@@ -52,7 +52,7 @@ bool qopt::QOpt::isFusibleElementwise(Operation *op) {
   // Float arithmetic and activations.
   if (isa<NegOp, AbsOp, SqrtOp, ReciprocalOp, ExpOp, LogOp, TanhOp, ErfOp, SigmoidOp, SinOp, CosOp,
           ReluOp, FloorOp, CeilOp, RoundOp, SignOp, SiluOp, GeluOp, AddOp, SubOp, MulOp, DivOp,
-          PowOp, MaxOp, MinOp>(op) &&
+          PowOp, MaxOp, MinOp, ModOp>(op) &&
       all(op->getOperandTypes(), isF32) && isTensorOf(result, isF32))
     return true;
   // Tests and comparisons of floats, and the logic on their results: masks and NaN guards.
@@ -67,9 +67,8 @@ bool qopt::QOpt::isFusibleElementwise(Operation *op) {
     return isTensorOf(where->getOperand(0).getType(), isBool) &&
            (all(values, isF32) || all(values, isBool) || sameInts(values));
   }
-  // Integer arithmetic and comparisons (division and modulo stay with the runtime, which
-  // reports a zero divisor).
-  if (isa<NegOp, AbsOp, ReluOp, SignOp, AddOp, SubOp, MulOp, MaxOp, MinOp>(op)) {
+  // Integer arithmetic and comparisons.
+  if (isa<NegOp, AbsOp, ReluOp, SignOp, AddOp, SubOp, MulOp, DivOp, ModOp, MaxOp, MinOp>(op)) {
     SmallVector<Type> types(op->getOperandTypes());
     types.push_back(result);
     return sameInts(types);
@@ -107,6 +106,31 @@ Value emitIntegerElement(OpBuilder &b, Operation *op, ArrayRef<Value> x) {
       .Case([&](MulOp) { return arith::MulIOp::create(b, loc, x[0], x[1]); })
       .Case([&](MaxOp) { return arith::MaxSIOp::create(b, loc, x[0], x[1]); })
       .Case([&](MinOp) { return arith::MinSIOp::create(b, loc, x[0], x[1]); })
+      .Case([&](DivOp) -> Value {
+        // ONNX leaves a zero divisor undefined and x86 traps on it (and on the most negative
+        // value divided by -1): those divide by 1 and are then replaced, x / 0 by 0 and x / -1 by
+        // -x (wrapping), so a generated kernel never faults.
+        Value zero = compare(P::eq, x[1], c(0)), minusOne = compare(P::eq, x[1], c(-1));
+        Value safe = arith::SelectOp::create(
+            b, loc, arith::OrIOp::create(b, loc, zero, minusOne), c(1), x[1]);
+        Value q = arith::DivSIOp::create(b, loc, x[0], safe);
+        Value negated = arith::SubIOp::create(b, loc, c(0), x[0]);
+        Value r = arith::SelectOp::create(b, loc, minusOne, negated, q);
+        return arith::SelectOp::create(b, loc, zero, c(0), r);
+      })
+      .Case([&](ModOp) -> Value {
+        // The sign of the divisor, as Python; a zero divisor gives 0 (see division).
+        Value zero = compare(P::eq, x[1], c(0)), minusOne = compare(P::eq, x[1], c(-1));
+        Value safe = arith::SelectOp::create(
+            b, loc, arith::OrIOp::create(b, loc, zero, minusOne), c(1), x[1]);
+        Value r = arith::RemSIOp::create(b, loc, x[0], safe);
+        Value signsDiffer = arith::XOrIOp::create(b, loc, compare(P::slt, r, c(0)),
+                                                  compare(P::slt, x[1], c(0)));
+        Value adjust = arith::AndIOp::create(b, loc, compare(P::ne, r, c(0)), signsDiffer);
+        Value fixed = arith::SelectOp::create(
+            b, loc, adjust, arith::AddIOp::create(b, loc, r, x[1]), r);
+        return arith::SelectOp::create(b, loc, zero, c(0), fixed);
+      })
       .Case([&](EqualOp) { return compare(P::eq, x[0], x[1]); })
       .Case([&](LessOp) { return compare(P::slt, x[0], x[1]); })
       .Case([&](LessEqualOp) { return compare(P::sle, x[0], x[1]); })
@@ -234,5 +258,7 @@ Value qopt::QOpt::emitScalarElement(OpBuilder &b, Operation *op, ArrayRef<Value>
       .Case([&](XorOp) { return arith::XOrIOp::create(b, loc, x[0], x[1]); })
       .Case([&](WhereOp) { return arith::SelectOp::create(b, loc, x[0], x[1], x[2]); })
       .Case([&](MinOp) { return select(arith::CmpFPredicate::OLT, x[0], x[1], x[0], x[1]); })
+      // A float remainder is C's fmod (ONNX Mod with fmod = 1), as the runtime computes it.
+      .Case([&](ModOp) { return arith::RemFOp::create(b, loc, x[0], x[1]); })
       .Default([](Operation *) -> Value { return {}; });
 }

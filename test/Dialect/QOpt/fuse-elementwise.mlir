@@ -91,19 +91,19 @@ func.func @rank_raising_constant(%x: tensor<4xf32>) -> tensor<1x4xf32> {
 
 // -----
 
-// Integer division and non-elementwise ops are left alone, and a chain stops at them.
+// Ops on 16-bit integers and non-elementwise ops are left alone, and a chain stops at them.
 // CHECK-LABEL: func.func @boundaries
-// CHECK: qopt.div %arg1, %arg1 : (tensor<4xi64>, tensor<4xi64>)
+// CHECK: qopt.div %arg1, %arg1 : (tensor<4xi16>, tensor<4xi16>)
 // CHECK: %[[E:.*]] = qopt.fused_elementwise(%arg0)
 // CHECK: %[[S:.*]] = qopt.softmax %[[E]]
 // CHECK: qopt.fused_elementwise(%[[S]], %arg0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
 // CHECK: arith.cmpf olt
-func.func @boundaries(%x: tensor<4xf32>, %i: tensor<4xi64>) -> (tensor<4xi64>, tensor<4xf32>, tensor<4xi1>) {
-  %0 = qopt.div %i, %i : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
+func.func @boundaries(%x: tensor<4xf32>, %i: tensor<4xi16>) -> (tensor<4xi16>, tensor<4xf32>, tensor<4xi1>) {
+  %0 = qopt.div %i, %i : (tensor<4xi16>, tensor<4xi16>) -> tensor<4xi16>
   %1 = qopt.exp %x : tensor<4xf32>
   %2 = qopt.softmax %1 : tensor<4xf32>
   %3 = qopt.less %2, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
-  return %0, %2, %3 : tensor<4xi64>, tensor<4xf32>, tensor<4xi1>
+  return %0, %2, %3 : tensor<4xi16>, tensor<4xf32>, tensor<4xi1>
 }
 
 // -----
@@ -262,4 +262,30 @@ func.func @no_epilogue(%x: tensor<3x4xf32>, %w: tensor<1x4x8xf32>, %m: tensor<3x
   }
   %e3 = qopt.add %y3, %big : (tensor<3x8xf32>, tensor<2x3x8xf32>) -> tensor<2x3x8xf32>
   return %y0, %e0, %e1, %e2, %e3 : tensor<3x8xf32>, tensor<3x8xf32>, tensor<3x8xf32>, tensor<3x8xf32>, tensor<2x3x8xf32>
+}
+
+// -----
+
+// Integer division and modulo never fault: a zero divisor gives 0, and -1 (whose quotient of the
+// most negative value x86 cannot represent) negates instead; modulo takes the divisor's sign. A
+// float modulo is fmod.
+// CHECK-LABEL: func.func @integer_division
+// CHECK: qopt.fused_elementwise(%arg0, %arg1) : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32> {
+// CHECK-NEXT: ^bb0(%[[A:.*]]: i32, %[[B:.*]]: i32):
+// CHECK: %[[Z:.*]] = arith.cmpi eq, %[[B]], %[[C0:.*]] : i32
+// CHECK: %[[M1:.*]] = arith.cmpi eq, %[[B]], %{{.*}} : i32
+// CHECK: %[[BAD:.*]] = arith.ori %[[Z]], %[[M1]] : i1
+// CHECK: %[[SAFE:.*]] = arith.select %[[BAD]], %{{.*}}, %[[B]] : i32
+// CHECK: %[[Q:.*]] = arith.divsi %[[A]], %[[SAFE]] : i32
+// CHECK: %[[NEG:.*]] = arith.subi %{{.*}}, %[[A]] : i32
+// CHECK: %[[R:.*]] = arith.select %[[M1]], %[[NEG]], %[[Q]] : i32
+// CHECK: %[[D:.*]] = arith.select %[[Z]], %{{.*}}, %[[R]] : i32
+// CHECK: arith.remsi %[[D]], %{{.*}} : i32
+// CHECK: qopt.fused_elementwise(%arg2) : (tensor<4xf32>) -> tensor<4xf32>
+// CHECK: arith.remf
+func.func @integer_division(%a: tensor<4xi32>, %b: tensor<4xi32>, %x: tensor<4xf32>) -> (tensor<4xi32>, tensor<4xf32>) {
+  %0 = qopt.div %a, %b : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+  %1 = qopt.mod %0, %b : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+  %2 = qopt.mod %x, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %1, %2 : tensor<4xi32>, tensor<4xf32>
 }

@@ -117,4 +117,17 @@ results.append(case("casts", {"x": x, "k": rs.randint(-5, 5, size=(5, 6)).astype
     N("Cast", ["k"], ["kb"], to=TensorProto.BOOL), N("Cast", ["kb"], ["kf"], to=TensorProto.FLOAT),
     N("Cast", ["s"], ["sf"], to=TensorProto.FLOAT), N("Add", ["sf", "kf"], ["y"])], [5, 6]))
 
+# Integer division (truncating) and modulo (the divisor's sign) on int64 and int32 with divisors of
+# both signs, and a float fmod.
+num = rs.randint(-50, 50, size=(4, 9)).astype(np.int64)
+den = rs.choice([-7, -3, -1, 1, 2, 5], size=(4, 9)).astype(np.int64)
+results.append(case("integer_division", {"a": num, "b": den, "x": rs.randn(4, 9) * 10}, [
+    N("Div", ["a", "b"], ["q"]), N("Mod", ["a", "b"], ["r"]), N("Add", ["q", "r"], ["s"]),
+    N("Cast", ["a"], ["a32"], to=TensorProto.INT32), N("Cast", ["b"], ["b32"], to=TensorProto.INT32),
+    N("Mod", ["a32", "b32"], ["r32"]), N("Div", ["a32", "b32"], ["q32"]),
+    N("Sub", ["r32", "q32"], ["d32"]), N("Cast", ["d32"], ["d"], to=TensorProto.INT64),
+    N("Mul", ["s", "d"], ["p"]), N("Cast", ["p"], ["pf"], to=TensorProto.FLOAT),
+    N("Mod", ["x", "three"], ["fm"], fmod=1), N("Add", ["pf", "fm"], ["y"])], [4, 9],
+    consts=[("three", np.float32(3))]))
+
 print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
