@@ -171,8 +171,8 @@ void gatherElements(const Mover &mover, Tensor &data, Tensor &indices, int64_t a
   outs[0] = out;
   if (mover.kernel) {
     if (indices.rank != data.rank || data.rank != mover.rank)
-      fail("gather_elements indices of rank " + std::to_string(indices.rank) + " for data of rank " +
-           std::to_string(data.rank));
+      fail("gather_elements indices of rank " + std::to_string(indices.rank) +
+           " for data of rank " + std::to_string(data.rank));
     for (int d = 0; d < data.rank; ++d)
       if (d != axis && indices.dims[d] > data.dims[d])
         fail("gather_elements indices " + shapeString(indices.shape()) + " exceed the data " +

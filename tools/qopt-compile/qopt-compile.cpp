@@ -362,8 +362,8 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       fusion.panelWidth = qopt::hostPanelWidth();
       qopt::buildFusionPipeline(pm, fusion);
       if (stage >= Stage::Runtime)
-        qopt::buildKernelLoweringPipeline(
-            pm, {generateRowKernels, generateMatMul, generateDataKernels, qopt::hostPanelWidth() / 2});
+        qopt::buildKernelLoweringPipeline(pm, {generateRowKernels, generateMatMul,
+                                               generateDataKernels, qopt::hostPanelWidth() / 2});
     }
     if (stage >= Stage::Runtime) {
       qopt::ConvertQOptToRuntimePassOptions lowering;

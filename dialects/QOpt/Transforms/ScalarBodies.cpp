@@ -140,7 +140,8 @@ Value emitIntegerElement(OpBuilder &b, Operation *op, ArrayRef<Value> x) {
 }
 
 /// One element of a cast between f32, i1, i32 and i64, as the runtime's cast: to bool is "not
-/// zero", a float to an integer truncates toward zero (NaN and infinities give 0), a bool is 0 or 1.
+/// zero", a float to an integer truncates toward zero (NaN and infinities give 0), a bool is 0
+/// or 1.
 Value emitCastElement(OpBuilder &b, Location loc, Value x, Type to) {
   Type from = x.getType();
   if (from == to)

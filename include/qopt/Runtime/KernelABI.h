@@ -87,13 +87,13 @@ enum class Opcode : int64_t {
                     // (FusedKernelFn) first among the operands
   QuantMatMulKernel, // as QuantMatMul, the generated panel kernel (FusedKernelFn) first among the
                      // operands; a ninth I: its panel width
-  Generated,         // I: the opcode performed, the generated kernel's rank, its element bytes, then
-                     // that opcode's attributes; operands: the kernel (FusedKernelFn), then that
-                     // opcode's operands. Data movement (Transpose, Slice, Expand, Tile, Concat,
-                     // Split: a strided copy of that rank; Gather: a lookup of rank 3), f32
-                     // reductions (ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd: the
-                     // input's rank, its trailing dims reduced), and Range, Trilu,
-                     // ConstantOfShape, GatherElements, GatherND, CumSum (GenerateIndexKernels.cpp)
+  Generated,         // I: the opcode performed, the generated kernel's rank, its element
+                     // bytes, then that opcode's attributes; operands: the kernel
+                     // (FusedKernelFn), then that opcode's operands. Data movement (Transpose,
+                     // Slice, Expand, Tile, Concat, Split: a strided copy of that rank; Gather: a
+                     // lookup of rank 3), f32 reductions (ReduceSum, ReduceMean, ReduceMax,
+                     // ReduceMin, ReduceProd: the input's rank, its trailing dims reduced), and
+                     // Range, Trilu, ConstantOfShape, GatherElements, GatherND, CumSum
   NumOpcodes
 };
 

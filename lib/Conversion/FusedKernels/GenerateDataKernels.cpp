@@ -92,8 +92,7 @@ func::FuncOp gatherKernel(OpBuilder &mb, Location loc, StringRef name, Type elem
           // A negative index counts from the end (ONNX); the runtime checked the range.
           Value idx = arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), args[0]);
           Value zero = arith::ConstantIndexOp::create(nb, nloc, 0);
-          Value negative =
-              arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, idx, zero);
+          Value negative = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, idx, zero);
           Value wrapped = arith::AddIOp::create(nb, nloc, idx, dim);
           Value row = arith::SelectOp::create(nb, nloc, negative, wrapped, idx);
           Value o = linalg::IndexOp::create(nb, nloc, 0);
@@ -131,22 +130,21 @@ func::FuncOp reduceKernel(OpBuilder &mb, Operation *op, StringRef name) {
     AffineMap accMap = AffineMap::get(rank, 0, keptDims, ctx);
     SmallVector<utils::IteratorType> iterators(kept, utils::IteratorType::parallel);
     iterators.append(reduced, utils::IteratorType::reduction);
-    linalg::GenericOp::create(
-        b, loc, TypeRange{}, ValueRange{in}, ValueRange{acc},
-        ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank), accMap}, iterators,
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value x = arith::ExtFOp::create(nb, nloc, f64, args[0]);
-          Value r;
-          if (isa<Q::ReduceMaxOp>(op))
-            r = arith::MaximumFOp::create(nb, nloc, args[1], x);
-          else if (isa<Q::ReduceMinOp>(op))
-            r = arith::MinimumFOp::create(nb, nloc, args[1], x);
-          else if (isa<Q::ReduceProdOp>(op))
-            r = arith::MulFOp::create(nb, nloc, args[1], x);
-          else
-            r = arith::AddFOp::create(nb, nloc, args[1], x);
-          linalg::YieldOp::create(nb, nloc, r);
-        });
+    linalg::GenericOp::create(b, loc, TypeRange{}, ValueRange{in}, ValueRange{acc},
+                              ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank), accMap},
+                              iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                                Value x = arith::ExtFOp::create(nb, nloc, f64, args[0]);
+                                Value r;
+                                if (isa<Q::ReduceMaxOp>(op))
+                                  r = arith::MaximumFOp::create(nb, nloc, args[1], x);
+                                else if (isa<Q::ReduceMinOp>(op))
+                                  r = arith::MinimumFOp::create(nb, nloc, args[1], x);
+                                else if (isa<Q::ReduceProdOp>(op))
+                                  r = arith::MulFOp::create(nb, nloc, args[1], x);
+                                else
+                                  r = arith::AddFOp::create(nb, nloc, args[1], x);
+                                linalg::YieldOp::create(nb, nloc, r);
+                              });
     // The result in f32; a mean first divides by how many elements each reduced.
     Value count;
     if (isa<Q::ReduceMeanOp>(op)) {

@@ -83,7 +83,8 @@ void buildRange(OpBuilder &b, Location loc, Value operands, Type element) {
           Value fi = arith::SIToFPOp::create(nb, nloc, element, i);
           v = arith::AddFOp::create(nb, nloc, s, arith::MulFOp::create(nb, nloc, fi, d));
         } else {
-          Value ii = element.isInteger(64) ? i : Value(arith::TruncIOp::create(nb, nloc, element, i));
+          Value ii =
+              element.isInteger(64) ? i : Value(arith::TruncIOp::create(nb, nloc, element, i));
           v = arith::AddIOp::create(nb, nloc, s, arith::MulIOp::create(nb, nloc, ii, d));
         }
         linalg::YieldOp::create(nb, nloc, v);
@@ -95,9 +96,9 @@ void buildTrilu(OpBuilder &b, Location loc, Value operands, Type bits, bool uppe
   Value in = loadOperand(b, loc, operands, 0, bits, 3);
   Value out = loadOperand(b, loc, operands, 1, bits, 3);
   Value kView = loadOperand(b, loc, operands, 2, b.getI64Type(), 1);
-  Value k = toIndex(b, loc,
-                    memref::LoadOp::create(b, loc, kView,
-                                           ValueRange{arith::ConstantIndexOp::create(b, loc, 0)}));
+  Value k = toIndex(
+      b, loc,
+      memref::LoadOp::create(b, loc, kView, ValueRange{arith::ConstantIndexOp::create(b, loc, 0)}));
   AffineMap id = b.getMultiDimIdentityMap(3);
   SmallVector<utils::IteratorType> parallel(3, utils::IteratorType::parallel);
   linalg::GenericOp::create(
@@ -118,8 +119,8 @@ void buildTrilu(OpBuilder &b, Location loc, Value operands, Type bits, bool uppe
 void buildFill(OpBuilder &b, Location loc, Value operands, Type bits) {
   Value value = loadOperand(b, loc, operands, 0, bits, 1);
   Value out = loadOperand(b, loc, operands, 1, bits, 1);
-  Value v = memref::LoadOp::create(b, loc, value,
-                                   ValueRange{arith::ConstantIndexOp::create(b, loc, 0)});
+  Value v =
+      memref::LoadOp::create(b, loc, value, ValueRange{arith::ConstantIndexOp::create(b, loc, 0)});
   linalg::FillOp::create(b, loc, ValueRange{v}, ValueRange{out});
 }
 
@@ -151,34 +152,37 @@ void buildGatherND(OpBuilder &b, Location loc, Value operands, Type bits, Type i
   Value dims = loadOperand(b, loc, operands, 2, b.getI64Type(), 2);
   Value out = loadOperand(b, loc, operands, 3, bits, 2);
   Value params = loadOperand(b, loc, operands, 4, b.getI64Type(), 1);
-  Value c0 = arith::ConstantIndexOp::create(b, loc, 0), c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0),
+        c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value tuples = memref::DimOp::create(b, loc, out, c0);
   Value slice = memref::DimOp::create(b, loc, out, c1);
   Value depth = memref::DimOp::create(b, loc, indices, c1);
   Value perBatch = toIndex(b, loc, memref::LoadOp::create(b, loc, params, ValueRange{c0}));
   Value batchStride = toIndex(b, loc, memref::LoadOp::create(b, loc, params, ValueRange{c1}));
-  scf::ForOp::create(b, loc, c0, tuples, c1, ValueRange{},
-                     [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
-    Value batch = arith::DivUIOp::create(tb, tl, t, perBatch);
-    Value base = arith::MulIOp::create(tb, tl, batch, batchStride);
-    auto offset = scf::ForOp::create(
-        tb, tl, c0, depth, c1, ValueRange{base},
-        [&](OpBuilder &kb, Location kl, Value k, ValueRange acc) {
-          Value dim = toIndex(kb, kl, memref::LoadOp::create(kb, kl, dims, ValueRange{c0, k}));
-          Value stride = toIndex(kb, kl, memref::LoadOp::create(kb, kl, dims, ValueRange{c1, k}));
-          Value idx = toIndex(kb, kl, memref::LoadOp::create(kb, kl, indices, ValueRange{t, k}));
-          Value term = arith::MulIOp::create(kb, kl, wrapIndex(kb, kl, idx, dim), stride);
-          scf::YieldOp::create(kb, kl, ValueRange{arith::AddIOp::create(kb, kl, acc[0], term)});
-        });
-    scf::ForOp::create(tb, tl, c0, slice, c1, ValueRange{},
-                       [&](OpBuilder &sb, Location sl, Value s, ValueRange) {
-      Value from = arith::AddIOp::create(sb, sl, offset.getResult(0), s);
-      Value v = memref::LoadOp::create(sb, sl, data, ValueRange{from});
-      memref::StoreOp::create(sb, sl, v, out, ValueRange{t, s});
-      scf::YieldOp::create(sb, sl);
-    });
-    scf::YieldOp::create(tb, tl);
-  });
+  scf::ForOp::create(
+      b, loc, c0, tuples, c1, ValueRange{}, [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+        Value batch = arith::DivUIOp::create(tb, tl, t, perBatch);
+        Value base = arith::MulIOp::create(tb, tl, batch, batchStride);
+        auto offset = scf::ForOp::create(
+            tb, tl, c0, depth, c1, ValueRange{base},
+            [&](OpBuilder &kb, Location kl, Value k, ValueRange acc) {
+              Value dim = toIndex(kb, kl, memref::LoadOp::create(kb, kl, dims, ValueRange{c0, k}));
+              Value stride =
+                  toIndex(kb, kl, memref::LoadOp::create(kb, kl, dims, ValueRange{c1, k}));
+              Value idx =
+                  toIndex(kb, kl, memref::LoadOp::create(kb, kl, indices, ValueRange{t, k}));
+              Value term = arith::MulIOp::create(kb, kl, wrapIndex(kb, kl, idx, dim), stride);
+              scf::YieldOp::create(kb, kl, ValueRange{arith::AddIOp::create(kb, kl, acc[0], term)});
+            });
+        scf::ForOp::create(tb, tl, c0, slice, c1, ValueRange{},
+                           [&](OpBuilder &sb, Location sl, Value s, ValueRange) {
+                             Value from = arith::AddIOp::create(sb, sl, offset.getResult(0), s);
+                             Value v = memref::LoadOp::create(sb, sl, data, ValueRange{from});
+                             memref::StoreOp::create(sb, sl, v, out, ValueRange{t, s});
+                             scf::YieldOp::create(sb, sl);
+                           });
+        scf::YieldOp::create(tb, tl);
+      });
 }
 
 /// CumSum over the middle dim of [outer, dim, inner] (operands: in, out), inclusive or exclusive,
@@ -187,7 +191,8 @@ void buildCumSum(OpBuilder &b, Location loc, Value operands, Type element, bool 
                  bool reverse) {
   Value in = loadOperand(b, loc, operands, 0, element, 3);
   Value out = loadOperand(b, loc, operands, 1, element, 3);
-  Value c0 = arith::ConstantIndexOp::create(b, loc, 0), c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0),
+        c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
   Value outer = memref::DimOp::create(b, loc, in, c0);
   Value dim = memref::DimOp::create(b, loc, in, c1);
@@ -201,37 +206,40 @@ void buildCumSum(OpBuilder &b, Location loc, Value operands, Type element, bool 
   Value zero = isa<FloatType>(element)
                    ? Value(arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0)))
                    : Value(arith::ConstantOp::create(b, loc, b.getIntegerAttr(element, 0)));
-  scf::ForOp::create(b, loc, c0, outer, c1, ValueRange{},
-                     [&](OpBuilder &ob, Location ol, Value o, ValueRange) {
-    scf::ForOp::create(ob, ol, c0, dim, c1, ValueRange{},
-                       [&](OpBuilder &sb, Location sl, Value s, ValueRange) {
-      // The position this step writes and the one before it along the scan.
-      Value k = reverse ? Value(arith::SubIOp::create(sb, sl, last, s)) : s;
-      Value prev = reverse ? Value(arith::AddIOp::create(sb, sl, k, c1))
-                           : Value(arith::SubIOp::create(sb, sl, k, c1));
-      Value first = arith::CmpIOp::create(sb, sl, arith::CmpIPredicate::eq, s, c0);
-      scf::ForOp::create(sb, sl, c0, inner, c1, ValueRange{},
-                         [&](OpBuilder &jb, Location jl, Value j, ValueRange) {
-        // Step 0 reads position 0 twice but selects the values away (no out-of-range read:
-        // prev is clamped to k).
-        Value safePrev = arith::SelectOp::create(jb, jl, first, k, prev);
-        Value before = memref::LoadOp::create(jb, jl, out, ValueRange{o, safePrev, j});
-        Value carried = arith::SelectOp::create(jb, jl, first, zero, before);
-        Value v;
-        if (exclusive) {
-          Value prevIn = memref::LoadOp::create(jb, jl, in, ValueRange{o, safePrev, j});
-          v = arith::SelectOp::create(jb, jl, first, zero, add(jb, jl, carried, prevIn));
-        } else {
-          Value here = memref::LoadOp::create(jb, jl, in, ValueRange{o, k, j});
-          v = add(jb, jl, carried, here);
-        }
-        memref::StoreOp::create(jb, jl, v, out, ValueRange{o, k, j});
-        scf::YieldOp::create(jb, jl);
+  scf::ForOp::create(
+      b, loc, c0, outer, c1, ValueRange{}, [&](OpBuilder &ob, Location ol, Value o, ValueRange) {
+        scf::ForOp::create(
+            ob, ol, c0, dim, c1, ValueRange{},
+            [&](OpBuilder &sb, Location sl, Value s, ValueRange) {
+              // The position this step writes and the one before it along the scan.
+              Value k = reverse ? Value(arith::SubIOp::create(sb, sl, last, s)) : s;
+              Value prev = reverse ? Value(arith::AddIOp::create(sb, sl, k, c1))
+                                   : Value(arith::SubIOp::create(sb, sl, k, c1));
+              Value first = arith::CmpIOp::create(sb, sl, arith::CmpIPredicate::eq, s, c0);
+              scf::ForOp::create(
+                  sb, sl, c0, inner, c1, ValueRange{},
+                  [&](OpBuilder &jb, Location jl, Value j, ValueRange) {
+                    // Step 0 reads position 0 twice but selects the values away (no out-of-range
+                    // read: prev is clamped to k).
+                    Value safePrev = arith::SelectOp::create(jb, jl, first, k, prev);
+                    Value before = memref::LoadOp::create(jb, jl, out, ValueRange{o, safePrev, j});
+                    Value carried = arith::SelectOp::create(jb, jl, first, zero, before);
+                    Value v;
+                    if (exclusive) {
+                      Value prevIn = memref::LoadOp::create(jb, jl, in, ValueRange{o, safePrev, j});
+                      v = arith::SelectOp::create(jb, jl, first, zero,
+                                                  add(jb, jl, carried, prevIn));
+                    } else {
+                      Value here = memref::LoadOp::create(jb, jl, in, ValueRange{o, k, j});
+                      v = add(jb, jl, carried, here);
+                    }
+                    memref::StoreOp::create(jb, jl, v, out, ValueRange{o, k, j});
+                    scf::YieldOp::create(jb, jl);
+                  });
+              scf::YieldOp::create(sb, sl);
+            });
+        scf::YieldOp::create(ob, ol);
       });
-      scf::YieldOp::create(sb, sl);
-    });
-    scf::YieldOp::create(ob, ol);
-  });
 }
 } // namespace
 
