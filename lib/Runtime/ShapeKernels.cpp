@@ -428,7 +428,20 @@ void tile(const Mover &mover, Tensor &in, Tensor &repeatsT, Tensor **outs) {
   }
   Tensor *out = ctx.allocate(in.dtype, shape);
   outs[0] = out;
-  mover.copy(in.as<char>(), viewStrides, out->as<char>(), {}, viewShape, dtypeSize(in.dtype));
+  if (mover.kernel) {
+    // The kernel reads the input at each output position modulo the input's dims.
+    if (in.rank != mover.rank)
+      fail("a generated tile of rank " + std::to_string(mover.rank) + " got rank " +
+           std::to_string(in.rank));
+    if (out->numElements() == 0)
+      return;
+    KernelOperands operands;
+    operands.add(in.data, in.rank, in.dims);
+    operands.add(out->data, out->rank, out->dims);
+    operands.call(mover.kernel);
+    return;
+  }
+  stridedCopy(in.as<char>(), viewStrides, out->as<char>(), viewShape, dtypeSize(in.dtype));
 }
 
 void reshape(Context &ctx, Tensor &in, Tensor &shapeT, bool allowZero, Tensor **outs) {

@@ -36,6 +36,14 @@ Value transposed(OpBuilder &b, Location loc, Value v, ArrayRef<int64_t> perm) {
                              b.getDenseI64ArrayAttr(perm));
 }
 
+/// A softmax's axis counted from the front (I64Attr reads back unsigned, so a negative axis needs
+/// the signed value).
+int64_t normalizedAxis(SoftmaxOp s) {
+  int64_t rank = cast<RankedTensorType>(s.getType()).getRank();
+  int64_t axis = static_cast<int64_t>(s.getAxis());
+  return axis < 0 ? axis + rank : axis;
+}
+
 Value scalar(OpBuilder &b, Location loc, float v) {
   auto type = RankedTensorType::get({}, b.getF32Type());
   return arith::ConstantOp::create(b, loc, type, DenseElementsAttr::get(type, v));
@@ -53,7 +61,7 @@ struct DecomposeToKernelFormsPass
         gemms.push_back(g);
       if (auto s = dyn_cast<SoftmaxOp>(op); s && softmax && isF32Tensor(s.getInput())) {
         int64_t rank = cast<RankedTensorType>(s.getType()).getRank();
-        int64_t axis = s.getAxis() < 0 ? s.getAxis() + rank : s.getAxis();
+        int64_t axis = normalizedAxis(s);
         if (rank > 1 && axis >= 0 && axis < rank - 1)
           softmaxes.push_back(s);
       }
@@ -110,7 +118,7 @@ private:
     OpBuilder b(s);
     Location loc = s.getLoc();
     int64_t rank = cast<RankedTensorType>(s.getType()).getRank();
-    int64_t axis = s.getAxis() < 0 ? s.getAxis() + rank : s.getAxis();
+    int64_t axis = normalizedAxis(s);
     SmallVector<int64_t> perm;
     for (int64_t d = 0; d < rank; ++d)
       perm.push_back(d);

@@ -68,11 +68,12 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
     row-major rows with masked loads; the runtime calls it per product of the batch.
 
 
-    With `data-kernels`, transpose, slice, split, concat, expand and tile get a strided copy
+    With `data-kernels`, transpose, slice, split, concat and expand get a strided copy
     kernel (`linalg.copy` between two dynamically strided memrefs of integers of the element's
     width; one per rank and width, shared), gather a `linalg.generic` that loads the row each
     index names, and f32 reductions a `linalg.generic` reducing the trailing dims of a view the
-    runtime permutes. Range, trilu, constant_of_shape and gather_elements get `linalg.generic`s
+    runtime permutes. Range, trilu, tile, constant_of_shape and gather_elements get
+    `linalg.generic`s
     (or a `linalg.fill`) computing each element from its position; gather_nd and cum_sum small
     `scf` loop nests (a tuple's offset summed, then its slice copied; a scan adding the previous
     output row). The op keeps its form, marked with `qopt.kernel`, `qopt.kernel_rank` and

@@ -90,10 +90,10 @@ enum class Opcode : int64_t {
   Generated,         // I: the opcode performed, the generated kernel's rank, its element
                      // bytes, then that opcode's attributes; operands: the kernel
                      // (FusedKernelFn), then that opcode's operands. Data movement (Transpose,
-                     // Slice, Expand, Tile, Concat, Split: a strided copy of that rank; Gather: a
-                     // lookup of rank 3), f32 reductions (ReduceSum, ReduceMean, ReduceMax,
-                     // ReduceMin, ReduceProd: the input's rank, its trailing dims reduced), and
-                     // Range, Trilu, ConstantOfShape, GatherElements, GatherND, CumSum
+                     // Slice, Expand, Concat, Split: a strided copy of that rank; Gather: a lookup
+                     // of rank 3), f32 reductions (ReduceSum, ReduceMean, ReduceMax, ReduceMin,
+                     // ReduceProd: the input's rank, its trailing dims reduced), and Range,
+                     // Trilu, Tile, ConstantOfShape, GatherElements, GatherND, CumSum
   NumOpcodes
 };
 

@@ -1,8 +1,8 @@
 //===- GenerateDataKernels.cpp - data movement and reductions as linalg ---===//
 //
 // Data movement is a copy between two strided views: a transpose reads its input with permuted
-// strides, a slice with an offset and stepped strides, expand and tile with stride 0 where they
-// repeat, a concat writes each input into its part of the output and a split reads each part.
+// strides, a slice with an offset and stepped strides, expand with stride 0 where it repeats, a
+// concat writes each input into its part of the output and a split reads each part.
 // So one kernel per (rank, element size) serves all of them: a `linalg.copy` between two
 // dynamically sized and strided memrefs of integers of the element's width (a copy does not
 // care what the bits mean). The runtime works out the views, exactly as its own loops did.
@@ -186,8 +186,6 @@ std::optional<qopt::DataKernelForm> qopt::dataKernelForm(Operation *op) {
     return form("copy", rankOf(c.getOutput()), elementOf(c.getOutput()));
   if (auto e = dyn_cast<Q::ExpandOp>(op))
     return form("copy", rankOf(e.getOutput()), elementOf(e.getOutput()));
-  if (auto t = dyn_cast<Q::TileOp>(op))
-    return form("copy", 2 * rankOf(t.getInput()), elementOf(t.getInput()));
   if (auto g = dyn_cast<Q::GatherOp>(op)) {
     Type index = elementOf(g.getIndices());
     if (!index.isInteger(64) && !index.isInteger(32))

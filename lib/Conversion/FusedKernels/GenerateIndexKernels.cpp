@@ -9,6 +9,8 @@
 //   - ConstantOfShape: `linalg.fill` of the value the runtime passes;
 //   - GatherElements: a `linalg.generic` over the indices (rank R) loading the data element at the
 //     same position with the index along the axis;
+//   - Tile: a `linalg.generic` over the output loading the input at each position modulo the
+//     input's dims;
 //   - GatherND: loops over the index tuples, each adding up the offset of its slice and copying it;
 //   - CumSum: loops over [outer, dim, inner], each step along the axis adding the previous output
 //     row to the current input row (the inner loop is the vectorized one).
@@ -144,6 +146,27 @@ void buildGatherElements(OpBuilder &b, Location loc, Value operands, Type bits, 
       });
 }
 
+/// Tile: every output element is the input's at its position modulo the input's dims (operands:
+/// in, out, both of rank `rank`).
+void buildTile(OpBuilder &b, Location loc, Value operands, Type bits, int64_t rank) {
+  Value in = loadOperand(b, loc, operands, 0, bits, rank);
+  Value out = loadOperand(b, loc, operands, 1, bits, rank);
+  SmallVector<Value> dims;
+  for (int64_t d = 0; d < rank; ++d)
+    dims.push_back(memref::DimOp::create(b, loc, in, arith::ConstantIndexOp::create(b, loc, d)));
+  SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
+  linalg::GenericOp::create(
+      b, loc, TypeRange{}, ValueRange{}, ValueRange{out},
+      ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank)}, parallel,
+      [&](OpBuilder &nb, Location nloc, ValueRange) {
+        SmallVector<Value> at;
+        for (int64_t d = 0; d < rank; ++d)
+          at.push_back(
+              arith::RemUIOp::create(nb, nloc, linalg::IndexOp::create(nb, nloc, d), dims[d]));
+        linalg::YieldOp::create(nb, nloc, memref::LoadOp::create(nb, nloc, in, at).getResult());
+      });
+}
+
 /// GatherND (operands: data [total] flat, indices [tuples, depth], the indexed dims' sizes and
 /// element strides [2, depth], out [tuples, slice], params [tuples per batch, batch stride]).
 void buildGatherND(OpBuilder &b, Location loc, Value operands, Type bits, Type index) {
@@ -263,13 +286,18 @@ std::optional<qopt::DataKernelForm> qopt::indexKernelForm(Operation *op) {
   if (auto g = dyn_cast<Q::GatherElementsOp>(op)) {
     Type index = elementOf(g.getIndices());
     int64_t rank = rankOf(g.getData());
-    int64_t axis = g.getAxis() < 0 ? g.getAxis() + rank : g.getAxis();
+    // I64Attr reads back unsigned: a negative axis needs the signed value.
+    int64_t axis = static_cast<int64_t>(g.getAxis());
+    axis = axis < 0 ? axis + rank : axis;
     if (!isIndexType(index) || rank < 1 || axis < 0 || axis >= rank)
       return std::nullopt;
     return form("gather_elements.r" + std::to_string(rank) + ".a" + std::to_string(axis) + ".i" +
                     std::to_string(index.getIntOrFloatBitWidth()),
                 rank, elementOf(g.getData()));
   }
+  if (auto t = dyn_cast<Q::TileOp>(op))
+    return form("tile.r" + std::to_string(rankOf(t.getInput())), rankOf(t.getInput()),
+                elementOf(t.getInput()));
   if (auto g = dyn_cast<Q::GatherNDOp>(op)) {
     Type index = elementOf(g.getIndices());
     if (!isIndexType(index))
@@ -304,11 +332,14 @@ func::FuncOp qopt::generateIndexKernel(OpBuilder &mb, Operation *op, StringRef n
       return buildFill(b, loc, operands, bits);
     if (auto g = dyn_cast<Q::GatherElementsOp>(op)) {
       int64_t rank = rankOf(g.getData());
-      int64_t axis = g.getAxis() < 0 ? g.getAxis() + rank : g.getAxis();
+      int64_t axis = static_cast<int64_t>(g.getAxis());
+      axis = axis < 0 ? axis + rank : axis;
       return buildGatherElements(b, loc, operands, bits, elementOf(g.getIndices()), rank, axis);
     }
     if (auto g = dyn_cast<Q::GatherNDOp>(op))
       return buildGatherND(b, loc, operands, bits, elementOf(g.getIndices()));
+    if (auto t = dyn_cast<Q::TileOp>(op))
+      return buildTile(b, loc, operands, bits, rankOf(t.getInput()));
     auto c = cast<Q::CumSumOp>(op);
     buildCumSum(b, loc, operands, elementOf(c.getInput()), c.getExclusive(), c.getReverse());
   });

@@ -73,14 +73,15 @@ struct DataKernelForm {
   std::string key;
 };
 
-/// The data kernel form of `op`: transpose, slice, split, concat, expand and tile (a strided copy
+/// The data kernel form of `op`: transpose, slice, split, concat and expand (a strided copy
 /// of the view's rank), gather along any axis with i32 or i64 indices (rank 3), f32 reductions
 /// (the input's rank) and the index kernel forms below; none for other ops, element widths the
 /// runtime lacks or ranks past kMaxKernelRank.
 std::optional<DataKernelForm> dataKernelForm(mlir::Operation *op);
 
 /// The kernel form of the ops computed from element positions (GenerateIndexKernels.cpp): Range
-/// (f32, i32, i64), Trilu, ConstantOfShape, GatherElements, GatherND and CumSum (f32, i32, i64).
+/// (f32, i32, i64), Trilu, Tile, ConstantOfShape, GatherElements, GatherND and CumSum (f32, i32,
+/// i64).
 /// dataKernelForm includes these.
 std::optional<DataKernelForm> indexKernelForm(mlir::Operation *op);
 

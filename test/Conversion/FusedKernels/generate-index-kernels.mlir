@@ -10,6 +10,8 @@
 // CHECK: qopt.gather_elements {{.*}}qopt.kernel = @[[GE:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64
 // CHECK: qopt.gather_nd {{.*}}qopt.kernel = @[[ND:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 2 : i64
 // CHECK: qopt.cum_sum {{.*}}qopt.kernel = @[[CS:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 8 : i64, qopt.kernel_rank = 3 : i64
+// CHECK: qopt.gather_elements {{.*}}axis = -1 : i64, qopt.kernel = @[[GENEG:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64
+// CHECK: qopt.tile {{.*}}qopt.kernel = @[[TILE:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 5 : i64
 
 // Range: start + i * delta, i from the element's position.
 // CHECK: func.func private @[[RANGE]]
@@ -70,17 +72,30 @@
 // CHECK: %[[V:.*]] = arith.select %[[FIRST]], %c0_i64, %[[SUM]] : i64
 // CHECK: memref.store %[[V]]
 
-// Lowered: no linalg, scf or memref left in any of the six.
+// GatherElements along axis -1 (I64Attr reads back unsigned; the axis is the last one, 2).
+// CHECK: func.func private @[[GENEG]]
+// CHECK: memref.dim %{{.*}}, %c2
+
+// Tile of rank 5: each output position modulo the input's dims.
+// CHECK: func.func private @[[TILE]]
+// CHECK-COUNT-5: memref.dim
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]} outs(
+// CHECK-COUNT-5: arith.remui
+// CHECK: memref.load
+
+// Lowered: no linalg, scf or memref left in any of the kernels.
 // LLVM-LABEL: llvm.func internal @qopt_kernel_0
 // LLVM-NOT: {{linalg\.|scf\.|memref\.}}
-// LLVM: llvm.func internal @qopt_kernel_5
+// LLVM: llvm.func internal @qopt_kernel_7
 // LLVM-NOT: {{linalg\.|scf\.|memref\.}}
-func.func @main(%s: tensor<f32>, %d: tensor<f32>, %l: tensor<f32>, %x: tensor<2x5x7xf32>, %k: tensor<i64>, %shape: tensor<2xi64>, %ge: tensor<2x3x4xf32>, %gi: tensor<2x2x4xi32>, %nd: tensor<2x2xi64>, %m: tensor<2x9xi64>) -> (tensor<?xf32>, tensor<2x5x7xf32>, tensor<?x?xi64>, tensor<2x2x4xf32>, tensor<2x4xf32>, tensor<2x9xi64>) {
+func.func @main(%s: tensor<f32>, %d: tensor<f32>, %l: tensor<f32>, %x: tensor<2x5x7xf32>, %k: tensor<i64>, %shape: tensor<2xi64>, %ge: tensor<2x3x4xf32>, %gi: tensor<2x2x4xi32>, %nd: tensor<2x2xi64>, %m: tensor<2x9xi64>, %g5: tensor<1x?x1x2x1xf32>, %reps: tensor<5xi64>) -> (tensor<?xf32>, tensor<2x5x7xf32>, tensor<?x?xi64>, tensor<2x2x4xf32>, tensor<2x4xf32>, tensor<2x9xi64>, tensor<2x2x4xf32>, tensor<?x?x?x?x?xf32>) {
   %0 = qopt.range %s, %l, %d : (tensor<f32>, tensor<f32>, tensor<f32>) -> tensor<?xf32>
   %1 = qopt.trilu %x k %k {upper = false} : (tensor<2x5x7xf32>, tensor<i64>) -> tensor<2x5x7xf32>
   %2 = qopt.constant_of_shape %shape {value = dense<7> : tensor<1xi64>} : tensor<2xi64> -> tensor<?x?xi64>
   %3 = qopt.gather_elements %ge, %gi {axis = 1 : i64} : (tensor<2x3x4xf32>, tensor<2x2x4xi32>) -> tensor<2x2x4xf32>
   %4 = qopt.gather_nd %ge, %nd : (tensor<2x3x4xf32>, tensor<2x2xi64>) -> tensor<2x4xf32>
   %5 = qopt.cum_sum %m {axis = 1 : i64, exclusive = true, reverse = true} : tensor<2x9xi64> -> tensor<2x9xi64>
-  return %0, %1, %2, %3, %4, %5 : tensor<?xf32>, tensor<2x5x7xf32>, tensor<?x?xi64>, tensor<2x2x4xf32>, tensor<2x4xf32>, tensor<2x9xi64>
+  %6 = qopt.gather_elements %ge, %gi {axis = -1 : i64} : (tensor<2x3x4xf32>, tensor<2x2x4xi32>) -> tensor<2x2x4xf32>
+  %7 = qopt.tile %g5, %reps : (tensor<1x?x1x2x1xf32>, tensor<5xi64>) -> tensor<?x?x?x?x?xf32>
+  return %0, %1, %2, %3, %4, %5, %6, %7 : tensor<?xf32>, tensor<2x5x7xf32>, tensor<?x?xi64>, tensor<2x2x4xf32>, tensor<2x4xf32>, tensor<2x9xi64>, tensor<2x2x4xf32>, tensor<?x?x?x?x?xf32>
 }

@@ -53,19 +53,22 @@ func.func @integers(%a: tensor<2x3xi32>, %b: tensor<3x2xi32>) -> tensor<2x2xi32>
 // -----
 
 // A softmax over axis 1 of 3: axes 1 and 2 swapped, a last-axis softmax, swapped back. Last-axis
-// softmaxes (spelled -1 or 2) stay.
+// softmaxes (spelled -1 or 2) stay; a negative axis (-3, the first) is counted from the end.
 // CHECK-LABEL: func.func @softmax
 // CHECK: %[[T:.*]] = qopt.transpose %arg0 {perm = array<i64: 0, 2, 1>} : tensor<2x5x3xf32> -> tensor<2x3x5xf32>
 // CHECK: %[[S:.*]] = qopt.softmax %[[T]] : tensor<2x3x5xf32>
 // CHECK: %[[B:.*]] = qopt.transpose %[[S]] {perm = array<i64: 0, 2, 1>} : tensor<2x3x5xf32> -> tensor<2x5x3xf32>
 // CHECK: qopt.softmax %arg0 {axis = 2 : i64} : tensor<2x5x3xf32>
 // CHECK: qopt.softmax %arg0 : tensor<2x5x3xf32>
+// CHECK: %[[T2:.*]] = qopt.transpose %arg0 {perm = array<i64: 2, 1, 0>}
+// CHECK: qopt.softmax %[[T2]] : tensor<3x5x2xf32>
 // CHECK: return %[[B]]
 // OFF-LABEL: func.func @softmax
 // OFF-NOT: qopt.transpose
-func.func @softmax(%x: tensor<2x5x3xf32>) -> (tensor<2x5x3xf32>, tensor<2x5x3xf32>, tensor<2x5x3xf32>) {
+func.func @softmax(%x: tensor<2x5x3xf32>) -> (tensor<2x5x3xf32>, tensor<2x5x3xf32>, tensor<2x5x3xf32>, tensor<2x5x3xf32>) {
   %0 = qopt.softmax %x {axis = 1 : i64} : tensor<2x5x3xf32>
   %1 = qopt.softmax %x {axis = 2 : i64} : tensor<2x5x3xf32>
   %2 = qopt.softmax %x : tensor<2x5x3xf32>
-  return %0, %1, %2 : tensor<2x5x3xf32>, tensor<2x5x3xf32>, tensor<2x5x3xf32>
+  %3 = qopt.softmax %x {axis = -3 : i64} : tensor<2x5x3xf32>
+  return %0, %1, %2, %3 : tensor<2x5x3xf32>, tensor<2x5x3xf32>, tensor<2x5x3xf32>, tensor<2x5x3xf32>
 }

@@ -85,6 +85,13 @@ case("constant_of_shape", {"x": rs.randn(3, 5)}, [
 case("gather_elements", {"x": rs.randn(3, 4, 5),
                          "i": rs.randint(-4, 4, size=(3, 2, 5)).astype(np.int64)},
      [N("GatherElements", ["x", "i"], ["y"], axis=1)], [3, 2, 5])
+# A negative axis (read back from an unsigned attribute once lost its sign and the kernel).
+case("gather_elements_last_axis", {"x": rs.randn(2, 3, 16),
+                                   "i": rs.randint(-16, 16, size=(2, 3, 5)).astype(np.int64)},
+     [N("GatherElements", ["x", "i"], ["y"], axis=-1)], [2, 3, 5])
+# Rank 5, as GPT-J's rotary embedding tiles.
+case("tile_rank5", {"x": rs.randn(1, 3, 1, 2, 1)}, [N("Tile", ["x", "reps"], ["y"])], [2, 3, 2, 2, 3],
+     [("reps", I64(2, 1, 2, 1, 3))])
 case("gather_nd", {"x": rs.randn(2, 3, 4), "i": I64(1, -1, 0, 2).reshape(2, 2)},
      [N("GatherND", ["x", "i"], ["y"])], [2, 4])
 case("gather_nd_batch", {"x": rs.randn(2, 3, 4), "i": I64(2, -3).reshape(2, 1)},

@@ -39,6 +39,8 @@ case("softmax_threads", {"x": rs.randn(64, 1000)}, [N("Softmax", ["x"], ["y"], a
 
 # A softmax over a middle axis: transposed to the last axis for the row kernel and back.
 case("softmax_middle_axis", {"x": rs.randn(2, 5, 3)}, [N("Softmax", ["x"], ["y"], axis=1)], [2, 5, 3])
+case("softmax_negative_axis", {"x": rs.randn(2, 4, 5, 3)}, [N("Softmax", ["x"], ["y"], axis=-3)],
+     [2, 4, 5, 3])
 
 # RMSNorm as PyTorch exports LlamaRMSNorm (raised to qopt.rms_norm), width 40 and 384.
 for width, rows in ((40, 11), (384, 130)):
