@@ -34,23 +34,23 @@ void runRowKernel(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const
   outs[0] = out;
   if (rows == 0 || width == 0)
     return;
-  int64_t words[5 * kBufferWords];
-  describeBuffer(words + 0 * kBufferWords, input.data, input.numElements());
-  describeBuffer(words + 1 * kBufferWords, out->data, out->numElements());
   for (int64_t k = 2; k < numIns; ++k) {
     const Tensor &t = *reinterpret_cast<Tensor *>(ins[k]);
     if (t.dtype != QOPT_FLOAT32 || t.numElements() != width)
       fail("a norm's scale and bias must be " + std::to_string(width) + " float32 values, not " +
            dtypeName(t.dtype) + " " + shapeString(t.shape()));
-    describeBuffer(words + (k + 1) * kBufferWords, t.data, width);
   }
   auto call = [&](int64_t begin, int64_t end) {
     int64_t params[3] = {begin, end, width};
-    int64_t paramWords[kBufferWords];
-    describeBuffer(paramWords, params, 3);
-    void *pointers[5] = {words, words + kBufferWords, paramWords, words + 3 * kBufferWords,
-                         words + 4 * kBufferWords};
-    kernel(pointers);
+    KernelOperands operands;
+    operands.addBuffer(input.data, input.numElements());
+    operands.addBuffer(out->data, out->numElements());
+    operands.addBuffer(params, 3);
+    // A kernel without a scale or bias never reads those operands; they are described anyway.
+    for (int64_t k = 2; k < 4; ++k)
+      operands.addBuffer(k < numIns ? reinterpret_cast<Tensor *>(ins[k])->data : nullptr,
+                         k < numIns ? width : 0);
+    operands.call(kernel);
   };
   int threads = ctx.workers ? ctx.workers->size() : 1;
   int64_t grain = std::max<int64_t>(1, kRowElements / width);

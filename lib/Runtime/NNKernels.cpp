@@ -34,15 +34,13 @@ constexpr int64_t kColumnGrain = 64;
 void generatedProduct(FusedKernelFn kernel, const float *a, const float *b, float *c, int64_t m,
                       int64_t k, int64_t n, int64_t rowBegin, int64_t rowEnd, int64_t colBegin,
                       int64_t colEnd) {
-  int64_t words[4 * kBufferWords];
-  describeBuffer(words, a, m * k);
-  describeBuffer(words + kBufferWords, b, k * n);
-  describeBuffer(words + 2 * kBufferWords, c, m * n);
   int64_t params[6] = {rowBegin, rowEnd, colBegin, colEnd, k, n};
-  describeBuffer(words + 3 * kBufferWords, params, 6);
-  void *operands[4] = {words, words + kBufferWords, words + 2 * kBufferWords,
-                       words + 3 * kBufferWords};
-  kernel(operands);
+  KernelOperands operands;
+  operands.addBuffer(a, m * k);
+  operands.addBuffer(b, k * n);
+  operands.addBuffer(c, m * n);
+  operands.addBuffer(params, 6);
+  operands.call(kernel);
 }
 
 /// NumPy matmul on float32, with BLAS doing the products, or the generated `kernel` where there is

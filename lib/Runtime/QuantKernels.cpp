@@ -500,16 +500,11 @@ void transpose8x8(const float *src, int64_t srcStride, float *dst, int64_t dstSt
 void panelKernelMatMul(Context &ctx, const PackedWeight &w, const float *px, int64_t m, float *py,
                        FusedKernelFn kernel, int64_t panel) {
   int64_t panels = (w.n + panel - 1) / panel;
-  int64_t words[4 * kBufferWords];
-  describeBuffer(words, px, m * w.k);
-  describeBuffer(words + 2 * kBufferWords, py, m * w.n);
   auto part = [&](int64_t begin, int64_t end) {
     static thread_local std::vector<float> decoded, rows, scratch;
     decoded.resize(w.k * panel);
     rows.resize(panel * w.k);
     scratch.resize(w.k);
-    int64_t local[4 * kBufferWords];
-    std::copy(words, words + 4 * kBufferWords, local);
     for (int64_t p = begin; p < end; ++p) {
       // Decoded channel by channel ([panel, K]), then transposed in 8x8 blocks.
       for (int64_t j = 0; j < panel; ++j) {
@@ -532,12 +527,13 @@ void panelKernelMatMul(Context &ctx, const PackedWeight &w, const float *px, int
         for (int64_t kk = 0; kk < w.k; ++kk)
           decoded[kk * panel + j] = rows[j * w.k + kk];
       // The kernel addresses panel p at p * K * panel elements from the weight's base.
-      describeBuffer(local + kBufferWords, decoded.data() - p * w.k * panel, (p + 1) * w.k * panel);
       int64_t params[4] = {0, m, p, p + 1};
-      describeBuffer(local + 3 * kBufferWords, params, 4);
-      void *operands[4] = {local, local + kBufferWords, local + 2 * kBufferWords,
-                           local + 3 * kBufferWords};
-      kernel(operands);
+      KernelOperands operands;
+      operands.addBuffer(px, m * w.k);
+      operands.addBuffer(decoded.data() - p * w.k * panel, (p + 1) * w.k * panel);
+      operands.addBuffer(py, m * w.n);
+      operands.addBuffer(params, 4);
+      operands.call(kernel);
     }
   };
   if (ctx.workers && ctx.threads > 1 && panels > 1)

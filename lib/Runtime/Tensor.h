@@ -67,7 +67,8 @@ private:
 /// Words of a rank-1 MLIR memref descriptor: two pointers, offset, size, stride.
 constexpr int kBufferWords = 5;
 /// Writes the rank-1 memref descriptor of `size` contiguous elements at `data` into `words`: how
-/// generated matmul and row kernels receive their operands.
+/// the generated matmul's variable number of epilogue operands is laid out (KernelOperands
+/// serves the kernels with a fixed operand count).
 inline void describeBuffer(int64_t *words, const void *data, int64_t size) {
   words[0] = words[1] = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
   words[2] = 0;
@@ -185,6 +186,8 @@ public:
     pointers[count++] = d;
     used += 3 + 2 * rank;
   }
+  /// Adds `size` contiguous elements at `data` as a rank-1 view.
+  void addBuffer(const void *data, int64_t size) { add(data, 1, &size); }
   void call(FusedKernelFn kernel) { kernel(pointers); }
 
 private:
