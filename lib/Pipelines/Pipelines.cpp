@@ -5,7 +5,6 @@
 #include "qopt/Conversion/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 
@@ -59,9 +58,4 @@ void qopt::registerPipelines() {
   PassPipelineRegistration<GraphPipelineOptions>(
       "qopt-graph-pipeline", "Clean up an imported graph: refine shapes, fold, raise patterns",
       buildGraphPipeline);
-}
-
-int64_t qopt::hostPanelWidth() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  return features.lookup("avx512f") ? 32 : 16;
 }

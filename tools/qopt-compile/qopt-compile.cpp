@@ -7,6 +7,7 @@
 #include "qopt/Conversion/Passes.h"
 #include "qopt/Importer/ONNX/ONNXImporter.h"
 #include "qopt/Target/CPU/LibraryEmitter.h"
+#include "qopt/Target/CPU/TargetCPU.h"
 #include "qopt/InitAll.h"
 #include "qopt/Pipelines/Pipelines.h"
 
@@ -91,6 +92,11 @@ cl::opt<bool> generateDataKernels(
              "gather, gather_elements, gather_nd), f32 reductions, range, trilu, cum_sum and "
              "constant_of_shape (default on; off calls the runtime's loops)"),
     cl::init(true), cl::cat(category));
+cl::opt<std::string> cpuFlag(
+    "cpu",
+    cl::desc("Compile for this CPU: an LLVM CPU name such as haswell (AVX2), skylake-avx512 or "
+             "znver4 (AVX-512); default native, the machine compiling"),
+    cl::value_desc("name"), cl::init("native"), cl::cat(category));
 cl::opt<bool> splitInputFile("split-input-file",
                              cl::desc("Import each '# -----' separated chunk on its own"),
                              cl::cat(category));
@@ -302,6 +308,9 @@ std::string moduleSignature(ModuleOp module) {
   return text ? text.getValue().rtrim(StringRef("\0", 1)).str() : "";
 }
 
+/// The CPU the kernels are shaped and compiled for (--cpu), resolved once in main.
+qopt::TargetCPU targetCPU;
+
 LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostream &os,
                             const qopt::onnx_importer::ImportOptions &importOptions,
                             StringRef modelDir, Stage stage,
@@ -359,11 +368,11 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       fusion.fuseElementwise = fuseElementwise;
       fusion.packMatMulWeights = generateMatMul;
       fusion.decomposeSoftmax = generateRowKernels;
-      fusion.panelWidth = qopt::hostPanelWidth();
+      fusion.panelWidth = targetCPU.panelWidth();
       qopt::buildFusionPipeline(pm, fusion);
       if (stage >= Stage::Runtime)
-        qopt::buildKernelLoweringPipeline(pm, {generateRowKernels, generateMatMul,
-                                               generateDataKernels, qopt::hostPanelWidth() / 2});
+        qopt::buildKernelLoweringPipeline(
+            pm, {generateRowKernels, generateMatMul, generateDataKernels, targetCPU.lanes()});
     }
     if (stage >= Stage::Runtime) {
       qopt::ConvertQOptToRuntimePassOptions lowering;
@@ -384,6 +393,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     options.headerPath = siblingPath(outputFile, "h");
     options.signature = moduleSignature(*module);
     options.runtimeArchive = runtimeLibrary;
+    options.cpu = targetCPU.name;
     if (options.runtimeArchive.empty()) {
       // The archive is installed beside the tools: bin/../lib/libqopt_runtime.a.
       SmallString<256> path(llvm::sys::fs::getMainExecutable(nullptr, nullptr));
@@ -424,6 +434,13 @@ int main(int argc, char **argv) {
     return 1;
   if (quantEnabled)
     quant = quantOptions;
+  llvm::Expected<qopt::TargetCPU> cpu = qopt::resolveTargetCPU(cpuFlag);
+  if (!cpu) {
+    llvm::errs() << "qopt-compile: error: --cpu=" << cpuFlag << ": "
+                 << llvm::toString(cpu.takeError()) << "\n";
+    return 1;
+  }
+  targetCPU = *cpu;
   Stage stage = compileTo.getNumOccurrences()
                     ? compileTo.getValue()
                     : (StringRef(outputFile).ends_with(".so") ? Stage::Library : Stage::Graph);

@@ -41,9 +41,6 @@ struct FusionPipelineOptions : public mlir::PassPipelineOptions<FusionPipelineOp
 /// cleanup of the fused bodies: the `fused` stage of qopt-compile.
 void buildFusionPipeline(mlir::OpPassManager &pm, const FusionPipelineOptions &options);
 
-/// Output columns per packed panel for the CPU this runs on: two vector registers of f32 (32 with
-/// AVX-512, 16 with AVX2).
-int64_t hostPanelWidth();
 
 /// Which kernels the `llvm` stage generates besides the fused ones.
 struct KernelOptions {

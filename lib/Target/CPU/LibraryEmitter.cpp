@@ -77,7 +77,8 @@ LogicalResult qopt::emitLibrary(ModuleOp module, const LibraryOptions &options) 
   if (!target)
     return module.emitError() << "no code generator for " << triple.str() << ": " << error;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), "", llvm::TargetOptions(), llvm::Reloc::PIC_));
+      triple, options.cpu.empty() ? llvm::sys::getHostCPUName() : llvm::StringRef(options.cpu),
+      "", llvm::TargetOptions(), llvm::Reloc::PIC_));
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
   optimize(*llvmModule, *machine);

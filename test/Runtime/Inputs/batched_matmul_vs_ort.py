@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""batched_matmul_vs_ort.py WORKDIR - MatMul of two activations (attention's per-head products)
+"""batched_matmul_vs_ort.py WORKDIR [QOPT-COMPILE FLAG...] - MatMul of two activations (attention's per-head products)
 compiled by qopt and run on two threads, compared with ONNX Runtime: the generated kernel (K and N
 read at run time, rows of the rhs read with masked loads) and, as a control, OpenBLAS
 (--generate-matmul=false). Products split across the worker pool one per thread, broadcast batch
@@ -14,7 +14,7 @@ import numpy as np
 from onnx import helper
 from ort_compare import Cases  # beside this script
 
-cases = Cases(sys.argv[1], "_blas", ["--generate-matmul=false"])
+cases = Cases(sys.argv[1], "_blas", ["--generate-matmul=false"], sys.argv[2:])
 rs = np.random.RandomState(3)
 
 

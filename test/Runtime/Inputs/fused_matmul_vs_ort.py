@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fused_matmul_vs_ort.py WORKDIR - linear layers that qopt compiles into generated matmul kernels
+"""fused_matmul_vs_ort.py WORKDIR [QOPT-COMPILE FLAG...] - linear layers that qopt compiles into generated matmul kernels
 (weights packed in panels, the consuming elementwise chain as epilogue), compared with ONNX
 Runtime on the same random inputs: row counts that use every row block (8/4/1 or 6/3/1), partial
 last panels, K of 1, 1-D and 3-D activations, transposed weights and Gemm (in every form),
@@ -15,7 +15,7 @@ import numpy as np
 from onnx import helper
 from ort_compare import Cases  # beside this script
 
-cases = Cases(sys.argv[1], "_blas", ["--generate-matmul=false"])
+cases = Cases(sys.argv[1], "_blas", ["--generate-matmul=false"], sys.argv[2:])
 case = cases.case
 rs = np.random.RandomState(5)
 N = helper.make_node

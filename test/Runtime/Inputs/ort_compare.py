@@ -60,15 +60,18 @@ def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_a
 
 class Cases:
     """Runs each case as built by default and, as a control, with `control_flags` (named with
-    `control_suffix`); `summary()` prints `N passed, N failed`."""
+    `control_suffix`); `flags` go to both builds (a script's arguments after its work folder, such
+    as --cpu=haswell). `summary()` prints `N passed, N failed`."""
 
-    def __init__(self, work, control_suffix, control_flags):
-        self.work, self.suffix, self.flags = work, control_suffix, list(control_flags)
+    def __init__(self, work, control_suffix, control_flags, flags=()):
+        self.work, self.suffix = work, control_suffix
+        self.common = list(flags)
+        self.flags = list(control_flags) + self.common
         self.results = []
 
     def case(self, name, inputs, nodes, out_shape, consts=(), tol=1e-5, dynamic=()):
         self.results.append(compare(self.work, name, inputs, nodes, out_shape, consts, tol,
-                                    dynamic=dynamic))
+                                    self.common, dynamic))
         self.results.append(compare(self.work, name + self.suffix, inputs, nodes, out_shape,
                                     consts, tol, self.flags, dynamic))
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""row_kernels_vs_ort.py WORKDIR - softmax, RMSNorm and LayerNorm, which qopt compiles into
+"""row_kernels_vs_ort.py WORKDIR [QOPT-COMPILE FLAG...] - softmax, RMSNorm and LayerNorm, which qopt compiles into
 generated row kernels, compared with ONNX Runtime on the same random inputs: widths with a partial
 last vector, rows split across threads, attention masks of -inf and of the most negative float,
 LayerNorm over several trailing dims and without a bias, RMSNorm in the spelling exporters write.
@@ -13,7 +13,7 @@ import numpy as np
 from onnx import helper
 from ort_compare import Cases  # beside this script
 
-cases = Cases(sys.argv[1], "_runtime", ["--generate-row-kernels=false"])
+cases = Cases(sys.argv[1], "_runtime", ["--generate-row-kernels=false"], sys.argv[2:])
 case = cases.case
 N = helper.make_node
 rs = np.random.RandomState(7)

@@ -14,12 +14,13 @@ struct LibraryOptions {
   std::string headerPath;      // model.h
   std::string runtimeArchive;  // libqopt_runtime.a
   std::string signature;       // for the header's comment
+  std::string cpu;             // LLVM CPU name to compile for (TargetCPU)
 };
 
 /// Translates an LLVM-dialect module to LLVM IR (for --compile-to=llvm).
 mlir::LogicalResult printLLVMIR(mlir::ModuleOp module, llvm::raw_ostream &os);
 
-/// Compiles an LLVM-dialect module for the host CPU and links it with the runtime into a shared
+/// Compiles an LLVM-dialect module for `options.cpu` and links it with the runtime into a shared
 /// library, then writes the C header. Diagnostics go to the module's context.
 mlir::LogicalResult emitLibrary(mlir::ModuleOp module, const LibraryOptions &options);
 
