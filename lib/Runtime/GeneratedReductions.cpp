@@ -3,7 +3,7 @@
 // The compiler generates a reduction's loops for the op's rank and number of reduced axes
 // (GenerateDataKernels.cpp): the input is read through a view whose trailing dims are the reduced
 // ones, the output written row-major over the kept dims, with a double accumulator per output
-// element that the runtime provides. The runtime works out that view (the
+// element (a double for float32, an int64 for int64) that the runtime provides. The runtime works out that view (the
 // input's strides permuted, so no copy is made) and the output's shape.
 //
 #include "Tensor.h"
@@ -15,9 +15,9 @@ void runGeneratedReduction(Opcode op, Context &ctx, Tensor &in, const int64_t *i
                            Tensor **outs, FusedKernelFn kernel, int64_t kernelRank) {
   if (ni < 1)
     fail("a reduction needs its keepdims attribute");
-  if (in.dtype != QOPT_FLOAT32 || in.rank != kernelRank)
+  if ((in.dtype != QOPT_FLOAT32 && in.dtype != QOPT_INT64) || in.rank != kernelRank)
     fail("a generated reduction kernel of rank " + std::to_string(kernelRank) +
-         " takes float32 input of that rank, not " + dtypeName(in.dtype) + " " +
+         " takes float32 or int64 input of that rank, not " + dtypeName(in.dtype) + " " +
          shapeString(in.shape()));
   bool keep = i[0] != 0;
   bool reduced[QOPT_MAX_RANK] = {};
@@ -51,9 +51,10 @@ void runGeneratedReduction(Opcode op, Context &ctx, Tensor &in, const int64_t *i
       sizes[at] = in.dims[d];
       strides[at++] = rowMajor[d];
     }
-  Tensor *out = ctx.allocate(QOPT_FLOAT32, shape);
+  Tensor *out = ctx.allocate(in.dtype, shape);
   outs[0] = out;
-  // The kernel accumulates in double, one per output element.
+  // The kernel accumulates in a double (for float32) or an int64, one per output element.
+  static_assert(sizeof(double) == sizeof(int64_t), "one accumulator buffer serves both");
   Scratch<double, 256> acc(static_cast<size_t>(out->numElements()));
   KernelOperands operands;
   operands.add(in.data, in.rank, sizes, strides);

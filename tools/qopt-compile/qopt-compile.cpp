@@ -89,8 +89,8 @@ cl::opt<bool> generateRowKernels(
 cl::opt<bool> generateDataKernels(
     "generate-data-kernels",
     cl::desc("Generate kernels for data movement (transpose, slice, split, concat, expand, tile, "
-             "gather, gather_elements, gather_nd), f32 reductions, range, trilu, cum_sum and "
-             "constant_of_shape (default on; off calls the runtime's loops)"),
+             "gather, gather_elements, gather_nd), f32 and i64 reductions, range, trilu, "
+             "cum_sum and constant_of_shape (default on; off calls the runtime's loops)"),
     cl::init(true), cl::cat(category));
 cl::opt<std::string> cpuFlag(
     "cpu",

@@ -71,8 +71,8 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
     With `data-kernels`, transpose, slice, split, concat and expand get a strided copy
     kernel (`linalg.copy` between two dynamically strided memrefs of integers of the element's
     width; one per rank and width, shared), gather a `linalg.generic` that loads the row each
-    index names, and f32 reductions a `linalg.generic` reducing the trailing dims of a view the
-    runtime permutes. Range, trilu, tile, constant_of_shape and gather_elements get
+    index names, and f32 and i64 reductions a `linalg.generic` reducing the trailing dims of a
+    view the runtime permutes. Range, trilu, tile, constant_of_shape and gather_elements get
     `linalg.generic`s
     (or a `linalg.fill`) computing each element from its position; gather_nd and cum_sum small
     `scf` loop nests (a tuple's offset summed, then its slice copied; a scan adding the previous
@@ -111,7 +111,7 @@ def OutlineFusedKernelsPass : Pass<"qopt-outline-fused-kernels", "::mlir::Module
            "generate kernels for qopt.matmul of two activations">,
     Option<"dataKernels", "data-kernels", "bool", "true",
            "generate kernels for data movement (transpose, slice, split, concat, expand, tile, "
-           "gather), f32 reductions, and range, trilu, constant_of_shape, gather_elements, "
+           "gather), f32 and i64 reductions, and range, trilu, constant_of_shape, gather_elements, "
            "gather_nd and cum_sum">,
     Option<"lanes", "lanes", "int64_t", "16",
            "f32 lanes of a vector in the row kernels and activation matmul kernels">,

@@ -46,7 +46,7 @@ void buildFusionPipeline(mlir::OpPassManager &pm, const FusionPipelineOptions &o
 struct KernelOptions {
   bool rowKernels = true;    // softmax over the last axis, RMSNorm, LayerNorm
   bool matmulKernels = true; // products of two activations
-  bool dataKernels = true;   // data movement, gather, f32 reductions
+  bool dataKernels = true;   // data movement, gathers, reductions, position-computed ops
   int64_t lanes = 16;        // f32 per vector register
 };
 

@@ -91,9 +91,9 @@ enum class Opcode : int64_t {
                      // bytes, then that opcode's attributes; operands: the kernel
                      // (FusedKernelFn), then that opcode's operands. Data movement (Transpose,
                      // Slice, Expand, Concat, Split: a strided copy of that rank; Gather: a lookup
-                     // of rank 3), f32 reductions (ReduceSum, ReduceMean, ReduceMax, ReduceMin,
-                     // ReduceProd: the input's rank, its trailing dims reduced), and Range,
-                     // Trilu, Tile, ConstantOfShape, GatherElements, GatherND, CumSum
+                     // of rank 3), f32 and i64 reductions (ReduceSum, ReduceMean, ReduceMax,
+                     // ReduceMin, ReduceProd: the input's rank, its trailing dims reduced), and
+                     // Range, Trilu, Tile, ConstantOfShape, GatherElements, GatherND, CumSum
   NumOpcodes
 };
 

@@ -11,9 +11,10 @@
 // index and loads the data element it names (`memref.load` inside the body); the runtime has
 // checked the indices first.
 //
-// A reduction is a `linalg.generic` with the kept dims parallel and the reduced ones (which the
-// runtime's view puts last) reductions, into an f64 accumulator filled with the reduction's
-// identity; a second one writes the f32 result (a mean divided by the count of reduced elements).
+// A reduction (f32 or i64) is a `linalg.generic` with the kept dims parallel and the reduced ones
+// (which the runtime's view puts last) reductions, into an accumulator (f64 for f32) filled with
+// the reduction's identity; a second one writes the result (a mean divided by the count of
+// reduced elements).
 //
 // All three then take the same lowering as the elementwise kernels (loops, then LLVM's vectorizer).
 //
@@ -107,20 +108,36 @@ func::FuncOp reduceKernel(OpBuilder &mb, Operation *op, StringRef name) {
   Location loc = op->getLoc();
   int64_t rank = rankOf(op->getOperand(0));
   int64_t reduced = static_cast<int64_t>(reducedAxes(op).size()), kept = rank - reduced;
+  Type element = elementOf(op->getOperand(0));
+  bool isFloat = element.isF32();
   return qopt::createKernelFunction(mb, loc, name, [&](OpBuilder &b, Value operands) {
-    Type f32 = b.getF32Type(), f64 = b.getF64Type();
-    Value in = qopt::loadKernelOperand(b, loc, operands, 0, viewType(f32, rank));
-    Value out = qopt::loadKernelOperand(b, loc, operands, 1, viewType(f32, kept));
-    // Accumulated in f64, as the runtime's loops do: a long sum in f32 loses digits.
-    Value acc = qopt::loadKernelOperand(b, loc, operands, 2, viewType(f64, kept));
-    double init = 0.0;
-    if (isa<Q::ReduceMaxOp>(op))
-      init = -std::numeric_limits<double>::infinity();
-    else if (isa<Q::ReduceMinOp>(op))
-      init = std::numeric_limits<double>::infinity();
-    else if (isa<Q::ReduceProdOp>(op))
-      init = 1.0;
-    Value initValue = arith::ConstantOp::create(b, loc, b.getF64FloatAttr(init));
+    // f32 accumulates in f64, as the runtime's loops do (a long sum in f32 loses digits); i64 in
+    // i64, exactly.
+    Type accType = isFloat ? Type(b.getF64Type()) : element;
+    Value in = qopt::loadKernelOperand(b, loc, operands, 0, viewType(element, rank));
+    Value out = qopt::loadKernelOperand(b, loc, operands, 1, viewType(element, kept));
+    Value acc = qopt::loadKernelOperand(b, loc, operands, 2, viewType(accType, kept));
+    TypedAttr init;
+    if (isFloat) {
+      double v = 0.0;
+      if (isa<Q::ReduceMaxOp>(op))
+        v = -std::numeric_limits<double>::infinity();
+      else if (isa<Q::ReduceMinOp>(op))
+        v = std::numeric_limits<double>::infinity();
+      else if (isa<Q::ReduceProdOp>(op))
+        v = 1.0;
+      init = b.getF64FloatAttr(v);
+    } else {
+      int64_t v = 0;
+      if (isa<Q::ReduceMaxOp>(op))
+        v = std::numeric_limits<int64_t>::min();
+      else if (isa<Q::ReduceMinOp>(op))
+        v = std::numeric_limits<int64_t>::max();
+      else if (isa<Q::ReduceProdOp>(op))
+        v = 1;
+      init = b.getIntegerAttr(accType, v);
+    }
+    Value initValue = arith::ConstantOp::create(b, loc, init);
     linalg::FillOp::create(b, loc, ValueRange{initValue}, ValueRange{acc});
 
     MLIRContext *ctx = b.getContext();
@@ -130,22 +147,28 @@ func::FuncOp reduceKernel(OpBuilder &mb, Operation *op, StringRef name) {
     AffineMap accMap = AffineMap::get(rank, 0, keptDims, ctx);
     SmallVector<utils::IteratorType> iterators(kept, utils::IteratorType::parallel);
     iterators.append(reduced, utils::IteratorType::reduction);
-    linalg::GenericOp::create(b, loc, TypeRange{}, ValueRange{in}, ValueRange{acc},
-                              ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank), accMap},
-                              iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                                Value x = arith::ExtFOp::create(nb, nloc, f64, args[0]);
-                                Value r;
-                                if (isa<Q::ReduceMaxOp>(op))
-                                  r = arith::MaximumFOp::create(nb, nloc, args[1], x);
-                                else if (isa<Q::ReduceMinOp>(op))
-                                  r = arith::MinimumFOp::create(nb, nloc, args[1], x);
-                                else if (isa<Q::ReduceProdOp>(op))
-                                  r = arith::MulFOp::create(nb, nloc, args[1], x);
-                                else
-                                  r = arith::AddFOp::create(nb, nloc, args[1], x);
-                                linalg::YieldOp::create(nb, nloc, r);
-                              });
-    // The result in f32; a mean first divides by how many elements each reduced.
+    linalg::GenericOp::create(
+        b, loc, TypeRange{}, ValueRange{in}, ValueRange{acc},
+        ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank), accMap}, iterators,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value x = isFloat ? Value(arith::ExtFOp::create(nb, nloc, accType, args[0])) : args[0];
+          Value r;
+          if (isa<Q::ReduceMaxOp>(op))
+            r = isFloat ? Value(arith::MaximumFOp::create(nb, nloc, args[1], x))
+                        : Value(arith::MaxSIOp::create(nb, nloc, args[1], x));
+          else if (isa<Q::ReduceMinOp>(op))
+            r = isFloat ? Value(arith::MinimumFOp::create(nb, nloc, args[1], x))
+                        : Value(arith::MinSIOp::create(nb, nloc, args[1], x));
+          else if (isa<Q::ReduceProdOp>(op))
+            r = isFloat ? Value(arith::MulFOp::create(nb, nloc, args[1], x))
+                        : Value(arith::MulIOp::create(nb, nloc, args[1], x));
+          else
+            r = isFloat ? Value(arith::AddFOp::create(nb, nloc, args[1], x))
+                        : Value(arith::AddIOp::create(nb, nloc, args[1], x));
+          linalg::YieldOp::create(nb, nloc, r);
+        });
+    // The result in the element type; a mean first divides by how many elements each reduced
+    // (an integer mean truncates, as the runtime's).
     Value count;
     if (isa<Q::ReduceMeanOp>(op)) {
       Value n = arith::ConstantIndexOp::create(b, loc, 1);
@@ -154,7 +177,7 @@ func::FuncOp reduceKernel(OpBuilder &mb, Operation *op, StringRef name) {
         n = arith::MulIOp::create(b, loc, n, dim);
       }
       Value nI64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), n);
-      count = arith::SIToFPOp::create(b, loc, f64, nI64);
+      count = isFloat ? Value(arith::SIToFPOp::create(b, loc, accType, nI64)) : nI64;
     }
     SmallVector<utils::IteratorType> parallel(kept, utils::IteratorType::parallel);
     AffineMap identity = b.getMultiDimIdentityMap(kept);
@@ -163,9 +186,20 @@ func::FuncOp reduceKernel(OpBuilder &mb, Operation *op, StringRef name) {
         ArrayRef<AffineMap>{identity, identity}, parallel,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value v = args[0];
-          if (count)
+          if (count && isFloat)
             v = arith::DivFOp::create(nb, nloc, v, count);
-          linalg::YieldOp::create(nb, nloc, arith::TruncFOp::create(nb, nloc, f32, v).getResult());
+          if (count && !isFloat) {
+            // An empty mean divides by 1 instead of 0 (the runtime's double gives NaN, whose
+            // integer value is undefined).
+            Value zero = arith::ConstantOp::create(nb, nloc, nb.getI64IntegerAttr(0));
+            Value one = arith::ConstantOp::create(nb, nloc, nb.getI64IntegerAttr(1));
+            Value empty = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq, count, zero);
+            v = arith::DivSIOp::create(nb, nloc, v,
+                                       arith::SelectOp::create(nb, nloc, empty, one, count));
+          }
+          if (isFloat)
+            v = arith::TruncFOp::create(nb, nloc, element, v);
+          linalg::YieldOp::create(nb, nloc, v);
         });
   });
 }
@@ -195,7 +229,8 @@ std::optional<qopt::DataKernelForm> qopt::dataKernelForm(Operation *op) {
       f->key += ".i" + std::to_string(index.getIntOrFloatBitWidth());
     return f;
   }
-  if (isReduction(op) && elementOf(op->getOperand(0)).isF32()) {
+  if (isReduction(op) && (elementOf(op->getOperand(0)).isF32() ||
+                          elementOf(op->getOperand(0)).isSignlessInteger(64))) {
     std::optional<DataKernelForm> f =
         form(op->getName().stripDialect(), rankOf(op->getOperand(0)), elementOf(op->getOperand(0)));
     if (f)

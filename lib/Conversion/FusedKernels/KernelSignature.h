@@ -74,9 +74,9 @@ struct DataKernelForm {
 };
 
 /// The data kernel form of `op`: transpose, slice, split, concat and expand (a strided copy
-/// of the view's rank), gather along any axis with i32 or i64 indices (rank 3), f32 reductions
-/// (the input's rank) and the index kernel forms below; none for other ops, element widths the
-/// runtime lacks or ranks past kMaxKernelRank.
+/// of the view's rank), gather along any axis with i32 or i64 indices (rank 3), f32 and i64
+/// reductions (the input's rank) and the index kernel forms below; none for other ops, element
+/// widths the runtime lacks or ranks past kMaxKernelRank.
 std::optional<DataKernelForm> dataKernelForm(mlir::Operation *op);
 
 /// The kernel form of the ops computed from element positions (GenerateIndexKernels.cpp): Range

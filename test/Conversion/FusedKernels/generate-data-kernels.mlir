@@ -6,8 +6,8 @@
 // element's width: both transposes and the concat (rank 3, 4 bytes) share one; the i64 slice
 // (rank 1, 8 bytes) and the expand (rank of its output) have their own. (A tile reads by position:
 // generate-index-kernels.mlir.)
-// A gather names a lookup kernel (rank 3) and a reduction one of the input's rank; a reduction of
-// integers keeps the runtime's loop.
+// A gather names a lookup kernel (rank 3) and a reduction one of the input's rank (f32 or i64); a
+// reduction of i32 keeps the runtime's loop.
 // CHECK-LABEL: func.func @main
 // CHECK: qopt.transpose %arg0 {perm = array<i64: 0, 2, 1>, qopt.kernel = @[[COPY3:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64}
 // CHECK: qopt.transpose %arg0 {perm = array<i64: 2, 1, 0>, qopt.kernel = @[[COPY3]], qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64}
@@ -17,7 +17,8 @@
 // CHECK: qopt.gather %arg0, %arg5 {axis = 1 : i64, qopt.kernel = @[[GATHER:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64}
 // CHECK: qopt.reduce_mean %arg0 {axes = array<i64: 0, 2>, keepdims = false, qopt.kernel = @[[MEAN:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 4 : i64, qopt.kernel_rank = 3 : i64}
 // CHECK: qopt.reduce_max %arg0 {axes = array<i64>, qopt.kernel = @[[MAX:qopt_kernel_[0-9]+]]
-// CHECK: qopt.reduce_sum %arg1 {axes = array<i64: 0>} :
+// CHECK: qopt.reduce_sum %arg1 {axes = array<i64: 0>, qopt.kernel = @[[ISUM:qopt_kernel_[0-9]+]], qopt.kernel_bytes = 8 : i64, qopt.kernel_rank = 1 : i64}
+// CHECK: qopt.reduce_sum %arg6 {axes = array<i64: 0>} :
 
 // The copy: linalg.copy between two dynamically strided views of i32.
 // CHECK: func.func private @[[COPY3]](%{{.*}}: !llvm.ptr) attributes {llvm.linkage = #llvm.linkage<internal>, qopt.kernel}
@@ -60,6 +61,12 @@
 // CHECK: iterator_types = ["reduction", "reduction", "reduction"]
 // CHECK: arith.maximumf
 
+// The i64 sum: an i64 accumulator, exact.
+// CHECK: func.func private @[[ISUM]]
+// CHECK: linalg.fill ins(%{{.*}} : i64) outs(%{{.*}} : memref<i64, strided<[], offset: ?>>)
+// CHECK: iterator_types = ["reduction"]
+// CHECK: arith.addi
+
 // OFF-NOT: qopt.kernel
 // OFF-NOT: func.func private
 
@@ -70,7 +77,7 @@
 // LLVM: llvm.store %{{.*}}, %{{.*}} : i32, !llvm.ptr
 // LLVM-NOT: llvm.call
 // LLVM-NOT: linalg.
-func.func @main(%x: tensor<2x?x4xf32>, %v: tensor<?xi64>, %s: tensor<1xi64>, %m: tensor<1x1x3x1xi1>, %shape: tensor<4xi64>, %i: tensor<5xi64>) -> (tensor<2x4x?xf32>, tensor<4x?x2xf32>, tensor<2x?x4xf32>, tensor<?xi64>, tensor<?x?x?x?xi1>, tensor<2x5x4xf32>, tensor<?xf32>, tensor<1x1x1xf32>, tensor<?xi64>) {
+func.func @main(%x: tensor<2x?x4xf32>, %v: tensor<?xi64>, %s: tensor<1xi64>, %m: tensor<1x1x3x1xi1>, %shape: tensor<4xi64>, %i: tensor<5xi64>, %w: tensor<?xi32>) -> (tensor<2x4x?xf32>, tensor<4x?x2xf32>, tensor<2x?x4xf32>, tensor<?xi64>, tensor<?x?x?x?xi1>, tensor<2x5x4xf32>, tensor<?xf32>, tensor<1x1x1xf32>, tensor<?xi64>, tensor<?xi32>) {
   %0 = qopt.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x?x4xf32> -> tensor<2x4x?xf32>
   %1 = qopt.transpose %x {perm = array<i64: 2, 1, 0>} : tensor<2x?x4xf32> -> tensor<4x?x2xf32>
   %2 = qopt.concat %x, %x {axis = 1 : i64} : (tensor<2x?x4xf32>, tensor<2x?x4xf32>) -> tensor<2x?x4xf32>
@@ -80,5 +87,6 @@ func.func @main(%x: tensor<2x?x4xf32>, %v: tensor<?xi64>, %s: tensor<1xi64>, %m:
   %7 = qopt.reduce_mean %x {axes = array<i64: 0, 2>, keepdims = false} : tensor<2x?x4xf32> -> tensor<?xf32>
   %8 = qopt.reduce_max %x {axes = array<i64>} : tensor<2x?x4xf32> -> tensor<1x1x1xf32>
   %9 = qopt.reduce_sum %v {axes = array<i64: 0>} : tensor<?xi64> -> tensor<?xi64>
-  return %0, %1, %2, %3, %4, %6, %7, %8, %9 : tensor<2x4x?xf32>, tensor<4x?x2xf32>, tensor<2x?x4xf32>, tensor<?xi64>, tensor<?x?x?x?xi1>, tensor<2x5x4xf32>, tensor<?xf32>, tensor<1x1x1xf32>, tensor<?xi64>
+  %10 = qopt.reduce_sum %w {axes = array<i64: 0>} : tensor<?xi32> -> tensor<?xi32>
+  return %0, %1, %2, %3, %4, %6, %7, %8, %9, %10 : tensor<2x4x?xf32>, tensor<4x?x2xf32>, tensor<2x?x4xf32>, tensor<?xi64>, tensor<?x?x?x?xi1>, tensor<2x5x4xf32>, tensor<?xf32>, tensor<1x1x1xf32>, tensor<?xi64>, tensor<?xi32>
 }

@@ -67,6 +67,15 @@ case("reduce_prod_first", {"x": 1 + 0.1 * x}, [N("ReduceProd", ["x"], ["y"], axe
 case("reduce_mean_large", {"x": rs.randn(3, 50000)}, [N("ReduceMean", ["x"], ["y"], axes=[1])],
      [3, 1])
 
+# int64 reductions (a mask's length, a maximum position), exact in an int64 accumulator.
+m = rs.randint(-1000, 1000, size=(3, 4, 5)).astype(np.int64)
+case("reduce_int64", {"m": m}, [
+    N("ReduceSum", ["m", "ax"], ["s"], keepdims=0), N("ReduceMax", ["m"], ["x"], axes=[1], keepdims=0),
+    N("ReduceMin", ["m"], ["n"], axes=[1], keepdims=0), N("Add", ["s", "x"], ["t"]),
+    N("Sub", ["t", "n"], ["u"]), N("ReduceMean", ["m"], ["a"], axes=[1], keepdims=0),
+    N("Add", ["u", "a"], ["v"]), N("Cast", ["v"], ["y"], to=TensorProto.FLOAT)], [3, 5],
+     [("ax", I64(1))])
+
 # Ops computed from positions: ranges of floats and of integers, Trilu both ways with a k, a
 # fill of a shape known only at run time, GatherElements and GatherND (with batch dims) with
 # negative indices, CumSum forward, reversed and exclusive, on floats and integers.
