@@ -31,25 +31,6 @@ using namespace mlir;
 namespace Q = qopt::QOpt;
 
 namespace {
-/// A dynamically sized and strided memref of `rank`, as the runtime describes its views.
-MemRefType viewType(Type element, int64_t rank) {
-  SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(element.getContext(), ShapedType::kDynamic, dyn);
-  return MemRefType::get(dyn, element, layout);
-}
-
-/// Bytes per element in the runtime (a bool is one byte), 0 when the runtime has no such width.
-int64_t runtimeBytes(Type element) {
-  unsigned bits = element.isIntOrFloat() ? element.getIntOrFloatBitWidth() : 0;
-  if (bits == 1)
-    return 1;
-  if (bits != 8 && bits != 16 && bits != 32 && bits != 64)
-    return 0;
-  return bits / 8;
-}
-
-Type elementOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
-int64_t rankOf(Value v) { return cast<ShapedType>(v.getType()).getRank(); }
 
 bool isReduction(Operation *op) {
   return isa<Q::ReduceSumOp, Q::ReduceMeanOp, Q::ReduceMaxOp, Q::ReduceMinOp, Q::ReduceProdOp>(op);
@@ -58,7 +39,7 @@ bool isReduction(Operation *op) {
 /// The reduced axes of a reduction, normalized (all of them when its list is empty).
 SmallVector<int64_t> reducedAxes(Operation *op) {
   ArrayRef<int64_t> axes = op->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
-  int64_t rank = rankOf(op->getOperand(0));
+  int64_t rank = qopt::rankOf(op->getOperand(0));
   SmallVector<int64_t> out;
   for (int64_t d = 0; d < rank; ++d)
     if (axes.empty() || llvm::any_of(axes, [&](int64_t a) { return (a < 0 ? a + rank : a) == d; }))
@@ -68,7 +49,7 @@ SmallVector<int64_t> reducedAxes(Operation *op) {
 
 func::FuncOp copyKernel(OpBuilder &mb, Location loc, StringRef name, int64_t rank, Type element) {
   return qopt::createKernelFunction(mb, loc, name, [&](OpBuilder &b, Value operands) {
-    MemRefType type = viewType(element, rank);
+    MemRefType type = qopt::stridedViewType(element, rank);
     Value src = qopt::loadKernelOperand(b, loc, operands, 0, type);
     Value dst = qopt::loadKernelOperand(b, loc, operands, 1, type);
     linalg::CopyOp::create(b, loc, src, dst);
@@ -78,9 +59,9 @@ func::FuncOp copyKernel(OpBuilder &mb, Location loc, StringRef name, int64_t ran
 func::FuncOp gatherKernel(OpBuilder &mb, Location loc, StringRef name, Type element,
                           Type indexElement) {
   return qopt::createKernelFunction(mb, loc, name, [&](OpBuilder &b, Value operands) {
-    Value data = qopt::loadKernelOperand(b, loc, operands, 0, viewType(element, 3));
-    Value indices = qopt::loadKernelOperand(b, loc, operands, 1, viewType(indexElement, 1));
-    Value out = qopt::loadKernelOperand(b, loc, operands, 2, viewType(element, 3));
+    Value data = qopt::loadKernelOperand(b, loc, operands, 0, qopt::stridedViewType(element, 3));
+    Value indices = qopt::loadKernelOperand(b, loc, operands, 1, qopt::stridedViewType(indexElement, 1));
+    Value out = qopt::loadKernelOperand(b, loc, operands, 2, qopt::stridedViewType(element, 3));
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value dim = memref::DimOp::create(b, loc, data, one);
     MLIRContext *ctx = b.getContext();
@@ -106,17 +87,17 @@ func::FuncOp gatherKernel(OpBuilder &mb, Location loc, StringRef name, Type elem
 
 func::FuncOp reduceKernel(OpBuilder &mb, Operation *op, StringRef name) {
   Location loc = op->getLoc();
-  int64_t rank = rankOf(op->getOperand(0));
+  int64_t rank = qopt::rankOf(op->getOperand(0));
   int64_t reduced = static_cast<int64_t>(reducedAxes(op).size()), kept = rank - reduced;
-  Type element = elementOf(op->getOperand(0));
+  Type element = qopt::elementTypeOf(op->getOperand(0));
   bool isFloat = element.isF32();
   return qopt::createKernelFunction(mb, loc, name, [&](OpBuilder &b, Value operands) {
     // f32 accumulates in f64, as the runtime's loops do (a long sum in f32 loses digits); i64 in
     // i64, exactly.
     Type accType = isFloat ? Type(b.getF64Type()) : element;
-    Value in = qopt::loadKernelOperand(b, loc, operands, 0, viewType(element, rank));
-    Value out = qopt::loadKernelOperand(b, loc, operands, 1, viewType(element, kept));
-    Value acc = qopt::loadKernelOperand(b, loc, operands, 2, viewType(accType, kept));
+    Value in = qopt::loadKernelOperand(b, loc, operands, 0, qopt::stridedViewType(element, rank));
+    Value out = qopt::loadKernelOperand(b, loc, operands, 1, qopt::stridedViewType(element, kept));
+    Value acc = qopt::loadKernelOperand(b, loc, operands, 2, qopt::stridedViewType(accType, kept));
     TypedAttr init;
     if (isFloat) {
       double v = 0.0;
@@ -207,7 +188,7 @@ func::FuncOp reduceKernel(OpBuilder &mb, Operation *op, StringRef name) {
 
 std::optional<qopt::DataKernelForm> qopt::dataKernelForm(Operation *op) {
   auto form = [&](StringRef kind, int64_t rank, Type element) -> std::optional<DataKernelForm> {
-    int64_t bytes = runtimeBytes(element);
+    int64_t bytes = qopt::runtimeElementBytes(element);
     if (!bytes || rank > kMaxKernelRank)
       return std::nullopt;
     DataKernelForm f{rank, bytes, ""};
@@ -215,24 +196,24 @@ std::optional<qopt::DataKernelForm> qopt::dataKernelForm(Operation *op) {
     return f;
   };
   if (isa<Q::TransposeOp, Q::SliceOp, Q::SplitOp>(op))
-    return form("copy", rankOf(op->getOperand(0)), elementOf(op->getOperand(0)));
+    return form("copy", qopt::rankOf(op->getOperand(0)), qopt::elementTypeOf(op->getOperand(0)));
   if (auto c = dyn_cast<Q::ConcatOp>(op))
-    return form("copy", rankOf(c.getOutput()), elementOf(c.getOutput()));
+    return form("copy", qopt::rankOf(c.getOutput()), qopt::elementTypeOf(c.getOutput()));
   if (auto e = dyn_cast<Q::ExpandOp>(op))
-    return form("copy", rankOf(e.getOutput()), elementOf(e.getOutput()));
+    return form("copy", qopt::rankOf(e.getOutput()), qopt::elementTypeOf(e.getOutput()));
   if (auto g = dyn_cast<Q::GatherOp>(op)) {
-    Type index = elementOf(g.getIndices());
+    Type index = qopt::elementTypeOf(g.getIndices());
     if (!index.isInteger(64) && !index.isInteger(32))
       return std::nullopt;
-    std::optional<DataKernelForm> f = form("gather", 3, elementOf(g.getData()));
+    std::optional<DataKernelForm> f = form("gather", 3, qopt::elementTypeOf(g.getData()));
     if (f)
       f->key += ".i" + std::to_string(index.getIntOrFloatBitWidth());
     return f;
   }
-  if (isReduction(op) && (elementOf(op->getOperand(0)).isF32() ||
-                          elementOf(op->getOperand(0)).isSignlessInteger(64))) {
+  if (isReduction(op) && (qopt::elementTypeOf(op->getOperand(0)).isF32() ||
+                          qopt::elementTypeOf(op->getOperand(0)).isSignlessInteger(64))) {
     std::optional<DataKernelForm> f =
-        form(op->getName().stripDialect(), rankOf(op->getOperand(0)), elementOf(op->getOperand(0)));
+        form(op->getName().stripDialect(), qopt::rankOf(op->getOperand(0)), qopt::elementTypeOf(op->getOperand(0)));
     if (f)
       f->key += ".q" + std::to_string(reducedAxes(op).size());
     return f;
@@ -250,6 +231,6 @@ func::FuncOp qopt::generateDataKernel(OpBuilder &mb, Operation *op, StringRef na
     return generateIndexKernel(mb, op, name);
   Type bits = mb.getIntegerType(8 * form->bytes);
   if (auto g = dyn_cast<Q::GatherOp>(op))
-    return gatherKernel(mb, loc, name, bits, elementOf(g.getIndices()));
+    return gatherKernel(mb, loc, name, bits, qopt::elementTypeOf(g.getIndices()));
   return copyKernel(mb, loc, name, form->rank, bits);
 }

@@ -28,23 +28,6 @@ using namespace mlir;
 namespace Q = qopt::QOpt;
 
 namespace {
-MemRefType viewType(Type element, int64_t rank) {
-  SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(element.getContext(), ShapedType::kDynamic, dyn);
-  return MemRefType::get(dyn, element, layout);
-}
-
-Type elementOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
-int64_t rankOf(Value v) { return cast<ShapedType>(v.getType()).getRank(); }
-
-int64_t runtimeBytes(Type element) {
-  unsigned bits = element.isIntOrFloat() ? element.getIntOrFloatBitWidth() : 0;
-  if (bits == 1)
-    return 1;
-  if (bits != 8 && bits != 16 && bits != 32 && bits != 64)
-    return 0;
-  return bits / 8;
-}
 
 bool isIndexType(Type t) { return t.isSignlessInteger(32) || t.isSignlessInteger(64); }
 
@@ -62,7 +45,7 @@ Value wrapIndex(OpBuilder &b, Location loc, Value idx, Value dim) {
 
 Value loadOperand(OpBuilder &b, Location loc, Value operands, int64_t i, Type element,
                   int64_t rank) {
-  return qopt::loadKernelOperand(b, loc, operands, i, viewType(element, rank));
+  return qopt::loadKernelOperand(b, loc, operands, i, qopt::stridedViewType(element, rank));
 }
 
 /// Range: out[i] = start + i * delta (operands: start [1], delta [1], out [n]).
@@ -268,24 +251,24 @@ void buildCumSum(OpBuilder &b, Location loc, Value operands, Type element, bool 
 
 std::optional<qopt::DataKernelForm> qopt::indexKernelForm(Operation *op) {
   auto form = [&](std::string key, int64_t rank, Type element) -> std::optional<DataKernelForm> {
-    int64_t bytes = runtimeBytes(element);
+    int64_t bytes = qopt::runtimeElementBytes(element);
     if (!bytes || rank > kMaxKernelRank)
       return std::nullopt;
     return DataKernelForm{rank, bytes, key + ".b" + std::to_string(bytes)};
   };
   if (auto r = dyn_cast<Q::RangeOp>(op)) {
-    Type e = elementOf(r.getOutput());
+    Type e = qopt::elementTypeOf(r.getOutput());
     if (!e.isF32() && !isIndexType(e))
       return std::nullopt;
     return form(e.isF32() ? "range.f" : "range.i", 1, e);
   }
-  if (auto t = dyn_cast<Q::TriluOp>(op); t && rankOf(t.getInput()) >= 2)
-    return form(t.getUpper() ? "triu" : "tril", 3, elementOf(t.getInput()));
+  if (auto t = dyn_cast<Q::TriluOp>(op); t && qopt::rankOf(t.getInput()) >= 2)
+    return form(t.getUpper() ? "triu" : "tril", 3, qopt::elementTypeOf(t.getInput()));
   if (auto c = dyn_cast<Q::ConstantOfShapeOp>(op))
-    return form("fill", 1, elementOf(c.getOutput()));
+    return form("fill", 1, qopt::elementTypeOf(c.getOutput()));
   if (auto g = dyn_cast<Q::GatherElementsOp>(op)) {
-    Type index = elementOf(g.getIndices());
-    int64_t rank = rankOf(g.getData());
+    Type index = qopt::elementTypeOf(g.getIndices());
+    int64_t rank = qopt::rankOf(g.getData());
     // I64Attr reads back unsigned: a negative axis needs the signed value.
     int64_t axis = static_cast<int64_t>(g.getAxis());
     axis = axis < 0 ? axis + rank : axis;
@@ -293,20 +276,20 @@ std::optional<qopt::DataKernelForm> qopt::indexKernelForm(Operation *op) {
       return std::nullopt;
     return form("gather_elements.r" + std::to_string(rank) + ".a" + std::to_string(axis) + ".i" +
                     std::to_string(index.getIntOrFloatBitWidth()),
-                rank, elementOf(g.getData()));
+                rank, qopt::elementTypeOf(g.getData()));
   }
   if (auto t = dyn_cast<Q::TileOp>(op))
-    return form("tile.r" + std::to_string(rankOf(t.getInput())), rankOf(t.getInput()),
-                elementOf(t.getInput()));
+    return form("tile.r" + std::to_string(qopt::rankOf(t.getInput())), qopt::rankOf(t.getInput()),
+                qopt::elementTypeOf(t.getInput()));
   if (auto g = dyn_cast<Q::GatherNDOp>(op)) {
-    Type index = elementOf(g.getIndices());
+    Type index = qopt::elementTypeOf(g.getIndices());
     if (!isIndexType(index))
       return std::nullopt;
     return form("gather_nd.i" + std::to_string(index.getIntOrFloatBitWidth()), 2,
-                elementOf(g.getData()));
+                qopt::elementTypeOf(g.getData()));
   }
   if (auto c = dyn_cast<Q::CumSumOp>(op)) {
-    Type e = elementOf(c.getInput());
+    Type e = qopt::elementTypeOf(c.getInput());
     if (!e.isF32() && !isIndexType(e))
       return std::nullopt;
     std::string key = "cum_sum";
@@ -325,22 +308,22 @@ func::FuncOp qopt::generateIndexKernel(OpBuilder &mb, Operation *op, StringRef n
   Type bits = mb.getIntegerType(8 * form->bytes);
   return createKernelFunction(mb, loc, name, [&](OpBuilder &b, Value operands) {
     if (auto r = dyn_cast<Q::RangeOp>(op))
-      return buildRange(b, loc, operands, elementOf(r.getOutput()));
+      return buildRange(b, loc, operands, qopt::elementTypeOf(r.getOutput()));
     if (auto t = dyn_cast<Q::TriluOp>(op))
       return buildTrilu(b, loc, operands, bits, t.getUpper());
     if (isa<Q::ConstantOfShapeOp>(op))
       return buildFill(b, loc, operands, bits);
     if (auto g = dyn_cast<Q::GatherElementsOp>(op)) {
-      int64_t rank = rankOf(g.getData());
+      int64_t rank = qopt::rankOf(g.getData());
       int64_t axis = static_cast<int64_t>(g.getAxis());
       axis = axis < 0 ? axis + rank : axis;
-      return buildGatherElements(b, loc, operands, bits, elementOf(g.getIndices()), rank, axis);
+      return buildGatherElements(b, loc, operands, bits, qopt::elementTypeOf(g.getIndices()), rank, axis);
     }
     if (auto g = dyn_cast<Q::GatherNDOp>(op))
-      return buildGatherND(b, loc, operands, bits, elementOf(g.getIndices()));
+      return buildGatherND(b, loc, operands, bits, qopt::elementTypeOf(g.getIndices()));
     if (auto t = dyn_cast<Q::TileOp>(op))
-      return buildTile(b, loc, operands, bits, rankOf(t.getInput()));
+      return buildTile(b, loc, operands, bits, qopt::rankOf(t.getInput()));
     auto c = cast<Q::CumSumOp>(op);
-    buildCumSum(b, loc, operands, elementOf(c.getInput()), c.getExclusive(), c.getReverse());
+    buildCumSum(b, loc, operands, qopt::elementTypeOf(c.getInput()), c.getExclusive(), c.getReverse());
   });
 }

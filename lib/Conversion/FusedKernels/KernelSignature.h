@@ -23,6 +23,19 @@ mlir::func::FuncOp
 createKernelFunction(mlir::OpBuilder &mb, mlir::Location loc, llvm::StringRef name,
                      llvm::function_ref<void(mlir::OpBuilder &b, mlir::Value operands)> body);
 
+/// A dynamically sized and strided memref of `rank` dims of `element`: how the runtime describes a
+/// view (sizes, strides and offset chosen per call; a stride of 0 where it broadcasts).
+mlir::MemRefType stridedViewType(mlir::Type element, int64_t rank);
+
+/// Bytes per element of `element` in the runtime (a bool is one byte); 0 for a width it lacks.
+int64_t runtimeElementBytes(mlir::Type element);
+
+/// The element type and rank of a shaped value.
+inline mlir::Type elementTypeOf(mlir::Value v) {
+  return llvm::cast<mlir::ShapedType>(v.getType()).getElementType();
+}
+inline int64_t rankOf(mlir::Value v) { return llvm::cast<mlir::ShapedType>(v.getType()).getRank(); }
+
 /// Operand `index` of the kernel whose operand array is `operands`, as a memref of `type`.
 mlir::Value loadKernelOperand(mlir::OpBuilder &b, mlir::Location loc, mlir::Value operands,
                               int64_t index, mlir::MemRefType type);

@@ -16,15 +16,6 @@ using namespace mlir;
 namespace Q = qopt::QOpt;
 
 namespace {
-/// A dynamically sized and strided memref of `rank`: the runtime picks sizes, strides (0 for a
-/// broadcast dimension) and offset (a thread's part) per call. i1 is one byte, as runtime bools.
-MemRefType operandType(Type element, int64_t rank) {
-  MLIRContext *ctx = element.getContext();
-  SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, dyn);
-  return MemRefType::get(dyn, element, layout);
-}
-
 func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name) {
   Location loc = fused.getLoc();
   return qopt::createKernelFunction(mb, loc, name, [&](OpBuilder &b, Value operands) {
@@ -38,7 +29,7 @@ func::FuncOp outline(OpBuilder &mb, Q::FusedElementwiseOp fused, StringRef name)
   SmallVector<Value> memrefs;
   for (size_t i = 0; i < numOperands; ++i)
     memrefs.push_back(qopt::loadKernelOperand(b, loc, operands, i,
-                                              operandType(elements[i], rank)));
+                                              qopt::stridedViewType(elements[i], rank)));
 
   AffineMap identity = b.getMultiDimIdentityMap(rank);
   SmallVector<AffineMap> maps(numOperands, identity);
@@ -156,4 +147,19 @@ Value qopt::loadKernelOperand(OpBuilder &b, Location loc, Value operands, int64_
   Value desc = LLVM::LoadOp::create(b, loc, ptr, slot);
   Value words = LLVM::LoadOp::create(b, loc, descType, desc);
   return UnrealizedConversionCastOp::create(b, loc, type, words).getResult(0);
+}
+
+MemRefType qopt::stridedViewType(Type element, int64_t rank) {
+  SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
+  auto layout = StridedLayoutAttr::get(element.getContext(), ShapedType::kDynamic, dyn);
+  return MemRefType::get(dyn, element, layout);
+}
+
+int64_t qopt::runtimeElementBytes(Type element) {
+  unsigned bits = element.isIntOrFloat() ? element.getIntOrFloatBitWidth() : 0;
+  if (bits == 1)
+    return 1;
+  if (bits != 8 && bits != 16 && bits != 32 && bits != 64)
+    return 0;
+  return bits / 8;
 }
