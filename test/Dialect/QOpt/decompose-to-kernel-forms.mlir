@@ -1,5 +1,5 @@
-// RUN: qopt-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(qopt-decompose-to-kernel-forms))' | FileCheck %s
-// RUN: qopt-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(qopt-decompose-to-kernel-forms{gemm=false softmax=false}))' | FileCheck %s --check-prefix=OFF
+// RUN: qopt-opt %s --split-input-file --qopt-decompose-to-kernel-forms | FileCheck %s
+// RUN: qopt-opt %s --split-input-file --qopt-decompose-to-kernel-forms='gemm=false softmax=false' | FileCheck %s --check-prefix=OFF
 
 // Transposed A and B, alpha and beta: transposes, a matmul, a multiply by alpha, C times beta
 // added.
