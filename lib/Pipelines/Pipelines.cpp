@@ -9,6 +9,8 @@
 using namespace mlir;
 
 void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options) {
+  // Half-precision graphs compute in f32 from the start, so every later pass sees f32.
+  pm.addNestedPass<func::FuncOp>(QOpt::createWidenHalfFloatsPass());
   pm.addPass(QOpt::createInferShapesPass());
   if (options.raisePatterns)
     pm.addNestedPass<func::FuncOp>(QOpt::createRaisePatternsPass());

@@ -3,6 +3,7 @@
 #include "Tensor.h"
 
 #include <cmath>
+#include <immintrin.h>
 #include <cstring>
 
 using namespace qopt::rt;
@@ -299,6 +300,20 @@ void cast(Context &ctx, Tensor &in, int32_t to, Tensor **outs) {
   Tensor *out = ctx.allocate(to, in.shape());
   outs[0] = out;
   int64_t n = in.numElements();
+  // float16 only to and from float32 (the edges of a half-precision graph computed in f32), with
+  // the F16C conversions, rounding to nearest even.
+  if (in.dtype == QOPT_FLOAT16 && to == QOPT_FLOAT32) {
+    for (int64_t i = 0; i < n; ++i)
+      out->as<float>()[i] = _cvtsh_ss(in.as<uint16_t>()[i]);
+    return;
+  }
+  if (in.dtype == QOPT_FLOAT32 && to == QOPT_FLOAT16) {
+    for (int64_t i = 0; i < n; ++i)
+      out->as<uint16_t>()[i] = _cvtss_sh(in.as<float>()[i], _MM_FROUND_TO_NEAREST_INT);
+    return;
+  }
+  if (in.dtype == QOPT_FLOAT16 || to == QOPT_FLOAT16)
+    fail("float16 is cast only to and from float32");
   visitType(in.dtype, [&](auto *st) {
     using S = std::remove_pointer_t<decltype(st)>;
     visitType(to, [&](auto *dt) {

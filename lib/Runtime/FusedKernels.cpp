@@ -65,10 +65,11 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
   if (rank < 0 || rank > QOPT_MAX_RANK)
     fail("a fused elementwise kernel has rank " + std::to_string(rank));
   auto computed = [](int32_t t) {
-    return t == QOPT_FLOAT32 || t == QOPT_BOOL || t == QOPT_INT32 || t == QOPT_INT64;
+    return t == QOPT_FLOAT32 || t == QOPT_FLOAT16 || t == QOPT_BOOL || t == QOPT_INT32 ||
+           t == QOPT_INT64;
   };
   if (!computed(dtype))
-    fail("a fused elementwise kernel computes float32, bool, int32 or int64, not " +
+    fail("a fused elementwise kernel computes float32, float16, bool, int32 or int64, not " +
          std::string(dtypeName(dtype)));
 
   // The broadcast shape, right-aligned.
@@ -77,7 +78,8 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
   for (int64_t k = 0; k < numInputs; ++k) {
     const Tensor &t = *inputs[k];
     if (!computed(t.dtype))
-      fail("a fused elementwise kernel takes float32, bool, int32 and int64 inputs, not " +
+      fail("a fused elementwise kernel takes float32, float16, bool, int32 and int64 inputs, "
+           "not " +
            std::string(dtypeName(t.dtype)));
     if (t.rank > rank)
       fail("a fused elementwise kernel of rank " + std::to_string(rank) + " got an input of rank " +

@@ -1,5 +1,5 @@
 // run_ort.js [--no-optimize] [--all-outputs] MODEL.onnx OUT.npy NAME=IN.npy... - runs ONNX Runtime (CPU,
-// one thread) on NumPy inputs and writes its first output as a float32/int64 .npy (with
+// one thread) on NumPy inputs and writes its first output as a float32/float16/int32/int64 .npy (with
 // --all-outputs, output i goes to OUT.npy with `.i` before the extension). The test oracle for
 // qopt's numerics.
 const fs = require('fs');
@@ -9,7 +9,7 @@ const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
 const kinds = {
   '<f4': ['float32', Float32Array], '<i8': ['int64', BigInt64Array],
   '<i4': ['int32', Int32Array], '|u1': ['uint8', Uint8Array], '|i1': ['int8', Int8Array],
-  '|b1': ['bool', Uint8Array],
+  '|b1': ['bool', Uint8Array], '<f2': ['float16', Uint16Array],
 };
 
 function readNpy(file) {
@@ -32,7 +32,7 @@ function readNpy(file) {
 }
 
 function writeNpy(file, tensor) {
-  const descr = { float32: '<f4', int64: '<i8', int32: '<i4' }[tensor.type];
+  const descr = { float32: '<f4', int64: '<i8', int32: '<i4', float16: '<f2' }[tensor.type];
   if (!descr) throw new Error(`output type ${tensor.type} is not supported`);
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${tensor.dims.join(', ')}${tensor.dims.length === 1 ? ',' : ''}), }`;
   header += ' '.repeat(63 - ((header.length + 10) % 64)) + '\n';

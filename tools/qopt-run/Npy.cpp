@@ -19,7 +19,7 @@ const DtypeName kDtypes[] = {
     {"<f4", QOPT_FLOAT32, 4}, {"<f8", QOPT_FLOAT64, 8}, {"<i8", QOPT_INT64, 8},
     {"<i4", QOPT_INT32, 4},   {"|i1", QOPT_INT8, 1},    {"|u1", QOPT_UINT8, 1},
     {"|b1", QOPT_BOOL, 1},    {"<i2", QOPT_INT16, 2},   {"<u2", QOPT_UINT16, 2},
-    {"<u4", QOPT_UINT32, 4},  {"<u8", QOPT_UINT64, 8},
+    {"<u4", QOPT_UINT32, 4},  {"<u8", QOPT_UINT64, 8},  {"<f2", QOPT_FLOAT16, 2},
 };
 
 /// The value after `'key':` in a header dict, up to the next top-level comma.

@@ -69,6 +69,18 @@ std::optional<SmallVector<double>> qopt::QOpt::getFloatValues(Attribute attr) {
     return readBlob<float, double>(res);
   if (et.isF64())
     return readBlob<double, double>(res);
+  if (et.isF16()) {
+    // Half floats by their bits, widened exactly through APFloat's IEEE half semantics.
+    std::optional<SmallVector<int64_t>> bits = readBlob<uint16_t, int64_t>(res);
+    if (!bits)
+      return std::nullopt;
+    SmallVector<double> out;
+    out.reserve(bits->size());
+    for (int64_t b : *bits)
+      out.push_back(APFloat(APFloat::IEEEhalf(), APInt(16, static_cast<uint64_t>(b)))
+                        .convertToDouble());
+    return out;
+  }
   return std::nullopt;
 }
 

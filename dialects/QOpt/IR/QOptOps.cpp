@@ -251,13 +251,16 @@ void FusedElementwiseOp::build(OpBuilder &builder, OperationState &state, Type o
 
 LogicalResult FusedElementwiseOp::verify() {
   auto supported = [](Type t) {
-    return t.isF32() || t.isInteger(1) || t.isSignlessInteger(32) || t.isSignlessInteger(64);
+    return t.isF32() || t.isF16() || t.isInteger(1) || t.isSignlessInteger(32) ||
+           t.isSignlessInteger(64);
   };
   for (Value in : getInputs())
     if (!supported(cast<ShapedType>(in.getType()).getElementType()))
-      return emitOpError() << "takes f32, i1, i32 and i64 tensors only, not " << in.getType();
+      return emitOpError() << "takes f32, f16, i1, i32 and i64 tensors only, not "
+                           << in.getType();
   if (!supported(getOutput().getType().getElementType()))
-    return emitOpError() << "computes f32, i1, i32 or i64 only, not " << getOutput().getType();
+    return emitOpError() << "computes f32, f16, i1, i32 or i64 only, not "
+                         << getOutput().getType();
   Block &body = getBody().front();
   if (body.getNumArguments() != getInputs().size())
     return emitOpError() << "has " << body.getNumArguments() << " body arguments for "

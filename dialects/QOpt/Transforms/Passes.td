@@ -192,6 +192,41 @@ def FuseQDQPass : Pass<"qopt-fuse-qdq", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def WidenHalfFloatsPass : Pass<"qopt-widen-half-floats", "::mlir::func::FuncOp"> {
+  let summary = "Computes a half-precision (f16) graph in f32, keeping its f16 inputs and outputs";
+  let description = [{
+    The kernels compute in f32. For a function with f16 values this casts each f16 argument to
+    f32 where it enters, turns f16 constants into f32 ones (resource blobs for large weights),
+    makes every f16 result f32 (casts to f16 inside the graph become casts to f32, f16 fills
+    f32 fills) and casts each f16 result back to f16 before the return, so the compiled library
+    keeps the model's signature. A function whose quantization ops take f16 operands (scales
+    that their kernels read as stored) is left as it is.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<2x4xf16>) -> tensor<2x4xf16> {
+      %w = arith.constant dense<5.000000e-01> : tensor<4xf16>
+      %y = qopt.mul %x, %w : (tensor<2x4xf16>, tensor<4xf16>) -> tensor<2x4xf16>
+      return %y : tensor<2x4xf16>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%x: tensor<2x4xf16>) -> tensor<2x4xf16> {
+      %0 = qopt.cast %x {to = f32} : tensor<2x4xf16> -> tensor<2x4xf32>
+      %w = arith.constant dense<5.000000e-01> : tensor<4xf32>
+      %y = qopt.mul %0, %w : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+      %1 = qopt.cast %y {to = f16} : tensor<2x4xf32> -> tensor<2x4xf16>
+      return %1 : tensor<2x4xf16>
+    }
+    ```
+  }];
+  let statistics = [
+    Statistic<"numWidened", "num-widened", "functions computed in f32">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def DecomposeToKernelFormsPass : Pass<"qopt-decompose-to-kernel-forms", "::mlir::func::FuncOp"> {
   let summary = "Rewrites Gemm's general form and middle-axis softmax into ops that have kernels";
   let description = [{

@@ -26,6 +26,7 @@ bool isBool(Type t) { return t.isInteger(1); }
 /// The integers a fused body computes on: ONNX's int32 and int64 (shape and position arithmetic).
 bool isInt(Type t) { return t.isSignlessInteger(32) || t.isSignlessInteger(64); }
 bool isCastable(Type t) { return isF32(t) || isBool(t) || isInt(t); }
+bool isHalf(Type t) { return t.isF16(); }
 
 Type elementOf(Type t) { return cast<RankedTensorType>(t).getElementType(); }
 
@@ -75,8 +76,13 @@ bool qopt::QOpt::isFusibleElementwise(Operation *op) {
   }
   if (isa<EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(op))
     return sameInts(op->getOperandTypes()) && isTensorOf(result, isBool);
-  if (isa<CastOp>(op))
-    return isTensorOf(op->getOperand(0).getType(), isCastable) && isTensorOf(result, isCastable);
+  if (isa<CastOp>(op)) {
+    Type from = op->getOperand(0).getType();
+    // f16 only to and from f32: the edges of a half-precision graph computed in f32.
+    bool halfEdge = (isTensorOf(from, isHalf) && isTensorOf(result, isF32)) ||
+                    (isTensorOf(from, isF32) && isTensorOf(result, isHalf));
+    return halfEdge || (isTensorOf(from, isCastable) && isTensorOf(result, isCastable));
+  }
   return false;
 }
 
@@ -146,6 +152,10 @@ Value emitCastElement(OpBuilder &b, Location loc, Value x, Type to) {
   Type from = x.getType();
   if (from == to)
     return x;
+  if (from.isF16() && to.isF32())
+    return arith::ExtFOp::create(b, loc, to, x);
+  if (from.isF32() && to.isF16())
+    return arith::TruncFOp::create(b, loc, to, x);
   if (to.isInteger(1)) {
     if (from.isF32()) {
       Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));

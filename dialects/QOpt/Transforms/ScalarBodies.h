@@ -7,7 +7,8 @@
 namespace qopt::QOpt {
 /// Whether `op` is an elementwise op that a fused body can compute: float arithmetic and
 /// activations on f32, comparisons and NaN tests of f32 giving i1, logic on i1, `where`, integer
-/// arithmetic and comparisons on i32 or i64, and casts among f32, i1, i32, i64.
+/// arithmetic and comparisons on i32 or i64, casts among f32, i1, i32, i64, and between f16 and
+/// f32.
 bool isFusibleElementwise(mlir::Operation *op);
 
 /// Emits the `arith` / `math` ops computing one element of `op` (isFusibleElementwise) from one

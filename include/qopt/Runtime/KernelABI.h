@@ -75,8 +75,8 @@ enum class Opcode : int64_t {
                   // I: compute int8 shifted to uint8 (optional)
   QLinearMul,
   QLinearSoftmax, // I: axis (normalized), flatten tail; operands: x, x scale, y scale, y zero point
-  FusedElementwise, // I: rank, output dtype; operands: the kernel (FusedKernelFn), then f32, bool,
-                    // int32 or int64 inputs
+  FusedElementwise, // I: rank, output dtype; operands: the kernel (FusedKernelFn), then f32, f16,
+                    // bool, int32 or int64 inputs
   Xor,              // broadcasting binary on bool
   FusedMatMul,      // I: K, N, panel width; operands: the kernel (FusedKernelFn), the f32 input
                     // [..., K], the packed weight [ceil(N / panel), K, panel], epilogue inputs

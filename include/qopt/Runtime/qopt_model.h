@@ -34,7 +34,7 @@ enum qopt_dtype {
   QOPT_INT32 = 6,
   QOPT_INT64 = 7,
   QOPT_BOOL = 9, /* one byte per element, 0 or 1 */
-  QOPT_FLOAT16 = 10, /* storage only: quantization scales */
+  QOPT_FLOAT16 = 10, /* inputs, outputs and quantization scales; computed in float32 */
   QOPT_FLOAT64 = 11,
   QOPT_UINT32 = 12,
   QOPT_UINT64 = 13,

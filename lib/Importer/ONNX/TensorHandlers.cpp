@@ -177,9 +177,13 @@ HandlerResult importConstantOfShape(NodeContext &ctx) {
       value = DenseElementsAttr::get(
           scalarType(et), APInt(et.getIntOrFloatBitWidth(), (*ints)[0], /*isSigned=*/true,
                                 /*implicitTrunc=*/true));
-    else if (auto floats = Q::getFloatValues(*tensor))
-      value = et.isF64() ? DenseElementsAttr::get(scalarType(et), (*floats)[0])
-                         : DenseElementsAttr::get(scalarType(et), static_cast<float>((*floats)[0]));
+    else if (auto floats = Q::getFloatValues(*tensor)) {
+      // Rounded to the value's own float type (f16 too), not stored as an f32's bits.
+      APFloat v((*floats)[0]);
+      bool lost = false;
+      v.convert(cast<FloatType>(et).getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+      value = DenseElementsAttr::get(scalarType(et), ArrayRef<APFloat>(v));
+    }
     else
       return ctx.emitError() << "value of element type " << et << " is not supported";
   }

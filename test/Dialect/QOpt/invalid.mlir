@@ -254,7 +254,7 @@ func.func @fused_yield(%x: tensor<4xf32>) -> tensor<4xf32> {
 // -----
 
 func.func @fused_input_type(%x: tensor<4xi16>) -> tensor<4xf32> {
-  // expected-error @+1 {{takes f32, i1, i32 and i64 tensors only, not 'tensor<4xi16>'}}
+  // expected-error @+1 {{takes f32, f16, i1, i32 and i64 tensors only, not 'tensor<4xi16>'}}
   %0 = qopt.fused_elementwise(%x) : (tensor<4xi16>) -> tensor<4xf32> {
   ^bb0(%a: i16):
     %f = arith.sitofp %a : i16 to f32

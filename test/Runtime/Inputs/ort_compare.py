@@ -11,24 +11,29 @@ ORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "orac
 
 
 def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_args=(),
-            dynamic=()):
-    """`inputs`: name -> array (float, int64 or bool); `consts`: (name, array) initializers (int64
-    for integer arrays, f32 otherwise); the inputs named in `dynamic` get symbolic dims, so that
+            dynamic=(), out_type=TensorProto.FLOAT):
+    """`inputs`: name -> array (float, float16, int64 or bool); `consts`: (name, array)
+    initializers (int64 for integer arrays, float16 kept, f32 otherwise); `y` is of `out_type`;
+    the inputs named in `dynamic` get symbolic dims, so that
     shapes computed from them are left to run time.
     Prints `name: ok|FAIL err x max|ref| shape [...]` and returns whether it agreed."""
     def elem(v):
         if v.dtype == np.bool_:
             return TensorProto.BOOL
+        if v.dtype == np.float16:
+            return TensorProto.FLOAT16
         return TensorProto.INT64 if v.dtype.kind == "i" else TensorProto.FLOAT
     def dims(k, v):
         return [f"{k}_{i}" for i in range(v.ndim)] if k in dynamic else list(v.shape)
     infos = [helper.make_tensor_value_info(k, elem(v), dims(k, v)) for k, v in inputs.items()]
     def init(k, v):
         v = np.asarray(v)
+        if v.dtype == np.float16:
+            return numpy_helper.from_array(v, k)
         return numpy_helper.from_array(v.astype(np.int64 if v.dtype.kind == "i" else np.float32), k)
     inits = [init(k, v) for k, v in consts]
     graph = helper.make_graph(nodes, name, infos,
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+                              [helper.make_tensor_value_info("y", out_type, out_shape)],
                               inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -37,7 +42,7 @@ def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_a
     args = []
     for k, v in inputs.items():
         p = os.path.join(work, f"{name}.{k}.npy")
-        np.save(p, v if v.dtype == np.bool_ else
+        np.save(p, v if v.dtype in (np.bool_, np.float16) else
                 v.astype(np.int64 if v.dtype.kind == "i" else np.float32))
         args.append(f"{k}={p}")
     ref, out, so = (os.path.join(work, name + s) for s in (".ref.npy", ".out.npy", ".so"))
@@ -48,6 +53,10 @@ def compare(work, name, inputs, nodes, out_shape, consts=(), tol=1e-5, compile_a
         run += ["--input", a]
     subprocess.run(run, check=True)
     r, q = np.load(ref), np.load(out)
+    if r.dtype != q.dtype:
+        print(f"{name}: FAIL dtype {q.dtype}, expected {r.dtype}")
+        return False
+    r, q = r.astype(np.float64), q.astype(np.float64)
     ok = r.shape == q.shape and np.array_equal(np.isnan(r), np.isnan(q))
     err = 0.0
     if ok:
