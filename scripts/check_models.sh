@@ -3,7 +3,8 @@
 # beside it (as export_families.py writes them; NAME.attention_mask.npy too where the model takes
 # a mask), runs it on the input and compares with the saved
 # ONNX Runtime output. Prints one line per model and a final `N ok, N failed`.
-# Relative tolerance 1e-4 for f32 models, 5e-3 for quantized ones (a dot in the model's stem).
+# Relative tolerance 1e-4 for f32 models, 5e-3 for quantized and half-precision ones (a dot in the
+# model's stem: NAME.qop8, NAME.f16, ...).
 set -u
 dir=$1
 # qopt-compile and qopt-run from BIN, else from PATH, else from the default build folder.
