@@ -2,9 +2,9 @@
 //
 // The compiler generates a reduction's loops for the op's rank and number of reduced axes
 // (GenerateDataKernels.cpp): the input is read through a view whose trailing dims are the reduced
-// ones, the output written row-major over the kept dims, with a double accumulator per output
-// element (a double for float32, an int64 for int64) that the runtime provides. The runtime works out that view (the
-// input's strides permuted, so no copy is made) and the output's shape.
+// ones, the output written row-major over the kept dims, with an accumulator per output element
+// (a double for float32, an int64 for int64) that the runtime provides. The runtime works out
+// that view (the input's strides permuted, so no copy is made) and the output's shape.
 //
 #include "Tensor.h"
 
@@ -13,21 +13,12 @@
 namespace qopt::rt {
 void runGeneratedReduction(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni,
                            Tensor **outs, FusedKernelFn kernel, int64_t kernelRank) {
-  if (ni < 1)
-    fail("a reduction needs its keepdims attribute");
   if ((in.dtype != QOPT_FLOAT32 && in.dtype != QOPT_INT64) || in.rank != kernelRank)
     fail("a generated reduction kernel of rank " + std::to_string(kernelRank) +
          " takes float32 or int64 input of that rank, not " + dtypeName(in.dtype) + " " +
          shapeString(in.shape()));
-  bool keep = i[0] != 0;
-  bool reduced[QOPT_MAX_RANK] = {};
-  for (int64_t d = 0; d < in.rank; ++d)
-    reduced[d] = ni <= 1;
-  for (int64_t k = 1; k < ni; ++k) {
-    if (i[k] < 0 || i[k] >= in.rank)
-      fail("reduction axis " + std::to_string(i[k]) + " outside rank " + std::to_string(in.rank));
-    reduced[i[k]] = true;
-  }
+  bool reduced[QOPT_MAX_RANK];
+  std::vector<int64_t> shape = reductionShape(in, i, ni, reduced);
   // The view: kept dims in order, then the reduced ones, each with its row-major stride.
   int64_t rowMajor[QOPT_MAX_RANK], sizes[QOPT_MAX_RANK], strides[QOPT_MAX_RANK];
   int64_t stride = 1;
@@ -35,22 +26,16 @@ void runGeneratedReduction(Opcode op, Context &ctx, Tensor &in, const int64_t *i
     rowMajor[d] = stride;
     stride *= in.dims[d];
   }
-  int64_t kept = 0, at = 0;
-  std::vector<int64_t> shape;
+  int64_t at = 0;
+  for (bool reducedPass : {false, true})
+    for (int64_t d = 0; d < in.rank; ++d)
+      if (reduced[d] == reducedPass) {
+        sizes[at] = in.dims[d];
+        strides[at++] = rowMajor[d];
+      }
+  int64_t kept = 0;
   for (int64_t d = 0; d < in.rank; ++d)
-    if (!reduced[d]) {
-      sizes[at] = in.dims[d];
-      strides[at++] = rowMajor[d];
-      shape.push_back(in.dims[d]);
-      ++kept;
-    } else if (keep) {
-      shape.push_back(1);
-    }
-  for (int64_t d = 0; d < in.rank; ++d)
-    if (reduced[d]) {
-      sizes[at] = in.dims[d];
-      strides[at++] = rowMajor[d];
-    }
+    kept += !reduced[d];
   Tensor *out = ctx.allocate(in.dtype, shape);
   outs[0] = out;
   // The kernel accumulates in a double (for float32) or an int64, one per output element.

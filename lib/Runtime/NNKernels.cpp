@@ -273,14 +273,10 @@ void normalize(Context &ctx, Tensor **ins, int64_t numIns, int64_t axis, double 
 }
 
 void reduce(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni, Tensor **outs) {
-  bool keep = i[0] != 0;
-  std::vector<bool> reduced(in.rank, ni <= 1);
-  for (int64_t k = 1; k < ni; ++k) reduced[i[k]] = true;
-  std::vector<int64_t> kept, shape;
-  for (int d = 0; d < in.rank; ++d) {
-    if (!reduced[d]) { kept.push_back(in.dims[d]); shape.push_back(in.dims[d]); }
-    else if (keep) shape.push_back(1);
-  }
+  bool reduced[QOPT_MAX_RANK];
+  std::vector<int64_t> shape = reductionShape(in, i, ni, reduced), kept;
+  for (int d = 0; d < in.rank; ++d)
+    if (!reduced[d]) kept.push_back(in.dims[d]);
   if (in.dtype != QOPT_FLOAT32 && in.dtype != QOPT_INT64)
     fail("reduction of an unsupported element type");
   int64_t outCount = 1;
@@ -317,6 +313,26 @@ void reduce(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni, T
   }
 }
 } // namespace
+
+std::vector<int64_t> qopt::rt::reductionShape(const Tensor &in, const int64_t *i, int64_t ni,
+                                              bool *reduced) {
+  if (ni < 1)
+    fail("a reduction needs its keepdims attribute");
+  for (int64_t d = 0; d < in.rank; ++d)
+    reduced[d] = ni <= 1;
+  for (int64_t k = 1; k < ni; ++k) {
+    if (i[k] < 0 || i[k] >= in.rank)
+      fail("reduction axis " + std::to_string(i[k]) + " outside rank " + std::to_string(in.rank));
+    reduced[i[k]] = true;
+  }
+  std::vector<int64_t> shape;
+  for (int64_t d = 0; d < in.rank; ++d)
+    if (!reduced[d])
+      shape.push_back(in.dims[d]);
+    else if (i[0] != 0)
+      shape.push_back(1);
+  return shape;
+}
 
 void qopt::rt::runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
                        const int64_t *i, int64_t ni, const double *f, int64_t nf) {

@@ -335,7 +335,6 @@ void range(const Mover &mover, Tensor &start, Tensor &limit, Tensor &delta, Tens
       return generatedRange(mover, start, delta, out);
     for (int64_t i = 0; i < n; ++i)
       out->as<float>()[i] = s + i * d;
-    outs[0] = out;
     return;
   }
   int64_t s = readInt(start, 0), l = readInt(limit, 0), d = readInt(delta, 0);
@@ -343,10 +342,9 @@ void range(const Mover &mover, Tensor &start, Tensor &limit, Tensor &delta, Tens
     fail("range with a zero delta");
   int64_t n = std::max<int64_t>(0, (l - s + d + (d > 0 ? -1 : 1)) / d);
   Tensor *out = ctx.allocate(start.dtype, {n});
-  if (mover.kernel) {
-    outs[0] = out;
+  outs[0] = out;
+  if (mover.kernel)
     return generatedRange(mover, start, delta, out);
-  }
   for (int64_t i = 0; i < n; ++i) {
     int64_t v = s + i * d;
     if (start.dtype == QOPT_INT64)
@@ -354,7 +352,6 @@ void range(const Mover &mover, Tensor &start, Tensor &limit, Tensor &delta, Tens
     else
       out->as<int32_t>()[i] = static_cast<int32_t>(v);
   }
-  outs[0] = out;
 }
 
 void cumSum(const Mover &mover, Tensor &in, const int64_t *attrs, Tensor **outs) {
@@ -547,6 +544,7 @@ void split(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs, int6
   for (int i = axis + 1; i < in.rank; ++i)
     inner *= in.dims[i];
   size_t elem = dtypeSize(in.dtype);
+  std::vector<int64_t> inStrides = contiguousStrides(in.shape());
   int64_t start = 0;
   for (int64_t p = 0; p < numOuts; ++p) {
     std::vector<int64_t> shape = in.shape();
@@ -555,7 +553,6 @@ void split(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs, int6
       fail("split sizes exceed the dimension");
     Tensor *out = ctx.allocate(in.dtype, shape);
     if (mover.kernel) {
-      std::vector<int64_t> inStrides = contiguousStrides(in.shape());
       mover.copy(in.as<char>() + start * inStrides[axis] * elem, inStrides, out->as<char>(), {},
                  shape, elem);
       outs[p] = out;

@@ -165,6 +165,11 @@ void runDataMovement(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tens
 void runGeneratedReduction(Opcode op, Context &ctx, Tensor &in, const int64_t *i, int64_t ni,
                            Tensor **outs, FusedKernelFn kernel, int64_t kernelRank);
 
+/// The output shape of a reduction of `in` whose attributes `i` are keepdims then the reduced
+/// axes (normalized; none = all); `reduced` (QOPT_MAX_RANK entries) says which dims are reduced.
+/// Fails on an axis outside the rank.
+std::vector<int64_t> reductionShape(const Tensor &in, const int64_t *i, int64_t ni, bool *reduced);
+
 /// The operand array of one call of a generated kernel, on the stack: an MLIR memref descriptor
 /// (two pointers, offset, sizes, strides) per operand.
 class KernelOperands {

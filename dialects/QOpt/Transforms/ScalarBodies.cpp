@@ -99,6 +99,18 @@ Value emitIntegerElement(OpBuilder &b, Operation *op, ArrayRef<Value> x) {
     return arith::CmpIOp::create(b, loc, p, l, r);
   };
   using P = arith::CmpIPredicate;
+  // ONNX leaves a zero divisor undefined and x86 traps on it (and on the most negative value
+  // divided by -1): both divide by 1 instead and the caller replaces the result (x / 0 by 0,
+  // x / -1 by -x, wrapping), so a generated kernel never faults.
+  struct Divisor {
+    Value zero, minusOne, safe;
+  };
+  auto divisor = [&]() {
+    Value zero = compare(P::eq, x[1], c(0)), minusOne = compare(P::eq, x[1], c(-1));
+    Value safe = arith::SelectOp::create(b, loc, arith::OrIOp::create(b, loc, zero, minusOne),
+                                         c(1), x[1]);
+    return Divisor{zero, minusOne, safe};
+  };
   return llvm::TypeSwitch<Operation *, Value>(op)
       .Case([&](NegOp) { return arith::SubIOp::create(b, loc, c(0), x[0]); })
       .Case([&](AbsOp) { return math::AbsIOp::create(b, loc, x[0]); })
@@ -113,29 +125,22 @@ Value emitIntegerElement(OpBuilder &b, Operation *op, ArrayRef<Value> x) {
       .Case([&](MaxOp) { return arith::MaxSIOp::create(b, loc, x[0], x[1]); })
       .Case([&](MinOp) { return arith::MinSIOp::create(b, loc, x[0], x[1]); })
       .Case([&](DivOp) -> Value {
-        // ONNX leaves a zero divisor undefined and x86 traps on it (and on the most negative
-        // value divided by -1): those divide by 1 and are then replaced, x / 0 by 0 and x / -1 by
-        // -x (wrapping), so a generated kernel never faults.
-        Value zero = compare(P::eq, x[1], c(0)), minusOne = compare(P::eq, x[1], c(-1));
-        Value safe = arith::SelectOp::create(
-            b, loc, arith::OrIOp::create(b, loc, zero, minusOne), c(1), x[1]);
-        Value q = arith::DivSIOp::create(b, loc, x[0], safe);
+        Divisor d = divisor();
+        Value q = arith::DivSIOp::create(b, loc, x[0], d.safe);
         Value negated = arith::SubIOp::create(b, loc, c(0), x[0]);
-        Value r = arith::SelectOp::create(b, loc, minusOne, negated, q);
-        return arith::SelectOp::create(b, loc, zero, c(0), r);
+        Value r = arith::SelectOp::create(b, loc, d.minusOne, negated, q);
+        return arith::SelectOp::create(b, loc, d.zero, c(0), r);
       })
       .Case([&](ModOp) -> Value {
-        // The sign of the divisor, as Python; a zero divisor gives 0 (see division).
-        Value zero = compare(P::eq, x[1], c(0)), minusOne = compare(P::eq, x[1], c(-1));
-        Value safe = arith::SelectOp::create(
-            b, loc, arith::OrIOp::create(b, loc, zero, minusOne), c(1), x[1]);
-        Value r = arith::RemSIOp::create(b, loc, x[0], safe);
+        // The sign of the divisor, as Python; a zero divisor gives 0.
+        Divisor d = divisor();
+        Value r = arith::RemSIOp::create(b, loc, x[0], d.safe);
         Value signsDiffer = arith::XOrIOp::create(b, loc, compare(P::slt, r, c(0)),
                                                   compare(P::slt, x[1], c(0)));
         Value adjust = arith::AndIOp::create(b, loc, compare(P::ne, r, c(0)), signsDiffer);
         Value fixed = arith::SelectOp::create(
             b, loc, adjust, arith::AddIOp::create(b, loc, r, x[1]), r);
-        return arith::SelectOp::create(b, loc, zero, c(0), fixed);
+        return arith::SelectOp::create(b, loc, d.zero, c(0), fixed);
       })
       .Case([&](EqualOp) { return compare(P::eq, x[0], x[1]); })
       .Case([&](LessOp) { return compare(P::slt, x[0], x[1]); })

@@ -71,12 +71,8 @@ func::FuncOp gatherKernel(OpBuilder &mb, Location loc, StringRef name, Type elem
         b, loc, TypeRange{}, ValueRange{indices}, ValueRange{out},
         ArrayRef<AffineMap>{indexMap, b.getMultiDimIdentityMap(3)}, iterators,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          // A negative index counts from the end (ONNX); the runtime checked the range.
-          Value idx = arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), args[0]);
-          Value zero = arith::ConstantIndexOp::create(nb, nloc, 0);
-          Value negative = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, idx, zero);
-          Value wrapped = arith::AddIOp::create(nb, nloc, idx, dim);
-          Value row = arith::SelectOp::create(nb, nloc, negative, wrapped, idx);
+          // The runtime checked the range.
+          Value row = qopt::wrapTensorIndex(nb, nloc, args[0], dim);
           Value o = linalg::IndexOp::create(nb, nloc, 0);
           Value k = linalg::IndexOp::create(nb, nloc, 2);
           Value v = memref::LoadOp::create(nb, nloc, data, ValueRange{o, row, k});

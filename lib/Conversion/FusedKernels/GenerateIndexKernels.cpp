@@ -36,13 +36,6 @@ Value toIndex(OpBuilder &b, Location loc, Value v) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
 }
 
-/// An index that may count from the end of a dim of `dim` elements, made non-negative.
-Value wrapIndex(OpBuilder &b, Location loc, Value idx, Value dim) {
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value negative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, idx, zero);
-  return arith::SelectOp::create(b, loc, negative, arith::AddIOp::create(b, loc, idx, dim), idx);
-}
-
 Value loadOperand(OpBuilder &b, Location loc, Value operands, int64_t i, Type element,
                   int64_t rank) {
   return qopt::loadKernelOperand(b, loc, operands, i, qopt::stridedViewType(element, rank));
@@ -123,7 +116,7 @@ void buildGatherElements(OpBuilder &b, Location loc, Value operands, Type bits, 
       parallel, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         SmallVector<Value> at;
         for (int64_t d = 0; d < rank; ++d)
-          at.push_back(d == axis ? wrapIndex(nb, nloc, toIndex(nb, nloc, args[0]), dim)
+          at.push_back(d == axis ? qopt::wrapTensorIndex(nb, nloc, args[0], dim)
                                  : Value(linalg::IndexOp::create(nb, nloc, d)));
         linalg::YieldOp::create(nb, nloc, memref::LoadOp::create(nb, nloc, data, at).getResult());
       });
@@ -175,9 +168,9 @@ void buildGatherND(OpBuilder &b, Location loc, Value operands, Type bits, Type i
               Value dim = toIndex(kb, kl, memref::LoadOp::create(kb, kl, dims, ValueRange{c0, k}));
               Value stride =
                   toIndex(kb, kl, memref::LoadOp::create(kb, kl, dims, ValueRange{c1, k}));
-              Value idx =
-                  toIndex(kb, kl, memref::LoadOp::create(kb, kl, indices, ValueRange{t, k}));
-              Value term = arith::MulIOp::create(kb, kl, wrapIndex(kb, kl, idx, dim), stride);
+              Value idx = memref::LoadOp::create(kb, kl, indices, ValueRange{t, k});
+              Value term =
+                  arith::MulIOp::create(kb, kl, qopt::wrapTensorIndex(kb, kl, idx, dim), stride);
               scf::YieldOp::create(kb, kl, ValueRange{arith::AddIOp::create(kb, kl, acc[0], term)});
             });
         scf::ForOp::create(tb, tl, c0, slice, c1, ValueRange{},
@@ -248,6 +241,13 @@ void buildCumSum(OpBuilder &b, Location loc, Value operands, Type element, bool 
       });
 }
 } // namespace
+
+Value qopt::wrapTensorIndex(OpBuilder &b, Location loc, Value element, Value dim) {
+  Value idx = toIndex(b, loc, element);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value negative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, idx, zero);
+  return arith::SelectOp::create(b, loc, negative, arith::AddIOp::create(b, loc, idx, dim), idx);
+}
 
 std::optional<qopt::DataKernelForm> qopt::indexKernelForm(Operation *op) {
   auto form = [&](std::string key, int64_t rank, Type element) -> std::optional<DataKernelForm> {

@@ -36,6 +36,12 @@ inline mlir::Type elementTypeOf(mlir::Value v) {
 }
 inline int64_t rankOf(mlir::Value v) { return llvm::cast<mlir::ShapedType>(v.getType()).getRank(); }
 
+/// An element of an index tensor (an integer of any width) as an index into a dim of `dim`
+/// elements: ONNX lets a negative index count from the end (GenerateIndexKernels.cpp). The
+/// runtime checks the range before a kernel runs.
+mlir::Value wrapTensorIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value element,
+                            mlir::Value dim);
+
 /// Operand `index` of the kernel whose operand array is `operands`, as a memref of `type`.
 mlir::Value loadKernelOperand(mlir::OpBuilder &b, mlir::Location loc, mlir::Value operands,
                               int64_t index, mlir::MemRefType type);
