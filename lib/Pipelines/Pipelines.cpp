@@ -51,7 +51,46 @@ void qopt::buildKernelLoweringPipeline(OpPassManager &pm, const KernelOptions &o
   pm.addPass(createLowerKernelsToLLVMPass());
 }
 
+void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipelineOptions &options,
+                                     std::vector<QOpt::LayerQuantReport> *report,
+                                     std::shared_ptr<quant::CalibrationStats> stats) {
+  QOpt::SelectPrecisionPassOptions select;
+  select.wbits = options.wbits;
+  select.groupSize = options.groupSize;
+  select.symmetric = options.symmetric;
+  select.wtype = options.wtype;
+  select.scaleType = options.scaleType;
+  select.doubleQuant = options.doubleQuant;
+  select.quantizeEmbeddings = options.quantizeEmbeddings;
+  select.layerBits = options.layerBits;
+  pm.addPass(QOpt::createSelectPrecisionPass(select));
+  StringRef algorithm = options.algorithm;
+  if (algorithm.starts_with("awq")) {
+    QOpt::ApplyAWQPassOptions awq;
+    awq.calibration = options.calibration;
+    awq.clip = options.awqClip;
+    pm.addPass(QOpt::createApplyAWQPass(awq, stats));
+  }
+  QOpt::QuantizeWeightsPassOptions quantize;
+  quantize.int8Activations = options.int8Activations;
+  // awq itself only rewrites f32 weights: the codes then come from rounding or from GPTQ.
+  quantize.algorithm = algorithm.ends_with("gptq") ? std::string("gptq")
+                       : algorithm == "awq"        ? std::string("rtn")
+                                                   : algorithm.str();
+  quantize.calibration = options.calibration;
+  quantize.dampening = options.dampening;
+  quantize.blockSize = options.blockSize;
+  quantize.actOrder = options.actOrder;
+  pm.addPass(QOpt::createQuantizeWeightsPass(quantize, report, stats));
+}
+
 void qopt::registerPipelines() {
+  PassPipelineRegistration<QuantizationPipelineOptions>(
+      "qopt-quantization-pipeline",
+      "Select each layer's scheme, apply the algorithm (rtn, gptq, awq, awq+gptq) and quantize",
+      [](OpPassManager &pm, const QuantizationPipelineOptions &options) {
+        buildQuantizationPipeline(pm, options);
+      });
   PassPipelineRegistration<FusionPipelineOptions>(
       "qopt-fusion-pipeline",
       "Pack linear layers' weights, fuse elementwise chains (into matmul epilogues where they "

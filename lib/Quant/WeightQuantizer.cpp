@@ -140,14 +140,21 @@ unsigned nearestIndex(const float *table, float x) {
   return best;
 }
 
-/// The raw (unrounded) scale of one group, and for asymmetric ints its minimum.
-float groupScale(const float *w, int64_t count, const Scheme &scheme, float *minimum) {
+/// The raw (unrounded) scale of one group, and for asymmetric ints its minimum; `clip` shrinks
+/// the group's range.
+float groupScale(const float *w, int64_t count, const Scheme &scheme, float *minimum, float clip) {
   float mn = w[0], mx = w[0];
   for (int64_t i = 1; i < count; ++i) {
     mn = std::min(mn, w[i]);
     mx = std::max(mx, w[i]);
   }
   float absmax = std::max(std::fabs(mn), std::fabs(mx));
+  if (clip != 1.0f) {
+    // Clipping shrinks the range to [-clip * absmax, clip * absmax], as clamping the weights would.
+    absmax *= clip;
+    mn = std::max(mn, -absmax);
+    mx = std::min(mx, absmax);
+  }
   switch (scheme.codebook) {
   case Codebook::Int:
     if (scheme.symmetric) {
@@ -171,103 +178,147 @@ float groupScale(const float *w, int64_t count, const Scheme &scheme, float *min
   return 0.0f;
 }
 
-/// Replaces `scales` by their 8-bit double-quantized values (QLoRA): blocks of `block` scales share
-/// an f32 second-level scale.
-void doubleQuantize(QuantizedWeight &q, const Scheme &scheme) {
-  int64_t total = static_cast<int64_t>(q.scales.size()), block = scheme.doubleQuantBlock;
-  int64_t offset = scheme.scaleCodeOffset();
-  float levels = offset ? 127.0f : 255.0f;
-  q.scaleCodes.assign(total, 0);
-  q.scaleScales.assign((total + block - 1) / block, 0.0f);
-  for (int64_t b = 0; b * block < total; ++b) {
-    int64_t begin = b * block, end = std::min(total, begin + block);
-    float absmax = 0.0f;
-    for (int64_t i = begin; i < end; ++i)
-      absmax = std::max(absmax, std::fabs(q.scales[i]));
-    float ss = absmax / levels;
-    q.scaleScales[b] = ss;
-    for (int64_t i = begin; i < end; ++i) {
-      float code = ss != 0.0f ? std::nearbyint(q.scales[i] / ss) + static_cast<float>(offset) : offset;
-      q.scaleCodes[i] = static_cast<uint8_t>(std::clamp(code, 0.0f, 255.0f));
-      q.scales[i] = (static_cast<float>(q.scaleCodes[i]) - static_cast<float>(offset)) * ss;
-    }
-  }
-}
 } // namespace
 
-QuantizedWeight qopt::quant::quantizeWeight(const float *w, int64_t n, int64_t k,
-                                            const Scheme &scheme) {
+GridFitter::GridFitter(const Scheme &scheme, const float *w, int64_t n, int64_t k)
+    : scheme(scheme), n(n), k(k), groups(scheme.numGroups(k)),
+      group(scheme.groupSize ? scheme.groupSize : k) {
+  if (scheme.doubleQuantBlock <= 0)
+    return;
+  // The second-level scales come from the round-to-nearest scales of the whole weight: every
+  // later fit of a group (GPTQ's, on updated weights) is coded against them.
+  int64_t total = n * groups, block = scheme.doubleQuantBlock;
+  float levels = scheme.scaleCodeOffset() ? 127.0f : 255.0f;
+  scaleScales.assign((total + block - 1) / block, 0.0f);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t begin = g * group, count = std::min(group, k - begin);
+      float minimum = 0.0f;
+      float s = std::fabs(groupScale(w + r * k + begin, count, scheme, &minimum, 1.0f));
+      float &ss = scaleScales[(r * groups + g) / block];
+      ss = std::max(ss, s);
+    }
+  for (float &ss : scaleScales)
+    ss /= levels;
+}
+
+GroupGrid GridFitter::fit(int64_t row, int64_t g, const float *values, int64_t count,
+                          float clip) const {
+  GroupGrid grid;
+  float minimum = 0.0f;
+  float raw = groupScale(values, count, scheme, &minimum, clip);
+  if (scheme.doubleQuantBlock > 0) {
+    float ss = scaleScales[(row * groups + g) / scheme.doubleQuantBlock];
+    float offset = static_cast<float>(scheme.scaleCodeOffset());
+    float code = ss != 0.0f ? std::nearbyint(raw / ss) + offset : offset;
+    grid.scaleCode = static_cast<uint8_t>(std::clamp(code, 0.0f, 255.0f));
+    grid.scale = (static_cast<float>(grid.scaleCode) - offset) * ss;
+  } else {
+    grid.scale = roundScale(raw, scheme.scaleType, &grid.scaleBits);
+  }
+  if (!scheme.symmetric) {
+    float maxCode = static_cast<float>((1u << scheme.bits) - 1);
+    float zero = grid.scale != 0.0f ? std::roundf(-minimum / grid.scale) : 0.0f;
+    grid.zero = std::clamp(zero, 0.0f, maxCode);
+  }
+  return grid;
+}
+
+unsigned qopt::quant::encodeWeight(float w, const GroupGrid &grid, const Scheme &scheme) {
+  float inv = grid.scale != 0.0f ? 1.0f / grid.scale : 0.0f;
+  float x = w * inv;
+  float maxCode = static_cast<float>((1u << scheme.bits) - 1);
+  switch (scheme.codebook) {
+  case Codebook::Int: {
+    float u = scheme.symmetric ? std::roundf(x + static_cast<float>(1u << (scheme.bits - 1)))
+                               : std::roundf(x) + grid.zero;
+    return static_cast<unsigned>(std::clamp(u, 0.0f, maxCode));
+  }
+  case Codebook::NF4:
+    return nearestIndex(kNF4, x);
+  case Codebook::FP4:
+    return nearestIndex(kFP4, x);
+  case Codebook::FP8E4M3:
+    return encodeFP8E4M3(x);
+  case Codebook::BnbFP4:
+    return nearestIndex(kBnbFP4, x);
+  }
+  return 0;
+}
+
+float qopt::quant::decodeWeight(unsigned code, const GroupGrid &grid, const Scheme &scheme) {
+  float value = codeValue(scheme, code);
+  if (!scheme.symmetric)
+    value -= grid.zero;
+  return value * grid.scale;
+}
+
+QuantizedWeight qopt::quant::packWeight(int64_t n, int64_t k, const Scheme &scheme,
+                                        const std::vector<GroupGrid> &grids,
+                                        const std::vector<uint8_t> &codes,
+                                        const std::vector<float> &scaleScales) {
   QuantizedWeight q;
   q.n = n;
   q.k = k;
   q.groups = scheme.numGroups(k);
-  int64_t group = scheme.groupSize ? scheme.groupSize : k;
   int64_t rowBytes = scheme.rowBytes(k);
   q.codes.assign(n * rowBytes, 0);
-  q.scales.assign(n * q.groups, 0.0f);
-  std::vector<float> minimums(scheme.symmetric ? 0 : n * q.groups, 0.0f);
-  bool doubleQuant = scheme.doubleQuantBlock > 0;
-  if (scheme.scaleType != ScaleType::F32 && !doubleQuant)
-    q.scaleBits.assign(n * q.groups, 0);
-
-  // Scales first: double quantization needs all of them before any code is chosen.
   for (int64_t r = 0; r < n; ++r)
-    for (int64_t g = 0; g < q.groups; ++g) {
-      int64_t begin = g * group, count = std::min(group, k - begin);
-      float *minimum = scheme.symmetric ? nullptr : &minimums[r * q.groups + g];
-      float scale = groupScale(w + r * k + begin, count, scheme, minimum);
-      uint16_t bits = 0;
-      q.scales[r * q.groups + g] = doubleQuant ? scale : roundScale(scale, scheme.scaleType, &bits);
-      if (!q.scaleBits.empty())
-        q.scaleBits[r * q.groups + g] = bits;
-    }
-  if (doubleQuant)
-    doubleQuantize(q, scheme);
-
-  // Codes, chosen against the scales as stored so that their rounding is compensated.
-  unsigned maxCode = (1u << scheme.bits) - 1;
+    for (int64_t i = 0; i < k; ++i)
+      writeCode(q.codes.data() + r * rowBytes, i, scheme.bits, codes[r * k + i]);
+  bool doubleQuant = scheme.doubleQuantBlock > 0;
+  q.scales.resize(n * q.groups);
+  if (doubleQuant) {
+    q.scaleCodes.resize(n * q.groups);
+    q.scaleScales = scaleScales;
+  } else if (scheme.scaleType != ScaleType::F32) {
+    q.scaleBits.resize(n * q.groups);
+  }
   if (!scheme.symmetric)
-    q.zeroPoints.assign(n * q.groups, 0);
-  for (int64_t r = 0; r < n; ++r) {
-    uint8_t *row = q.codes.data() + r * rowBytes;
-    for (int64_t g = 0; g < q.groups; ++g) {
-      float s = q.scales[r * q.groups + g];
-      float inv = s != 0.0f ? 1.0f / s : 0.0f;
-      float zero = 0.0f;
-      if (!scheme.symmetric) {
-        zero = s != 0.0f ? std::roundf(-minimums[r * q.groups + g] / s) : 0.0f;
-        zero = std::clamp(zero, 0.0f, static_cast<float>(maxCode));
-        q.zeroPoints[r * q.groups + g] = static_cast<uint8_t>(zero);
-      }
-      int64_t begin = g * group, end = std::min(k, begin + group);
-      for (int64_t i = begin; i < end; ++i) {
-        float x = w[r * k + i] * inv;
-        unsigned code = 0;
-        switch (scheme.codebook) {
-        case Codebook::Int: {
-          float u = scheme.symmetric ? std::roundf(x + static_cast<float>(1u << (scheme.bits - 1)))
-                                     : std::roundf(x) + zero;
-          code = static_cast<unsigned>(std::clamp(u, 0.0f, static_cast<float>(maxCode)));
-          break;
-        }
-        case Codebook::NF4:
-          code = nearestIndex(kNF4, x);
-          break;
-        case Codebook::FP4:
-          code = nearestIndex(kFP4, x);
-          break;
-        case Codebook::FP8E4M3:
-          code = encodeFP8E4M3(x);
-          break;
-        case Codebook::BnbFP4:
-          code = nearestIndex(kBnbFP4, x);
-          break;
-        }
-        writeCode(row, i, scheme.bits, code);
-      }
-    }
+    q.zeroPoints.resize(n * q.groups);
+  for (size_t i = 0; i < grids.size(); ++i) {
+    q.scales[i] = grids[i].scale;
+    if (doubleQuant)
+      q.scaleCodes[i] = grids[i].scaleCode;
+    else if (!q.scaleBits.empty())
+      q.scaleBits[i] = grids[i].scaleBits;
+    if (!scheme.symmetric)
+      q.zeroPoints[i] = static_cast<uint8_t>(grids[i].zero);
   }
   return q;
+}
+
+QuantizedWeight qopt::quant::quantizeWeight(const float *w, int64_t n, int64_t k,
+                                            const Scheme &scheme, const float *clip) {
+  GridFitter fitter(scheme, w, n, k);
+  int64_t groups = fitter.numGroups(), group = fitter.groupLength();
+  std::vector<GroupGrid> grids(n * groups);
+  std::vector<uint8_t> codes(n * k);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t begin = g * group, end = std::min(k, begin + group);
+      // Codes are chosen against the scales as stored, so that their rounding is compensated.
+      GroupGrid &grid = grids[r * groups + g];
+      grid = fitter.fit(r, g, w + r * k + begin, end - begin, clip ? clip[r * groups + g] : 1.0f);
+      for (int64_t i = begin; i < end; ++i)
+        codes[r * k + i] = static_cast<uint8_t>(encodeWeight(w[r * k + i], grid, scheme));
+    }
+  return packWeight(n, k, scheme, grids, codes, fitter.secondLevelScales());
+}
+
+std::vector<float> qopt::quant::roundTripWeight(const float *w, int64_t n, int64_t k,
+                                                const Scheme &scheme) {
+  GridFitter fitter(scheme, w, n, k);
+  int64_t groups = fitter.numGroups(), group = fitter.groupLength();
+  std::vector<float> out(n * k);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t begin = g * group, end = std::min(k, begin + group);
+      GroupGrid grid = fitter.fit(r, g, w + r * k + begin, end - begin);
+      for (int64_t i = begin; i < end; ++i)
+        out[r * k + i] = decodeWeight(encodeWeight(w[r * k + i], grid, scheme), grid, scheme);
+    }
+  return out;
 }
 
 std::vector<float> qopt::quant::dequantizeWeight(const QuantizedWeight &q, const Scheme &scheme) {

@@ -4,6 +4,7 @@
 // pipeline up to the requested stage and writes the result. Every failure is one diagnostic
 // naming the file, node or flag, and exit code 1.
 //
+#include "qopt/Calibration/Calibrator.h"
 #include "qopt/Conversion/Passes.h"
 #include "qopt/Importer/ONNX/ONNXImporter.h"
 #include "qopt/Target/CPU/LibraryEmitter.h"
@@ -22,7 +23,10 @@
 #include "mlir/Support/ToolUtilities.h"
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "dialects/QOpt/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/SHA256.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -35,6 +39,7 @@
 #include "llvm/Support/WithColor.h"
 
 #include <array>
+#include <memory>
 #include <map>
 #include <optional>
 
@@ -134,12 +139,47 @@ cl::opt<bool> requantize("requantize",
                           cl::desc("Quantize a model that arrived quantized again: expand its "
                                    "weights to f32, then apply the flags' scheme"),
                           cl::cat(quantCategory));
+cl::opt<std::string> algorithmFlag(
+    "algorithm",
+    cl::desc("rtn (round to nearest, default), gptq, awq, or awq+gptq (AWQ's scales and "
+             "clipping, then GPTQ); all but rtn need calibration"),
+    cl::value_desc("rtn|gptq|awq|awq+gptq"), cl::init("rtn"), cl::cat(quantCategory));
+cl::opt<std::string> calibrationData(
+    "calibration",
+    cl::desc("Calibration data: a text file read as bytes, or an .npy of int64/int32 token "
+             "windows [N, seq]"),
+    cl::value_desc("file"), cl::cat(quantCategory));
+cl::opt<int64_t> calibrationSamples("calibration-samples",
+                                    cl::desc("Calibration windows (default 128)"),
+                                    cl::init(128), cl::cat(quantCategory));
+cl::opt<int64_t> calibrationSeq(
+    "calibration-seq",
+    cl::desc("Tokens per calibration window (default: the model's length, else 256)"),
+    cl::init(0), cl::cat(quantCategory));
+cl::opt<std::string> saveCalibration("save-calibration",
+                                     cl::desc("Write the calibration statistics to a file"),
+                                     cl::value_desc("file"), cl::cat(quantCategory));
+cl::opt<std::string> loadCalibration(
+    "load-calibration", cl::desc("Use calibration statistics saved by --save-calibration"),
+    cl::value_desc("file"), cl::cat(quantCategory));
+cl::opt<double> dampening("dampening",
+                          cl::desc("GPTQ: Hessian dampening, a fraction of its mean diagonal "
+                                   "(default 0.01)"),
+                          cl::init(0.01), cl::cat(quantCategory));
+cl::opt<int64_t> gptqBlockSize("gptq-block-size",
+                               cl::desc("GPTQ: columns per lazy batch update (default 128)"),
+                               cl::init(128), cl::cat(quantCategory));
+cl::opt<bool> actOrder("act-order",
+                       cl::desc("GPTQ: quantize columns in order of decreasing activation "
+                                "energy (static groups: same packed format)"),
+                       cl::cat(quantCategory));
+cl::opt<bool> quiet("quiet", cl::desc("No progress on standard error"), cl::cat(quantCategory));
 cl::opt<std::string> reportFile("report",
                                 cl::desc("Write a JSON report of every quantized layer"),
                                 cl::value_desc("report.json"), cl::cat(quantCategory));
 
 /// The quantization options from the flags, or a diagnostic naming the bad flag.
-bool parseQuantFlags(qopt::QOpt::SelectPrecisionPassOptions &o, bool &enabled) {
+bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
   auto bad = [](const std::string &msg) {
     llvm::errs() << "qopt-compile: error: " << msg << "\n";
     return false;
@@ -147,7 +187,9 @@ bool parseQuantFlags(qopt::QOpt::SelectPrecisionPassOptions &o, bool &enabled) {
   bool anyQuantFlag = groupSizeFlag.getNumOccurrences() || symFlag || asymFlag ||
                       wtype.getNumOccurrences() || scaleTypeFlag.getNumOccurrences() ||
                       doubleQuant || quantizeEmbeddings || reportFile.getNumOccurrences() ||
-                      requantize || int8Activations;
+                      requantize || int8Activations || algorithmFlag.getNumOccurrences() ||
+                      calibrationData.getNumOccurrences() || loadCalibration.getNumOccurrences() ||
+                      actOrder;
   enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
   if (anyQuantFlag && !enabled)
     return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
@@ -174,6 +216,29 @@ bool parseQuantFlags(qopt::QOpt::SelectPrecisionPassOptions &o, bool &enabled) {
   if (groupSizeFlag != "channel" &&
       (StringRef(groupSizeFlag).getAsInteger(10, group) || group <= 0))
     return bad("--group-size=" + groupSizeFlag + ": expected a positive integer or 'channel'");
+  std::string algorithm = algorithmFlag;
+  if (algorithm != "rtn" && algorithm != "gptq" && algorithm != "awq" && algorithm != "awq+gptq")
+    return bad("--algorithm=" + algorithm + ": expected rtn, gptq, awq or awq+gptq");
+  bool calibrated = !calibrationData.empty() || !loadCalibration.empty();
+  if (algorithm != "rtn" && !calibrated)
+    return bad("--algorithm=" + algorithm +
+               " needs calibration data: --calibration=FILE or --load-calibration=FILE");
+  if (!calibrationData.empty() && !loadCalibration.empty())
+    return bad("--calibration and --load-calibration exclude each other");
+  if (!saveCalibration.empty() && calibrationData.empty())
+    return bad("--save-calibration needs --calibration=FILE");
+  if (calibrationSamples <= 0)
+    return bad("--calibration-samples=" + std::to_string(calibrationSamples) +
+               ": expected a positive count");
+  if (calibrationSeq < 0)
+    return bad("--calibration-seq=" + std::to_string(calibrationSeq) +
+               ": expected a positive length");
+  if (!(dampening > 0.0) || dampening > 10.0)
+    return bad("--dampening: expected a fraction in (0, 10]");
+  if (gptqBlockSize <= 0)
+    return bad("--gptq-block-size: expected a positive count");
+  if (actOrder && algorithm != "gptq" && algorithm != "awq+gptq")
+    return bad("--act-order applies to --algorithm=gptq or awq+gptq");
   o.wbits = wbits.getNumOccurrences() || wtype != "int" ? bits : 0;
   o.groupSize = group;
   o.symmetric = !asymFlag;
@@ -182,6 +247,11 @@ bool parseQuantFlags(qopt::QOpt::SelectPrecisionPassOptions &o, bool &enabled) {
   o.doubleQuant = doubleQuant ? 256 : 0;
   o.quantizeEmbeddings = quantizeEmbeddings;
   o.layerBits = layerBits;
+  o.int8Activations = int8Activations;
+  o.algorithm = algorithm;
+  o.dampening = dampening;
+  o.blockSize = gptqBlockSize;
+  o.actOrder = actOrder;
   return true;
 }
 
@@ -311,10 +381,99 @@ std::string moduleSignature(ModuleOp module) {
 /// The CPU the kernels are shaped and compiled for (--cpu), resolved once in main.
 qopt::TargetCPU targetCPU;
 
+/// The stages after quantization, up to `stage`: fusion, kernel generation and lowering, the
+/// conversion to runtime calls (writing the constants to `weightsFile` for a library).
+LogicalResult lowerModule(ModuleOp module, Stage stage, const std::string &weightsFile) {
+  PassManager pm(module.getContext());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  if (stage >= Stage::Fused &&
+      (fuseElementwise || generateMatMul || generateRowKernels || generateDataKernels)) {
+    qopt::FusionPipelineOptions fusion;
+    fusion.fuseElementwise = fuseElementwise;
+    fusion.packMatMulWeights = generateMatMul;
+    fusion.decomposeSoftmax = generateRowKernels;
+    fusion.panelWidth = targetCPU.panelWidth();
+    qopt::buildFusionPipeline(pm, fusion);
+    if (stage >= Stage::Runtime)
+      qopt::buildKernelLoweringPipeline(
+          pm, {generateRowKernels, generateMatMul, generateDataKernels, targetCPU.lanes()});
+  }
+  if (stage >= Stage::Runtime) {
+    qopt::ConvertQOptToRuntimePassOptions lowering;
+    if (stage == Stage::Library)
+      lowering.weightsFile = weightsFile;
+    pm.addPass(qopt::createConvertQOptToRuntimePass(lowering));
+  }
+  return pm.run(module);
+}
+
+/// Links a lowered module into `libraryPath` with the runtime, and writes its header.
+LogicalResult emitLibraryFiles(ModuleOp module, const std::string &libraryPath) {
+  qopt::LibraryOptions options;
+  options.libraryPath = libraryPath;
+  options.headerPath = siblingPath(libraryPath, "h");
+  options.signature = moduleSignature(module);
+  options.runtimeArchive = runtimeLibrary;
+  options.cpu = targetCPU.name;
+  if (options.runtimeArchive.empty()) {
+    // The archive is installed beside the tools: bin/../lib/libqopt_runtime.a.
+    SmallString<256> path(llvm::sys::fs::getMainExecutable(nullptr, nullptr));
+    llvm::sys::path::remove_filename(path);
+    llvm::sys::path::append(path, "..", "lib", "libqopt_runtime.a");
+    options.runtimeArchive = path.str().str();
+  }
+  return qopt::emitLibrary(module, options);
+}
+
+/// The calibration statistics the flags ask for: measured on --calibration data (and saved with
+/// --save-calibration), or loaded with --load-calibration and checked against this model.
+std::shared_ptr<qopt::quant::CalibrationStats> calibrationStatistics(ModuleOp module,
+                                                                     StringRef modelBytes) {
+  auto stats = std::make_shared<qopt::quant::CalibrationStats>();
+  std::string digest = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(modelBytes)),
+                                   /*LowerCase=*/true);
+  if (!loadCalibration.empty()) {
+    std::string error;
+    if (!stats->load(loadCalibration, error)) {
+      llvm::errs() << loadCalibration << ": error: " << error << "\n";
+      return nullptr;
+    }
+    if (stats->stamp.modelDigest != digest) {
+      llvm::errs() << loadCalibration << ": error: the statistics were made for another model ("
+                   << "SHA-256 " << stats->stamp.modelDigest.substr(0, 16) << "..., this is "
+                   << digest.substr(0, 16) << "...)\n";
+      return nullptr;
+    }
+    return stats;
+  }
+  qopt::CalibrationOptions options;
+  options.dataPath = calibrationData;
+  options.samples = calibrationSamples;
+  options.sequenceLength = calibrationSeq;
+  options.progress = !quiet && llvm::sys::Process::StandardErrIsDisplayed();
+  options.buildLibrary = [](ModuleOp instrumented, const std::string &libraryPath) {
+    if (failed(lowerModule(instrumented, Stage::Library, siblingPath(libraryPath, "weights"))))
+      return failure();
+    return emitLibraryFiles(instrumented, libraryPath);
+  };
+  if (failed(qopt::calibrate(module, options, *stats)))
+    return nullptr;
+  stats->stamp.modelDigest = digest;
+  if (!saveCalibration.empty()) {
+    std::string error;
+    if (!stats->save(saveCalibration, error)) {
+      llvm::errs() << "qopt-compile: error: --save-calibration: " << error << "\n";
+      return nullptr;
+    }
+  }
+  return stats;
+}
+
 LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostream &os,
                             const qopt::onnx_importer::ImportOptions &importOptions,
                             StringRef modelDir, Stage stage,
-                            const std::optional<qopt::QOpt::SelectPrecisionPassOptions> &quant) {
+                            const qopt::QuantizationPipelineOptions *quant) {
   DialectRegistry registry;
   qopt::registerAllDialects(registry);
   MLIRContext context(registry);
@@ -349,12 +508,21 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
                         "given\n";
         return failure();
       }
-      if (quantized)
+      if (quantized) {
         pm.addPass(qopt::QOpt::createDequantizeWeightsPass());
+        if (failed(pm.run(*module)))
+          return failure();
+        pm.clear();
+      }
+      std::shared_ptr<qopt::quant::CalibrationStats> stats;
+      if (!calibrationData.empty() || !loadCalibration.empty()) {
+        stats = calibrationStatistics(*module, buffer->getBuffer());
+        if (!stats)
+          return failure();
+      }
       int64_t before = constantBytes(*module);
       std::vector<qopt::QOpt::LayerQuantReport> layers;
-      pm.addPass(qopt::QOpt::createSelectPrecisionPass(*quant));
-      pm.addPass(qopt::QOpt::createQuantizeWeightsPass(&layers, int8Activations));
+      qopt::buildQuantizationPipeline(pm, *quant, &layers, stats);
       if (failed(pm.run(*module)))
         return failure();
       pm.clear();
@@ -362,48 +530,17 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       if (failed(reportQuantization(layers, before, constantBytes(*module), summary)))
         return failure();
     }
-    if (stage >= Stage::Fused &&
-        (fuseElementwise || generateMatMul || generateRowKernels || generateDataKernels)) {
-      qopt::FusionPipelineOptions fusion;
-      fusion.fuseElementwise = fuseElementwise;
-      fusion.packMatMulWeights = generateMatMul;
-      fusion.decomposeSoftmax = generateRowKernels;
-      fusion.panelWidth = targetCPU.panelWidth();
-      qopt::buildFusionPipeline(pm, fusion);
-      if (stage >= Stage::Runtime)
-        qopt::buildKernelLoweringPipeline(
-            pm, {generateRowKernels, generateMatMul, generateDataKernels, targetCPU.lanes()});
-    }
-    if (stage >= Stage::Runtime) {
-      qopt::ConvertQOptToRuntimePassOptions lowering;
-      // The weights go to a partial file that becomes model.weights only once the library links,
-      // so a failed build leaves nothing beside -o.
-      if (stage == Stage::Library)
-        lowering.weightsFile = siblingPath(outputFile, "weights.partial");
-      pm.addPass(qopt::createConvertQOptToRuntimePass(lowering));
-    }
-    if (failed(pm.run(*module)))
+    // The weights go to a partial file that becomes model.weights only once the library links,
+    // so a failed build leaves nothing beside -o.
+    if (failed(lowerModule(*module, stage, siblingPath(outputFile, "weights.partial"))))
       return failure();
   }
   if (stage == Stage::LLVM)
     return qopt::printLLVMIR(*module, os);
   if (stage == Stage::Library) {
-    qopt::LibraryOptions options;
-    options.libraryPath = outputFile;
-    options.headerPath = siblingPath(outputFile, "h");
-    options.signature = moduleSignature(*module);
-    options.runtimeArchive = runtimeLibrary;
-    options.cpu = targetCPU.name;
-    if (options.runtimeArchive.empty()) {
-      // The archive is installed beside the tools: bin/../lib/libqopt_runtime.a.
-      SmallString<256> path(llvm::sys::fs::getMainExecutable(nullptr, nullptr));
-      llvm::sys::path::remove_filename(path);
-      llvm::sys::path::append(path, "..", "lib", "libqopt_runtime.a");
-      options.runtimeArchive = path.str().str();
-    }
     std::string partialWeights = siblingPath(outputFile, "weights.partial");
     llvm::FileRemover removePartial(partialWeights);
-    if (failed(qopt::emitLibrary(*module, options)))
+    if (failed(emitLibraryFiles(*module, outputFile)))
       return failure();
     if (std::error_code ec = llvm::sys::fs::rename(partialWeights, siblingPath(outputFile, "weights")))
       return module->emitError() << "cannot write " << siblingPath(outputFile, "weights") << ": "
@@ -427,13 +564,11 @@ int main(int argc, char **argv) {
   qopt::onnx_importer::ImportOptions importOptions;
   if (!parseInputShapes(importOptions))
     return 1;
-  std::optional<qopt::QOpt::SelectPrecisionPassOptions> quant;
   bool quantEnabled = false;
-  qopt::QOpt::SelectPrecisionPassOptions quantOptions;
+  qopt::QuantizationPipelineOptions quantOptions;
   if (!parseQuantFlags(quantOptions, quantEnabled))
     return 1;
-  if (quantEnabled)
-    quant = quantOptions;
+  const qopt::QuantizationPipelineOptions *quant = quantEnabled ? &quantOptions : nullptr;
   llvm::Expected<qopt::TargetCPU> cpu = qopt::resolveTargetCPU(cpuFlag);
   if (!cpu) {
     llvm::errs() << "qopt-compile: error: --cpu=" << cpuFlag << ": "

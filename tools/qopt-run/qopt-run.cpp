@@ -6,7 +6,7 @@
 // Loads the library with dlopen and talks to it only through its C ABI (qopt_model.h); links no
 // MLIR. Every failure is one line on stderr and exit code 1.
 //
-#include "Npy.h"
+#include "qopt/Support/Npy.h"
 #include "qopt/Runtime/qopt_model.h"
 
 #include <algorithm>

@@ -7,6 +7,12 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
+#include <memory>
+
+namespace qopt::quant {
+struct CalibrationStats;
+} // namespace qopt::quant
+
 namespace qopt::QOpt {
 /// What `qopt-quantize-weights` did to one layer.
 struct LayerQuantReport {
@@ -27,6 +33,16 @@ struct LayerQuantReport {
 /// `int8Activations` the int4/int8 matmuls quantize their input to int8 per group.
 std::unique_ptr<mlir::Pass> createQuantizeWeightsPass(std::vector<LayerQuantReport> *report,
                                                       bool int8Activations = false);
+/// The quantization pass with its options and calibration statistics held in memory (which
+/// take the place of the `calibration` file option).
+std::unique_ptr<mlir::Pass>
+createQuantizeWeightsPass(const QuantizeWeightsPassOptions &options,
+                          std::vector<LayerQuantReport> *report,
+                          std::shared_ptr<qopt::quant::CalibrationStats> stats);
+/// AWQ on statistics held in memory; it rescales them to the scaled layers' inputs.
+std::unique_ptr<mlir::Pass>
+createApplyAWQPass(const ApplyAWQPassOptions &options,
+                   std::shared_ptr<qopt::quant::CalibrationStats> stats);
 
 #define GEN_PASS_REGISTRATION
 #include "dialects/QOpt/Transforms/Passes.h.inc"

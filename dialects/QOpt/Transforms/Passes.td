@@ -123,10 +123,24 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
     ```
     With `int8-activations`, the matmuls over 4- and 8-bit integer codes also quantize their
     input to int8 per group (`int8_activations`): integer dot products, faster decoding.
+
+    With `algorithm=gptq` the codes and scales come from GPTQ instead of rounding to nearest: the
+    layer's input statistics (from `calibration`, or handed over by qopt-compile) give the
+    Hessian X^T X, each input column's rounding error is spread over the columns after it, and
+    grids are refitted at every group boundary. The packed form is the same.
   }];
   let options = [
     Option<"int8Activations", "int8-activations", "bool", "false",
            "Mark matmuls over 4- and 8-bit integer codes to quantize their input to int8 per group">,
+    Option<"algorithm", "algorithm", "std::string", "\"rtn\"",
+           "rtn (round to nearest) or gptq (needs calibration statistics)">,
+    Option<"calibration", "calibration", "std::string", "\"\"",
+           "Calibration statistics file (qopt-compile --save-calibration) for gptq">,
+    Option<"dampening", "dampening", "double", "0.01",
+           "GPTQ: added to the Hessian's diagonal, as a fraction of its mean">,
+    Option<"blockSize", "block-size", "int64_t", "128", "GPTQ: columns per lazy batch update">,
+    Option<"actOrder", "act-order", "bool", "false",
+           "GPTQ: columns in order of decreasing Hessian diagonal (static groups)">,
   ];
   let statistics = [
     Statistic<"numQuantized", "num-quantized", "Layers quantized">,
@@ -134,6 +148,72 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
     Statistic<"numWeightBytesAfter", "weight-bytes-after", "Bytes of their codes, scales and zero points">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def InstrumentCalibrationPass : Pass<"qopt-instrument-calibration", "::mlir::ModuleOp"> {
+  let summary = "Returns the input of every linear layer, for calibration";
+  let description = [{
+    Calibration runs the compiled model on sample inputs and records statistics of what the
+    quantized layers read. This pass makes those tensors visible: every distinct input of a
+    linear layer (a matmul or gemm by a constant weight) becomes an extra result of its function, named
+    `qopt.calibration.N`, with `qopt.calibration_layers` listing the layers (by display name)
+    that read it. Layers that share an input (q, k and v) share one result.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<1x?x64xf32>) -> tensor<1x?x32xf32> {
+      %y = qopt.matmul %x, %w : (tensor<1x?x64xf32>, tensor<64x32xf32>) -> tensor<1x?x32xf32>
+      return %y : tensor<1x?x32xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%x: tensor<1x?x64xf32>) -> (tensor<1x?x32xf32>,
+        tensor<1x?x64xf32> {qopt.calibration_layers = ["fc"], qopt.name = "qopt.calibration.0"}) {
+      ...
+      return %y, %x : tensor<1x?x32xf32>, tensor<1x?x64xf32>
+    }
+    ```
+  }];
+  let statistics = [
+    Statistic<"numObserved", "num-observed", "Layer inputs returned">,
+  ];
+}
+
+def ApplyAWQPass : Pass<"qopt-apply-awq", "::mlir::ModuleOp"> {
+  let summary = "Activation-aware weight scaling and clipping (AWQ), folded into earlier ops";
+  let description = [{
+    For each group of layers that read one tensor produced by an op that can absorb a
+    per-channel factor (an RMSNorm or LayerNorm with constant weight, or a linear layer whose
+    output is multiplied elementwise into the tensor, as the up projection of a gated MLP), the
+    pass searches factors s = mean|x|^a (a on a grid of `grid` points in [0, 1)) that minimize the
+    layers' output error after quantization with their `qopt.scheme`, ||(W - Q(W s)/s) X||,
+    computed from the calibration statistics X^T X. The weights' input channels are multiplied
+    by s and the producer divided by s (norm weight and bias, or the producing layer's output
+    channels), so the fp32 function is unchanged and no op is added. Then, with `clip`, the
+    range of each group of weights is searched (shrunk by up to `max-shrink`) for the least
+    output error, and the weights are clamped to it. The statistics are updated to the scaled
+    inputs, so a GPTQ that follows sees them.
+
+    Before:
+    ```mlir
+    %n = qopt.rms_norm %x, %g : ...
+    %q = qopt.matmul %n, %wq {qopt.scheme = ...} : ...
+    ```
+    After: the same ops, with `%g` replaced by g / s and `%wq`'s rows (input channels)
+    multiplied by s.
+  }];
+  let options = [
+    Option<"calibration", "calibration", "std::string", "\"\"",
+           "Calibration statistics file (qopt-compile --save-calibration)">,
+    Option<"grid", "grid", "int64_t", "20", "Exponents tried for the scale search">,
+    Option<"clip", "clip", "bool", "true", "Search a clipping range for each group of weights">,
+    Option<"maxShrink", "max-shrink", "double", "0.5", "Largest fraction a range is shrunk by">,
+  ];
+  let statistics = [
+    Statistic<"numScaled", "num-scaled", "Layer groups scaled">,
+    Statistic<"numClipped", "num-clipped", "Layers whose weights were clipped">,
+  ];
 }
 
 def FoldWeightDequantizePass : Pass<"qopt-fold-weight-dequantize", "::mlir::func::FuncOp"> {

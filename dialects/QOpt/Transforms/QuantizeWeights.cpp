@@ -2,6 +2,8 @@
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "dialects/QOpt/Transforms/WeightLayers.h"
+#include "qopt/Quant/CalibrationStats.h"
+#include "qopt/Quant/GPTQ.h"
 #include "qopt/Quant/WeightQuantizer.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -38,8 +40,29 @@ struct QuantizeWeightsPass
   QuantizeWeightsPass(std::vector<LayerQuantReport> *report, bool int8) : report(report) {
     int8Activations = int8;
   }
+  QuantizeWeightsPass(const QuantizeWeightsPassOptions &options,
+                      std::vector<LayerQuantReport> *report,
+                      std::shared_ptr<quant::CalibrationStats> stats)
+      : Base(options), report(report), stats(std::move(stats)) {}
 
   void runOnOperation() override {
+    if (algorithm != "rtn" && algorithm != "gptq") {
+      getOperation().emitError() << "algorithm '" << algorithm << "' is not rtn or gptq";
+      return signalPassFailure();
+    }
+    if (algorithm == "gptq" && !stats) {
+      if (calibration.empty()) {
+        getOperation().emitError() << "algorithm gptq needs calibration statistics";
+        return signalPassFailure();
+      }
+      auto loaded = std::make_shared<quant::CalibrationStats>();
+      std::string error;
+      if (!loaded->load(calibration, error)) {
+        getOperation().emitError() << error;
+        return signalPassFailure();
+      }
+      stats = std::move(loaded);
+    }
     std::vector<WeightLayer> layers;
     getOperation().walk([&](Operation *op) {
       if (!op->hasAttr("qopt.scheme"))
@@ -143,7 +166,32 @@ private:
     std::optional<std::vector<float>> weight = readWeightRows(layer);
     if (!weight)
       return op->emitOpError() << "has a weight whose data cannot be read";
-    quant::QuantizedWeight q = quant::quantizeWeight(weight->data(), layer.n, layer.k, scheme);
+    quant::QuantizedWeight q;
+    // Embedding lookups have no input activations: they are always rounded to nearest.
+    if (algorithm == "gptq" && !layer.isEmbedding) {
+      std::string name = layerDisplayName(layer);
+      const quant::ActivationStats *input = stats->forLayer(name);
+      if (!input)
+        return op->emitOpError() << "has no calibration statistics for layer '" << name
+                                 << "' (made for another model?)";
+      if (input->channels != layer.k)
+        return op->emitOpError() << "calibration statistics of layer '" << name << "' have "
+                                 << input->channels << " input channels, the layer has "
+                                 << layer.k;
+      quant::GPTQOptions options;
+      options.dampening = dampening;
+      options.blockSize = blockSize;
+      options.actOrder = actOrder;
+      quant::GPTQResult result = quant::gptqQuantize(weight->data(), layer.n, layer.k,
+                                                     input->gram.data(), scheme, options);
+      if (result.fellBackToRTN)
+        op->emitWarning() << "layer '" << name
+                          << "': the Hessian could not be factored even with more dampening; "
+                             "rounded to nearest instead";
+      q = std::move(result.weight);
+    } else {
+      q = quant::quantizeWeight(weight->data(), layer.n, layer.k, scheme);
+    }
     OpBuilder b(op);
     arith::ConstantOp weightOp = layer.weight;
     Location loc = weightOp.getLoc();
@@ -196,6 +244,7 @@ private:
   std::map<std::tuple<Operation *, const void *, bool>, Packed> packed;
   llvm::SetVector<Operation *> maybeDead;
   std::vector<LayerQuantReport> *report = nullptr;
+  std::shared_ptr<quant::CalibrationStats> stats;
 };
 } // namespace
 
@@ -203,4 +252,11 @@ std::unique_ptr<Pass>
 qopt::QOpt::createQuantizeWeightsPass(std::vector<LayerQuantReport> *report,
                                       bool int8Activations) {
   return std::make_unique<QuantizeWeightsPass>(report, int8Activations);
+}
+
+std::unique_ptr<Pass>
+qopt::QOpt::createQuantizeWeightsPass(const QuantizeWeightsPassOptions &options,
+                                      std::vector<LayerQuantReport> *report,
+                                      std::shared_ptr<quant::CalibrationStats> stats) {
+  return std::make_unique<QuantizeWeightsPass>(options, report, std::move(stats));
 }

@@ -5,6 +5,16 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
+#include <memory>
+#include <vector>
+
+namespace qopt::quant {
+struct CalibrationStats;
+} // namespace qopt::quant
+namespace qopt::QOpt {
+struct LayerQuantReport;
+} // namespace qopt::QOpt
+
 namespace qopt {
 
 /// Options of the graph cleanup that follows import.
@@ -54,7 +64,55 @@ struct KernelOptions {
 /// to LLVM, ahead of the graph's own lowering.
 void buildKernelLoweringPipeline(mlir::OpPassManager &pm, const KernelOptions &options);
 
-/// Registers the pipelines with the pass registry (`qopt-graph-pipeline`, `qopt-fusion-pipeline`).
+/// Options of the quantization stage: which layers get which scheme, and the algorithm.
+struct QuantizationPipelineOptions
+    : public mlir::PassPipelineOptions<QuantizationPipelineOptions> {
+  Option<unsigned> wbits{*this, "wbits", llvm::cl::desc("Weight bits (2-8)"), llvm::cl::init(0)};
+  Option<int64_t> groupSize{*this, "group-size",
+                            llvm::cl::desc("Weights per scale along K (0: per channel)"),
+                            llvm::cl::init(128)};
+  Option<bool> symmetric{*this, "sym", llvm::cl::desc("Symmetric (no zero points)"),
+                         llvm::cl::init(true)};
+  Option<std::string> wtype{*this, "wtype", llvm::cl::desc("int, nf4, fp4 or fp8"),
+                            llvm::cl::init("int")};
+  Option<std::string> scaleType{*this, "scale-type", llvm::cl::desc("f16, bf16 or f32"),
+                                llvm::cl::init("f16")};
+  Option<int64_t> doubleQuant{*this, "double-quant",
+                              llvm::cl::desc("Scales quantized in blocks of this many (0: off)"),
+                              llvm::cl::init(0)};
+  Option<bool> quantizeEmbeddings{*this, "quantize-embeddings",
+                                  llvm::cl::desc("Quantize embeddings and the output head"),
+                                  llvm::cl::init(false)};
+  Option<std::string> layerBits{*this, "layer-bits",
+                                llvm::cl::desc("Per-layer overrides REGEX=BITS|none,...")};
+  Option<bool> int8Activations{*this, "int8-activations",
+                               llvm::cl::desc("int8 inputs for 4- and 8-bit matmuls"),
+                               llvm::cl::init(false)};
+  Option<std::string> algorithm{*this, "algorithm",
+                                llvm::cl::desc("rtn, gptq, awq or awq+gptq"),
+                                llvm::cl::init("rtn")};
+  Option<std::string> calibration{
+      *this, "calibration",
+      llvm::cl::desc("Calibration statistics file, when none are handed over in memory")};
+  Option<double> dampening{*this, "dampening", llvm::cl::desc("GPTQ dampening (of the mean diagonal)"),
+                           llvm::cl::init(0.01)};
+  Option<int64_t> blockSize{*this, "block-size", llvm::cl::desc("GPTQ lazy batch columns"),
+                            llvm::cl::init(128)};
+  Option<bool> actOrder{*this, "act-order", llvm::cl::desc("GPTQ activation order"),
+                        llvm::cl::init(false)};
+  Option<bool> awqClip{*this, "awq-clip", llvm::cl::desc("AWQ clipping search"),
+                       llvm::cl::init(true)};
+};
+
+/// Select precision, then for awq the activation-aware scales and clipping, then quantize (rtn or
+/// gptq). `stats`, when given, are the calibration statistics (else the `calibration` file);
+/// `report`, when given, receives one entry per quantized layer.
+void buildQuantizationPipeline(mlir::OpPassManager &pm, const QuantizationPipelineOptions &options,
+                               std::vector<QOpt::LayerQuantReport> *report = nullptr,
+                               std::shared_ptr<quant::CalibrationStats> stats = nullptr);
+
+/// Registers the pipelines with the pass registry (`qopt-graph-pipeline`, `qopt-quantization-pipeline`,
+/// `qopt-fusion-pipeline`).
 void registerPipelines();
 
 } // namespace qopt

@@ -48,8 +48,53 @@ struct QuantizedWeight {
   std::vector<float> scaleScales;   ///< one per block of scales (double quantization only)
 };
 
-/// Quantizes `w`, `n` rows of `k` (row n holds output channel n's weights).
-QuantizedWeight quantizeWeight(const float *w, int64_t n, int64_t k, const Scheme &scheme);
+/// How the weights of one group of one row map to codes: the scale as stored (after f16/bf16
+/// rounding or double quantization) and, for asymmetric ints, the zero point.
+struct GroupGrid {
+  float scale = 0.0f;
+  float zero = 0.0f;       ///< asymmetric int only
+  uint16_t scaleBits = 0;  ///< the stored f16/bf16 bits
+  uint8_t scaleCode = 0;   ///< the 8-bit code of a double-quantized scale
+};
+
+/// Chooses the grid of a group from its weights, as round-to-nearest does. Data-aware algorithms
+/// call it on weights they have already updated (GPTQ at each group boundary).
+class GridFitter {
+public:
+  /// `w` (n x k) fixes what must be fixed for the whole weight: with double quantization, the
+  /// second-level scale of every block of scales.
+  GridFitter(const Scheme &scheme, const float *w, int64_t n, int64_t k);
+  /// The grid of group `g` of row `row` for these `count` values; `clip` (0, 1] shrinks their
+  /// range (clipping search).
+  GroupGrid fit(int64_t row, int64_t g, const float *values, int64_t count,
+                float clip = 1.0f) const;
+  int64_t numGroups() const { return groups; }
+  /// Weights per group (the last one may be shorter).
+  int64_t groupLength() const { return group; }
+  const std::vector<float> &secondLevelScales() const { return scaleScales; }
+
+private:
+  Scheme scheme;
+  int64_t n, k, groups, group;
+  std::vector<float> scaleScales;
+};
+
+/// The code of `w` on `grid` (nearest level, clamped to the codebook).
+unsigned encodeWeight(float w, const GroupGrid &grid, const Scheme &scheme);
+/// The weight that `code` stands for on `grid`.
+float decodeWeight(unsigned code, const GroupGrid &grid, const Scheme &scheme);
+/// Packs one code per weight (n x k) with the grids (n x groups) into the stored form.
+QuantizedWeight packWeight(int64_t n, int64_t k, const Scheme &scheme,
+                           const std::vector<GroupGrid> &grids, const std::vector<uint8_t> &codes,
+                           const std::vector<float> &scaleScales);
+
+/// Quantizes `w`, `n` rows of `k` (row n holds output channel n's weights), round-to-nearest.
+/// `clip`, when given, holds a range factor per group (n x groups).
+QuantizedWeight quantizeWeight(const float *w, int64_t n, int64_t k, const Scheme &scheme,
+                               const float *clip = nullptr);
+/// The weights round-to-nearest quantization of `w` stands for (quantize, then dequantize,
+/// without packing), n x k.
+std::vector<float> roundTripWeight(const float *w, int64_t n, int64_t k, const Scheme &scheme);
 /// The weights that the quantized form stands for, n x k.
 std::vector<float> dequantizeWeight(const QuantizedWeight &q, const Scheme &scheme);
 

@@ -1,6 +1,6 @@
 //===- Npy.h - NumPy .npy files in and out -----------------------*- C++ -*-===//
-#ifndef QOPT_TOOLS_QOPT_RUN_NPY_H
-#define QOPT_TOOLS_QOPT_RUN_NPY_H
+#ifndef QOPT_SUPPORT_NPY_H
+#define QOPT_SUPPORT_NPY_H
 
 #include <cstdint>
 #include <string>
@@ -22,4 +22,4 @@ std::string write(const std::string &path, int32_t dtype, const std::vector<int6
 
 } // namespace qopt::npy
 
-#endif // QOPT_TOOLS_QOPT_RUN_NPY_H
+#endif // QOPT_SUPPORT_NPY_H

@@ -1,5 +1,5 @@
 //===- Npy.cpp - NumPy .npy files in and out ------------------------------===//
-#include "Npy.h"
+#include "qopt/Support/Npy.h"
 
 #include "qopt/Runtime/qopt_model.h"
 

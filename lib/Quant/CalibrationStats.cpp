@@ -1,0 +1,256 @@
+//===- CalibrationStats.cpp - what calibration records per layer input ----===//
+#include "qopt/Quant/CalibrationStats.h"
+
+#include <algorithm>
+#include <cblas.h>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+using namespace qopt::quant;
+
+ActivationStats::ActivationStats(int64_t channels)
+    : channels(channels), gram(channels * channels, 0.0), absSum(channels, 0.0),
+      absMax(channels, 0.0f) {}
+
+void ActivationStats::addRows(const float *x, int64_t count) {
+  if (count <= 0 || channels <= 0)
+    return;
+  // Each part is summed in f32 by BLAS (one triangle), then into the f64 total.
+  std::vector<float> part(channels * channels, 0.0f);
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(channels),
+              static_cast<int>(count), 1.0f, x, static_cast<int>(channels), 0.0f, part.data(),
+              static_cast<int>(channels));
+  for (int64_t i = 0; i < channels; ++i)
+    for (int64_t j = i; j < channels; ++j) {
+      double v = part[i * channels + j];
+      gram[i * channels + j] += v;
+      if (j != i)
+        gram[j * channels + i] += v;
+    }
+  if (rows == 0) {
+    min = max = x[0];
+  }
+  for (int64_t r = 0; r < count; ++r) {
+    const float *row = x + r * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      float v = row[c], a = std::fabs(v);
+      absSum[c] += a;
+      absMax[c] = std::max(absMax[c], a);
+      min = std::min(min, v);
+      max = std::max(max, v);
+    }
+  }
+  rows += count;
+}
+
+void ActivationStats::merge(const ActivationStats &other) {
+  if (other.rows == 0)
+    return;
+  if (rows == 0) {
+    min = other.min;
+    max = other.max;
+  }
+  for (size_t i = 0; i < gram.size(); ++i)
+    gram[i] += other.gram[i];
+  for (int64_t c = 0; c < channels; ++c) {
+    absSum[c] += other.absSum[c];
+    absMax[c] = std::max(absMax[c], other.absMax[c]);
+  }
+  min = std::min(min, other.min);
+  max = std::max(max, other.max);
+  rows += other.rows;
+}
+
+void ActivationStats::divideChannels(const std::vector<double> &s) {
+  for (int64_t i = 0; i < channels; ++i)
+    for (int64_t j = 0; j < channels; ++j)
+      gram[i * channels + j] /= s[i] * s[j];
+  float lo = std::numeric_limits<float>::max(), hi = -lo;
+  for (int64_t c = 0; c < channels; ++c) {
+    absSum[c] /= s[c];
+    absMax[c] = static_cast<float>(absMax[c] / s[c]);
+    lo = std::min(lo, -absMax[c]);
+    hi = std::max(hi, absMax[c]);
+  }
+  // Per-channel signs are not kept: the range after scaling is bounded by the magnitudes.
+  if (channels > 0) {
+    min = std::max(min, lo) == min ? lo : std::max(min, lo);
+    max = hi;
+  }
+}
+
+std::vector<double> ActivationStats::meanAbs() const {
+  std::vector<double> mean(channels, 0.0);
+  for (int64_t c = 0; c < channels; ++c)
+    mean[c] = rows ? absSum[c] / static_cast<double>(rows) : 0.0;
+  return mean;
+}
+
+const ActivationStats *CalibrationStats::forLayer(const std::string &name) const {
+  auto it = layerInput.find(name);
+  return it == layerInput.end() ? nullptr : &tensors[it->second];
+}
+
+ActivationStats *CalibrationStats::forLayer(const std::string &name) {
+  auto it = layerInput.find(name);
+  return it == layerInput.end() ? nullptr : &tensors[it->second];
+}
+
+namespace {
+constexpr char kMagic[8] = {'Q', 'O', 'P', 'T', 'C', 'A', 'L', '1'};
+/// Bounds that no real layer reaches and that keep a hostile file from asking for huge buffers.
+constexpr int64_t kMaxChannels = 1 << 16, kMaxTensors = 1 << 16, kMaxString = 1 << 16;
+
+struct Writer {
+  std::ofstream out;
+  void i64(int64_t v) { out.write(reinterpret_cast<const char *>(&v), 8); }
+  void f32(float v) { out.write(reinterpret_cast<const char *>(&v), 4); }
+  void str(const std::string &s) {
+    i64(static_cast<int64_t>(s.size()));
+    out.write(s.data(), static_cast<std::streamsize>(s.size()));
+  }
+  template <typename T> void array(const std::vector<T> &v) {
+    out.write(reinterpret_cast<const char *>(v.data()),
+              static_cast<std::streamsize>(v.size() * sizeof(T)));
+  }
+};
+
+struct Reader {
+  const std::vector<char> &bytes;
+  size_t at = 0;
+  bool ok = true;
+  bool take(void *dst, size_t n) {
+    if (!ok || n > bytes.size() - at)
+      return ok = false;
+    std::memcpy(dst, bytes.data() + at, n);
+    at += n;
+    return true;
+  }
+  int64_t i64() {
+    int64_t v = 0;
+    take(&v, 8);
+    return v;
+  }
+  float f32() {
+    float v = 0;
+    take(&v, 4);
+    return v;
+  }
+  std::string str() {
+    int64_t n = i64();
+    if (n < 0 || n > kMaxString) {
+      ok = false;
+      return "";
+    }
+    std::string s(static_cast<size_t>(n), '\0');
+    take(s.data(), s.size());
+    return s;
+  }
+  template <typename T> void array(std::vector<T> &v, int64_t count) {
+    if (!ok || count < 0 || static_cast<size_t>(count) * sizeof(T) > bytes.size() - at) {
+      ok = false;
+      return;
+    }
+    v.resize(static_cast<size_t>(count));
+    take(v.data(), v.size() * sizeof(T));
+  }
+};
+} // namespace
+
+bool CalibrationStats::save(const std::string &path, std::string &error) const {
+  Writer w;
+  w.out.open(path, std::ios::binary | std::ios::trunc);
+  if (!w.out) {
+    error = "cannot write " + path;
+    return false;
+  }
+  w.out.write(kMagic, 8);
+  w.str(stamp.modelDigest);
+  w.str(stamp.dataFile);
+  w.i64(stamp.samples);
+  w.i64(stamp.sequenceLength);
+  w.str(stamp.sequentialScheme);
+  w.i64(static_cast<int64_t>(tensors.size()));
+  for (const ActivationStats &t : tensors) {
+    w.i64(t.channels);
+    w.i64(t.rows);
+    w.f32(t.min);
+    w.f32(t.max);
+    w.array(t.gram);
+    w.array(t.absSum);
+    w.array(t.absMax);
+  }
+  w.i64(static_cast<int64_t>(layerInput.size()));
+  for (const auto &[name, index] : layerInput) {
+    w.str(name);
+    w.i64(index);
+  }
+  w.out.flush();
+  if (!w.out) {
+    error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+
+bool CalibrationStats::load(const std::string &path, std::string &error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path;
+    return false;
+  }
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) {
+    error = path + " is not a qopt calibration file";
+    return false;
+  }
+  Reader r{bytes, 8};
+  CalibrationStats s;
+  s.stamp.modelDigest = r.str();
+  s.stamp.dataFile = r.str();
+  s.stamp.samples = r.i64();
+  s.stamp.sequenceLength = r.i64();
+  s.stamp.sequentialScheme = r.str();
+  int64_t count = r.i64();
+  if (!r.ok || count < 0 || count > kMaxTensors) {
+    error = path + " is truncated or corrupt (header)";
+    return false;
+  }
+  for (int64_t i = 0; i < count && r.ok; ++i) {
+    ActivationStats t;
+    t.channels = r.i64();
+    t.rows = r.i64();
+    if (t.channels <= 0 || t.channels > kMaxChannels || t.rows < 0) {
+      r.ok = false;
+      break;
+    }
+    t.min = r.f32();
+    t.max = r.f32();
+    r.array(t.gram, t.channels * t.channels);
+    r.array(t.absSum, t.channels);
+    r.array(t.absMax, t.channels);
+    s.tensors.push_back(std::move(t));
+  }
+  int64_t layers = r.i64();
+  if (!r.ok || layers < 0 || layers > kMaxTensors * 16) {
+    error = path + " is truncated or corrupt (statistics)";
+    return false;
+  }
+  for (int64_t i = 0; i < layers && r.ok; ++i) {
+    std::string name = r.str();
+    int64_t index = r.i64();
+    if (index < 0 || index >= count) {
+      r.ok = false;
+      break;
+    }
+    s.layerInput[name] = index;
+  }
+  if (!r.ok || r.at != bytes.size()) {
+    error = path + " is truncated or corrupt (layers)";
+    return false;
+  }
+  *this = std::move(s);
+  return true;
+}
