@@ -285,6 +285,8 @@ LogicalResult qopt::calibrate(ModuleOp module, const CalibrationOptions &options
         llvm::errs() << "\n";
     }
   }
+  for (quant::ActivationStats &t : stats.tensors)
+    t.flush();
   stats.stamp.dataFile = dataName;
   stats.stamp.samples = static_cast<int64_t>(windows.size());
   stats.stamp.sequenceLength = seq;

@@ -14,21 +14,22 @@ ActivationStats::ActivationStats(int64_t channels)
     : channels(channels), gram(channels * channels, 0.0), absSum(channels, 0.0),
       absMax(channels, 0.0f) {}
 
+namespace {
+/// Rows summed in f32 before they move to f64: few enough that the f32 sums keep their digits.
+constexpr int64_t kFlushRows = 4096;
+} // namespace
+
 void ActivationStats::addRows(const float *x, int64_t count) {
   if (count <= 0 || channels <= 0)
     return;
-  // Each part is summed in f32 by BLAS (one triangle), then into the f64 total.
-  std::vector<float> part(channels * channels, 0.0f);
+  if (pending.empty())
+    pending.assign(channels * channels, 0.0f);
   cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(channels),
-              static_cast<int>(count), 1.0f, x, static_cast<int>(channels), 0.0f, part.data(),
+              static_cast<int>(count), 1.0f, x, static_cast<int>(channels), 1.0f, pending.data(),
               static_cast<int>(channels));
-  for (int64_t i = 0; i < channels; ++i)
-    for (int64_t j = i; j < channels; ++j) {
-      double v = part[i * channels + j];
-      gram[i * channels + j] += v;
-      if (j != i)
-        gram[j * channels + i] += v;
-    }
+  pendingRows += count;
+  if (pendingRows >= kFlushRows)
+    flush();
   if (rows == 0) {
     min = max = x[0];
   }
@@ -43,6 +44,20 @@ void ActivationStats::addRows(const float *x, int64_t count) {
     }
   }
   rows += count;
+}
+
+void ActivationStats::flush() {
+  if (pendingRows == 0)
+    return;
+  for (int64_t i = 0; i < channels; ++i)
+    for (int64_t j = i; j < channels; ++j) {
+      double v = pending[i * channels + j];
+      gram[i * channels + j] += v;
+      if (j != i)
+        gram[j * channels + i] += v;
+    }
+  std::fill(pending.begin(), pending.end(), 0.0f);
+  pendingRows = 0;
 }
 
 void ActivationStats::merge(const ActivationStats &other) {

@@ -26,9 +26,19 @@ struct ActivationStats {
   std::vector<float> absMax;   ///< per channel: largest |x|
   float min = 0.0f, max = 0.0f;
 
+private:
+  /// Up to kFlushRows rows summed in f32 (one triangle) before they join `gram`.
+  std::vector<float> pending;
+  int64_t pendingRows = 0;
+
+public:
+
   explicit ActivationStats(int64_t channels = 0);
-  /// Adds `count` rows (row-major, `channels` values each).
+  /// Adds `count` rows (row-major, `channels` values each). The Gram matrix is complete only
+  /// after flush().
   void addRows(const float *x, int64_t count);
+  /// Moves what addRows summed in f32 into the f64 Gram matrix.
+  void flush();
   /// Folds another record of the same tensor in (statistics gathered in parts).
   void merge(const ActivationStats &other);
   /// The statistics of x / s for per-channel factors `s` (after smoothing or AWQ scaling).
