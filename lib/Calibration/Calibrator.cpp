@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -180,7 +181,12 @@ LogicalResult qopt::calibrate(ModuleOp module, const CalibrationOptions &options
   OwningOpRef<ModuleOp> instrumented = module.clone();
   {
     PassManager pm(ctx);
-    pm.addPass(QOpt::createInstrumentCalibrationPass());
+    QOpt::InstrumentCalibrationPassOptions instrument;
+    instrument.layers.assign(options.onlyLayers.begin(), options.onlyLayers.end());
+    instrument.observedOnly = !options.onlyLayers.empty();
+    pm.addPass(QOpt::createInstrumentCalibrationPass(instrument));
+    if (instrument.observedOnly)
+      pm.addPass(createCanonicalizerPass());
     if (failed(pm.run(*instrumented)))
       return failure();
   }

@@ -51,27 +51,10 @@ void qopt::buildKernelLoweringPipeline(OpPassManager &pm, const KernelOptions &o
   pm.addPass(createLowerKernelsToLLVMPass());
 }
 
-void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipelineOptions &options,
-                                     std::vector<QOpt::LayerQuantReport> *report,
-                                     std::shared_ptr<quant::CalibrationStats> stats) {
-  QOpt::SelectPrecisionPassOptions select;
-  select.wbits = options.wbits;
-  select.groupSize = options.groupSize;
-  select.symmetric = options.symmetric;
-  select.wtype = options.wtype;
-  select.scaleType = options.scaleType;
-  select.doubleQuant = options.doubleQuant;
-  select.quantizeEmbeddings = options.quantizeEmbeddings;
-  select.layerBits = options.layerBits;
-  pm.addPass(QOpt::createSelectPrecisionPass(select));
-  StringRef algorithm = options.algorithm;
-  if (algorithm.starts_with("awq")) {
-    QOpt::ApplyAWQPassOptions awq;
-    awq.calibration = options.calibration;
-    awq.clip = options.awqClip;
-    pm.addPass(QOpt::createApplyAWQPass(awq, stats));
-  }
+qopt::QOpt::QuantizeWeightsPassOptions
+qopt::quantizeWeightsOptions(const QuantizationPipelineOptions &options) {
   QOpt::QuantizeWeightsPassOptions quantize;
+  StringRef algorithm = options.algorithm;
   quantize.int8Activations = options.int8Activations;
   // awq itself only rewrites f32 weights: the codes then come from rounding or from GPTQ.
   quantize.algorithm = algorithm.ends_with("gptq") ? std::string("gptq")
@@ -81,7 +64,33 @@ void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipeli
   quantize.dampening = options.dampening;
   quantize.blockSize = options.blockSize;
   quantize.actOrder = options.actOrder;
-  pm.addPass(QOpt::createQuantizeWeightsPass(quantize, report, stats));
+  return quantize;
+}
+
+void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipelineOptions &options,
+                                     std::vector<QOpt::LayerQuantReport> *report,
+                                     std::shared_ptr<quant::CalibrationStats> stats,
+                                     QuantizationPhases phases) {
+  if (phases != QuantizationPhases::Quantize) {
+    QOpt::SelectPrecisionPassOptions select;
+    select.wbits = options.wbits;
+    select.groupSize = options.groupSize;
+    select.symmetric = options.symmetric;
+    select.wtype = options.wtype;
+    select.scaleType = options.scaleType;
+    select.doubleQuant = options.doubleQuant;
+    select.quantizeEmbeddings = options.quantizeEmbeddings;
+    select.layerBits = options.layerBits;
+    pm.addPass(QOpt::createSelectPrecisionPass(select));
+    if (StringRef(options.algorithm).starts_with("awq")) {
+      QOpt::ApplyAWQPassOptions awq;
+      awq.calibration = options.calibration;
+      awq.clip = options.awqClip;
+      pm.addPass(QOpt::createApplyAWQPass(awq, stats));
+    }
+  }
+  if (phases != QuantizationPhases::Prepare)
+    pm.addPass(QOpt::createQuantizeWeightsPass(quantizeWeightsOptions(options), report, stats));
 }
 
 void qopt::registerPipelines() {

@@ -173,6 +173,11 @@ cl::opt<bool> actOrder("act-order",
                        cl::desc("GPTQ: quantize columns in order of decreasing activation "
                                 "energy (static groups: same packed format)"),
                        cl::cat(quantCategory));
+cl::opt<bool> sequential(
+    "sequential",
+    cl::desc("GPTQ: measure each block's statistics with the blocks before it already "
+             "quantized, as the published algorithm runs (one more calibration per block)"),
+    cl::cat(quantCategory));
 cl::opt<bool> quiet("quiet", cl::desc("No progress on standard error"), cl::cat(quantCategory));
 cl::opt<std::string> reportFile("report",
                                 cl::desc("Write a JSON report of every quantized layer"),
@@ -189,7 +194,7 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
                       doubleQuant || quantizeEmbeddings || reportFile.getNumOccurrences() ||
                       requantize || int8Activations || algorithmFlag.getNumOccurrences() ||
                       calibrationData.getNumOccurrences() || loadCalibration.getNumOccurrences() ||
-                      actOrder;
+                      actOrder || sequential;
   enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
   if (anyQuantFlag && !enabled)
     return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
@@ -239,6 +244,10 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
     return bad("--gptq-block-size: expected a positive count");
   if (actOrder && algorithm != "gptq" && algorithm != "awq+gptq")
     return bad("--act-order applies to --algorithm=gptq or awq+gptq");
+  if (sequential && algorithm != "gptq" && algorithm != "awq+gptq")
+    return bad("--sequential applies to --algorithm=gptq or awq+gptq");
+  if (sequential && calibrationData.empty())
+    return bad("--sequential calibrates block by block: it needs --calibration=FILE");
   o.wbits = wbits.getNumOccurrences() || wtype != "int" ? bits : 0;
   o.groupSize = group;
   o.symmetric = !asymFlag;
@@ -426,6 +435,26 @@ LogicalResult emitLibraryFiles(ModuleOp module, const std::string &libraryPath) 
   return qopt::emitLibrary(module, options);
 }
 
+/// How calibration runs: the flags' data, and the model compiled without generated kernels (they
+/// take longer to compile than they save over a calibration's few hundred runs).
+qopt::CalibrationOptions calibrationOptions() {
+  qopt::CalibrationOptions options;
+  options.dataPath = calibrationData;
+  options.samples = calibrationSamples;
+  options.sequenceLength = calibrationSeq;
+  options.progress = !quiet && llvm::sys::Process::StandardErrIsDisplayed();
+  options.buildLibrary = [](ModuleOp instrumented, const std::string &libraryPath) {
+    PassManager pm(instrumented.getContext());
+    qopt::ConvertQOptToRuntimePassOptions lowering;
+    lowering.weightsFile = siblingPath(libraryPath, "weights");
+    pm.addPass(qopt::createConvertQOptToRuntimePass(lowering));
+    if (failed(pm.run(instrumented)))
+      return failure();
+    return emitLibraryFiles(instrumented, libraryPath);
+  };
+  return options;
+}
+
 /// The calibration statistics the flags ask for: measured on --calibration data (and saved with
 /// --save-calibration), or loaded with --load-calibration and checked against this model.
 std::shared_ptr<qopt::quant::CalibrationStats> calibrationStatistics(ModuleOp module,
@@ -447,17 +476,7 @@ std::shared_ptr<qopt::quant::CalibrationStats> calibrationStatistics(ModuleOp mo
     }
     return stats;
   }
-  qopt::CalibrationOptions options;
-  options.dataPath = calibrationData;
-  options.samples = calibrationSamples;
-  options.sequenceLength = calibrationSeq;
-  options.progress = !quiet && llvm::sys::Process::StandardErrIsDisplayed();
-  options.buildLibrary = [](ModuleOp instrumented, const std::string &libraryPath) {
-    if (failed(lowerModule(instrumented, Stage::Library, siblingPath(libraryPath, "weights"))))
-      return failure();
-    return emitLibraryFiles(instrumented, libraryPath);
-  };
-  if (failed(qopt::calibrate(module, options, *stats)))
+  if (failed(qopt::calibrate(module, calibrationOptions(), *stats)))
     return nullptr;
   stats->stamp.modelDigest = digest;
   if (!saveCalibration.empty()) {
@@ -522,7 +541,22 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       }
       int64_t before = constantBytes(*module);
       std::vector<qopt::QOpt::LayerQuantReport> layers;
-      qopt::buildQuantizationPipeline(pm, *quant, &layers, stats);
+      if (sequential) {
+        qopt::buildQuantizationPipeline(pm, *quant, nullptr, stats,
+                                        qopt::QuantizationPhases::Prepare);
+        if (failed(pm.run(*module)))
+          return failure();
+        pm.clear();
+        auto measured = std::make_shared<qopt::quant::CalibrationStats>();
+        if (failed(qopt::calibrateSequentially(*module, calibrationOptions(),
+                                               qopt::quantizeWeightsOptions(*quant), *stats,
+                                               *measured)))
+          return failure();
+        stats = measured;
+      }
+      qopt::buildQuantizationPipeline(pm, *quant, &layers, stats,
+                                      sequential ? qopt::QuantizationPhases::Quantize
+                                                 : qopt::QuantizationPhases::All);
       if (failed(pm.run(*module)))
         return failure();
       pm.clear();

@@ -31,18 +31,25 @@ private:
       std::optional<WeightLayer> layer = matchWeightLayer(op);
       if (!layer || layer->isEmbedding)
         return;
-      inputs[op->getOperand(0)].push_back(
-          StringAttr::get(&getContext(), layerDisplayName(*layer)));
+      std::string name = layerDisplayName(*layer);
+      if (!layers.empty() && !llvm::is_contained(layers, name))
+        return;
+      inputs[op->getOperand(0)].push_back(StringAttr::get(&getContext(), name));
     });
     if (inputs.empty())
       return;
     auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());
-    SmallVector<Value> results(ret.getOperands());
-    SmallVector<Type> types(func.getFunctionType().getResults());
+    SmallVector<Value> results;
+    if (!observedOnly) {
+      results.assign(ret.getOperands().begin(), ret.getOperands().end());
+    }
+    SmallVector<Type> resultTypes;
+    for (Value v : results)
+      resultTypes.push_back(v.getType());
     unsigned first = results.size();
     for (auto &[value, names] : inputs) {
       results.push_back(value);
-      types.push_back(value.getType());
+      resultTypes.push_back(value.getType());
     }
     OpBuilder b(ret);
     func::ReturnOp::create(b, ret.getLoc(), results);
@@ -60,7 +67,7 @@ private:
            b.getNamedAttr("qopt.calibration_layers", b.getArrayAttr(names))}));
       ++numObserved;
     }
-    func.setFunctionType(FunctionType::get(&getContext(), func.getArgumentTypes(), types));
+    func.setFunctionType(FunctionType::get(&getContext(), func.getArgumentTypes(), resultTypes));
     func.setAllResultAttrs(attrs);
   }
 };

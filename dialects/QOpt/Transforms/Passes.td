@@ -175,6 +175,13 @@ def InstrumentCalibrationPass : Pass<"qopt-instrument-calibration", "::mlir::Mod
     }
     ```
   }];
+  let options = [
+    ListOption<"layers", "layers", "std::string",
+               "Observe only these layers (display names); all when empty">,
+    Option<"observedOnly", "observed-only", "bool", "false",
+           "Return the observed tensors alone, so that what only feeds the model's own outputs "
+           "can be removed">,
+  ];
   let statistics = [
     Statistic<"numObserved", "num-observed", "Layer inputs returned">,
   ];

@@ -8,6 +8,7 @@
 #ifndef QOPT_CALIBRATION_CALIBRATOR_H
 #define QOPT_CALIBRATION_CALIBRATOR_H
 
+#include "dialects/QOpt/Transforms/Passes.h"
 #include "qopt/Quant/CalibrationStats.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -30,6 +31,9 @@ struct CalibrationOptions {
   /// Lowers an instrumented graph-level module to a shared library at the given path (with its
   /// weights file beside it), as the driver lowers any model.
   std::function<mlir::LogicalResult(mlir::ModuleOp, const std::string &libraryPath)> buildLibrary;
+  /// The layers (display names) whose inputs to record, all when empty. When given, the model
+  /// is compiled to compute those inputs alone (what only feeds its outputs is dropped).
+  std::vector<std::string> onlyLayers;
 };
 
 /// Calibrates a clone of `module` (left unchanged). Every problem with the data (missing, empty,
@@ -38,6 +42,20 @@ struct CalibrationOptions {
 /// for the model digest.
 mlir::LogicalResult calibrate(mlir::ModuleOp module, const CalibrationOptions &options,
                               quant::CalibrationStats &stats);
+
+/// The blocks of a transformer in execution order: the layers (by display name) carrying a
+/// `qopt.scheme`, grouped by the block index in their names (`layers.3`, `h.3`, `layer.3`,
+/// `block.3`). A layer without one joins the block before it.
+std::vector<std::vector<std::string>> layerBlocks(mlir::ModuleOp module);
+
+/// GPTQ's sequential mode: the statistics of each block's layers are measured on the model with
+/// every earlier block already quantized (with `quantize`'s options and the statistics measured
+/// so far), as the published algorithm runs block by block. `module` carries the schemes (and
+/// any AWQ scaling); `first` are its own statistics, which serve the first block. Fills `stats`.
+mlir::LogicalResult calibrateSequentially(mlir::ModuleOp module, const CalibrationOptions &options,
+                                          const QOpt::QuantizeWeightsPassOptions &quantize,
+                                          const quant::CalibrationStats &first,
+                                          quant::CalibrationStats &stats);
 
 } // namespace qopt
 

@@ -4,6 +4,7 @@
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
+#include "dialects/QOpt/Transforms/Passes.h"
 
 #include <memory>
 #include <vector>
@@ -11,9 +12,6 @@
 namespace qopt::quant {
 struct CalibrationStats;
 } // namespace qopt::quant
-namespace qopt::QOpt {
-struct LayerQuantReport;
-} // namespace qopt::QOpt
 
 namespace qopt {
 
@@ -104,12 +102,19 @@ struct QuantizationPipelineOptions
                        llvm::cl::init(true)};
 };
 
-/// Select precision, then for awq the activation-aware scales and clipping, then quantize (rtn or
-/// gptq). `stats`, when given, are the calibration statistics (else the `calibration` file);
-/// `report`, when given, receives one entry per quantized layer.
+/// The two halves of the quantization stage; sequential calibration runs between them.
+enum class QuantizationPhases { All, Prepare, Quantize };
+
+/// Select precision, then for awq the activation-aware scales and clipping (Prepare), then
+/// quantize with rtn or gptq (Quantize). `stats`, when given, are the calibration statistics
+/// (else the `calibration` file); `report`, when given, receives one entry per quantized layer.
 void buildQuantizationPipeline(mlir::OpPassManager &pm, const QuantizationPipelineOptions &options,
                                std::vector<QOpt::LayerQuantReport> *report = nullptr,
-                               std::shared_ptr<quant::CalibrationStats> stats = nullptr);
+                               std::shared_ptr<quant::CalibrationStats> stats = nullptr,
+                               QuantizationPhases phases = QuantizationPhases::All);
+
+/// The options of the pipeline's qopt-quantize-weights.
+QOpt::QuantizeWeightsPassOptions quantizeWeightsOptions(const QuantizationPipelineOptions &options);
 
 /// Registers the pipelines with the pass registry (`qopt-graph-pipeline`, `qopt-quantization-pipeline`,
 /// `qopt-fusion-pipeline`).
