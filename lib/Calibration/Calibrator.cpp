@@ -107,8 +107,9 @@ LogicalResult qopt::calibrate(ModuleOp module, const CalibrationOptions &options
   int64_t vocabulary = 0;
   main.walk([&](QOpt::GatherOp g) {
     Value indices = g.getIndices();
+    // Through the casts and reshapes an exporter puts between the input and the lookup.
     while (Operation *def = indices.getDefiningOp())
-      if (isa<QOpt::CastOp>(def))
+      if (isa<QOpt::CastOp, QOpt::ReshapeOp, QOpt::SqueezeOp, QOpt::UnsqueezeOp>(def))
         indices = def->getOperand(0);
       else
         break;
@@ -199,7 +200,11 @@ LogicalResult qopt::calibrate(ModuleOp module, const CalibrationOptions &options
   std::vector<ObservedTensor> observed;
   for (unsigned i = 0; i < imain.getNumResults(); ++i)
     if (auto layers = imain.getResultAttrOfType<ArrayAttr>(i, "qopt.calibration_layers")) {
-      ObservedTensor o{i, {}, cast<RankedTensorType>(imain.getResultTypes()[i]).getShape().back()};
+      auto channels = imain.getResultAttrOfType<IntegerAttr>(i, "qopt.calibration_channels");
+      if (!channels || channels.getInt() <= 0)
+        return module.emitError() << "calibration: observed tensor " << i
+                                  << " does not say its channels";
+      ObservedTensor o{i, {}, channels.getInt()};
       for (Attribute a : layers)
         o.layers.push_back(cast<StringAttr>(a).getValue().str());
       observed.push_back(std::move(o));

@@ -3,6 +3,7 @@
 
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "qopt/Conversion/Passes.h"
+#include "qopt/Quant/CalibrationStats.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -71,6 +72,9 @@ void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipeli
                                      std::vector<QOpt::LayerQuantReport> *report,
                                      std::shared_ptr<quant::CalibrationStats> stats,
                                      QuantizationPhases phases) {
+  // One object for every pass: AWQ rescales the statistics that GPTQ then reads.
+  if (!stats && !options.calibration.empty())
+    stats = std::make_shared<quant::CalibrationStats>();
   if (phases != QuantizationPhases::Quantize) {
     QOpt::SelectPrecisionPassOptions select;
     select.wbits = options.wbits;
@@ -89,7 +93,7 @@ void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipeli
       pm.addPass(QOpt::createApplyAWQPass(awq, stats));
     }
   }
-  if (phases != QuantizationPhases::Prepare)
+  if (phases != QuantizationPhases::Prepare && !options.foldOnly)
     pm.addPass(QOpt::createQuantizeWeightsPass(quantizeWeightsOptions(options), report, stats));
 }
 

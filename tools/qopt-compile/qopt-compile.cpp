@@ -178,6 +178,14 @@ cl::opt<bool> sequential(
     cl::desc("GPTQ: measure each block's statistics with the blocks before it already "
              "quantized, as the published algorithm runs (one more calibration per block)"),
     cl::cat(quantCategory));
+cl::opt<bool> awqClip("awq-clip",
+                      cl::desc("AWQ: search a clipping range for each group of weights (default "
+                               "on)"),
+                      cl::init(true), cl::cat(quantCategory));
+cl::opt<bool> foldOnly("fold-only",
+                       cl::desc("Fold the algorithm's scales but keep the weights f32 (checks "
+                                "that folding keeps the function)"),
+                       cl::cat(quantCategory), cl::Hidden);
 cl::opt<bool> quiet("quiet", cl::desc("No progress on standard error"), cl::cat(quantCategory));
 cl::opt<std::string> reportFile("report",
                                 cl::desc("Write a JSON report of every quantized layer"),
@@ -261,6 +269,8 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
   o.dampening = dampening;
   o.blockSize = gptqBlockSize;
   o.actOrder = actOrder;
+  o.awqClip = awqClip;
+  o.foldOnly = foldOnly;
   return true;
 }
 

@@ -101,19 +101,8 @@ struct ApplyAWQPass : public qopt::QOpt::impl::ApplyAWQPassBase<ApplyAWQPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (!stats) {
-      if (calibration.empty()) {
-        module.emitError() << "AWQ needs calibration statistics";
-        return signalPassFailure();
-      }
-      auto loaded = std::make_shared<quant::CalibrationStats>();
-      std::string error;
-      if (!loaded->load(calibration, error)) {
-        module.emitError() << error;
-        return signalPassFailure();
-      }
-      stats = std::move(loaded);
-    }
+    if (failed(loadStatistics(module)))
+      return signalPassFailure();
     // Layers with a scheme, grouped by the tensor they read, in program order.
     llvm::MapVector<Value, SmallVector<Operation *>> groups;
     module.walk([&](Operation *op) {
@@ -134,6 +123,21 @@ struct ApplyAWQPass : public qopt::QOpt::impl::ApplyAWQPassBase<ApplyAWQPass> {
   }
 
 private:
+  /// The statistics handed over, or those of the `calibration` file, loaded into the object
+  /// the pipeline shares between its passes (AWQ rescales them for GPTQ).
+  LogicalResult loadStatistics(Operation *anchor) {
+    if (!stats)
+      stats = std::make_shared<quant::CalibrationStats>();
+    if (!stats->layerInput.empty())
+      return success();
+    if (calibration.empty())
+      return anchor->emitError() << "AWQ needs calibration statistics";
+    std::string error;
+    if (!stats->load(calibration, error))
+      return anchor->emitError() << error;
+    return success();
+  }
+
   FailureOr<quant::ActivationStats *> statsOf(const WeightLayer &layer) {
     std::string name = layerDisplayName(layer);
     quant::ActivationStats *s = stats->forLayer(name);

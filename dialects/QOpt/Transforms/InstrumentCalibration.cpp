@@ -27,6 +27,7 @@ struct InstrumentCalibrationPass
 private:
   void instrument(func::FuncOp func) {
     llvm::MapVector<Value, SmallVector<Attribute>> inputs;
+    llvm::DenseMap<Value, int64_t> channels;
     func.walk([&](Operation *op) {
       std::optional<WeightLayer> layer = matchWeightLayer(op);
       if (!layer || layer->isEmbedding)
@@ -35,6 +36,7 @@ private:
       if (!layers.empty() && !llvm::is_contained(layers, name))
         return;
       inputs[op->getOperand(0)].push_back(StringAttr::get(&getContext(), name));
+      channels[op->getOperand(0)] = layer->k;
     });
     if (inputs.empty())
       return;
@@ -64,7 +66,8 @@ private:
       attrs.push_back(b.getDictionaryAttr(
           {b.getNamedAttr("qopt.name",
                           b.getStringAttr("qopt.calibration." + std::to_string(point++))),
-           b.getNamedAttr("qopt.calibration_layers", b.getArrayAttr(names))}));
+           b.getNamedAttr("qopt.calibration_layers", b.getArrayAttr(names)),
+           b.getNamedAttr("qopt.calibration_channels", b.getI64IntegerAttr(channels[value]))}));
       ++numObserved;
     }
     func.setFunctionType(FunctionType::get(&getContext(), func.getArgumentTypes(), resultTypes));

@@ -50,19 +50,8 @@ struct QuantizeWeightsPass
       getOperation().emitError() << "algorithm '" << algorithm << "' is not rtn or gptq";
       return signalPassFailure();
     }
-    if (algorithm == "gptq" && !stats) {
-      if (calibration.empty()) {
-        getOperation().emitError() << "algorithm gptq needs calibration statistics";
-        return signalPassFailure();
-      }
-      auto loaded = std::make_shared<quant::CalibrationStats>();
-      std::string error;
-      if (!loaded->load(calibration, error)) {
-        getOperation().emitError() << error;
-        return signalPassFailure();
-      }
-      stats = std::move(loaded);
-    }
+    if (algorithm == "gptq" && failed(loadStatistics(getOperation())))
+      return signalPassFailure();
     std::vector<WeightLayer> layers;
     getOperation().walk([&](Operation *op) {
       if (!op->hasAttr("qopt.scheme"))
@@ -83,6 +72,21 @@ struct QuantizeWeightsPass
   }
 
 private:
+  /// The statistics handed over, or those of the `calibration` file, loaded into the object
+  /// the pipeline shares between its passes (AWQ rescales them for GPTQ).
+  LogicalResult loadStatistics(Operation *anchor) {
+    if (!stats)
+      stats = std::make_shared<quant::CalibrationStats>();
+    if (!stats->layerInput.empty())
+      return success();
+    if (calibration.empty())
+      return anchor->emitError() << "algorithm gptq needs calibration statistics";
+    std::string error;
+    if (!stats->load(calibration, error))
+      return anchor->emitError() << error;
+    return success();
+  }
+
   LogicalResult quantize(WeightLayer layer) {
     Operation *op = layer.op;
     auto schemeAttr = dyn_cast<SchemeAttr>(op->getAttr("qopt.scheme"));

@@ -100,6 +100,11 @@ struct QuantizationPipelineOptions
                         llvm::cl::init(false)};
   Option<bool> awqClip{*this, "awq-clip", llvm::cl::desc("AWQ clipping search"),
                        llvm::cl::init(true)};
+  Option<bool> foldOnly{*this, "fold-only",
+                        llvm::cl::desc("Stop before rounding: the weights stay f32, with the "
+                                       "algorithm's scales folded in (to check that folding keeps "
+                                       "the function)"),
+                        llvm::cl::init(false)};
 };
 
 /// The two halves of the quantization stage; sequential calibration runs between them.
