@@ -33,6 +33,7 @@ void ActivationStats::addRows(const float *x, int64_t count) {
   if (rows == 0) {
     min = max = x[0];
   }
+  addToHistogram(x, count * channels);
   for (int64_t r = 0; r < count; ++r) {
     const float *row = x + r * channels;
     for (int64_t c = 0; c < channels; ++c) {
@@ -44,6 +45,27 @@ void ActivationStats::addRows(const float *x, int64_t count) {
     }
   }
   rows += count;
+}
+
+void ActivationStats::addToHistogram(const float *x, int64_t count) {
+  float largest = 0.0f;
+  for (int64_t i = 0; i < count; ++i)
+    largest = std::max(largest, std::fabs(x[i]));
+  if (histogram.empty()) {
+    histogram.assign(kHistogramBins, 0.0);
+    histogramWidth = largest > 0.0f ? largest / static_cast<float>(kHistogramBins) : 1e-8f;
+  }
+  while (largest >= histogramWidth * static_cast<float>(kHistogramBins)) {
+    for (int64_t b = 0; b < kHistogramBins / 2; ++b)
+      histogram[b] = histogram[2 * b] + histogram[2 * b + 1];
+    std::fill(histogram.begin() + kHistogramBins / 2, histogram.end(), 0.0);
+    histogramWidth *= 2.0f;
+  }
+  float inverse = 1.0f / histogramWidth;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t bin = static_cast<int64_t>(std::fabs(x[i]) * inverse);
+    histogram[std::min(bin, kHistogramBins - 1)] += 1.0;
+  }
 }
 
 void ActivationStats::flush() {
@@ -76,6 +98,18 @@ void ActivationStats::merge(const ActivationStats &other) {
   min = std::min(min, other.min);
   max = std::max(max, other.max);
   rows += other.rows;
+  histogramStale = histogramStale || other.histogramStale;
+  if (!other.histogram.empty()) {
+    // Each of the other's bins, at its centre, into this histogram.
+    std::vector<float> centres;
+    for (int64_t b = 0; b < kHistogramBins; ++b)
+      if (other.histogram[b] > 0.0) {
+        float centre = (static_cast<float>(b) + 0.5f) * other.histogramWidth;
+        addToHistogram(&centre, 1);
+        int64_t bin = std::min(static_cast<int64_t>(centre / histogramWidth), kHistogramBins - 1);
+        histogram[bin] += other.histogram[b] - 1.0;
+      }
+  }
 }
 
 void ActivationStats::divideChannels(const std::vector<double> &s) {
@@ -89,6 +123,7 @@ void ActivationStats::divideChannels(const std::vector<double> &s) {
     lo = std::min(lo, -absMax[c]);
     hi = std::max(hi, absMax[c]);
   }
+  histogramStale = true;
   // Per-channel signs are not kept: the range after scaling is bounded by the magnitudes.
   if (channels > 0) {
     min = std::max(min, lo) == min ? lo : std::max(min, lo);
@@ -114,7 +149,7 @@ ActivationStats *CalibrationStats::forLayer(const std::string &name) {
 }
 
 namespace {
-constexpr char kMagic[8] = {'Q', 'O', 'P', 'T', 'C', 'A', 'L', '1'};
+constexpr char kMagic[8] = {'Q', 'O', 'P', 'T', 'C', 'A', 'L', '2'};
 /// Bounds that no real layer reaches and that keep a hostile file from asking for huge buffers.
 constexpr int64_t kMaxChannels = 1 << 16, kMaxTensors = 1 << 16, kMaxString = 1 << 16;
 
@@ -196,6 +231,10 @@ bool CalibrationStats::save(const std::string &path, std::string &error) const {
     w.array(t.gram);
     w.array(t.absSum);
     w.array(t.absMax);
+    w.f32(t.histogramWidth);
+    w.i64(t.histogramStale ? 1 : 0);
+    w.i64(static_cast<int64_t>(t.histogram.size()));
+    w.array(t.histogram);
   }
   w.i64(static_cast<int64_t>(layerInput.size()));
   for (const auto &[name, index] : layerInput) {
@@ -246,6 +285,14 @@ bool CalibrationStats::load(const std::string &path, std::string &error) {
     r.array(t.gram, t.channels * t.channels);
     r.array(t.absSum, t.channels);
     r.array(t.absMax, t.channels);
+    t.histogramWidth = r.f32();
+    t.histogramStale = r.i64() != 0;
+    int64_t bins = r.i64();
+    if (bins != 0 && bins != ActivationStats::kHistogramBins) {
+      r.ok = false;
+      break;
+    }
+    r.array(t.histogram, bins);
     s.tensors.push_back(std::move(t));
   }
   int64_t layers = r.i64();

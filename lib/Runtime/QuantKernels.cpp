@@ -331,7 +331,8 @@ struct Int8Rows {
   std::vector<int32_t> sum;
 };
 
-Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool interleave) {
+Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool interleave,
+                          float staticScale) {
   Int8Rows rows;
   rows.groups = w.groups;
   rows.stride = w.groups * w.group;
@@ -342,13 +343,24 @@ Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool
     for (int64_t g = 0; g < w.groups; ++g) {
       int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
       const float *xr = x + r * w.k;
+      int8_t *q = rows.q.data() + r * rows.stride + begin;
+      int32_t sum = 0;
+      if (staticScale > 0.0f) {
+        // One scale for the whole tensor, from calibration: x / scale, saturated.
+        rows.scale[r * w.groups + g] = staticScale;
+        for (int64_t i = begin; i < end; ++i) {
+          float v = std::nearbyint(xr[i] / staticScale);
+          q[i - begin] = static_cast<int8_t>(std::clamp(v, -128.0f, 127.0f));
+          sum += q[i - begin];
+        }
+        rows.sum[r * w.groups + g] = sum;
+        continue;
+      }
       float maxAbs = 0.0f;
       for (int64_t i = begin; i < end; ++i)
         maxAbs = std::max(maxAbs, std::fabs(xr[i]));
       float inverse = maxAbs != 0.0f ? 127.0f / maxAbs : 0.0f;
       rows.scale[r * w.groups + g] = maxAbs / 127.0f;
-      int8_t *q = rows.q.data() + r * rows.stride + begin;
-      int32_t sum = 0;
       for (int64_t i = begin; i < end; ++i) {
         float v = std::nearbyint(xr[i] * inverse);
         q[i - begin] = static_cast<int8_t>(std::clamp(v, -128.0f, 127.0f));
@@ -423,10 +435,10 @@ void rowsTimes4BitRow(const PackedWeight &w, const Int8Rows &rows, int64_t n, in
 
 /// y[r, n] = sum over groups of (dot(q_r, codes_n) - zero * sum(q_r)) * scale_x * scale_w.
 void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, int64_t m,
-                          float *y) {
+                          float *y, float staticScale) {
   bool fast4 = w.bits == 4 && w.group % 32 == 0 && w.k % w.group == 0;
   bool fast8 = w.bits == 8 && w.group % 16 == 0 && w.k % w.group == 0;
-  Int8Rows rows = quantizeRowsInt8(w, x, m, fast4);
+  Int8Rows rows = quantizeRowsInt8(w, x, m, fast4, staticScale);
   int32_t symmetricZero = 1 << (w.bits - 1);
   int64_t grain = std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(w.k * m, 1));
   ctx.workers->parallelFor(w.n, grain, [&](int64_t begin, int64_t end) {
@@ -563,7 +575,12 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
   if (ni > 7 && i[7] != 0) {
     if (w.codebook != 0)
       fail("quantized matmul: int8 activations need integer codes");
-    return int8ActivationMatMul(ctx, w, px, m, py);
+    float staticScale = 0.0f;
+    if (ni > 8) {
+      uint32_t bits = static_cast<uint32_t>(i[8]);
+      std::memcpy(&staticScale, &bits, 4);
+    }
+    return int8ActivationMatMul(ctx, w, px, m, py, staticScale);
   }
   if (m <= 4) {
     bool fused4 = w.bits == 4 && w.group % 16 == 0 && w.k % 16 == 0;

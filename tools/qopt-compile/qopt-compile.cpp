@@ -435,13 +435,6 @@ LogicalResult emitLibraryFiles(ModuleOp module, const std::string &libraryPath) 
   options.signature = moduleSignature(module);
   options.runtimeArchive = runtimeLibrary;
   options.cpu = targetCPU.name;
-  if (options.runtimeArchive.empty()) {
-    // The archive is installed beside the tools: bin/../lib/libqopt_runtime.a.
-    SmallString<256> path(llvm::sys::fs::getMainExecutable(nullptr, nullptr));
-    llvm::sys::path::remove_filename(path);
-    llvm::sys::path::append(path, "..", "lib", "libqopt_runtime.a");
-    options.runtimeArchive = path.str().str();
-  }
   return qopt::emitLibrary(module, options);
 }
 
@@ -620,6 +613,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   targetCPU = *cpu;
+  if (runtimeLibrary.empty()) {
+    // The archive is installed beside the tools: bin/../lib/libqopt_runtime.a. Resolved once,
+    // before anything runs.
+    SmallString<256> path(llvm::sys::fs::getMainExecutable(argv[0], (void *)&main));
+    llvm::sys::path::remove_filename(path);
+    llvm::sys::path::append(path, "..", "lib", "libqopt_runtime.a");
+    runtimeLibrary = path.str().str();
+  }
   Stage stage = compileTo.getNumOccurrences()
                     ? compileTo.getValue()
                     : (StringRef(outputFile).ends_with(".so") ? Stage::Library : Stage::Graph);

@@ -1,6 +1,8 @@
 //===- QOptOps.cpp - qopt op verifiers ------------------------------------===//
 #include "dialects/QOpt/IR/QOptOps.h"
 
+#include <cmath>
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
@@ -134,6 +136,12 @@ LogicalResult QuantizedMatMulOp::verify() {
                          << " features, the weight " << k;
   if (getInt8Activations() && getScheme().getCodebook() != Codebook::Int)
     return emitOpError() << "int8_activations needs integer codes";
+  if (auto scale = getActivationScale()) {
+    if (!getInt8Activations())
+      return emitOpError() << "activation_scale needs int8_activations";
+    if (!(scale->convertToFloat() > 0.0f) || !std::isfinite(scale->convertToFloat()))
+      return emitOpError() << "activation_scale must be positive and finite";
+  }
   return verifyPackedWeight(*this, getScheme(), k, getCodes(), getScales(), getZeroPoints(),
                             getScaleScales());
 }

@@ -65,7 +65,9 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
     With `int8_activations`, each row of `input` is quantized per group of the scheme (along K)
     to int8 with scale max|x| / 127, rounding half to even, and the products are integer dot
     products scaled per group: ONNX Runtime's "accuracy level 4" arithmetic for MatMulNBits,
-    which its default session also applies to blocked int4 QDQ weights.
+    which its default session also applies to blocked int4 QDQ weights. With `activation_scale`
+    as well (static activation quantization, the scale from calibration) every element is
+    quantized with that one scale instead: round_half_even(x / scale) saturated to [-128, 127].
 
     ```mlir
     %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 128 : i64,
@@ -77,7 +79,7 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
                        Optional<AnyRankedTensor>:$zero_points,
                        Optional<AnyRankedTensor>:$scale_scales,
                        QOpt_SchemeAttr:$scheme, I64Attr:$in_features,
-                       UnitAttr:$int8_activations);
+                       UnitAttr:$int8_activations, OptionalAttr<F32Attr>:$activation_scale);
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = [{
     $input `,` $codes `,` $scales (`zero_points` $zero_points^)? (`scale_scales` $scale_scales^)?

@@ -161,7 +161,8 @@ struct FoldWeightDequantizePass
                                   Float32Type::get(ctx), 0);
     Type resultType = op->getResult(0).getType();
     auto qmm = QuantizedMatMulOp::create(b, op->getLoc(), resultType, x, codesValue, scalesValue,
-                                         zerosValue, Value(), scheme, b.getI64IntegerAttr(k));
+                                         zerosValue, Value(), scheme, b.getI64IntegerAttr(k),
+                                         UnitAttr(), FloatAttr());
     // ONNX Runtime runs a MatMul by blocked 4-bit weights (blocks of 16 or more, a power of two,
     // along K) as MatMulNBits at accuracy level 4: activations quantized to int8 per block. The
     // same arithmetic keeps qopt's results equal to its default session.

@@ -128,10 +128,20 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
     layer's input statistics (from `calibration`, or handed over by qopt-compile) give the
     Hessian X^T X, each input column's rounding error is spread over the columns after it, and
     grids are refitted at every group boundary. The packed form is the same.
+
+    With `activations=int8-static`, the int4/int8 matmuls also get an `activation_scale`: the
+    range the `calibrator` finds in the statistics of the layer's input, over 127.
   }];
   let options = [
     Option<"int8Activations", "int8-activations", "bool", "false",
            "Mark matmuls over 4- and 8-bit integer codes to quantize their input to int8 per group">,
+    Option<"activations", "activations", "std::string", "\"none\"",
+           "Inputs of 4- and 8-bit integer matmuls: none (f32), int8-dynamic (per group at run "
+           "time, as int8-activations) or int8-static (one scale per tensor from calibration)">,
+    Option<"calibrator", "calibrator", "std::string", "\"minmax\"",
+           "int8-static ranges: minmax, percentile, mse or entropy">,
+    Option<"percentile", "percentile", "double", "99.99",
+           "int8-static with the percentile calibrator: the percentile of |x| kept">,
     Option<"algorithm", "algorithm", "std::string", "\"rtn\"",
            "rtn (round to nearest) or gptq (needs calibration statistics)">,
     Option<"calibration", "calibration", "std::string", "\"\"",

@@ -2,6 +2,7 @@
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "dialects/QOpt/Transforms/WeightLayers.h"
+#include "qopt/Quant/ActivationRange.h"
 #include "qopt/Quant/CalibrationStats.h"
 #include "qopt/Quant/GPTQ.h"
 #include "qopt/Quant/WeightQuantizer.h"
@@ -50,7 +51,23 @@ struct QuantizeWeightsPass
       getOperation().emitError() << "algorithm '" << algorithm << "' is not rtn or gptq";
       return signalPassFailure();
     }
-    if (algorithm == "gptq" && failed(loadStatistics(getOperation())))
+    if (activations != "none" && activations != "int8-dynamic" && activations != "int8-static") {
+      getOperation().emitError() << "activations '" << activations
+                                 << "' is not none, int8-dynamic or int8-static";
+      return signalPassFailure();
+    }
+    if (int8Activations && activations == "none")
+      activations = "int8-dynamic";
+    std::optional<quant::RangeCalibrator> parsedCalibrator =
+        quant::parseRangeCalibrator(calibrator);
+    if (!parsedCalibrator) {
+      getOperation().emitError() << "calibrator '" << calibrator
+                                 << "' is not minmax, percentile, mse or entropy";
+      return signalPassFailure();
+    }
+    rangeCalibrator = *parsedCalibrator;
+    if ((algorithm == "gptq" || activations == "int8-static") &&
+        failed(loadStatistics(getOperation())))
       return signalPassFailure();
     std::vector<WeightLayer> layers;
     getOperation().walk([&](Operation *op) {
@@ -115,14 +132,16 @@ private:
     if (auto mm = dyn_cast<MatMulOp>(op)) {
       auto q = QuantizedMatMulOp::create(b, op->getLoc(), mm.getType(), mm.getLhs(), codes, scales,
                                          zeroPoints, scaleScales, schemeAttr,
-                                         b.getI64IntegerAttr(layer.k));
-      markInt8(q);
+                                         b.getI64IntegerAttr(layer.k), UnitAttr(), FloatAttr());
+      if (failed(markInt8(q, displayName)))
+        return failure();
       replacement = q;
     } else if (auto gemm = dyn_cast<GemmOp>(op)) {
       auto q = QuantizedMatMulOp::create(b, op->getLoc(), gemm.getType(), gemm.getA(), codes,
                                          scales, zeroPoints, scaleScales, schemeAttr,
-                                         b.getI64IntegerAttr(layer.k));
-      markInt8(q);
+                                         b.getI64IntegerAttr(layer.k), UnitAttr(), FloatAttr());
+      if (failed(markInt8(q, displayName)))
+        return failure();
       replacement = q;
       if (gemm.getC()) {
         replacement = AddOp::create(b, op->getLoc(), gemm.getType(), replacement->getResult(0),
@@ -238,17 +257,37 @@ private:
     return p;
   }
 
-  /// With int8-activations, a matmul over 4- or 8-bit integer codes quantizes its input.
-  void markInt8(QuantizedMatMulOp op) {
+  /// With int8 activations, a matmul over 4- or 8-bit integer codes quantizes its input: per
+  /// group at run time, or with the one scale calibration gives its input.
+  LogicalResult markInt8(QuantizedMatMulOp op, const std::string &layerName) {
     SchemeAttr s = op.getScheme();
-    if (int8Activations && s.getCodebook() == Codebook::Int && (s.getBits() == 4 || s.getBits() == 8))
-      op.setInt8Activations(true);
+    if (activations == "none" || s.getCodebook() != Codebook::Int ||
+        (s.getBits() != 4 && s.getBits() != 8))
+      return success();
+    op.setInt8Activations(true);
+    if (activations != "int8-static")
+      return success();
+    const quant::ActivationStats *input = stats->forLayer(layerName);
+    if (!input)
+      return op->emitOpError() << "has no calibration statistics for layer '" << layerName
+                               << "' (made for another model?)";
+    if (input->histogramStale && rangeCalibrator != quant::RangeCalibrator::MinMax)
+      return op->emitOpError()
+             << "layer '" << layerName << "': the statistics were rescaled after they were "
+             << "measured (smoothing or AWQ); the " << calibrator
+             << " calibrator needs the activations measured again (calibrate with data)";
+    double range = quant::activationRange(*input, rangeCalibrator, percentile);
+    // A tensor that was always zero still needs a valid scale.
+    float scale = range > 0.0 ? static_cast<float>(range / 127.0) : 1.0f;
+    op.setActivationScaleAttr(FloatAttr::get(Float32Type::get(&getContext()), scale));
+    return success();
   }
 
   std::map<std::tuple<Operation *, const void *, bool>, Packed> packed;
   llvm::SetVector<Operation *> maybeDead;
   std::vector<LayerQuantReport> *report = nullptr;
   std::shared_ptr<quant::CalibrationStats> stats;
+  quant::RangeCalibrator rangeCalibrator = quant::RangeCalibrator::MinMax;
 };
 } // namespace
 

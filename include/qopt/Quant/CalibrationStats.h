@@ -25,8 +25,17 @@ struct ActivationStats {
   std::vector<double> absSum;  ///< per channel: sum of |x|
   std::vector<float> absMax;   ///< per channel: largest |x|
   float min = 0.0f, max = 0.0f;
+  /// Counts of |x| in kHistogramBins bins of `histogramWidth` from 0 (static activation
+  /// calibrators). The width doubles, pairs of bins merging, whenever a value falls past the end.
+  std::vector<double> histogram;
+  float histogramWidth = 0.0f;
+  /// Per-channel factors were divided out after measuring (smoothing, AWQ): the histogram, over
+  /// all channels at once, no longer describes the tensor.
+  bool histogramStale = false;
+  static constexpr int64_t kHistogramBins = 2048;
 
 private:
+  void addToHistogram(const float *x, int64_t count);
   /// Up to kFlushRows rows summed in f32 (one triangle) before they join `gram`.
   std::vector<float> pending;
   int64_t pendingRows = 0;

@@ -286,6 +286,9 @@ FailureOr<KernelCall> encodeOp(Operation *op) {
       .Case([&](Q::QuantizedMatMulOp q) {
         KernelCall k{Opcode::QuantMatMul, schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
         k.ints.push_back(q.getInt8Activations() ? 1 : 0);
+        // A static activation scale travels as its f32 bits (0: quantized per group at run time).
+        float scale = q.getActivationScale() ? q.getActivationScale()->convertToFloat() : 0.0f;
+        k.ints.push_back(static_cast<int64_t>(llvm::bit_cast<uint32_t>(scale)));
         return k;
       })
       .Case([&](Q::QuantizedGatherOp q) {

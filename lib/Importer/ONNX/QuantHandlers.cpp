@@ -164,7 +164,8 @@ HandlerResult importMatMulNBits(NodeContext &ctx) {
   }
   auto y = ctx.make<Q::QuantizedMatMulOp>(input, codesValue, scalesValue, zeroPoints, Value(),
                                           scheme, ctx.builder.getI64IntegerAttr(k),
-                                          int8Activations ? ctx.builder.getUnitAttr() : UnitAttr());
+                                          int8Activations ? ctx.builder.getUnitAttr() : UnitAttr(),
+                                          FloatAttr());
   if (failed(y) || !ctx.input(5))
     return single(y);
   return single(ctx.make<Q::AddOp>(*y, ctx.input(5)));
@@ -207,7 +208,8 @@ HandlerResult importMatMulBnb4(NodeContext &ctx) {
   auto scheme = Q::SchemeAttr::get(mctx, quantType == 1 ? Q::Codebook::NF4 : Q::Codebook::BnbFP4,
                                    4, block, true, scaleType.getElementType(), 0);
   return single(ctx.make<Q::QuantizedMatMulOp>(ctx.input(0), codesValue, scalesValue, Value(),
-                                               Value(), scheme, ctx.builder.getI64IntegerAttr(k)));
+                                               Value(), scheme, ctx.builder.getI64IntegerAttr(k),
+                                               UnitAttr(), FloatAttr()));
 }
 
 /// QuantizeLinear: per tensor (opset 10), per axis (13), saturate for float8 (19), blocked and
