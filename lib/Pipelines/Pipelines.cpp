@@ -57,10 +57,13 @@ qopt::quantizeWeightsOptions(const QuantizationPipelineOptions &options) {
   QOpt::QuantizeWeightsPassOptions quantize;
   StringRef algorithm = options.algorithm;
   quantize.int8Activations = options.int8Activations;
-  // awq itself only rewrites f32 weights: the codes then come from rounding or from GPTQ.
-  quantize.algorithm = algorithm.ends_with("gptq") ? std::string("gptq")
-                       : algorithm == "awq"        ? std::string("rtn")
-                                                   : algorithm.str();
+  quantize.activations = options.activations;
+  quantize.calibrator = options.calibrator;
+  quantize.percentile = options.percentile;
+  // awq and smoothquant only rewrite f32 weights: the codes then come from rounding or GPTQ.
+  quantize.algorithm = algorithm.ends_with("gptq")                             ? std::string("gptq")
+                       : algorithm == "awq" || algorithm == "smoothquant" ? std::string("rtn")
+                                                                          : algorithm.str();
   quantize.calibration = options.calibration;
   quantize.dampening = options.dampening;
   quantize.blockSize = options.blockSize;
@@ -86,6 +89,12 @@ void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipeli
     select.quantizeEmbeddings = options.quantizeEmbeddings;
     select.layerBits = options.layerBits;
     pm.addPass(QOpt::createSelectPrecisionPass(select));
+    if (StringRef(options.algorithm).starts_with("smoothquant")) {
+      QOpt::FoldScalesPassOptions smooth;
+      smooth.alpha = options.smoothAlpha;
+      smooth.calibration = options.calibration;
+      pm.addPass(QOpt::createFoldScalesPass(smooth, stats));
+    }
     if (StringRef(options.algorithm).starts_with("awq")) {
       QOpt::ApplyAWQPassOptions awq;
       awq.calibration = options.calibration;
@@ -100,7 +109,8 @@ void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipeli
 void qopt::registerPipelines() {
   PassPipelineRegistration<QuantizationPipelineOptions>(
       "qopt-quantization-pipeline",
-      "Select each layer's scheme, apply the algorithm (rtn, gptq, awq, awq+gptq) and quantize",
+      "Select each layer's scheme, apply the algorithm (rtn, gptq, awq, awq+gptq, smoothquant, "
+      "smoothquant+gptq) and quantize",
       [](OpPassManager &pm, const QuantizationPipelineOptions &options) {
         buildQuantizationPipeline(pm, options);
       });

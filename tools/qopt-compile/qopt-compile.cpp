@@ -126,9 +126,23 @@ cl::opt<bool> doubleQuant("double-quant",
                           cl::cat(quantCategory));
 cl::opt<bool> int8Activations(
     "int8-activations",
-    cl::desc("Quantize the inputs of 4- and 8-bit matmuls to int8 per group: integer dot "
-             "products, about twice as fast when decoding, slightly less accurate"),
-    cl::cat(quantCategory));
+    cl::desc("The same as --activations=int8-dynamic"), cl::cat(quantCategory));
+cl::opt<std::string> activationsFlag(
+    "activations",
+    cl::desc("Inputs of 4- and 8-bit integer matmuls: none (f32, default), int8-dynamic "
+             "(quantized per group at run time: integer dot products, about twice as fast when "
+             "decoding) or int8-static (one scale per tensor from calibration)"),
+    cl::value_desc("none|int8-dynamic|int8-static"), cl::init("none"), cl::cat(quantCategory));
+cl::opt<std::string> calibratorFlag(
+    "calibrator",
+    cl::desc("int8-static ranges: minmax (default), percentile, mse or entropy (KL divergence)"),
+    cl::value_desc("name"), cl::init("minmax"), cl::cat(quantCategory));
+cl::opt<double> percentileFlag("percentile",
+                               cl::desc("The percentile calibrator's percentile (default 99.99)"),
+                               cl::init(99.99), cl::cat(quantCategory));
+cl::opt<double> smoothAlpha("smooth-alpha",
+                            cl::desc("SmoothQuant's migration strength (default 0.5)"),
+                            cl::init(0.5), cl::cat(quantCategory));
 cl::opt<bool> quantizeEmbeddings("quantize-embeddings",
                                  cl::desc("Quantize the embeddings and the output head too"),
                                  cl::cat(quantCategory));
@@ -141,9 +155,10 @@ cl::opt<bool> requantize("requantize",
                           cl::cat(quantCategory));
 cl::opt<std::string> algorithmFlag(
     "algorithm",
-    cl::desc("rtn (round to nearest, default), gptq, awq, or awq+gptq (AWQ's scales and "
-             "clipping, then GPTQ); all but rtn need calibration"),
-    cl::value_desc("rtn|gptq|awq|awq+gptq"), cl::init("rtn"), cl::cat(quantCategory));
+    cl::desc("rtn (round to nearest, default), gptq, awq, awq+gptq (AWQ's scales and "
+             "clipping, then GPTQ), smoothquant or smoothquant+gptq (for int8 activations); all "
+             "but rtn need calibration"),
+    cl::value_desc("rtn|gptq|awq|awq+gptq|smoothquant|smoothquant+gptq"), cl::init("rtn"), cl::cat(quantCategory));
 cl::opt<std::string> calibrationData(
     "calibration",
     cl::desc("Calibration data: a text file read as bytes, or an .npy of int64/int32 token "
@@ -201,6 +216,7 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
                       wtype.getNumOccurrences() || scaleTypeFlag.getNumOccurrences() ||
                       doubleQuant || quantizeEmbeddings || reportFile.getNumOccurrences() ||
                       requantize || int8Activations || algorithmFlag.getNumOccurrences() ||
+                      activationsFlag.getNumOccurrences() || smoothAlpha.getNumOccurrences() ||
                       calibrationData.getNumOccurrences() || loadCalibration.getNumOccurrences() ||
                       actOrder || sequential;
   enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
@@ -208,8 +224,6 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
     return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
   if (wbits.getNumOccurrences() && (wbits < 2 || wbits > 8))
     return bad("--wbits=" + std::to_string(wbits) + ": expected 2 to 8");
-  if (int8Activations && wtype != "int")
-    return bad("--int8-activations needs integer codes, not --wtype=" + wtype);
   if (wtype != "int" && wtype != "nf4" && wtype != "fp4" && wtype != "fp8")
     return bad("--wtype=" + wtype + ": expected int, nf4, fp4 or fp8");
   unsigned bits = wbits.getNumOccurrences() ? wbits.getValue() : (wtype == "fp8" ? 8 : 4);
@@ -230,8 +244,31 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
       (StringRef(groupSizeFlag).getAsInteger(10, group) || group <= 0))
     return bad("--group-size=" + groupSizeFlag + ": expected a positive integer or 'channel'");
   std::string algorithm = algorithmFlag;
-  if (algorithm != "rtn" && algorithm != "gptq" && algorithm != "awq" && algorithm != "awq+gptq")
-    return bad("--algorithm=" + algorithm + ": expected rtn, gptq, awq or awq+gptq");
+  if (algorithm != "rtn" && algorithm != "gptq" && algorithm != "awq" && algorithm != "awq+gptq" &&
+      algorithm != "smoothquant" && algorithm != "smoothquant+gptq")
+    return bad("--algorithm=" + algorithm +
+               ": expected rtn, gptq, awq, awq+gptq, smoothquant or smoothquant+gptq");
+  std::string activations = activationsFlag;
+  if (activations != "none" && activations != "int8-dynamic" && activations != "int8-static")
+    return bad("--activations=" + activations + ": expected none, int8-dynamic or int8-static");
+  if (int8Activations && activations == "int8-static")
+    return bad("--int8-activations (int8-dynamic) and --activations=int8-static exclude each other");
+  if (int8Activations)
+    activations = "int8-dynamic";
+  if (activations != "none" && wtype != "int")
+    return bad("--activations=" + activations + " needs integer codes, not --wtype=" + wtype);
+  if (activations == "int8-static" && calibrationData.empty() && loadCalibration.empty())
+    return bad("--activations=int8-static needs calibration data: --calibration=FILE or "
+               "--load-calibration=FILE");
+  if (calibratorFlag.getNumOccurrences() && activations != "int8-static")
+    return bad("--calibrator applies to --activations=int8-static");
+  if (calibratorFlag != "minmax" && calibratorFlag != "percentile" && calibratorFlag != "mse" &&
+      calibratorFlag != "entropy")
+    return bad("--calibrator=" + calibratorFlag + ": expected minmax, percentile, mse or entropy");
+  if (!(percentileFlag > 0.0 && percentileFlag <= 100.0))
+    return bad("--percentile: expected a value in (0, 100]");
+  if (!(smoothAlpha >= 0.0 && smoothAlpha <= 1.0))
+    return bad("--smooth-alpha: expected a value in [0, 1]");
   bool calibrated = !calibrationData.empty() || !loadCalibration.empty();
   if (algorithm != "rtn" && !calibrated)
     return bad("--algorithm=" + algorithm +
@@ -264,7 +301,10 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
   o.doubleQuant = doubleQuant ? 256 : 0;
   o.quantizeEmbeddings = quantizeEmbeddings;
   o.layerBits = layerBits;
-  o.int8Activations = int8Activations;
+  o.activations = activations;
+  o.calibrator = calibratorFlag;
+  o.percentile = percentileFlag;
+  o.smoothAlpha = smoothAlpha;
   o.algorithm = algorithm;
   o.dampening = dampening;
   o.blockSize = gptqBlockSize;
@@ -544,22 +584,36 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       }
       int64_t before = constantBytes(*module);
       std::vector<qopt::QOpt::LayerQuantReport> layers;
-      if (sequential) {
+      // Static activation ranges need histograms of what the quantized layers will read: after
+      // AWQ or SmoothQuant rescaled the activations, the prepared model is calibrated again.
+      StringRef algorithm = quant->algorithm;
+      bool remeasure = quant->activations == "int8-static" && !calibrationData.empty() &&
+                       (algorithm.starts_with("awq") || algorithm.starts_with("smoothquant"));
+      bool split = sequential || remeasure;
+      if (split) {
         qopt::buildQuantizationPipeline(pm, *quant, nullptr, stats,
                                         qopt::QuantizationPhases::Prepare);
         if (failed(pm.run(*module)))
           return failure();
         pm.clear();
-        auto measured = std::make_shared<qopt::quant::CalibrationStats>();
-        if (failed(qopt::calibrateSequentially(*module, calibrationOptions(),
-                                               qopt::quantizeWeightsOptions(*quant), *stats,
-                                               *measured)))
-          return failure();
-        stats = measured;
+        if (remeasure) {
+          auto measured = std::make_shared<qopt::quant::CalibrationStats>();
+          if (failed(qopt::calibrate(*module, calibrationOptions(), *measured)))
+            return failure();
+          stats = measured;
+        }
+        if (sequential) {
+          auto measured = std::make_shared<qopt::quant::CalibrationStats>();
+          if (failed(qopt::calibrateSequentially(*module, calibrationOptions(),
+                                                 qopt::quantizeWeightsOptions(*quant), *stats,
+                                                 *measured)))
+            return failure();
+          stats = measured;
+        }
       }
       qopt::buildQuantizationPipeline(pm, *quant, &layers, stats,
-                                      sequential ? qopt::QuantizationPhases::Quantize
-                                                 : qopt::QuantizationPhases::All);
+                                      split ? qopt::QuantizationPhases::Quantize
+                                            : qopt::QuantizationPhases::All);
       if (failed(pm.run(*module)))
         return failure();
       pm.clear();

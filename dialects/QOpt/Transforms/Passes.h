@@ -39,6 +39,10 @@ std::unique_ptr<mlir::Pass>
 createQuantizeWeightsPass(const QuantizeWeightsPassOptions &options,
                           std::vector<LayerQuantReport> *report,
                           std::shared_ptr<qopt::quant::CalibrationStats> stats);
+/// SmoothQuant on statistics held in memory; it rescales them to the smoothed activations.
+std::unique_ptr<mlir::Pass>
+createFoldScalesPass(const FoldScalesPassOptions &options,
+                     std::shared_ptr<qopt::quant::CalibrationStats> stats);
 /// AWQ on statistics held in memory; it rescales them to the scaled layers' inputs.
 std::unique_ptr<mlir::Pass>
 createApplyAWQPass(const ApplyAWQPassOptions &options,

@@ -233,6 +233,33 @@ def ApplyAWQPass : Pass<"qopt-apply-awq", "::mlir::ModuleOp"> {
   ];
 }
 
+def FoldScalesPass : Pass<"qopt-fold-scales", "::mlir::ModuleOp"> {
+  let summary = "SmoothQuant: activation outliers migrated into the weights, factors folded into norms";
+  let description = [{
+    For int8 activations. For each norm (RMSNorm or LayerNorm with constant weight) whose output
+    only linear layers with a `qopt.scheme` read, the per-channel factors
+    s_j = max|X_j|^alpha / max|W_j|^(1 - alpha) (X from the calibration statistics, W the
+    readers' weights side by side) divide the norm's weight and bias and multiply the readers'
+    input channels: the fp32 function is unchanged, and the activations the int8 quantizer sees
+    have flatter channels. The statistics are rescaled to the smoothed activations.
+
+    Before:
+    ```mlir
+    %n = qopt.rms_norm %x, %g : ...
+    %q = qopt.matmul %n, %wq {qopt.scheme = ...} : ...
+    ```
+    After: `%g` replaced by a constant g / s, `%wq` by one with its rows (input channels) times s.
+  }];
+  let options = [
+    Option<"alpha", "alpha", "double", "0.5", "Migration strength, in [0, 1]">,
+    Option<"calibration", "calibration", "std::string", "\"\"",
+           "Calibration statistics file (qopt-compile --save-calibration)">,
+  ];
+  let statistics = [
+    Statistic<"numSmoothed", "num-smoothed", "Norms whose readers were smoothed">,
+  ];
+}
+
 def FoldWeightDequantizePass : Pass<"qopt-fold-weight-dequantize", "::mlir::func::FuncOp"> {
   let summary = "Turns a constant weight's DequantizeLinear feeding a matmul into a quantized matmul";
   let description = [{

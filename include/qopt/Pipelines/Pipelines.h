@@ -86,9 +86,22 @@ struct QuantizationPipelineOptions
   Option<bool> int8Activations{*this, "int8-activations",
                                llvm::cl::desc("int8 inputs for 4- and 8-bit matmuls"),
                                llvm::cl::init(false)};
-  Option<std::string> algorithm{*this, "algorithm",
-                                llvm::cl::desc("rtn, gptq, awq or awq+gptq"),
-                                llvm::cl::init("rtn")};
+  Option<std::string> algorithm{
+      *this, "algorithm",
+      llvm::cl::desc("rtn, gptq, awq, awq+gptq, smoothquant or smoothquant+gptq"),
+      llvm::cl::init("rtn")};
+  Option<std::string> activations{
+      *this, "activations", llvm::cl::desc("none, int8-dynamic or int8-static"),
+      llvm::cl::init("none")};
+  Option<std::string> calibrator{*this, "calibrator",
+                                 llvm::cl::desc("int8-static ranges: minmax, percentile, mse, entropy"),
+                                 llvm::cl::init("minmax")};
+  Option<double> percentile{*this, "percentile",
+                            llvm::cl::desc("Percentile of |x| for the percentile calibrator"),
+                            llvm::cl::init(99.99)};
+  Option<double> smoothAlpha{*this, "smooth-alpha",
+                             llvm::cl::desc("SmoothQuant migration strength"),
+                             llvm::cl::init(0.5)};
   Option<std::string> calibration{
       *this, "calibration",
       llvm::cl::desc("Calibration statistics file, when none are handed over in memory")};
