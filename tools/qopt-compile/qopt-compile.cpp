@@ -361,7 +361,8 @@ LogicalResult reportQuantization(const std::vector<qopt::QOpt::LayerQuantReport>
         {"bytes_before", l.bytesBefore},
         {"bytes_after", l.bytesAfter},
         {"bits_per_weight", 8.0 * l.bytesAfter / double(l.outFeatures * l.inFeatures)},
-        {"relative_error", l.relativeError}});
+        {"relative_error", l.relativeError},
+        {"activation_scale", l.activationScale}});
   llvm::json::Object root{{"model", inputFile.getValue()},
                           {"model_bytes_before", modelBefore},
                           {"model_bytes_after", modelAfter},

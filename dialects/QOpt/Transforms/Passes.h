@@ -24,6 +24,8 @@ struct LayerQuantReport {
   int64_t bytesBefore = 0, bytesAfter = 0;
   /// ||W - dequantize(quantize(W))|| / ||W|| (Frobenius).
   double relativeError = 0.0;
+  /// The static int8 scale of the layer's input (activations=int8-static), else 0.
+  double activationScale = 0.0;
 };
 
 #define GEN_PASS_DECL

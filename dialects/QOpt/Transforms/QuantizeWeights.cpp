@@ -169,9 +169,17 @@ private:
       std::string schemeText;
       llvm::raw_string_ostream os(schemeText);
       Attribute(schemeAttr).print(os);
+      double activationScale = 0.0;
+      if (auto q = dyn_cast<QuantizedMatMulOp>(replacement->getResult(0).getDefiningOp()))
+        if (auto scale = q.getActivationScale())
+          activationScale = scale->convertToDouble();
+      else if (auto add = dyn_cast<AddOp>(replacement))
+        if (auto q2 = add.getLhs().getDefiningOp<QuantizedMatMulOp>())
+          if (auto scale = q2.getActivationScale())
+            activationScale = scale->convertToDouble();
       report->push_back({displayName, schemeText, weightName,
                          layer.rowsAreOutputs ? "NxK" : "KxN", layer.n, layer.k, before, bytes,
-                         p.relativeError});
+                         p.relativeError, activationScale});
     }
     return success();
   }

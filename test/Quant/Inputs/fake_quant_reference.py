@@ -2,8 +2,10 @@
 
 Writes MODEL with the weight of every layer listed in qopt-compile's --report replaced by its
 quantize-then-dequantize values, computed here with NumPy from the scheme's definition
-(docs/quantization.md), independently of qopt's C++ quantizer. ONNX Runtime run on OUT.onnx is
-the reference that a compiled quantized model must match.
+(docs/quantization.md), independently of qopt's C++ quantizer. A layer with a static activation
+scale (--activations=int8-static) also gets ONNX's QuantizeLinear/DequantizeLinear (int8, zero
+point 0) on its input. ONNX Runtime run on OUT.onnx is the reference that a compiled quantized
+model must match.
 """
 import json
 import re
@@ -122,6 +124,29 @@ def fake_quant(w, sc):
     return deq.astype(np.float32).reshape(n, groups * g)[:, :k]
 
 
+def quantize_input(model, weight, scale):
+    """Puts QuantizeLinear -> DequantizeLinear on the data input of the matmul reading `weight`."""
+    readers = {weight}
+    for node in model.graph.node:
+        if node.op_type == "Transpose" and node.input[0] == weight:
+            readers.add(node.output[0])
+    for i, node in enumerate(model.graph.node):
+        if node.op_type in ("MatMul", "Gemm") and node.input[1] in readers:
+            x = node.input[0]
+            s_name, z_name = weight + ".act_scale", weight + ".act_zero"
+            model.graph.initializer.extend([
+                numpy_helper.from_array(np.array(scale, np.float32), s_name),
+                numpy_helper.from_array(np.array(0, np.int8), z_name)])
+            q = onnx.helper.make_node("QuantizeLinear", [x, s_name, z_name], [x + ".q." + weight])
+            dq = onnx.helper.make_node("DequantizeLinear", [x + ".q." + weight, s_name, z_name],
+                                       [x + ".dq." + weight])
+            node.input[0] = x + ".dq." + weight
+            model.graph.node.insert(i, dq)
+            model.graph.node.insert(i, q)
+            return
+    raise SystemExit(f"no matmul reads {weight}")
+
+
 def main():
     model_path, report_path, out_path = sys.argv[1:4]
     model = onnx.load(model_path)
@@ -139,6 +164,8 @@ def main():
         q = fake_quant(np.ascontiguousarray(rows), parse_scheme(layer["scheme"]))
         q = q if layer["weight_layout"] == "NxK" else q.T
         t.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(q), t.name))
+        if layer.get("activation_scale", 0.0) > 0.0:
+            quantize_input(model, layer["weight"], layer["activation_scale"])
     onnx.save(model, out_path)
     print(f"replaced {len(report['layers'])} weights")
 
