@@ -188,10 +188,11 @@ cl::opt<bool> actOrder("act-order",
                        cl::desc("GPTQ: quantize columns in order of decreasing activation "
                                 "energy (static groups: same packed format)"),
                        cl::cat(quantCategory));
-cl::opt<bool> sequential(
+cl::opt<cl::boolOrDefault> sequential(
     "sequential",
     cl::desc("GPTQ: measure each block's statistics with the blocks before it already "
-             "quantized, as the published algorithm runs (one more calibration per block)"),
+             "quantized, as the published algorithm runs (one more calibration per block; on "
+             "by default for gptq and awq+gptq with --calibration)"),
     cl::cat(quantCategory));
 cl::opt<bool> awqClip("awq-clip",
                       cl::desc("AWQ: search a clipping range for each group of weights (default "
@@ -206,6 +207,9 @@ cl::opt<std::string> reportFile("report",
                                 cl::desc("Write a JSON report of every quantized layer"),
                                 cl::value_desc("report.json"), cl::cat(quantCategory));
 
+/// Whether GPTQ's statistics are measured block by block (decided with the other flags).
+bool runSequential = false;
+
 /// The quantization options from the flags, or a diagnostic naming the bad flag.
 bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
   auto bad = [](const std::string &msg) {
@@ -218,7 +222,7 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
                       requantize || int8Activations || algorithmFlag.getNumOccurrences() ||
                       activationsFlag.getNumOccurrences() || smoothAlpha.getNumOccurrences() ||
                       calibrationData.getNumOccurrences() || loadCalibration.getNumOccurrences() ||
-                      actOrder || sequential;
+                      actOrder || sequential.getNumOccurrences();
   enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
   if (anyQuantFlag && !enabled)
     return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
@@ -289,10 +293,12 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
     return bad("--gptq-block-size: expected a positive count");
   if (actOrder && algorithm != "gptq" && algorithm != "awq+gptq")
     return bad("--act-order applies to --algorithm=gptq or awq+gptq");
-  if (sequential && algorithm != "gptq" && algorithm != "awq+gptq")
-    return bad("--sequential applies to --algorithm=gptq or awq+gptq");
-  if (sequential && calibrationData.empty())
+  bool gptq = StringRef(algorithm).ends_with("gptq");
+  if (sequential == cl::BOU_TRUE && !gptq)
+    return bad("--sequential applies to --algorithm=gptq, awq+gptq or smoothquant+gptq");
+  if (sequential == cl::BOU_TRUE && calibrationData.empty())
     return bad("--sequential calibrates block by block: it needs --calibration=FILE");
+  runSequential = gptq && !calibrationData.empty() && sequential != cl::BOU_FALSE;
   o.wbits = wbits.getNumOccurrences() || wtype != "int" ? bits : 0;
   o.groupSize = group;
   o.symmetric = !asymFlag;
@@ -590,7 +596,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       StringRef algorithm = quant->algorithm;
       bool remeasure = quant->activations == "int8-static" && !calibrationData.empty() &&
                        (algorithm.starts_with("awq") || algorithm.starts_with("smoothquant"));
-      bool split = sequential || remeasure;
+      bool split = runSequential || remeasure;
       if (split) {
         qopt::buildQuantizationPipeline(pm, *quant, nullptr, stats,
                                         qopt::QuantizationPhases::Prepare);
@@ -603,7 +609,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
             return failure();
           stats = measured;
         }
-        if (sequential) {
+        if (runSequential) {
           auto measured = std::make_shared<qopt::quant::CalibrationStats>();
           if (failed(qopt::calibrateSequentially(*module, calibrationOptions(),
                                                  qopt::quantizeWeightsOptions(*quant), *stats,
