@@ -68,6 +68,7 @@ qopt::quantizeWeightsOptions(const QuantizationPipelineOptions &options) {
   quantize.dampening = options.dampening;
   quantize.blockSize = options.blockSize;
   quantize.actOrder = options.actOrder;
+  quantize.outliers = options.outliers;
   return quantize;
 }
 

@@ -6,6 +6,8 @@
 //
 #include "qopt/Quant/GPTQ.h"
 
+#include "qopt/Quant/Codebooks.h"
+
 #include <algorithm>
 #include <cblas.h>
 #include <cmath>
@@ -104,6 +106,11 @@ GPTQResult qopt::quant::gptqQuantize(const float *w, int64_t n, int64_t k, const
   if (!factored) {
     result.fellBackToRTN = true;
     result.weight = quantizeWeight(weight.data(), n, k, scheme);
+    std::vector<double> diagonal(k);
+    for (int64_t i = 0; i < k; ++i)
+      diagonal[i] = h[i * k + i];
+    result.outliers = extractOutliers(weight.data(), result.weight, scheme, diagonal.data(),
+                                      options.outlierFraction);
     return result;
   }
 
@@ -130,6 +137,7 @@ GPTQResult qopt::quant::gptqQuantize(const float *w, int64_t n, int64_t k, const
       wt[i * n + r] = weight[r * k + order[i]];
   }
   std::vector<uint8_t> codes(n * k);
+  std::vector<std::tuple<int64_t, int64_t, float>> outlierEntries;
   int64_t block = blockColumns(options.blockSize, group, k);
   std::vector<double> errors(block * n);
   for (int64_t i1 = 0; i1 < k; i1 += block) {
@@ -146,9 +154,30 @@ GPTQResult qopt::quant::gptqQuantize(const float *w, int64_t n, int64_t k, const
         const GroupGrid &grid = grids[r * groups + column / group];
         unsigned code = encodeWeight(static_cast<float>(row[r]), grid, scheme);
         codes[r * k + column] = static_cast<uint8_t>(code);
-        double diff = row[r] - static_cast<double>(decodeWeight(code, grid, scheme));
-        result.loss += diff * diff / (d * d);
-        err[r] = diff / d;
+        err[r] = row[r] - static_cast<double>(decodeWeight(code, grid, scheme));
+      }
+      // This column's share of the outliers: the rows whose error weighs most stay exact (in
+      // f16), their codes standing for zero.
+      int64_t take = static_cast<int64_t>(options.outlierFraction * double(n) * double(i + 1)) -
+                     static_cast<int64_t>(options.outlierFraction * double(n) * double(i));
+      if (take > 0) {
+        std::vector<int64_t> rows(n);
+        std::iota(rows.begin(), rows.end(), 0);
+        take = std::min(take, n);
+        std::nth_element(rows.begin(), rows.begin() + (take - 1), rows.end(),
+                         [&](int64_t a, int64_t b) { return std::fabs(err[a]) > std::fabs(err[b]); });
+        for (int64_t j = 0; j < take; ++j) {
+          int64_t r = rows[j];
+          float kept = static_cast<float>(row[r]);
+          codes[r * k + column] =
+              static_cast<uint8_t>(zeroCode(scheme, grids[r * groups + column / group]));
+          outlierEntries.emplace_back(r, column, kept);
+          err[r] = row[r] - static_cast<double>(halfToFloat(floatToHalf(kept)));
+        }
+      }
+      for (int64_t r = 0; r < n; ++r) {
+        result.loss += err[r] * err[r] / (d * d);
+        err[r] /= d;
       }
       for (int64_t j = i + 1; j < i2; ++j) {
         double f = u[i * k + j];
@@ -164,5 +193,6 @@ GPTQResult qopt::quant::gptqQuantize(const float *w, int64_t n, int64_t k, const
                   static_cast<int>(n));
   }
   result.weight = packWeight(n, k, scheme, grids, codes, fitter.secondLevelScales());
+  result.outliers = makeOutliers(n, std::move(outlierEntries));
   return result;
 }

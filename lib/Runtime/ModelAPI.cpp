@@ -127,7 +127,7 @@ static const char *const kOpcodeNames[] = {
     "ReduceSum", "ReduceMax", "ReduceMin", "QuantMatMul", "QuantGather", "Quantize", "Dequantize",
     "DynamicQuantize", "MatMulInteger", "QLinearMatMul", "Round", "Sign", "Tile", "ReduceProd",
     "QLinearAdd", "QLinearMul", "QLinearSoftmax", "FusedElementwise", "Xor", "FusedMatMul",
-    "RowKernel", "PanelGather", "MatMulKernel", "QuantMatMulKernel", "Generated",
+    "RowKernel", "PanelGather", "MatMulKernel", "QuantMatMulKernel", "Generated", "SparseMatMul",
 };
 static_assert(sizeof(kOpcodeNames) / sizeof(kOpcodeNames[0]) ==
                   static_cast<size_t>(Opcode::NumOpcodes),
@@ -328,7 +328,7 @@ static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tenso
   if ((op >= Opcode::Quantize && op <= Opcode::QLinearMatMul) || op == Opcode::QLinearAdd ||
       op == Opcode::QLinearMul || op == Opcode::QLinearSoftmax)
     return runQDQOp(op, ctx, in, numIns, out, i, ni);
-  if (op >= Opcode::QuantMatMul && op <= Opcode::QuantGather)
+  if ((op >= Opcode::QuantMatMul && op <= Opcode::QuantGather) || op == Opcode::SparseMatMul)
     return runQuantOp(op, ctx, in, numIns, out, i, ni);
   if (op < Opcode::NumOpcodes)
     return runNNOp(op, ctx, in, numIns, out, i, ni, f, nf);

@@ -655,6 +655,48 @@ void quantGather(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     decodeRow(w, row, out->as<float>() + j * w.k, scratch.data());
   }
 }
+/// y[..., n] = sum over the row's entries of x[..., column] * value: a layer's f16 outliers.
+void sparseMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, const int64_t *i,
+                  int64_t ni) {
+  if (numIns < 4 || ni < 1 || !ins[0] || ins[0]->dtype != QOPT_FLOAT32)
+    fail("sparse matmul needs a float32 input");
+  Tensor &x = *ins[0], &offsets = *ins[1], &columns = *ins[2], &values = *ins[3];
+  int64_t k = i[0];
+  if (offsets.dtype != QOPT_INT32 || columns.dtype != QOPT_INT32 ||
+      values.dtype != QOPT_FLOAT16 || offsets.rank != 1 || offsets.dims[0] < 1)
+    fail("sparse matmul: expected i32 row offsets and columns and f16 values");
+  if (x.rank < 1 || x.dims[x.rank - 1] != k)
+    fail("sparse matmul: the input has the wrong number of features");
+  int64_t n = offsets.dims[0] - 1, nnz = columns.numElements();
+  const int32_t *off = offsets.as<int32_t>(), *col = columns.as<int32_t>();
+  if (off[0] != 0 || off[n] != nnz || values.numElements() != nnz)
+    fail("sparse matmul: the row offsets do not cover the entries");
+  for (int64_t row = 0; row < n; ++row)
+    if (off[row] > off[row + 1])
+      fail("sparse matmul: the row offsets decrease");
+  std::vector<float> val(nnz);
+  for (int64_t j = 0; j < nnz; ++j) {
+    if (col[j] < 0 || col[j] >= k)
+      fail("sparse matmul: a column is out of range");
+    val[j] = quant::halfToFloat(values.as<uint16_t>()[j]);
+  }
+  std::vector<int64_t> shape = x.shape();
+  shape.back() = n;
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, shape);
+  outs[0] = out;
+  int64_t m = x.numElements() / std::max<int64_t>(k, 1);
+  const float *px = x.as<float>();
+  float *py = out->as<float>();
+  ctx.workers->parallelFor(n, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t row = begin; row < end; ++row) {
+        float acc = 0.0f;
+        for (int32_t j = off[row]; j < off[row + 1]; ++j)
+          acc += px[r * k + col[j]] * val[j];
+        py[r * n + row] = acc;
+      }
+  });
+}
 } // namespace
 
 void qopt::rt::runQuantOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
@@ -665,6 +707,7 @@ void qopt::rt::runQuantOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns,
     return quantMatMul(ctx, ins + 1, numIns - 1, outs, i, ni,
                        reinterpret_cast<FusedKernelFn>(static_cast<void *>(ins[0])));
   case Opcode::QuantGather: return quantGather(ctx, ins, numIns, outs, i, ni);
+  case Opcode::SparseMatMul: return sparseMatMul(ctx, ins, numIns, outs, i, ni);
   default: fail("not a quantized op");
   }
 }

@@ -7,6 +7,8 @@
 //
 #include "qopt/Quant/GPTQ.h"
 
+#include "qopt/Quant/Codebooks.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +17,8 @@
 using namespace qopt::quant;
 
 namespace {
+float halfToFloatForTest(uint16_t h) { return qopt::quant::halfToFloat(h); }
+
 struct Layer {
   int64_t n, k;
   std::vector<float> w;
@@ -199,4 +203,41 @@ TEST(GPTQ, DeadChannelsAndSingularHessiansNeverGiveNaN) {
   EXPECT_TRUE(other.fellBackToRTN || other.dampening > 0.01);
   for (float v : dequantizeWeight(other.weight, s))
     ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST(Outliers, KeptExactlyAndCodedAsZero) {
+  Layer l = makeLayer(16, 64, 300, 5);
+  Scheme s = scheme(3, 16, false, ScaleType::F16);
+  QuantizedWeight q = quantizeWeight(l.w.data(), l.n, l.k, s);
+  double before = outputError(l, dequantizeWeight(q, s));
+  std::vector<double> diagonal(l.k);
+  for (int64_t i = 0; i < l.k; ++i)
+    diagonal[i] = l.h[i * l.k + i];
+  SparseOutliers o = extractOutliers(l.w.data(), q, s, diagonal.data(), 0.05);
+  ASSERT_EQ(o.count(), 51); // round(0.05 * 1024)
+  ASSERT_EQ(o.rowOffsets.size(), static_cast<size_t>(l.n + 1));
+  std::vector<float> dense = dequantizeWeight(q, s), restored = dense;
+  for (int64_t r = 0; r < l.n; ++r)
+    for (int32_t j = o.rowOffsets[r]; j < o.rowOffsets[r + 1]; ++j) {
+      EXPECT_EQ(dense[r * l.k + o.columns[j]], 0.0f); // the packed code stands for zero
+      restored[r * l.k + o.columns[j]] += halfToFloatForTest(o.values[j]);
+      EXPECT_NEAR(restored[r * l.k + o.columns[j]], l.w[r * l.k + o.columns[j]], 1e-3);
+    }
+  EXPECT_LT(outputError(l, restored), 0.8 * before);
+}
+
+TEST(Outliers, GPTQKeepsAFractionPerColumn) {
+  Layer l = makeLayer(32, 64, 300, 6);
+  Scheme s = scheme(3, 32, true, ScaleType::F16);
+  GPTQOptions plain, sparse;
+  sparse.outlierFraction = 0.0625; // 2 of 32 rows in every column
+  GPTQResult a = gptqQuantize(l.w.data(), l.n, l.k, l.h.data(), s, plain);
+  GPTQResult b = gptqQuantize(l.w.data(), l.n, l.k, l.h.data(), s, sparse);
+  EXPECT_EQ(a.outliers.count(), 0);
+  EXPECT_EQ(b.outliers.count(), 2 * l.k);
+  std::vector<float> restored = dequantizeWeight(b.weight, s);
+  for (int64_t r = 0; r < l.n; ++r)
+    for (int32_t j = b.outliers.rowOffsets[r]; j < b.outliers.rowOffsets[r + 1]; ++j)
+      restored[r * l.k + b.outliers.columns[j]] += halfToFloatForTest(b.outliers.values[j]);
+  EXPECT_LT(outputError(l, restored), 0.8 * outputError(l, dequantizeWeight(a.weight, s)));
 }

@@ -202,6 +202,11 @@ cl::opt<bool> foldOnly("fold-only",
                        cl::desc("Fold the algorithm's scales but keep the weights f32 (checks "
                                 "that folding keeps the function)"),
                        cl::cat(quantCategory), cl::Hidden);
+cl::opt<double> outliersFlag(
+    "outliers",
+    cl::desc("Keep this fraction of each linear layer's weights in f16 beside the codes, those "
+             "whose rounding costs most (SpQR-style, e.g. 0.01); they count in bits per weight"),
+    cl::value_desc("fraction"), cl::init(0.0), cl::cat(quantCategory));
 cl::opt<bool> quiet("quiet", cl::desc("No progress on standard error"), cl::cat(quantCategory));
 cl::opt<std::string> reportFile("report",
                                 cl::desc("Write a JSON report of every quantized layer"),
@@ -221,6 +226,7 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
                       doubleQuant || quantizeEmbeddings || reportFile.getNumOccurrences() ||
                       requantize || int8Activations || algorithmFlag.getNumOccurrences() ||
                       activationsFlag.getNumOccurrences() || smoothAlpha.getNumOccurrences() ||
+                      outliersFlag.getNumOccurrences() ||
                       calibrationData.getNumOccurrences() || loadCalibration.getNumOccurrences() ||
                       actOrder || sequential.getNumOccurrences();
   enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
@@ -271,6 +277,8 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
     return bad("--calibrator=" + calibratorFlag + ": expected minmax, percentile, mse or entropy");
   if (!(percentileFlag > 0.0 && percentileFlag <= 100.0))
     return bad("--percentile: expected a value in (0, 100]");
+  if (!(outliersFlag >= 0.0 && outliersFlag <= 1.0))
+    return bad("--outliers: expected a fraction in [0, 1]");
   if (!(smoothAlpha >= 0.0 && smoothAlpha <= 1.0))
     return bad("--smooth-alpha: expected a value in [0, 1]");
   bool calibrated = !calibrationData.empty() || !loadCalibration.empty();
@@ -316,6 +324,7 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
   o.blockSize = gptqBlockSize;
   o.actOrder = actOrder;
   o.awqClip = awqClip;
+  o.outliers = outliersFlag;
   o.foldOnly = foldOnly;
   return true;
 }

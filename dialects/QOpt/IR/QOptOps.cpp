@@ -126,6 +126,21 @@ static LogicalResult verifyPackedWeight(Operation *op, SchemeAttr scheme, int64_
   return success();
 }
 
+LogicalResult SparseMatMulOp::verify() {
+  auto offsets = cast<RankedTensorType>(getRowOffsets().getType());
+  auto columns = cast<RankedTensorType>(getColumns().getType());
+  auto values = cast<RankedTensorType>(getValues().getType());
+  if (!offsets.getElementType().isInteger(32) || !columns.getElementType().isInteger(32) ||
+      !values.getElementType().isF16() || offsets.getRank() != 1 || columns.getRank() != 1 ||
+      values.getRank() != 1)
+    return emitOpError() << "expects 1-D i32 row offsets and columns and 1-D f16 values";
+  if (columns.hasStaticShape() && values.hasStaticShape() &&
+      columns.getDimSize(0) != values.getDimSize(0))
+    return emitOpError() << "has " << columns.getDimSize(0) << " columns but "
+                         << values.getDimSize(0) << " values";
+  return success();
+}
+
 LogicalResult QuantizedMatMulOp::verify() {
   int64_t k = getInFeatures();
   auto x = getInput().getType();

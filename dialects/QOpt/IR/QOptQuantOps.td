@@ -126,6 +126,28 @@ def QOpt_DynamicQuantizeOp : QOpt_Op<"dynamic_quantize", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type(results)";
 }
 
+def QOpt_SparseMatMulOp : QOpt_Op<"sparse_matmul", [Pure]> {
+  let summary = "x[..., K] times a sparse weight [N, K] transposed (CSR, f16 values), giving [..., N]";
+  let description = [{
+    The outliers of a quantized layer (SpQR-style): the few weights that quantization would hurt
+    most, kept in f16 beside the packed codes (whose code at those positions stands for zero). The
+    layer's output is the quantized matmul's plus this one's. `row_offsets` (N + 1, i32) delimits
+    each output channel's entries in `columns` (i32 input channels) and `values` (f16).
+
+    ```mlir
+    %s = qopt.sparse_matmul %x, %offsets, %columns, %values {in_features = 128 : i64}
+         : (tensor<1x?x128xf32>, tensor<65xi32>, tensor<40xi32>, tensor<40xf16>) -> tensor<1x?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$row_offsets,
+                       AnyRankedTensor:$columns, AnyRankedTensor:$values, I64Attr:$in_features);
+  let results = (outs AnyRankedTensor:$output);
+  let hasVerifier = 1;
+  let assemblyFormat = [{
+    $input `,` $row_offsets `,` $columns `,` $values attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 def QOpt_MatMulIntegerOp : QOpt_Op<"matmul_integer", [Pure, AttrSizedOperandSegments]> {
   let summary = "ONNX MatMulInteger: (a - a_zero_point) x (b - b_zero_point) in int32";
   let description = [{

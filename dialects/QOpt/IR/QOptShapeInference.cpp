@@ -715,6 +715,15 @@ LogicalResult QuantizedMatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) 
   return pushTensor(types, shape, x.getElementType());
 }
 
+LogicalResult SparseMatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto x = rankedType(getInput()), offsets = rankedType(getRowOffsets());
+  if (x.getRank() < 1 || offsets.getRank() != 1)
+    return emitOpError() << "expects an input of rank 1 or more and 1-D row offsets";
+  SmallVector<int64_t> shape(x.getShape().drop_back());
+  shape.push_back(offsets.isDynamicDim(0) ? ShapedType::kDynamic : offsets.getDimSize(0) - 1);
+  return pushTensor(types, shape, x.getElementType());
+}
+
 LogicalResult QuantizedGatherOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   SmallVector<int64_t> shape(rankedType(getIndices()).getShape());
   shape.push_back(getRowSize());

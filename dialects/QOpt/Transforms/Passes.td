@@ -131,6 +131,10 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
 
     With `activations=int8-static`, the int4/int8 matmuls also get an `activation_scale`: the
     range the `calibrator` finds in the statistics of the layer's input, over 127.
+
+    With `outliers=F`, the fraction F of each linear layer's weights whose rounding costs most
+    is kept in f16 as a `qopt.sparse_matmul` added to the quantized matmul's output (their codes
+    stand for zero); they count in the layer's bytes.
   }];
   let options = [
     Option<"int8Activations", "int8-activations", "bool", "false",
@@ -151,6 +155,9 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
     Option<"blockSize", "block-size", "int64_t", "128", "GPTQ: columns per lazy batch update">,
     Option<"actOrder", "act-order", "bool", "false",
            "GPTQ: columns in order of decreasing Hessian diagonal (static groups)">,
+    Option<"outliers", "outliers", "double", "0.0",
+           "Fraction of each linear layer's weights kept in f16 beside the codes (SpQR-style), "
+           "chosen by their error weighted by the Hessian's diagonal">,
   ];
   let statistics = [
     Statistic<"numQuantized", "num-quantized", "Layers quantized">,

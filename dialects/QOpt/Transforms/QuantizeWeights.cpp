@@ -4,7 +4,9 @@
 #include "dialects/QOpt/Transforms/WeightLayers.h"
 #include "qopt/Quant/ActivationRange.h"
 #include "qopt/Quant/CalibrationStats.h"
+#include "qopt/Quant/Codebooks.h"
 #include "qopt/Quant/GPTQ.h"
+#include "qopt/Quant/Outliers.h"
 #include "qopt/Quant/WeightQuantizer.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -114,8 +116,9 @@ private:
     std::vector<std::string> names = layerNames(layer);
     std::string weightName = names.empty() ? "weight" : names.back();
     // A table read by both the embedding and the tied output head is quantized once.
+    // Codes with outliers taken out serve their own layer only.
     auto key = std::make_tuple(layer.weight.getOperation(), schemeAttr.getAsOpaquePointer(),
-                               layer.rowsAreOutputs);
+                               layer.rowsAreOutputs, outliers > 0.0 && !layer.isEmbedding);
     auto cached = packed.find(key);
     if (cached == packed.end()) {
       FailureOr<Packed> made = pack(layer, schemeAttr, scheme, weightName);
@@ -152,6 +155,15 @@ private:
                                               scales, zeroPoints, scaleScales,
                                               cast<GatherOp>(op).getIndices(), schemeAttr,
                                               b.getI64IntegerAttr(layer.k));
+    if (p.outlierOffsets) {
+      // The outliers' f16 product joins the packed one.
+      auto sparseOp = SparseMatMulOp::create(b, op->getLoc(), op->getResult(0).getType(),
+                                             op->getOperand(0), p.outlierOffsets,
+                                             p.outlierColumns, p.outlierValues,
+                                             b.getI64IntegerAttr(layer.k));
+      replacement = AddOp::create(b, op->getLoc(), op->getResult(0).getType(),
+                                  replacement->getResult(0), sparseOp.getResult());
+    }
     Value oldWeight = op->getOperand(isa<GatherOp>(op) ? 0 : 1);
     op->getResult(0).replaceAllUsesWith(replacement->getResult(0));
     op->erase();
@@ -186,6 +198,7 @@ private:
 
   struct Packed {
     Value codes, scales, zeroPoints, scaleScales;
+    Value outlierOffsets, outlierColumns, outlierValues; // null without outliers
     int64_t bytes = 0;
     double relativeError = 0.0;
   };
@@ -198,6 +211,7 @@ private:
     if (!weight)
       return op->emitOpError() << "has a weight whose data cannot be read";
     quant::QuantizedWeight q;
+    quant::SparseOutliers sparse;
     // Embedding lookups have no input activations: they are always rounded to nearest.
     if (algorithm == "gptq" && !layer.isEmbedding) {
       std::string name = layerDisplayName(layer);
@@ -213,6 +227,7 @@ private:
       options.dampening = dampening;
       options.blockSize = blockSize;
       options.actOrder = actOrder;
+      options.outlierFraction = outliers;
       quant::GPTQResult result = quant::gptqQuantize(weight->data(), layer.n, layer.k,
                                                      input->gram.data(), scheme, options);
       if (result.fellBackToRTN)
@@ -220,8 +235,20 @@ private:
                           << "': the Hessian could not be factored even with more dampening; "
                              "rounded to nearest instead";
       q = std::move(result.weight);
+      sparse = std::move(result.outliers);
     } else {
       q = quant::quantizeWeight(weight->data(), layer.n, layer.k, scheme);
+      if (outliers > 0.0 && !layer.isEmbedding) {
+        // Weighted by the input's energy where calibration measured it.
+        std::vector<double> diagonal;
+        if (stats)
+          if (const quant::ActivationStats *input = stats->forLayer(layerDisplayName(layer));
+              input && input->channels == layer.k)
+            for (int64_t i = 0; i < layer.k; ++i)
+              diagonal.push_back(input->gram[i * layer.k + i]);
+        sparse = quant::extractOutliers(weight->data(), q, scheme,
+                                        diagonal.empty() ? nullptr : diagonal.data(), outliers);
+      }
     }
     OpBuilder b(op);
     arith::ConstantOp weightOp = layer.weight;
@@ -253,8 +280,22 @@ private:
       p.zeroPoints = blobConstant(b, loc, base + ".zero_points", groupShape, u8, q.zeroPoints);
       count(q.zeroPoints);
     }
+    if (sparse.count() > 0) {
+      Type i32 = IntegerType::get(ctx, 32);
+      p.outlierOffsets = blobConstant(b, loc, base + ".outlier_offsets",
+                                      {layer.n + 1}, i32, sparse.rowOffsets);
+      p.outlierColumns = blobConstant(b, loc, base + ".outlier_columns", {sparse.count()}, i32,
+                                      sparse.columns);
+      p.outlierValues = blobConstant(b, loc, base + ".outlier_values", {sparse.count()},
+                                     Float16Type::get(ctx), sparse.values);
+      p.bytes += sparse.bytes();
+    }
     // How far the quantized weight is from the original, for the report.
     std::vector<float> restored = quant::dequantizeWeight(q, scheme);
+    for (int64_t r = 0; r < layer.n; ++r)
+      for (int32_t j = sparse.rowOffsets.empty() ? 0 : sparse.rowOffsets[r];
+           !sparse.rowOffsets.empty() && j < sparse.rowOffsets[r + 1]; ++j)
+        restored[r * layer.k + sparse.columns[j]] += quant::halfToFloat(sparse.values[j]);
     double errorSq = 0.0, normSq = 0.0;
     for (size_t i = 0; i < restored.size(); ++i) {
       double d = static_cast<double>((*weight)[i]) - restored[i];
@@ -291,7 +332,7 @@ private:
     return success();
   }
 
-  std::map<std::tuple<Operation *, const void *, bool>, Packed> packed;
+  std::map<std::tuple<Operation *, const void *, bool, bool>, Packed> packed;
   llvm::SetVector<Operation *> maybeDead;
   std::vector<LayerQuantReport> *report = nullptr;
   std::shared_ptr<quant::CalibrationStats> stats;

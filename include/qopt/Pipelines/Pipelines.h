@@ -111,6 +111,9 @@ struct QuantizationPipelineOptions
                             llvm::cl::init(128)};
   Option<bool> actOrder{*this, "act-order", llvm::cl::desc("GPTQ activation order"),
                         llvm::cl::init(false)};
+  Option<double> outliers{*this, "outliers",
+                           llvm::cl::desc("Fraction of the weights kept in f16 (SpQR-style)"),
+                           llvm::cl::init(0.0)};
   Option<bool> awqClip{*this, "awq-clip", llvm::cl::desc("AWQ clipping search"),
                        llvm::cl::init(true)};
   Option<bool> foldOnly{*this, "fold-only",

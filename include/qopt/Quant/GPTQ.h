@@ -7,6 +7,7 @@
 #ifndef QOPT_QUANT_GPTQ_H
 #define QOPT_QUANT_GPTQ_H
 
+#include "qopt/Quant/Outliers.h"
 #include "qopt/Quant/WeightQuantizer.h"
 
 #include <cstdint>
@@ -23,10 +24,14 @@ struct GPTQOptions {
   /// ones, with grids fitted before any update (static groups), so the packed format and the
   /// kernels are unchanged.
   bool actOrder = false;
+  /// Fraction of the weights kept in f16 (SpQR-style): in each column, the rows whose rounding
+  /// error weighs most, (w - q)^2 / [H^-1]_ii^2, are kept exactly, so nothing of them is spread.
+  double outlierFraction = 0.0;
 };
 
 struct GPTQResult {
   QuantizedWeight weight;
+  SparseOutliers outliers;
   /// sum over weights of (w - q)^2 / [H^-1]_ii^2: the algorithm's own estimate of the error.
   double loss = 0.0;
   /// Dampening that was finally used (raised when the Cholesky factorization failed).

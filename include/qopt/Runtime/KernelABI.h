@@ -94,6 +94,8 @@ enum class Opcode : int64_t {
                      // of rank 3), f32 and i64 reductions (ReduceSum, ReduceMean, ReduceMax,
                      // ReduceMin, ReduceProd: the input's rank, its trailing dims reduced), and
                      // Range, Trilu, Tile, ConstantOfShape, GatherElements, GatherND, CumSum
+  SparseMatMul,      // I: K; operands: the f32 input [..., K], row offsets [N + 1] (i32), columns
+                     // (i32), values (f16): a CSR weight [N, K] (a quantized layer's outliers)
   NumOpcodes
 };
 

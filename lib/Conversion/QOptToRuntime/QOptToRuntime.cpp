@@ -291,6 +291,9 @@ FailureOr<KernelCall> encodeOp(Operation *op) {
         k.ints.push_back(static_cast<int64_t>(llvm::bit_cast<uint32_t>(scale)));
         return k;
       })
+      .Case([&](Q::SparseMatMulOp q) {
+        return KernelCall{Opcode::SparseMatMul, {static_cast<int64_t>(q.getInFeatures())}, {}};
+      })
       .Case([&](Q::QuantizedGatherOp q) {
         return KernelCall{Opcode::QuantGather, schemeInts(q.getScheme(), q.getScales(), q.getRowSize()), {}};
       })

@@ -360,3 +360,19 @@ func.func @panel_gather_rows(%p: tensor<2x16x32xf32>, %ids: tensor<3xi64>) -> te
   %0 = qopt.panel_gather %p, %ids {n = 80 : i64} : (tensor<2x16x32xf32>, tensor<3xi64>) -> tensor<3x16xf32>
   return %0 : tensor<3x16xf32>
 }
+
+// -----
+
+func.func @sparse_matmul_counts(%x: tensor<2x4xf32>, %o: tensor<3xi32>, %c: tensor<2xi32>, %v: tensor<3xf16>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{has 2 columns but 3 values}}
+  %0 = qopt.sparse_matmul %x, %o, %c, %v {in_features = 4 : i64} : (tensor<2x4xf32>, tensor<3xi32>, tensor<2xi32>, tensor<3xf16>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @static_scale_needs_int8(%x: tensor<2x4xf32>, %c: tensor<2x2xui8>, %s: tensor<2x1xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{activation_scale needs int8_activations}}
+  %0 = qopt.quantized_matmul %x, %c, %s {activation_scale = 0.5 : f32, in_features = 4 : i64, scheme = #qopt.scheme<int4, group = 4, sym, scale = f32>} : (tensor<2x4xf32>, tensor<2x2xui8>, tensor<2x1xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}

@@ -168,3 +168,15 @@ func.func @panel_gather(%p: tensor<2x16x32xf32>, %ids: tensor<1x?xi64>) -> tenso
   %0 = qopt.panel_gather %p, %ids {n = 50 : i64} : (tensor<2x16x32xf32>, tensor<1x?xi64>) -> tensor<1x?x16xf32>
   return %0 : tensor<1x?x16xf32>
 }
+
+// CHECK-LABEL: func.func @outliers
+func.func @outliers(%x: tensor<1x?x256xf32>, %off: tensor<65xi32>, %cols: tensor<40xi32>, %vals: tensor<40xf16>,
+                    %codes: tensor<64x128xui8>, %scales: tensor<64x2xf16>) -> tensor<1x?x64xf32> {
+  // CHECK: qopt.quantized_matmul %{{.*}} {activation_scale = 2.500000e-01 : f32, in_features = 256 : i64, int8_activations, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
+  %0 = qopt.quantized_matmul %x, %codes, %scales {activation_scale = 0.25 : f32, in_features = 256 : i64, int8_activations, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
+       : (tensor<1x?x256xf32>, tensor<64x128xui8>, tensor<64x2xf16>) -> tensor<1x?x64xf32>
+  // CHECK: qopt.sparse_matmul %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {in_features = 256 : i64} : (tensor<1x?x256xf32>, tensor<65xi32>, tensor<40xi32>, tensor<40xf16>) -> tensor<1x?x64xf32>
+  %1 = qopt.sparse_matmul %x, %off, %cols, %vals {in_features = 256 : i64} : (tensor<1x?x256xf32>, tensor<65xi32>, tensor<40xi32>, tensor<40xf16>) -> tensor<1x?x64xf32>
+  %2 = qopt.add %0, %1 : (tensor<1x?x64xf32>, tensor<1x?x64xf32>) -> tensor<1x?x64xf32>
+  return %2 : tensor<1x?x64xf32>
+}
