@@ -22,7 +22,8 @@ using namespace mlir;
 using namespace qopt;
 
 std::vector<std::vector<std::string>> qopt::layerBlocks(ModuleOp module) {
-  static llvm::Regex blockIndex("(^|[./_])(layers|layer|h|blocks|block)[./_]?([0-9]+)([./_]|$)");
+  static llvm::Regex blockIndex(
+      "(^|[./_])(layers|layer|h|blocks|block|l)[./_]?([0-9]+)([./_]|$)");
   std::vector<std::vector<std::string>> blocks;
   std::string previous;
   module.walk([&](Operation *op) {

@@ -4,6 +4,7 @@
 // input and lets ScaleFolding fold the factors into the op that produces it.
 //
 #include "dialects/QOpt/IR/QOptOps.h"
+#include "dialects/QOpt/Transforms/CalibrationInput.h"
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "dialects/QOpt/Transforms/ScaleFolding.h"
 #include "dialects/QOpt/Transforms/WeightLayers.h"
@@ -31,7 +32,7 @@ struct ApplyAWQPass : public qopt::QOpt::impl::ApplyAWQPassBase<ApplyAWQPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (failed(loadStatistics(module)))
+    if (failed(loadCalibrationInput(stats, calibration, module, "AWQ")))
       return signalPassFailure();
     // Layers with a scheme, grouped by the tensor they read, in program order.
     llvm::MapVector<Value, SmallVector<Operation *>> groups;
@@ -53,21 +54,6 @@ struct ApplyAWQPass : public qopt::QOpt::impl::ApplyAWQPassBase<ApplyAWQPass> {
   }
 
 private:
-  /// The statistics handed over, or those of the `calibration` file, loaded into the object
-  /// the pipeline shares between its passes (AWQ rescales them for GPTQ).
-  LogicalResult loadStatistics(Operation *anchor) {
-    if (!stats)
-      stats = std::make_shared<quant::CalibrationStats>();
-    if (!stats->layerInput.empty())
-      return success();
-    if (calibration.empty())
-      return anchor->emitError() << "AWQ needs calibration statistics";
-    std::string error;
-    if (!stats->load(calibration, error))
-      return anchor->emitError() << error;
-    return success();
-  }
-
   FailureOr<quant::ActivationStats *> statsOf(const WeightLayer &layer) {
     std::string name = layerDisplayName(layer);
     quant::ActivationStats *s = stats->forLayer(name);
@@ -112,7 +98,7 @@ private:
       return !isQueryOrKey({layerDisplayName(l)});
     });
     for (size_t i = 0; i < layers.size(); ++i)
-      if (!hasValue || !isQueryOrKey({layerDisplayName(layers[i])}))
+      if (!valueErrorOnly || !hasValue || !isQueryOrKey({layerDisplayName(layers[i])}))
         scaled.push_back({weights[i].data(), layers[i].n, layers[i].k,
                           toQuantScheme(cast<SchemeAttr>(layers[i].op->getAttr("qopt.scheme")))});
     quant::AWQScaleSearch search =

@@ -1,5 +1,6 @@
 //===- FoldScales.cpp - SmoothQuant's factors folded into the norms -------===//
 #include "dialects/QOpt/IR/QOptOps.h"
+#include "dialects/QOpt/Transforms/CalibrationInput.h"
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "dialects/QOpt/Transforms/ScaleFolding.h"
 #include "qopt/Quant/CalibrationStats.h"
@@ -30,7 +31,7 @@ struct FoldScalesPass : public qopt::QOpt::impl::FoldScalesPassBase<FoldScalesPa
       module.emitError() << "SmoothQuant's alpha must lie in [0, 1], not " << alpha;
       return signalPassFailure();
     }
-    if (failed(loadStatistics(module)))
+    if (failed(loadCalibrationInput(stats, calibration, module, "SmoothQuant")))
       return signalPassFailure();
     llvm::MapVector<Value, SmallVector<Operation *>> groups;
     module.walk([&](Operation *op) {
@@ -46,19 +47,6 @@ struct FoldScalesPass : public qopt::QOpt::impl::FoldScalesPassBase<FoldScalesPa
   }
 
 private:
-  LogicalResult loadStatistics(Operation *anchor) {
-    if (!stats)
-      stats = std::make_shared<quant::CalibrationStats>();
-    if (!stats->layerInput.empty())
-      return success();
-    if (calibration.empty())
-      return anchor->emitError() << "SmoothQuant needs calibration statistics";
-    std::string error;
-    if (!stats->load(calibration, error))
-      return anchor->emitError() << error;
-    return success();
-  }
-
   LogicalResult smooth(Value input, ArrayRef<Operation *> ops) {
     SmallVector<WeightLayer> layers;
     for (Operation *op : ops)

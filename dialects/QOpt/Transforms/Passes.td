@@ -233,6 +233,10 @@ def ApplyAWQPass : Pass<"qopt-apply-awq", "::mlir::ModuleOp"> {
     Option<"grid", "grid", "int64_t", "20", "Exponents tried for the scale search">,
     Option<"clip", "clip", "bool", "true", "Search a clipping range for each group of weights">,
     Option<"maxShrink", "max-shrink", "double", "0.5", "Largest fraction a range is shrunk by">,
+    Option<"valueErrorOnly", "value-error-only", "bool", "true",
+           "In an attention group (q, k, v projections) search with the value projection's "
+           "output error alone (as the reference's attention-output loss weighs it); false sums "
+           "all three (better when GPTQ follows)">,
   ];
   let statistics = [
     Statistic<"numScaled", "num-scaled", "Layer groups scaled">,

@@ -1,5 +1,6 @@
 //===- QuantizeWeights.cpp - RTN quantization of constant weights ---------===//
 #include "dialects/QOpt/IR/QOptOps.h"
+#include "dialects/QOpt/Transforms/CalibrationInput.h"
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "dialects/QOpt/Transforms/WeightLayers.h"
 #include "qopt/Quant/ActivationRange.h"
@@ -69,7 +70,9 @@ struct QuantizeWeightsPass
     }
     rangeCalibrator = *parsedCalibrator;
     if ((algorithm == "gptq" || activations == "int8-static") &&
-        failed(loadStatistics(getOperation())))
+        failed(loadCalibrationInput(stats, calibration, getOperation(),
+                                   algorithm == "gptq" ? "algorithm gptq"
+                                                       : "activations=int8-static")))
       return signalPassFailure();
     std::vector<WeightLayer> layers;
     getOperation().walk([&](Operation *op) {
@@ -91,21 +94,6 @@ struct QuantizeWeightsPass
   }
 
 private:
-  /// The statistics handed over, or those of the `calibration` file, loaded into the object
-  /// the pipeline shares between its passes (AWQ rescales them for GPTQ).
-  LogicalResult loadStatistics(Operation *anchor) {
-    if (!stats)
-      stats = std::make_shared<quant::CalibrationStats>();
-    if (!stats->layerInput.empty())
-      return success();
-    if (calibration.empty())
-      return anchor->emitError() << "algorithm gptq needs calibration statistics";
-    std::string error;
-    if (!stats->load(calibration, error))
-      return anchor->emitError() << error;
-    return success();
-  }
-
   LogicalResult quantize(WeightLayer layer) {
     Operation *op = layer.op;
     auto schemeAttr = dyn_cast<SchemeAttr>(op->getAttr("qopt.scheme"));

@@ -45,7 +45,7 @@ mlir::LogicalResult calibrate(mlir::ModuleOp module, const CalibrationOptions &o
 
 /// The blocks of a transformer in execution order: the layers (by display name) carrying a
 /// `qopt.scheme`, grouped by the block index in their names (`layers.3`, `h.3`, `layer.3`,
-/// `block.3`). A layer without one joins the block before it.
+/// `block.3`, `l3`). A layer without one joins the block before it.
 std::vector<std::vector<std::string>> layerBlocks(mlir::ModuleOp module);
 
 /// GPTQ's sequential mode: the statistics of each block's layers are measured on the model with

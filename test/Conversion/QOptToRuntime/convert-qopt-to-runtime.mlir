@@ -98,7 +98,7 @@ func.func @main(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %z: tensor<4xi8>) -> ten
 // CHECK: llvm.store %[[NULL]]
 // CHECK: %[[OP:.*]] = llvm.mlir.constant(60 : i64) : i64
 // CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
-// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{[0-9]+}}(dense<[0, 4, 32, 1, 10, 0, 64, 0]> : tensor<8xi64>)
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{[0-9]+}}(dense<[0, 4, 32, 1, 10, 0, 64, 0, 0]> : tensor<9xi64>)
 func.func @main(%x: tensor<1x64xf32>) -> tensor<1x8xf32> {
   %codes = arith.constant dense<17> : tensor<8x32xui8>
   %scales = arith.constant dense<1.0> : tensor<8x2xf16>
