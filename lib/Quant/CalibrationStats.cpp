@@ -116,18 +116,17 @@ void ActivationStats::divideChannels(const std::vector<double> &s) {
   for (int64_t i = 0; i < channels; ++i)
     for (int64_t j = 0; j < channels; ++j)
       gram[i * channels + j] /= s[i] * s[j];
-  float lo = std::numeric_limits<float>::max(), hi = -lo;
+  float largest = 0.0f;
   for (int64_t c = 0; c < channels; ++c) {
     absSum[c] /= s[c];
     absMax[c] = static_cast<float>(absMax[c] / s[c]);
-    lo = std::min(lo, -absMax[c]);
-    hi = std::max(hi, absMax[c]);
+    largest = std::max(largest, absMax[c]);
   }
   histogramStale = true;
   // Per-channel signs are not kept: the range after scaling is bounded by the magnitudes.
   if (channels > 0) {
-    min = std::max(min, lo) == min ? lo : std::max(min, lo);
-    max = hi;
+    min = -largest;
+    max = largest;
   }
 }
 

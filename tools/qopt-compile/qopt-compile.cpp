@@ -5,6 +5,7 @@
 // naming the file, node or flag, and exit code 1.
 //
 #include "qopt/Calibration/Calibrator.h"
+#include "qopt/Quant/ActivationRange.h"
 #include "qopt/Conversion/Passes.h"
 #include "qopt/Importer/ONNX/ONNXImporter.h"
 #include "qopt/Target/CPU/LibraryEmitter.h"
@@ -272,8 +273,7 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
                "--load-calibration=FILE");
   if (calibratorFlag.getNumOccurrences() && activations != "int8-static")
     return bad("--calibrator applies to --activations=int8-static");
-  if (calibratorFlag != "minmax" && calibratorFlag != "percentile" && calibratorFlag != "mse" &&
-      calibratorFlag != "entropy")
+  if (!qopt::quant::parseRangeCalibrator(calibratorFlag))
     return bad("--calibrator=" + calibratorFlag + ": expected minmax, percentile, mse or entropy");
   if (!(percentileFlag > 0.0 && percentileFlag <= 100.0))
     return bad("--percentile: expected a value in (0, 100]");

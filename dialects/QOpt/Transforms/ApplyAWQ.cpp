@@ -55,16 +55,7 @@ struct ApplyAWQPass : public qopt::QOpt::impl::ApplyAWQPassBase<ApplyAWQPass> {
 
 private:
   FailureOr<quant::ActivationStats *> statsOf(const WeightLayer &layer) {
-    std::string name = layerDisplayName(layer);
-    quant::ActivationStats *s = stats->forLayer(name);
-    if (!s)
-      return layer.op->emitOpError()
-             << "has no calibration statistics for layer '" << name << "' (made for another model?)";
-    if (s->channels != layer.k)
-      return layer.op->emitOpError() << "calibration statistics of layer '" << name << "' have "
-                                     << s->channels << " input channels, the layer has "
-                                     << layer.k;
-    return s;
+    return layerStatistics(*stats, layer);
   }
 
   LogicalResult scaleGroup(Value input, ArrayRef<Operation *> ops) {
@@ -75,10 +66,14 @@ private:
     FailureOr<quant::ActivationStats *> st = statsOf(layers.front());
     if (failed(st))
       return failure();
-    for (const WeightLayer &l : layers)
-      if (failed(statsOf(l)) || *statsOf(l) != *st)
+    for (const WeightLayer &l : layers) {
+      FailureOr<quant::ActivationStats *> own = statsOf(l);
+      if (failed(own))
+        return failure();
+      if (*own != *st)
         return l.op->emitOpError() << "reads the same tensor as '" << layerDisplayName(layers[0])
                                    << "' but has other calibration statistics";
+    }
     std::optional<ScaleAbsorber> absorber = findScaleAbsorber(input, ops, k);
     if (!absorber)
       return success(); // nothing can take the factors: the layers keep their scale (clip only)

@@ -19,3 +19,17 @@ LogicalResult qopt::QOpt::loadCalibrationInput(std::shared_ptr<quant::Calibratio
     return anchor->emitError() << error;
   return success();
 }
+
+FailureOr<qopt::quant::ActivationStats *>
+qopt::QOpt::layerStatistics(quant::CalibrationStats &stats, const WeightLayer &layer) {
+  std::string name = layerDisplayName(layer);
+  quant::ActivationStats *input = stats.forLayer(name);
+  if (!input)
+    return layer.op->emitOpError() << "has no calibration statistics for layer '" << name
+                                   << "' (made for another model?)";
+  if (input->channels != layer.k)
+    return layer.op->emitOpError() << "calibration statistics of layer '" << name << "' have "
+                                   << input->channels << " input channels, the layer has "
+                                   << layer.k;
+  return input;
+}

@@ -2,6 +2,7 @@
 #ifndef QOPT_DIALECTS_QOPT_TRANSFORMS_CALIBRATIONINPUT_H
 #define QOPT_DIALECTS_QOPT_TRANSFORMS_CALIBRATIONINPUT_H
 
+#include "dialects/QOpt/Transforms/WeightLayers.h"
 #include "qopt/Quant/CalibrationStats.h"
 
 #include "mlir/IR/Operation.h"
@@ -16,6 +17,11 @@ namespace qopt::QOpt {
 mlir::LogicalResult loadCalibrationInput(std::shared_ptr<quant::CalibrationStats> &stats,
                                          llvm::StringRef file, mlir::Operation *anchor,
                                          llvm::StringRef what);
+
+/// The statistics of `layer`'s input, or an error on the layer when there are none or they have
+/// another number of channels (statistics made for another model).
+mlir::FailureOr<quant::ActivationStats *> layerStatistics(quant::CalibrationStats &stats,
+                                                         const WeightLayer &layer);
 
 } // namespace qopt::QOpt
 

@@ -56,12 +56,10 @@ private:
         findScaleAbsorber(input, ops, k, /*allowLinear=*/false);
     if (!absorber)
       return success();
-    std::string name = layerDisplayName(layers.front());
-    quant::ActivationStats *st = stats->forLayer(name);
-    if (!st || st->channels != k)
-      return ops.front()->emitOpError()
-             << "has no calibration statistics with " << k << " channels for layer '" << name
-             << "' (made for another model?)";
+    FailureOr<quant::ActivationStats *> found = layerStatistics(*stats, layers.front());
+    if (failed(found))
+      return failure();
+    quant::ActivationStats *st = *found;
     std::vector<std::vector<float>> weights;
     std::vector<double> weightMax(k, 0.0);
     for (const WeightLayer &l : layers) {

@@ -124,14 +124,14 @@ private:
       auto q = QuantizedMatMulOp::create(b, op->getLoc(), mm.getType(), mm.getLhs(), codes, scales,
                                          zeroPoints, scaleScales, schemeAttr,
                                          b.getI64IntegerAttr(layer.k), UnitAttr(), FloatAttr());
-      if (failed(markInt8(q, displayName)))
+      if (failed(markInt8(q, layer)))
         return failure();
       replacement = q;
     } else if (auto gemm = dyn_cast<GemmOp>(op)) {
       auto q = QuantizedMatMulOp::create(b, op->getLoc(), gemm.getType(), gemm.getA(), codes,
                                          scales, zeroPoints, scaleScales, schemeAttr,
                                          b.getI64IntegerAttr(layer.k), UnitAttr(), FloatAttr());
-      if (failed(markInt8(q, displayName)))
+      if (failed(markInt8(q, layer)))
         return failure();
       replacement = q;
       if (gemm.getC()) {
@@ -202,24 +202,18 @@ private:
     quant::SparseOutliers sparse;
     // Embedding lookups have no input activations: they are always rounded to nearest.
     if (algorithm == "gptq" && !layer.isEmbedding) {
-      std::string name = layerDisplayName(layer);
-      const quant::ActivationStats *input = stats->forLayer(name);
-      if (!input)
-        return op->emitOpError() << "has no calibration statistics for layer '" << name
-                                 << "' (made for another model?)";
-      if (input->channels != layer.k)
-        return op->emitOpError() << "calibration statistics of layer '" << name << "' have "
-                                 << input->channels << " input channels, the layer has "
-                                 << layer.k;
+      FailureOr<quant::ActivationStats *> input = layerStatistics(*stats, layer);
+      if (failed(input))
+        return failure();
       quant::GPTQOptions options;
       options.dampening = dampening;
       options.blockSize = blockSize;
       options.actOrder = actOrder;
       options.outlierFraction = outliers;
       quant::GPTQResult result = quant::gptqQuantize(weight->data(), layer.n, layer.k,
-                                                     input->gram.data(), scheme, options);
+                                                     (*input)->gram.data(), scheme, options);
       if (result.fellBackToRTN)
-        op->emitWarning() << "layer '" << name
+        op->emitWarning() << "layer '" << layerDisplayName(layer)
                           << "': the Hessian could not be factored even with more dampening; "
                              "rounded to nearest instead";
       q = std::move(result.weight);
@@ -280,10 +274,10 @@ private:
     }
     // How far the quantized weight is from the original, for the report.
     std::vector<float> restored = quant::dequantizeWeight(q, scheme);
-    for (int64_t r = 0; r < layer.n; ++r)
-      for (int32_t j = sparse.rowOffsets.empty() ? 0 : sparse.rowOffsets[r];
-           !sparse.rowOffsets.empty() && j < sparse.rowOffsets[r + 1]; ++j)
-        restored[r * layer.k + sparse.columns[j]] += quant::halfToFloat(sparse.values[j]);
+    if (sparse.count() > 0)
+      for (int64_t r = 0; r < layer.n; ++r)
+        for (int32_t j = sparse.rowOffsets[r]; j < sparse.rowOffsets[r + 1]; ++j)
+          restored[r * layer.k + sparse.columns[j]] += quant::halfToFloat(sparse.values[j]);
     double errorSq = 0.0, normSq = 0.0;
     for (size_t i = 0; i < restored.size(); ++i) {
       double d = static_cast<double>((*weight)[i]) - restored[i];
@@ -296,7 +290,7 @@ private:
 
   /// With int8 activations, a matmul over 4- or 8-bit integer codes quantizes its input: per
   /// group at run time, or with the one scale calibration gives its input.
-  LogicalResult markInt8(QuantizedMatMulOp op, const std::string &layerName) {
+  LogicalResult markInt8(QuantizedMatMulOp op, const WeightLayer &layer) {
     SchemeAttr s = op.getScheme();
     if (activations == "none" || s.getCodebook() != Codebook::Int ||
         (s.getBits() != 4 && s.getBits() != 8))
@@ -304,13 +298,13 @@ private:
     op.setInt8Activations(true);
     if (activations != "int8-static")
       return success();
-    const quant::ActivationStats *input = stats->forLayer(layerName);
-    if (!input)
-      return op->emitOpError() << "has no calibration statistics for layer '" << layerName
-                               << "' (made for another model?)";
+    FailureOr<quant::ActivationStats *> found = layerStatistics(*stats, layer);
+    if (failed(found))
+      return failure();
+    const quant::ActivationStats *input = *found;
     if (input->histogramStale && rangeCalibrator != quant::RangeCalibrator::MinMax)
       return op->emitOpError()
-             << "layer '" << layerName << "': the statistics were rescaled after they were "
+             << "layer '" << layerDisplayName(layer) << "': the statistics were rescaled after they were "
              << "measured (smoothing or AWQ); the " << calibrator
              << " calibrator needs the activations measured again (calibrate with data)";
     double range = quant::activationRange(*input, rangeCalibrator, percentile);
