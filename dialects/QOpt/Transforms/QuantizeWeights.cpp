@@ -120,24 +120,18 @@ private:
     int64_t bytes = p.bytes;
     OpBuilder b(op);
     Operation *replacement;
-    if (auto mm = dyn_cast<MatMulOp>(op)) {
-      auto q = QuantizedMatMulOp::create(b, op->getLoc(), mm.getType(), mm.getLhs(), codes, scales,
-                                         zeroPoints, scaleScales, schemeAttr,
-                                         b.getI64IntegerAttr(layer.k), UnitAttr(), FloatAttr());
-      if (failed(markInt8(q, layer)))
+    QuantizedMatMulOp quantized;
+    if (isa<MatMulOp, GemmOp>(op)) {
+      quantized = QuantizedMatMulOp::create(b, op->getLoc(), op->getResult(0).getType(),
+                                            op->getOperand(0), codes, scales, zeroPoints,
+                                            scaleScales, schemeAttr, b.getI64IntegerAttr(layer.k),
+                                            UnitAttr(), FloatAttr());
+      if (failed(markInt8(quantized, layer)))
         return failure();
-      replacement = q;
-    } else if (auto gemm = dyn_cast<GemmOp>(op)) {
-      auto q = QuantizedMatMulOp::create(b, op->getLoc(), gemm.getType(), gemm.getA(), codes,
-                                         scales, zeroPoints, scaleScales, schemeAttr,
-                                         b.getI64IntegerAttr(layer.k), UnitAttr(), FloatAttr());
-      if (failed(markInt8(q, layer)))
-        return failure();
-      replacement = q;
-      if (gemm.getC()) {
+      replacement = quantized;
+      if (auto gemm = dyn_cast<GemmOp>(op); gemm && gemm.getC())
         replacement = AddOp::create(b, op->getLoc(), gemm.getType(), replacement->getResult(0),
                                     gemm.getC());
-      }
     } else
       replacement = QuantizedGatherOp::create(b, op->getLoc(), op->getResult(0).getType(), codes,
                                               scales, zeroPoints, scaleScales,
@@ -169,14 +163,10 @@ private:
       std::string schemeText;
       llvm::raw_string_ostream os(schemeText);
       Attribute(schemeAttr).print(os);
-      double activationScale = 0.0;
-      if (auto q = dyn_cast<QuantizedMatMulOp>(replacement->getResult(0).getDefiningOp()))
-        if (auto scale = q.getActivationScale())
-          activationScale = scale->convertToDouble();
-      else if (auto add = dyn_cast<AddOp>(replacement))
-        if (auto q2 = add.getLhs().getDefiningOp<QuantizedMatMulOp>())
-          if (auto scale = q2.getActivationScale())
-            activationScale = scale->convertToDouble();
+      // Read from the quantized matmul itself: a bias or the outliers may be added after it.
+      double activationScale = quantized && quantized.getActivationScale()
+                                   ? quantized.getActivationScale()->convertToDouble()
+                                   : 0.0;
       report->push_back({displayName, schemeText, weightName,
                          layer.rowsAreOutputs ? "NxK" : "KxN", layer.n, layer.k, before, bytes,
                          p.relativeError, activationScale});
