@@ -22,6 +22,7 @@ double quadraticForm(const std::vector<float> &d, int64_t n, int64_t k,
   return total;
 }
 
+/// ||(W - Q(W diag(s)) diag(s)^-1) X||^2 summed over the layers, from `gram` = X^T X (k x k).
 double layersError(const std::vector<ScaledLayer> &layers, const std::vector<float> &gram,
                    const std::vector<double> &s) {
   double total = 0.0;
@@ -52,12 +53,6 @@ std::vector<float> normalizedGram(const std::vector<double> &gram, int64_t k) {
   return g;
 }
 } // namespace
-
-double qopt::quant::scaledOutputError(const std::vector<ScaledLayer> &layers,
-                                      const std::vector<float> &gram,
-                                      const std::vector<double> &s) {
-  return layersError(layers, gram, s);
-}
 
 AWQScaleSearch qopt::quant::searchAWQScales(const std::vector<ScaledLayer> &layers,
                                             const std::vector<double> &gram,

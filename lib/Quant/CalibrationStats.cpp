@@ -82,36 +82,6 @@ void ActivationStats::flush() {
   pendingRows = 0;
 }
 
-void ActivationStats::merge(const ActivationStats &other) {
-  if (other.rows == 0)
-    return;
-  if (rows == 0) {
-    min = other.min;
-    max = other.max;
-  }
-  for (size_t i = 0; i < gram.size(); ++i)
-    gram[i] += other.gram[i];
-  for (int64_t c = 0; c < channels; ++c) {
-    absSum[c] += other.absSum[c];
-    absMax[c] = std::max(absMax[c], other.absMax[c]);
-  }
-  min = std::min(min, other.min);
-  max = std::max(max, other.max);
-  rows += other.rows;
-  histogramStale = histogramStale || other.histogramStale;
-  if (!other.histogram.empty()) {
-    // Each of the other's bins, at its centre, into this histogram.
-    std::vector<float> centres;
-    for (int64_t b = 0; b < kHistogramBins; ++b)
-      if (other.histogram[b] > 0.0) {
-        float centre = (static_cast<float>(b) + 0.5f) * other.histogramWidth;
-        addToHistogram(&centre, 1);
-        int64_t bin = std::min(static_cast<int64_t>(centre / histogramWidth), kHistogramBins - 1);
-        histogram[bin] += other.histogram[b] - 1.0;
-      }
-  }
-}
-
 void ActivationStats::divideChannels(const std::vector<double> &s) {
   for (int64_t i = 0; i < channels; ++i)
     for (int64_t j = 0; j < channels; ++j)
@@ -148,7 +118,7 @@ ActivationStats *CalibrationStats::forLayer(const std::string &name) {
 }
 
 namespace {
-constexpr char kMagic[8] = {'Q', 'O', 'P', 'T', 'C', 'A', 'L', '2'};
+constexpr char kMagic[8] = {'Q', 'O', 'P', 'T', 'C', 'A', 'L', '3'};
 /// Bounds that no real layer reaches and that keep a hostile file from asking for huge buffers.
 constexpr int64_t kMaxChannels = 1 << 16, kMaxTensors = 1 << 16, kMaxString = 1 << 16;
 
@@ -220,7 +190,6 @@ bool CalibrationStats::save(const std::string &path, std::string &error) const {
   w.str(stamp.dataFile);
   w.i64(stamp.samples);
   w.i64(stamp.sequenceLength);
-  w.str(stamp.sequentialScheme);
   w.i64(static_cast<int64_t>(tensors.size()));
   for (const ActivationStats &t : tensors) {
     w.i64(t.channels);
@@ -265,7 +234,6 @@ bool CalibrationStats::load(const std::string &path, std::string &error) {
   s.stamp.dataFile = r.str();
   s.stamp.samples = r.i64();
   s.stamp.sequenceLength = r.i64();
-  s.stamp.sequentialScheme = r.str();
   int64_t count = r.i64();
   if (!r.ok || count < 0 || count > kMaxTensors) {
     error = path + " is truncated or corrupt (header)";

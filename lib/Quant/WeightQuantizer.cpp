@@ -181,7 +181,7 @@ float groupScale(const float *w, int64_t count, const Scheme &scheme, float *min
 } // namespace
 
 GridFitter::GridFitter(const Scheme &scheme, const float *w, int64_t n, int64_t k)
-    : scheme(scheme), n(n), k(k), groups(scheme.numGroups(k)),
+    : scheme(scheme), groups(scheme.numGroups(k)),
       group(scheme.groupSize ? scheme.groupSize : k) {
   if (scheme.doubleQuantBlock <= 0)
     return;

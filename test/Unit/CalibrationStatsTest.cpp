@@ -50,7 +50,7 @@ TEST(CalibrationStats, AccumulatesMomentsOverParts) {
 
 TEST(CalibrationStats, SavesAndLoads) {
   CalibrationStats s;
-  s.stamp = {"abc123", "train.txt", 4, 16, ""};
+  s.stamp = {"abc123", "train.txt", 4, 16};
   s.tensors.emplace_back(3);
   std::vector<float> rows{1, 2, 3, -4, 5, -6};
   s.tensors[0].addRows(rows.data(), 2);
@@ -94,7 +94,7 @@ TEST(CalibrationStats, RejectsCorruptFiles) {
   EXPECT_NE(loadBytes(bytes + "extra"), "");
   // A huge channel count is refused before anything is allocated.
   std::string huge = bytes;
-  size_t channelsAt = 8 + 8 * 3 + 8 * 2 + 8; // after magic, 3 strings (empty), 2 ints, count
+  size_t channelsAt = 8 + 8 * 2 + 8 * 2 + 8; // after magic, 2 strings (empty), 2 ints, count
   int64_t big = int64_t(1) << 40;
   huge.replace(channelsAt, 8, reinterpret_cast<const char *>(&big), 8);
   EXPECT_NE(loadBytes(huge), "");

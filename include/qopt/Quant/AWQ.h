@@ -23,10 +23,6 @@ struct ScaledLayer {
   Scheme scheme;
 };
 
-/// ||(W - Q(W diag(s)) diag(s)^-1) X||^2 summed over the layers, from `gram` = X^T X (k x k).
-double scaledOutputError(const std::vector<ScaledLayer> &layers, const std::vector<float> &gram,
-                         const std::vector<double> &s);
-
 struct AWQScaleSearch {
   std::vector<double> scales; ///< per input channel; all ones when no exponent beat RTN
   double exponent = 0.0;

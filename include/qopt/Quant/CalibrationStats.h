@@ -48,8 +48,6 @@ public:
   void addRows(const float *x, int64_t count);
   /// Moves what addRows summed in f32 into the f64 Gram matrix.
   void flush();
-  /// Folds another record of the same tensor in (statistics gathered in parts).
-  void merge(const ActivationStats &other);
   /// The statistics of x / s for per-channel factors `s` (after smoothing or AWQ scaling).
   void divideChannels(const std::vector<double> &s);
   std::vector<double> meanAbs() const;
@@ -60,9 +58,6 @@ struct CalibrationStamp {
   std::string modelDigest; ///< SHA-256 of the model file, hex
   std::string dataFile;    ///< the calibration data's file name (no directory)
   int64_t samples = 0, sequenceLength = 0;
-  /// Empty for statistics of the unquantized model; otherwise the scheme and algorithm whose
-  /// quantized upstream layers they were measured through (sequential calibration).
-  std::string sequentialScheme;
 };
 
 struct CalibrationStats {

@@ -75,7 +75,7 @@ public:
 
 private:
   Scheme scheme;
-  int64_t n, k, groups, group;
+  int64_t groups, group;
   std::vector<float> scaleScales;
 };
 
