@@ -28,6 +28,33 @@ struct LayerQuantReport {
   double activationScale = 0.0;
 };
 
+/// What `qopt-allocate-precision` decided, for the reports.
+struct PrecisionPlanReport {
+  struct Option {
+    std::string candidate;
+    int64_t bytes = 0;
+    double loss = 0.0;
+    double latencyUs = -1.0; ///< negative: not measured
+  };
+  struct Layer {
+    std::string name;
+    int64_t outFeatures = 0, inFeatures = 0;
+    bool pinned = false;
+    std::string chosen;
+    std::vector<Option> options;
+  };
+  std::string budgetKind; ///< bits, size, loss or latency
+  double target = 0.0, achieved = 0.0;
+  std::vector<std::string> candidates;
+  std::vector<Layer> layers;
+  double estimatedLoss = 0.0;
+  int64_t totalBytes = 0;        ///< all constants after quantization (estimated)
+  double bitsPerWeight = 0.0;    ///< over the decided and pinned layers
+  double latencyMs = -1.0;       ///< estimated, with latencies given
+  /// Least estimated loss against size in bytes (or latency in ms for latency budgets).
+  std::vector<std::pair<double, double>> curve;
+};
+
 #define GEN_PASS_DECL
 #include "dialects/QOpt/Transforms/Passes.h.inc"
 
@@ -49,6 +76,10 @@ createFoldScalesPass(const FoldScalesPassOptions &options,
 std::unique_ptr<mlir::Pass>
 createApplyAWQPass(const ApplyAWQPassOptions &options,
                    std::shared_ptr<qopt::quant::CalibrationStats> stats);
+
+/// The allocation pass, recording its plan in `report`.
+std::unique_ptr<mlir::Pass> createAllocatePrecisionPass(const AllocatePrecisionPassOptions &options,
+                                                        PrecisionPlanReport *report);
 
 #define GEN_PASS_REGISTRATION
 #include "dialects/QOpt/Transforms/Passes.h.inc"

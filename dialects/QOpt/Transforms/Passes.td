@@ -95,9 +95,60 @@ def SelectPrecisionPass : Pass<"qopt-select-precision", "::mlir::ModuleOp"> {
            "Quantize the embedding tables and the output head too">,
     Option<"layerBits", "layer-bits", "std::string", "\"\"",
            "Per-layer overrides: REGEX=BITS|none,...">,
+    Option<"markPinned", "mark-pinned", "bool", "false",
+           "Mark the layers a layer-bits rule decided with `qopt.pinned`, so that "
+           "qopt-allocate-precision leaves them as they are">,
   ];
   let statistics = [
     Statistic<"numSelected", "num-selected", "Layers given a scheme">,
+  ];
+}
+
+def AllocatePrecisionPass : Pass<"qopt-allocate-precision", "::mlir::ModuleOp"> {
+  let summary = "Chooses each layer's scheme from candidates to meet a size, quality or speed budget";
+  let description = [{
+    Mixed precision as a multiple-choice knapsack. Every layer that carries a `qopt.scheme` and is
+    not marked `qopt.pinned` (see `qopt-select-precision`'s `mark-pinned`) takes one of the
+    `candidates` (`int4g128`, `int3g64asym`, `nf4`, `f32`, ... or a preset: `default`, `int`,
+    `wide`; widths, groups and scale storage left unsaid come from the layer's present scheme).
+    Each such layer must carry `qopt.sensitivity`: a dictionary from candidate name to the estimated
+    increase of the model's loss when that layer alone takes that candidate (the driver measures
+    them on calibration data). Exactly one budget applies:
+
+    - `target-bits`: average bits per weight (scales and zero points included) of the layers that
+      end up quantized together with the ones kept in f32 (32 bits) and the pinned ones;
+    - `target-size`: bytes of all the model's constants after quantization (the weights file);
+    - `max-loss`: the smallest model whose summed estimated loss stays at or below this;
+    - `target-latency`: milliseconds per decoded token, from `qopt.latency` on each layer (candidate
+      name to microseconds of its kernel at one token) plus the module's
+      `qopt.fixed_latency_us` (everything else).
+
+    The plan minimizes the summed loss (or, under `max-loss`, the summed cost) exactly, by dynamic
+    programming over costs counted in at most 65536 units, each rounded up: the budget is never
+    exceeded. A budget that no plan meets is an error naming the least reachable value. The
+    sensitivity and latency attributes are removed; a layer that gets `f32` loses its scheme.
+
+    Before (`target-bits=3.5 candidates=int3g128,int4g128`):
+    ```mlir
+    %y = qopt.matmul %x, %w {qopt.scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>,
+                              qopt.sensitivity = {int3g128 = 0.02 : f64, int4g128 = 0.004 : f64}}
+    ```
+    After: the same op with the scheme the plan gives it, and no `qopt.sensitivity`.
+  }];
+  let options = [
+    Option<"candidates", "candidates", "std::string", "\"default\"",
+           "Comma-separated candidate schemes or presets">,
+    Option<"targetBits", "target-bits", "double", "0.0",
+           "Average bits per weight (0: not this budget)">,
+    Option<"targetSize", "target-size", "int64_t", "0",
+           "Bytes of the model's constants after quantization (0: not this budget)">,
+    Option<"maxLoss", "max-loss", "double", "-1.0",
+           "Largest summed estimated loss increase (negative: not this budget)">,
+    Option<"targetLatency", "target-latency", "double", "0.0",
+           "Milliseconds per decoded token (0: not this budget)">,
+  ];
+  let statistics = [
+    Statistic<"numAllocated", "num-allocated", "Layers whose scheme the plan chose">,
   ];
 }
 

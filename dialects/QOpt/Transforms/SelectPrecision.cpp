@@ -47,10 +47,12 @@ struct SelectPrecisionPass
     for (const WeightLayer &layer : layers) {
       bool keptByDefault = layer.isEmbedding || layer.op == head;
       std::optional<unsigned> bits;
+      bool byRule = false;
       std::vector<std::string> names = layerNames(layer);
       for (const LayerRule &rule : rules) {
         if (llvm::any_of(names, [&](const std::string &n) { return rule.regex->match(n); })) {
           bits = rule.bits;
+          byRule = true;
           break;
         }
       }
@@ -63,6 +65,8 @@ struct SelectPrecisionPass
         continue;
       SchemeAttr scheme = withBits(*base, *bits);
       layer.op->setAttr("qopt.scheme", scheme);
+      if (byRule && markPinned)
+        layer.op->setAttr("qopt.pinned", UnitAttr::get(&getContext()));
       ++numSelected;
     }
   }

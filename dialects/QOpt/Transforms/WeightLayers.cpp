@@ -141,6 +141,22 @@ qopt::quant::Scheme qopt::QOpt::toQuantScheme(SchemeAttr attr) {
   return s;
 }
 
+SchemeAttr qopt::QOpt::toSchemeAttr(MLIRContext *ctx, const quant::Scheme &s) {
+  Codebook codebook = Codebook::Int;
+  switch (s.codebook) {
+  case quant::Codebook::Int: codebook = Codebook::Int; break;
+  case quant::Codebook::NF4: codebook = Codebook::NF4; break;
+  case quant::Codebook::FP4: codebook = Codebook::FP4; break;
+  case quant::Codebook::FP8E4M3: codebook = Codebook::FP8E4M3; break;
+  case quant::Codebook::BnbFP4: codebook = Codebook::BnbFP4; break;
+  }
+  Type scale = s.scaleType == quant::ScaleType::F16    ? Type(Float16Type::get(ctx))
+               : s.scaleType == quant::ScaleType::BF16 ? Type(BFloat16Type::get(ctx))
+                                                       : Type(Float32Type::get(ctx));
+  return SchemeAttr::get(ctx, codebook, s.bits, s.groupSize, s.symmetric, scale,
+                         s.doubleQuantBlock);
+}
+
 std::optional<std::vector<char>> qopt::QOpt::constantData(Value v) {
   auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : arith::ConstantOp();
   auto type = cst ? dyn_cast<RankedTensorType>(cst.getType()) : RankedTensorType();

@@ -35,6 +35,8 @@ std::string layerDisplayName(const WeightLayer &layer);
 
 /// The quantizer's description of a scheme attribute.
 qopt::quant::Scheme toQuantScheme(SchemeAttr attr);
+/// The scheme attribute of a quantizer scheme.
+SchemeAttr toSchemeAttr(mlir::MLIRContext *ctx, const qopt::quant::Scheme &scheme);
 
 /// The raw bytes of a constant (dense resource or dense elements), or nothing. Elements narrower
 /// than a byte (int4) are held one per byte, as the importer stores them.
