@@ -72,14 +72,20 @@ qopt::quantizeWeightsOptions(const QuantizationPipelineOptions &options) {
   return quantize;
 }
 
+bool qopt::hasPrecisionBudget(const QuantizationPipelineOptions &options) {
+  return options.targetBits > 0.0 || options.targetSize > 0 || options.maxLoss >= 0.0 ||
+         options.targetLatency > 0.0;
+}
+
 void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipelineOptions &options,
                                      std::vector<QOpt::LayerQuantReport> *report,
                                      std::shared_ptr<quant::CalibrationStats> stats,
-                                     QuantizationPhases phases) {
+                                     QuantizationPhases phases, QOpt::PrecisionPlanReport *plan) {
   // One object for every pass: AWQ rescales the statistics that GPTQ then reads.
   if (!stats && !options.calibration.empty())
     stats = std::make_shared<quant::CalibrationStats>();
-  if (phases != QuantizationPhases::Quantize) {
+  bool all = phases == QuantizationPhases::All;
+  if (all || phases == QuantizationPhases::Select) {
     QOpt::SelectPrecisionPassOptions select;
     select.wbits = options.wbits;
     select.groupSize = options.groupSize;
@@ -89,7 +95,19 @@ void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipeli
     select.doubleQuant = options.doubleQuant;
     select.quantizeEmbeddings = options.quantizeEmbeddings;
     select.layerBits = options.layerBits;
+    select.markPinned = hasPrecisionBudget(options);
     pm.addPass(QOpt::createSelectPrecisionPass(select));
+  }
+  if (all || phases == QuantizationPhases::Prepare) {
+    if (hasPrecisionBudget(options)) {
+      QOpt::AllocatePrecisionPassOptions allocate;
+      allocate.candidates = options.candidates;
+      allocate.targetBits = options.targetBits;
+      allocate.targetSize = options.targetSize;
+      allocate.maxLoss = options.maxLoss;
+      allocate.targetLatency = options.targetLatency;
+      pm.addPass(QOpt::createAllocatePrecisionPass(allocate, plan));
+    }
     if (StringRef(options.algorithm).starts_with("smoothquant")) {
       QOpt::FoldScalesPassOptions smooth;
       smooth.alpha = options.smoothAlpha;
@@ -106,7 +124,7 @@ void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipeli
       pm.addPass(QOpt::createApplyAWQPass(awq, stats));
     }
   }
-  if (phases != QuantizationPhases::Prepare && !options.foldOnly)
+  if ((all || phases == QuantizationPhases::Quantize) && !options.foldOnly)
     pm.addPass(QOpt::createQuantizeWeightsPass(quantizeWeightsOptions(options), report, stats));
 }
 

@@ -5,6 +5,10 @@
 // naming the file, node or flag, and exit code 1.
 //
 #include "qopt/Calibration/Calibrator.h"
+#include "qopt/Calibration/Sensitivity.h"
+#include "qopt/Precision/PlanFiles.h"
+#include "qopt/Precision/PlanReport.h"
+#include "qopt/Quant/PrecisionCandidates.h"
 #include "qopt/Quant/ActivationRange.h"
 #include "qopt/Conversion/Passes.h"
 #include "qopt/Importer/ONNX/ONNXImporter.h"
@@ -213,8 +217,109 @@ cl::opt<std::string> reportFile("report",
                                 cl::desc("Write a JSON report of every quantized layer"),
                                 cl::value_desc("report.json"), cl::cat(quantCategory));
 
+cl::OptionCategory precisionCategory("mixed precision (one budget; needs calibration)");
+cl::opt<double> targetBits("target-bits",
+                           cl::desc("Average bits per weight of the quantized layers, scales "
+                                    "included, e.g. 3.5"),
+                           cl::value_desc("bits"), cl::init(0.0), cl::cat(precisionCategory));
+cl::opt<std::string> targetSize("target-size",
+                                cl::desc("Size of the weights file, e.g. 5MB, 800KiB or bytes"),
+                                cl::value_desc("size"), cl::cat(precisionCategory));
+cl::opt<double> maxLoss("max-loss",
+                        cl::desc("The smallest model whose estimated loss increase (nats per "
+                                 "token) stays under this"),
+                        cl::value_desc("nats"), cl::init(-1.0), cl::cat(precisionCategory));
+cl::opt<std::string> candidatesFlag(
+    "candidates",
+    cl::desc("Schemes a layer may take: intN[gG|ch][asym], nf4, fp4, fp8, f32, or a preset "
+             "(default: int2g64,int3g128,int3g64,int4g128,int4g64,int8g128; int; wide)"),
+    cl::value_desc("list"), cl::init("default"), cl::cat(precisionCategory));
+cl::opt<std::string> sensitivityFlag(
+    "sensitivity",
+    cl::desc("How each layer's loss per candidate is estimated: hybrid (default: the KL "
+             "divergence measured once per layer, carried to the other candidates by their "
+             "output errors), measured (KL for every candidate) or hessian (output error only)"),
+    cl::value_desc("hybrid|measured|hessian"), cl::init("hybrid"), cl::cat(precisionCategory));
+cl::opt<int64_t> sensitivityWindows("sensitivity-windows",
+                                    cl::desc("Calibration windows the KL divergence is measured "
+                                             "on (default 8)"),
+                                    cl::init(8), cl::cat(precisionCategory));
+cl::opt<bool> dryRun("dry-run",
+                     cl::desc("Print the plan (and write --report/--report-html) without "
+                              "compiling"),
+                     cl::cat(precisionCategory));
+cl::opt<std::string> planFile("plan",
+                              cl::desc("Replay the plan of a report written with --report"),
+                              cl::value_desc("report.json"), cl::cat(precisionCategory));
+cl::opt<std::string> reportHtml("report-html",
+                                cl::desc("Write the plan as one self-contained HTML page"),
+                                cl::value_desc("report.html"), cl::cat(precisionCategory));
+
 /// Whether GPTQ's statistics are measured block by block (decided with the other flags).
 bool runSequential = false;
+
+/// `5MB`, `800KiB`, `1.5GB` or a byte count; -1 when it is none of these.
+int64_t parseSize(StringRef text) {
+  static const std::pair<const char *, double> units[] = {
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
+      {"GB", 1e9},     {"kB", 1e3},        {"B", 1.0}};
+  double scale = 1.0;
+  for (auto [suffix, factor] : units)
+    if (text.consume_back(suffix)) {
+      scale = factor;
+      break;
+    }
+  double value;
+  if (text.trim().getAsDouble(value) || !(value > 0.0))
+    return -1;
+  return static_cast<int64_t>(value * scale);
+}
+
+/// The mixed-precision flags into `o`, or a diagnostic naming the bad flag.
+bool parsePrecisionFlags(qopt::QuantizationPipelineOptions &o, bool calibrated) {
+  auto bad = [](const std::string &msg) {
+    llvm::errs() << "qopt-compile: error: " << msg << "\n";
+    return false;
+  };
+  int budgets = targetBits.getNumOccurrences() + targetSize.getNumOccurrences() +
+                maxLoss.getNumOccurrences();
+  if (budgets > 1)
+    return bad("--target-bits, --target-size and --max-loss exclude each other: give one budget");
+  if (targetBits.getNumOccurrences() && !(targetBits > 0.0 && targetBits <= 32.0))
+    return bad("--target-bits: expected bits per weight in (0, 32]");
+  int64_t size = 0;
+  if (targetSize.getNumOccurrences() && (size = parseSize(targetSize)) <= 0)
+    return bad("--target-size=" + targetSize + ": expected a size such as 5MB, 800KiB or 123456");
+  if (maxLoss.getNumOccurrences() && !(maxLoss >= 0.0))
+    return bad("--max-loss: expected a non-negative loss increase");
+  if (!qopt::parseSensitivityMethod(sensitivityFlag))
+    return bad("--sensitivity=" + sensitivityFlag + ": expected hybrid, measured or hessian");
+  if (sensitivityWindows <= 0)
+    return bad("--sensitivity-windows: expected a positive count");
+  bool anyPrecisionFlag = candidatesFlag.getNumOccurrences() ||
+                          sensitivityFlag.getNumOccurrences() ||
+                          sensitivityWindows.getNumOccurrences() || dryRun ||
+                          reportHtml.getNumOccurrences();
+  if (!planFile.empty() && budgets)
+    return bad("--plan replays a plan: it excludes --target-bits, --target-size and --max-loss");
+  if (anyPrecisionFlag && !budgets && planFile.empty())
+    return bad("--candidates, --sensitivity, --dry-run and --report-html need a budget "
+               "(--target-bits, --target-size or --max-loss) or --plan");
+  if (budgets && !calibrated)
+    return bad("a mixed-precision budget measures each layer's sensitivity: it needs "
+               "--calibration=FILE or --load-calibration=FILE");
+  if (budgets) {
+    qopt::quant::Scheme defaults;
+    std::string error;
+    if (!qopt::quant::parseCandidates(candidatesFlag, defaults, error))
+      return bad("--candidates: " + error);
+  }
+  o.candidates = candidatesFlag;
+  o.targetBits = targetBits;
+  o.targetSize = size;
+  o.maxLoss = maxLoss;
+  return true;
+}
 
 /// The quantization options from the flags, or a diagnostic naming the bad flag.
 bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
@@ -230,7 +335,9 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
                       outliersFlag.getNumOccurrences() ||
                       calibrationData.getNumOccurrences() || loadCalibration.getNumOccurrences() ||
                       actOrder || sequential.getNumOccurrences();
-  enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int";
+  bool mixed = targetBits.getNumOccurrences() || targetSize.getNumOccurrences() ||
+               maxLoss.getNumOccurrences() || planFile.getNumOccurrences();
+  enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int" || mixed;
   if (anyQuantFlag && !enabled)
     return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
   if (wbits.getNumOccurrences() && (wbits < 2 || wbits > 8))
@@ -307,7 +414,8 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
   if (sequential == cl::BOU_TRUE && calibrationData.empty())
     return bad("--sequential calibrates block by block: it needs --calibration=FILE");
   runSequential = gptq && !calibrationData.empty() && sequential != cl::BOU_FALSE;
-  o.wbits = wbits.getNumOccurrences() || wtype != "int" ? bits : 0;
+  // Mixed precision starts every layer from the flags' scheme (4 bits unless --wbits says).
+  o.wbits = wbits.getNumOccurrences() || wtype != "int" || mixed ? bits : 0;
   o.groupSize = group;
   o.symmetric = !asymFlag;
   o.wtype = wtype;
@@ -326,7 +434,7 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
   o.awqClip = awqClip;
   o.outliers = outliersFlag;
   o.foldOnly = foldOnly;
-  return true;
+  return parsePrecisionFlags(o, calibrated);
 }
 
 /// Bytes of all constants in the module.
@@ -339,9 +447,9 @@ int64_t constantBytes(ModuleOp module) {
   return bytes;
 }
 
-/// The summary table after quantization, and the JSON report when asked for.
-LogicalResult reportQuantization(const std::vector<qopt::QOpt::LayerQuantReport> &layers,
-                                 int64_t modelBefore, int64_t modelAfter, raw_ostream &os) {
+/// The summary table after quantization.
+void printQuantizationSummary(const std::vector<qopt::QOpt::LayerQuantReport> &layers,
+                              int64_t modelBefore, int64_t modelAfter, raw_ostream &os) {
   std::map<std::string, std::array<int64_t, 4>> byScheme; // layers, weights, before, after
   int64_t weights = 0, after = 0;
   for (const auto &l : layers) {
@@ -362,7 +470,28 @@ LogicalResult reportQuantization(const std::vector<qopt::QOpt::LayerQuantReport>
                      modelBefore / 1e6, modelAfter / 1e6,
                      modelAfter ? double(modelBefore) / modelAfter : 0.0,
                      weights ? 8.0 * after / weights : 0.0);
-  if (reportFile.empty())
+}
+
+/// Writes `text` to `path`, or a diagnostic naming `flag`.
+LogicalResult writeTextFile(StringRef flag, StringRef path, StringRef text) {
+  std::string error;
+  auto out = openOutputFile(path, &error);
+  if (!out) {
+    llvm::errs() << "qopt-compile: error: --" << flag << "=" << path << ": " << error << "\n";
+    return failure();
+  }
+  out->os() << text;
+  out->keep();
+  return success();
+}
+
+/// The JSON report (--report) and the plan's page (--report-html) when asked for. `modelAfter`
+/// is negative for a dry run, which quantized nothing.
+LogicalResult writeReports(const std::vector<qopt::QOpt::LayerQuantReport> &layers,
+                           int64_t modelBefore, int64_t modelAfter,
+                           const qopt::QOpt::PrecisionPlanReport *plan,
+                           const qopt::QuantizationPipelineOptions &quant) {
+  if (reportFile.empty() && reportHtml.empty())
     return success();
   llvm::json::Array array;
   for (const auto &l : layers)
@@ -380,18 +509,29 @@ LogicalResult reportQuantization(const std::vector<qopt::QOpt::LayerQuantReport>
         {"activation_scale", l.activationScale}});
   llvm::json::Object root{{"model", inputFile.getValue()},
                           {"model_bytes_before", modelBefore},
-                          {"model_bytes_after", modelAfter},
                           {"layers", std::move(array)}};
-  std::string error;
-  auto out = openOutputFile(reportFile, &error);
-  if (!out) {
-    llvm::errs() << "qopt-compile: error: --report=" << reportFile << ": " << error << "\n";
-    return failure();
+  if (modelAfter >= 0)
+    root["model_bytes_after"] = modelAfter;
+  if (plan) {
+    llvm::json::Object precision =
+        qopt::precision::planToJson(*plan, quant.algorithm, sensitivityFlag);
+    // What the compiled model's constants came to, against the plan's estimate.
+    if (modelAfter >= 0)
+      precision["measured_total_bytes"] = modelAfter;
+    root["precision"] = std::move(precision);
   }
-  out->os() << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
-  out->keep();
-  return success();
+  if (!reportHtml.empty() &&
+      failed(writeTextFile("report-html", reportHtml, qopt::precision::renderPlanHtml(root))))
+    return failure();
+  if (reportFile.empty())
+    return success();
+  return writeTextFile("report", reportFile,
+                       llvm::formatv("{0:2}", llvm::json::Value(std::move(root))).str() + "\n");
 }
+
+/// How sensitivities are measured: the flags' method, candidates and algorithm, calibration's
+/// data and library builder.
+qopt::SensitivityOptions sensitivityOptions(const qopt::QuantizationPipelineOptions &quant);
 
 /// Prints diagnostics as `FILE[:LINE:COL]: error: message`, naming the model file.
 void printDiagnostic(Diagnostic &diag) {
@@ -514,6 +654,20 @@ qopt::CalibrationOptions calibrationOptions() {
   return options;
 }
 
+qopt::SensitivityOptions sensitivityOptions(const qopt::QuantizationPipelineOptions &quant) {
+  qopt::SensitivityOptions options;
+  options.method = *qopt::parseSensitivityMethod(sensitivityFlag);
+  options.candidates = quant.candidates;
+  options.gptq = StringRef(quant.algorithm).ends_with("gptq");
+  options.gptqOptions.dampening = quant.dampening;
+  options.gptqOptions.blockSize = quant.blockSize;
+  options.gptqOptions.actOrder = quant.actOrder;
+  options.calibration = calibrationOptions();
+  options.windows = sensitivityWindows;
+  options.progress = !quiet && llvm::sys::Process::StandardErrIsDisplayed();
+  return options;
+}
+
 /// The calibration statistics the flags ask for: measured on --calibration data (and saved with
 /// --save-calibration), or loaded with --load-calibration and checked against this model.
 std::shared_ptr<qopt::quant::CalibrationStats> calibrationStatistics(ModuleOp module,
@@ -600,41 +754,58 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       }
       int64_t before = constantBytes(*module);
       std::vector<qopt::QOpt::LayerQuantReport> layers;
+      raw_ostream &summary = outputFile == "-" ? llvm::errs() : llvm::outs();
+      // Each layer's scheme: the flags' (and --layer-bits rules'), then a budget's plan or a
+      // replayed one.
+      qopt::buildQuantizationPipeline(pm, *quant, nullptr, stats, qopt::QuantizationPhases::Select);
+      if (failed(pm.run(*module)))
+        return failure();
+      pm.clear();
+      std::optional<qopt::QOpt::PrecisionPlanReport> plan;
+      if (qopt::hasPrecisionBudget(*quant)) {
+        if (failed(qopt::attachSensitivities(*module, sensitivityOptions(*quant), *stats)))
+          return failure();
+        plan.emplace();
+      }
+      if (!planFile.empty() && failed(qopt::precision::applyPlanFile(*module, planFile)))
+        return failure();
       // Static activation ranges need histograms of what the quantized layers will read: after
       // AWQ or SmoothQuant rescaled the activations, the prepared model is calibrated again.
       StringRef algorithm = quant->algorithm;
       bool remeasure = quant->activations == "int8-static" && !calibrationData.empty() &&
                        (algorithm.starts_with("awq") || algorithm.starts_with("smoothquant"));
-      bool split = runSequential || remeasure;
-      if (split) {
-        qopt::buildQuantizationPipeline(pm, *quant, nullptr, stats,
-                                        qopt::QuantizationPhases::Prepare);
-        if (failed(pm.run(*module)))
-          return failure();
-        pm.clear();
-        if (remeasure) {
-          auto measured = std::make_shared<qopt::quant::CalibrationStats>();
-          if (failed(qopt::calibrate(*module, calibrationOptions(), *measured)))
-            return failure();
-          stats = measured;
-        }
-        if (runSequential) {
-          auto measured = std::make_shared<qopt::quant::CalibrationStats>();
-          if (failed(qopt::calibrateSequentially(*module, calibrationOptions(),
-                                                 qopt::quantizeWeightsOptions(*quant), *stats,
-                                                 *measured)))
-            return failure();
-          stats = measured;
-        }
-      }
-      qopt::buildQuantizationPipeline(pm, *quant, &layers, stats,
-                                      split ? qopt::QuantizationPhases::Quantize
-                                            : qopt::QuantizationPhases::All);
+      qopt::buildQuantizationPipeline(pm, *quant, nullptr, stats, qopt::QuantizationPhases::Prepare,
+                                      plan ? &*plan : nullptr);
       if (failed(pm.run(*module)))
         return failure();
       pm.clear();
-      raw_ostream &summary = outputFile == "-" ? llvm::errs() : llvm::outs();
-      if (failed(reportQuantization(layers, before, constantBytes(*module), summary)))
+      if (plan) {
+        qopt::precision::printPlan(*plan, summary);
+        if (dryRun)
+          return writeReports(layers, before, -1, &*plan, *quant);
+      }
+      if (remeasure) {
+        auto measured = std::make_shared<qopt::quant::CalibrationStats>();
+        if (failed(qopt::calibrate(*module, calibrationOptions(), *measured)))
+          return failure();
+        stats = measured;
+      }
+      if (runSequential) {
+        auto measured = std::make_shared<qopt::quant::CalibrationStats>();
+        if (failed(qopt::calibrateSequentially(*module, calibrationOptions(),
+                                               qopt::quantizeWeightsOptions(*quant), *stats,
+                                               *measured)))
+          return failure();
+        stats = measured;
+      }
+      qopt::buildQuantizationPipeline(pm, *quant, &layers, stats,
+                                      qopt::QuantizationPhases::Quantize);
+      if (failed(pm.run(*module)))
+        return failure();
+      pm.clear();
+      printQuantizationSummary(layers, before, constantBytes(*module), summary);
+      if (failed(writeReports(layers, before, constantBytes(*module), plan ? &*plan : nullptr,
+                              *quant)))
         return failure();
     }
     // The weights go to a partial file that becomes model.weights only once the library links,
@@ -665,7 +836,8 @@ int main(int argc, char **argv) {
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
-  cl::HideUnrelatedOptions({&category, &quantCategory, &cl::getGeneralCategory()});
+  cl::HideUnrelatedOptions(
+      {&category, &quantCategory, &precisionCategory, &cl::getGeneralCategory()});
   cl::ParseCommandLineOptions(argc, argv, "qopt: quantizing compiler for ONNX transformer models\n");
 
   qopt::onnx_importer::ImportOptions importOptions;
@@ -725,8 +897,8 @@ int main(int argc, char **argv) {
           : compileBuffer(std::move(buffer), os, importOptions, modelDir, stage, quant);
   if (failed(status))
     return 1;
-  if (stage == Stage::Library)
-    return 0; // The emitter wrote the library, its weights and header.
+  if (stage == Stage::Library || dryRun)
+    return 0; // The emitter wrote the library, its weights and header (a dry run writes none).
   auto output = openOutputFile(outputFile, &errorMessage);
   if (!output) {
     llvm::errs() << "qopt-compile: error: -o " << outputFile << ": " << errorMessage << "\n";

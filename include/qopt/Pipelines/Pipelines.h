@@ -116,6 +116,22 @@ struct QuantizationPipelineOptions
                            llvm::cl::init(0.0)};
   Option<bool> awqClip{*this, "awq-clip", llvm::cl::desc("AWQ clipping search"),
                        llvm::cl::init(true)};
+  Option<std::string> candidates{
+      *this, "candidates",
+      llvm::cl::desc("Mixed precision: the schemes each layer may take (or a preset)"),
+      llvm::cl::init("default")};
+  Option<double> targetBits{*this, "target-bits",
+                            llvm::cl::desc("Mixed precision: average bits per weight"),
+                            llvm::cl::init(0.0)};
+  Option<int64_t> targetSize{*this, "target-size",
+                             llvm::cl::desc("Mixed precision: bytes of the model's constants"),
+                             llvm::cl::init(0)};
+  Option<double> maxLoss{*this, "max-loss",
+                         llvm::cl::desc("Mixed precision: largest estimated loss increase"),
+                         llvm::cl::init(-1.0)};
+  Option<double> targetLatency{*this, "target-latency",
+                               llvm::cl::desc("Mixed precision: milliseconds per decoded token"),
+                               llvm::cl::init(0.0)};
   Option<bool> foldOnly{*this, "fold-only",
                         llvm::cl::desc("Stop before rounding: the weights stay f32, with the "
                                        "algorithm's scales folded in (to check that folding keeps "
@@ -123,16 +139,23 @@ struct QuantizationPipelineOptions
                         llvm::cl::init(false)};
 };
 
-/// The two halves of the quantization stage; sequential calibration runs between them.
-enum class QuantizationPhases { All, Prepare, Quantize };
+/// The parts of the quantization stage: the driver measures sensitivities after Select and runs
+/// sequential calibration between Prepare and Quantize.
+enum class QuantizationPhases { All, Select, Prepare, Quantize };
 
-/// Select precision, then for awq the activation-aware scales and clipping (Prepare), then
-/// quantize with rtn or gptq (Quantize). `stats`, when given, are the calibration statistics
-/// (else the `calibration` file); `report`, when given, receives one entry per quantized layer.
+/// Whether the options ask for mixed precision under a budget.
+bool hasPrecisionBudget(const QuantizationPipelineOptions &options);
+
+/// Select precision (Select); with a budget, allocate each layer's scheme from the candidates
+/// (which needs the layers' sensitivities), then for awq the activation-aware scales and clipping
+/// (Prepare); then quantize with rtn or gptq (Quantize). `stats`, when given, are the calibration
+/// statistics (else the `calibration` file); `report`, when given, receives one entry per
+/// quantized layer, and `plan` what the allocation decided.
 void buildQuantizationPipeline(mlir::OpPassManager &pm, const QuantizationPipelineOptions &options,
                                std::vector<QOpt::LayerQuantReport> *report = nullptr,
                                std::shared_ptr<quant::CalibrationStats> stats = nullptr,
-                               QuantizationPhases phases = QuantizationPhases::All);
+                               QuantizationPhases phases = QuantizationPhases::All,
+                               QOpt::PrecisionPlanReport *plan = nullptr);
 
 /// The options of the pipeline's qopt-quantize-weights.
 QOpt::QuantizeWeightsPassOptions quantizeWeightsOptions(const QuantizationPipelineOptions &options);

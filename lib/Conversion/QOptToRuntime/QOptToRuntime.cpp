@@ -508,6 +508,9 @@ void ConvertQOptToRuntimePass::runOnOperation() {
   }
 
   std::vector<char> weights(kWeightsHeader, 0);
+  // Constants tagged `qopt.weight_slot` have their offset in the weights file recorded on the
+  // module, for tools that rewrite a weight in place (sensitivity measurement).
+  SmallVector<NamedAttribute> slotOffsets;
   for (Operation &op : main.getBody().front()) {
     Location opLoc = op.getLoc();
     if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
@@ -519,6 +522,8 @@ void ConvertQOptToRuntimePass::runOnOperation() {
       }
       weights.resize((weights.size() + kWeightsAlign - 1) / kWeightsAlign * kWeightsAlign, 0);
       int64_t offset = weights.size();
+      if (auto slot = op.getAttrOfType<StringAttr>("qopt.weight_slot"))
+        slotOffsets.emplace_back(slot, mb.getI64IntegerAttr(offset));
       if (failed(appendConstantBytes(attr, weights))) {
         op.emitOpError() << "has data that cannot be read";
         return signalPassFailure();
@@ -608,6 +613,8 @@ void ConvertQOptToRuntimePass::runOnOperation() {
   std::memcpy(weights.data(), "QOPTWGT1", 8);
   std::memcpy(weights.data() + 8, &id, 8);
   numWeightBytes = weights.size();
+  if (!slotOffsets.empty())
+    module->setAttr("qopt.weight_slots", DictionaryAttr::get(module.getContext(), slotOffsets));
   main.erase();
 
   if (!weightsFile.empty()) {

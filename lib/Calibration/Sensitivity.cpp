@@ -1,0 +1,313 @@
+//===- Sensitivity.cpp - how much each layer's quantization costs the model ===//
+#include "qopt/Calibration/Sensitivity.h"
+
+#include "qopt/Calibration/ModelRunner.h"
+#include "qopt/Quant/PrecisionCandidates.h"
+
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "dialects/QOpt/Transforms/CalibrationInput.h"
+#include "dialects/QOpt/Transforms/WeightLayers.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cblas.h>
+#include <chrono>
+#include <cmath>
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace mlir;
+using namespace qopt;
+using namespace qopt::QOpt;
+
+namespace {
+/// Output channels the output error is estimated from: more are sampled evenly, which keeps
+/// the cost of a layer of a large model near that of a small one (rows quantize independently).
+constexpr int64_t kSampledRows = 256;
+
+struct Decided {
+  WeightLayer layer;
+  std::string name;
+  std::vector<float> weight; // [n, k]
+  const quant::ActivationStats *input = nullptr;
+  std::vector<int64_t> rows; // the sampled output channels
+};
+
+/// The weights `candidate` makes of `rows` x k weights `w`, as the compiler would quantize them.
+std::vector<float> quantizeRows(const float *w, int64_t rows, int64_t k,
+                                const quant::PrecisionCandidate &candidate,
+                                const quant::ActivationStats &input,
+                                const SensitivityOptions &options) {
+  if (candidate.keepFloat)
+    return std::vector<float>(w, w + rows * k);
+  if (!options.gptq)
+    return quant::roundTripWeight(w, rows, k, candidate.scheme);
+  quant::GPTQResult result =
+      quant::gptqQuantize(w, rows, k, input.gram.data(), candidate.scheme, options.gptqOptions);
+  return quant::dequantizeWeight(result.weight, candidate.scheme);
+}
+
+/// tr(E H E^T) / tokens over the sampled rows, scaled to all n: the summed squared error of the
+/// layer's outputs per token.
+double outputError(const Decided &d, const std::vector<float> &sampled,
+                   const std::vector<float> &quantized) {
+  int64_t m = static_cast<int64_t>(d.rows.size()), k = d.layer.k;
+  std::vector<double> e(m * k), eh(m * k);
+  for (int64_t i = 0; i < m * k; ++i)
+    e[i] = double(sampled[i]) - double(quantized[i]);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, k, 1.0, e.data(), k,
+              d.input->gram.data(), k, 0.0, eh.data(), k);
+  double sum = 0.0;
+  for (int64_t i = 0; i < m * k; ++i)
+    sum += e[i] * eh[i];
+  return sum / double(std::max<int64_t>(1, d.input->rows)) * double(d.layer.n) / double(m);
+}
+
+/// Log-probabilities of every row of `logits` ([rows, vocabulary]).
+void logSoftmax(const float *logits, int64_t rows, int64_t vocabulary, float *out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = logits + r * vocabulary;
+    float top = x[0];
+    for (int64_t v = 1; v < vocabulary; ++v)
+      top = std::max(top, x[v]);
+    double sum = 0.0;
+    for (int64_t v = 0; v < vocabulary; ++v)
+      sum += std::exp(double(x[v]) - top);
+    float logSum = top + static_cast<float>(std::log(sum));
+    for (int64_t v = 0; v < vocabulary; ++v)
+      out[r * vocabulary + v] = x[v] - logSum;
+  }
+}
+
+/// Measures KL(f32 model || model with one weight replaced) on calibration windows, rewriting
+/// the weight in the loaded model's weights file in place.
+class KLProbe {
+public:
+  LogicalResult init(ModuleOp module, const std::vector<Decided> &layers,
+                     const SensitivityOptions &options) {
+    CalibrationOptions run = options.calibration;
+    run.samples = std::min(run.samples, options.windows);
+    FailureOr<CalibrationWindows> windows = readCalibrationWindows(module, run);
+    if (failed(windows))
+      return failure();
+    data = std::move(*windows);
+    OwningOpRef<ModuleOp> probe = module.clone();
+    // The clone's layers, in the same walk order, get their weight constants tagged.
+    std::vector<Operation *> weights;
+    probe->walk([&](Operation *op) {
+      if (auto layer = matchWeightLayer(op);
+          layer && op->hasAttr("qopt.scheme") && !op->hasAttr("qopt.pinned"))
+        weights.push_back(layer->weight);
+    });
+    if (weights.size() != layers.size())
+      return module.emitError() << "sensitivity: the model's copy has other layers";
+    for (size_t i = 0; i < weights.size(); ++i)
+      weights[i]->setAttr("qopt.weight_slot", StringAttr::get(module.getContext(), std::to_string(i)));
+    FailureOr<std::unique_ptr<CompiledModel>> built = CompiledModel::build(*probe, run, module);
+    if (failed(built))
+      return failure();
+    compiled = std::move(*built);
+    auto slots = (*probe)->getAttrOfType<DictionaryAttr>("qopt.weight_slots");
+    for (size_t i = 0; i < layers.size(); ++i) {
+      auto offset = slots ? slots.getAs<IntegerAttr>(std::to_string(i)) : IntegerAttr();
+      if (!offset)
+        return module.emitError() << "sensitivity: the weight of layer '" << layers[i].name
+                                  << "' has no place in the compiled model's weights file";
+      offsets.push_back(offset.getInt());
+    }
+    file = ::open(compiled->weightsPath().c_str(), O_RDWR | O_CLOEXEC);
+    if (file < 0)
+      return module.emitError() << "sensitivity: cannot open the compiled model's weights";
+    // The reference: the f32 model's log-probabilities on every window.
+    outputs.resize(1);
+    for (size_t w = 0; w < data.windows.size(); ++w) {
+      const float *logits;
+      if (failed(runWindow(module, w, logits)))
+        return failure();
+      reference.resize((w + 1) * tokens * vocabulary);
+      logSoftmax(logits, tokens, vocabulary, reference.data() + w * tokens * vocabulary);
+    }
+    return success();
+  }
+  ~KLProbe() {
+    if (file >= 0)
+      ::close(file);
+  }
+
+  /// Mean KL per token with layer `i`'s weight replaced by `rows` ([n, k]).
+  FailureOr<double> divergence(ModuleOp module, const Decided &d, size_t i,
+                               const std::vector<float> &rows) {
+    if (failed(write(module, d, i, rows)))
+      return failure();
+    std::vector<float> logp(tokens * vocabulary);
+    double kl = 0.0;
+    for (size_t w = 0; w < data.windows.size(); ++w) {
+      const float *logits;
+      if (failed(runWindow(module, w, logits)))
+        return failure();
+      logSoftmax(logits, tokens, vocabulary, logp.data());
+      const float *ref = reference.data() + w * tokens * vocabulary;
+      for (int64_t t = 0; t < tokens * vocabulary; ++t)
+        kl += std::exp(double(ref[t])) * (double(ref[t]) - double(logp[t]));
+    }
+    if (failed(write(module, d, i, d.weight)))
+      return failure();
+    return std::max(0.0, kl / double(tokens * data.windows.size()));
+  }
+
+private:
+  CalibrationWindows data;
+  std::unique_ptr<CompiledModel> compiled;
+  std::vector<int64_t> offsets;
+  std::vector<qopt_tensor> outputs;
+  std::vector<float> reference;
+  int64_t tokens = 0, vocabulary = 0;
+  int file = -1;
+
+  LogicalResult runWindow(ModuleOp module, size_t w, const float *&logits) {
+    std::string error;
+    outputs.assign(outputs.size(), qopt_tensor{});
+    if (!compiled->run(data, w, outputs, error))
+      return module.emitError() << "sensitivity: window " << w << ": the model failed: " << error;
+    const qopt_tensor &out = outputs[0];
+    if (out.dtype != QOPT_FLOAT32 || out.rank < 2)
+      return module.emitError() << "sensitivity (measured): the model's first output must be f32 "
+                                   "logits [..., tokens, vocabulary]";
+    int64_t v = out.dims[out.rank - 1], rows = 1;
+    for (int r = 0; r + 1 < out.rank; ++r)
+      rows *= out.dims[r];
+    if ((tokens && (rows != tokens || v != vocabulary)) || v < 2)
+      return module.emitError() << "sensitivity (measured): the logits change shape between windows";
+    tokens = rows;
+    vocabulary = v;
+    logits = static_cast<const float *>(out.data);
+    return success();
+  }
+
+  /// Stores [n, k] rows as the constant holds them ([n, k], or [k, n]).
+  LogicalResult write(ModuleOp module, const Decided &d, size_t i, const std::vector<float> &rows) {
+    int64_t n = d.layer.n, k = d.layer.k;
+    std::vector<float> stored(n * k);
+    if (d.layer.rowsAreOutputs)
+      stored = rows;
+    else
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t c = 0; c < k; ++c)
+          stored[c * n + r] = rows[r * k + c];
+    size_t bytes = stored.size() * sizeof(float);
+    if (::pwrite(file, stored.data(), bytes, offsets[i]) != static_cast<ssize_t>(bytes))
+      return module.emitError() << "sensitivity: cannot rewrite a weight of the compiled model";
+    return success();
+  }
+};
+} // namespace
+
+std::optional<SensitivityMethod> qopt::parseSensitivityMethod(llvm::StringRef name) {
+  if (name == "hessian")
+    return SensitivityMethod::Hessian;
+  if (name == "measured")
+    return SensitivityMethod::Measured;
+  if (name == "hybrid")
+    return SensitivityMethod::Hybrid;
+  return std::nullopt;
+}
+
+LogicalResult qopt::attachSensitivities(ModuleOp module, const SensitivityOptions &options,
+                                        const quant::CalibrationStats &stats) {
+  std::vector<Decided> layers;
+  auto &mutableStats = const_cast<quant::CalibrationStats &>(stats);
+  WalkResult walk = module.walk([&](Operation *op) {
+    auto layer = matchWeightLayer(op);
+    if (!layer || !op->hasAttr("qopt.scheme") || op->hasAttr("qopt.pinned"))
+      return WalkResult::advance();
+    Decided d;
+    d.layer = *layer;
+    d.name = layerDisplayName(*layer);
+    std::optional<std::vector<float>> w = readWeightRows(*layer);
+    if (!w) {
+      op->emitOpError() << "has a weight whose data cannot be read";
+      return WalkResult::interrupt();
+    }
+    d.weight = std::move(*w);
+    FailureOr<quant::ActivationStats *> input = layerStatistics(mutableStats, *layer);
+    if (failed(input))
+      return WalkResult::interrupt();
+    d.input = *input;
+    int64_t m = std::min(layer->n, kSampledRows);
+    for (int64_t i = 0; i < m; ++i)
+      d.rows.push_back(i * layer->n / m);
+    layers.push_back(std::move(d));
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (layers.empty())
+    return success();
+
+  quant::Scheme defaults =
+      toQuantScheme(cast<SchemeAttr>(layers.front().layer.op->getAttr("qopt.scheme")));
+  std::string error;
+  auto candidates = quant::parseCandidates(options.candidates, defaults, error);
+  if (!candidates)
+    return module.emitError() << "mixed precision: " << error;
+
+  KLProbe probe;
+  bool measure = options.method != SensitivityMethod::Hessian;
+  if (measure && failed(probe.init(module, layers, options)))
+    return failure();
+  // The coarsest candidate (fewest bytes) is where a hybrid measurement sees most signal.
+  size_t coarsest = 0;
+  for (size_t c = 0; c < candidates->size(); ++c)
+    if ((*candidates)[c].bytes(1024, 1024) < (*candidates)[coarsest].bytes(1024, 1024))
+      coarsest = c;
+
+  auto start = std::chrono::steady_clock::now();
+  MLIRContext *ctx = module.getContext();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Decided &d = layers[i];
+    int64_t k = d.layer.k;
+    std::vector<float> sampled;
+    for (int64_t r : d.rows)
+      sampled.insert(sampled.end(), d.weight.begin() + r * k, d.weight.begin() + (r + 1) * k);
+    std::vector<double> errors, losses;
+    for (const quant::PrecisionCandidate &c : *candidates)
+      errors.push_back(outputError(
+          d, sampled,
+          quantizeRows(sampled.data(), int64_t(d.rows.size()), k, c, *d.input, options)));
+    losses = errors;
+    if (options.method == SensitivityMethod::Measured) {
+      for (size_t c = 0; c < candidates->size(); ++c) {
+        FailureOr<double> kl = probe.divergence(
+            module, d, i, quantizeRows(d.weight.data(), d.layer.n, k, (*candidates)[c], *d.input, options));
+        if (failed(kl))
+          return failure();
+        losses[c] = *kl;
+      }
+    } else if (options.method == SensitivityMethod::Hybrid) {
+      FailureOr<double> kl = probe.divergence(
+          module, d, i,
+          quantizeRows(d.weight.data(), d.layer.n, k, (*candidates)[coarsest], *d.input, options));
+      if (failed(kl))
+        return failure();
+      double gain = errors[coarsest] > 0.0 ? *kl / errors[coarsest] : 0.0;
+      for (double &l : losses)
+        l *= gain;
+    }
+    SmallVector<NamedAttribute> entries;
+    for (size_t c = 0; c < candidates->size(); ++c)
+      entries.emplace_back(StringAttr::get(ctx, (*candidates)[c].name),
+                           FloatAttr::get(Float64Type::get(ctx), losses[c]));
+    d.layer.op->setAttr("qopt.sensitivity", DictionaryAttr::get(ctx, entries));
+    if (options.progress) {
+      double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      llvm::errs() << "\rsensitivity: layer " << (i + 1) << "/" << layers.size() << ", "
+                   << llvm::format("%.0f", elapsed) << "s elapsed   ";
+      if (i + 1 == layers.size())
+        llvm::errs() << "\n";
+    }
+  }
+  return success();
+}
