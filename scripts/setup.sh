@@ -8,6 +8,7 @@ apt_pkgs=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev cmake ninja-build libopenblas-dev
   python3-onnx python3-numpy libonnx-testdata
+  chromium
 
 )
 # Node.js 20 with npm is usually present; take Debian's only where it is not.
