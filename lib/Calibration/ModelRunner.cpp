@@ -23,22 +23,11 @@ func::FuncOp mainFunction(ModuleOp module) {
       return f;
   return {};
 }
-} // namespace
-
-FailureOr<CalibrationWindows> qopt::readCalibrationWindows(ModuleOp module,
-                                                           const CalibrationOptions &options) {
+/// How each input of `main` is made from a window: token ids first, then what can be made from
+/// a window (mask, positions).
+LogicalResult describeFeeds(ModuleOp module, func::FuncOp main, CalibrationWindows &result) {
   using Feed = CalibrationWindows::Feed;
-  MLIRContext *ctx = module.getContext();
-  auto dataError = [&]() -> InFlightDiagnostic {
-    return emitError(FileLineColLoc::get(ctx, options.dataPath, 0, 0)) << "calibration data: ";
-  };
-  func::FuncOp main = mainFunction(module);
-  if (!main)
-    return module.emitError() << "calibration: the module has no function to run";
-  CalibrationWindows result;
   std::vector<Feed> &feeds = result.feeds;
-  std::vector<std::vector<int64_t>> &windows = result.windows;
-  // The inputs: token ids first, then what can be made from a window (mask, positions).
   for (unsigned i = 0; i < main.getNumArguments(); ++i) {
     auto type = dyn_cast<RankedTensorType>(main.getArgument(i).getType());
     auto name = main.getArgAttrOfType<StringAttr>(i, "qopt.name");
@@ -59,6 +48,38 @@ FailureOr<CalibrationWindows> qopt::readCalibrationWindows(ModuleOp module,
       return module.emitError() << "calibration cannot make a value for input '" << argName
                                 << "': only token ids, attention_mask and position_ids";
   }
+  for (unsigned i = 0; i < main.getNumArguments(); ++i)
+    result.wide.push_back(
+        cast<RankedTensorType>(main.getArgument(i).getType()).getElementType().isInteger(64));
+  return success();
+}
+} // namespace
+
+FailureOr<CalibrationWindows> qopt::oneTokenWindow(ModuleOp module) {
+  func::FuncOp main = mainFunction(module);
+  if (!main)
+    return module.emitError() << "the module has no function to run";
+  CalibrationWindows result;
+  if (failed(describeFeeds(module, main, result)))
+    return failure();
+  result.sequenceLength = 1;
+  result.windows.push_back({0});
+  return result;
+}
+
+FailureOr<CalibrationWindows> qopt::readCalibrationWindows(ModuleOp module,
+                                                           const CalibrationOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  auto dataError = [&]() -> InFlightDiagnostic {
+    return emitError(FileLineColLoc::get(ctx, options.dataPath, 0, 0)) << "calibration data: ";
+  };
+  func::FuncOp main = mainFunction(module);
+  if (!main)
+    return module.emitError() << "calibration: the module has no function to run";
+  CalibrationWindows result;
+  std::vector<std::vector<int64_t>> &windows = result.windows;
+  if (failed(describeFeeds(module, main, result)))
+    return failure();
   auto tokenType = cast<RankedTensorType>(main.getArgument(0).getType());
   int64_t staticSeq = tokenType.isDynamicDim(1) ? 0 : tokenType.getDimSize(1);
   // The vocabulary: rows of the table the token ids index.
@@ -135,9 +156,6 @@ FailureOr<CalibrationWindows> qopt::readCalibrationWindows(ModuleOp module,
         return dataError() << "token id " << id << " is outside the model's vocabulary of "
                            << vocabulary;
 
-  for (unsigned i = 0; i < main.getNumArguments(); ++i)
-    result.wide.push_back(
-        cast<RankedTensorType>(main.getArgument(i).getType()).getElementType().isInteger(64));
   result.sequenceLength = seq;
   result.vocabulary = vocabulary;
   return result;
@@ -163,6 +181,21 @@ CompiledModel::build(ModuleOp module, const CalibrationOptions &options, Operati
   m->weights = weightsPath.str().str();
   if (failed(options.buildLibrary(module, libraryPath.str().str())))
     return failure();
+  FailureOr<std::unique_ptr<CompiledModel>> loaded =
+      load(libraryPath.str().str(), m->weights, options.threads, anchor);
+  if (failed(loaded))
+    return failure();
+  // The loaded object takes over the folder.
+  (*loaded)->directory = m->directory;
+  m->directory.clear();
+  return loaded;
+}
+
+FailureOr<std::unique_ptr<CompiledModel>> CompiledModel::load(const std::string &libraryPath,
+                                                             const std::string &weightsPath,
+                                                             int threads, Operation *anchor) {
+  std::unique_ptr<CompiledModel> m(new CompiledModel());
+  m->weights = weightsPath;
   m->library = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!m->library)
     return anchor->emitError() << "calibration: cannot load the compiled model: " << dlerror();
@@ -177,10 +210,20 @@ CompiledModel::build(ModuleOp module, const CalibrationOptions &options, Operati
       reinterpret_cast<decltype(&qopt_model_destroy)>(dlsym(m->library, "qopt_model_destroy"));
   if (!create || !lastError || !m->runFn || !m->errorFn || !m->destroyFn)
     return anchor->emitError() << "calibration: the compiled model lacks the qopt ABI";
-  m->model = create(weightsPath.c_str(), options.threads);
+  m->model = create(weightsPath.c_str(), threads);
   if (!m->model)
     return anchor->emitError() << "calibration: " << lastError();
   return m;
+}
+
+bool CompiledModel::run(std::vector<qopt_tensor> &inputs, std::vector<qopt_tensor> &outputs,
+                        std::string &error) {
+  if (runFn(model, inputs.data(), static_cast<int>(inputs.size()), outputs.data(),
+            static_cast<int>(outputs.size())) != 0) {
+    error = errorFn(model);
+    return false;
+  }
+  return true;
 }
 
 bool CompiledModel::run(const CalibrationWindows &data, size_t w,

@@ -74,6 +74,8 @@ llvm::json::Object qopt::precision::planToJson(const QOpt::PrecisionPlanReport &
                                    {"chosen", llvm::json::Array{chosenX, plan.estimatedLoss}}}}};
   if (plan.latencyMs >= 0.0)
     result["latency_ms"] = plan.latencyMs;
+  if (plan.measuredLatencyMs >= 0.0)
+    result["measured_latency_ms"] = plan.measuredLatencyMs;
   return result;
 }
 

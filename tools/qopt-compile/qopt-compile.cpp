@@ -5,6 +5,7 @@
 // naming the file, node or flag, and exit code 1.
 //
 #include "qopt/Calibration/Calibrator.h"
+#include "qopt/Calibration/KernelCosts.h"
 #include "qopt/Calibration/Sensitivity.h"
 #include "qopt/Precision/PlanFiles.h"
 #include "qopt/Precision/PlanReport.h"
@@ -225,6 +226,20 @@ cl::opt<double> targetBits("target-bits",
 cl::opt<std::string> targetSize("target-size",
                                 cl::desc("Size of the weights file, e.g. 5MB, 800KiB or bytes"),
                                 cl::value_desc("size"), cl::cat(precisionCategory));
+cl::opt<double> targetLatency(
+    "target-latency",
+    cl::desc("Decode time per token on this machine, in milliseconds: kernels chosen by their "
+             "measured time, not their bits"),
+    cl::value_desc("ms"), cl::init(0.0), cl::cat(precisionCategory));
+cl::opt<std::string> costTable(
+    "cost-table",
+    cl::desc("Kernel times for --target-latency: read, extended and written back (default "
+             "$XDG_CACHE_HOME/qopt/kernel-costs.json; 'none' measures every time)"),
+    cl::value_desc("file"), cl::cat(precisionCategory));
+cl::opt<int> latencyThreads("latency-threads",
+                            cl::desc("Threads the latency is measured with (default 0: all cores, "
+                                     "as qopt-run runs)"),
+                            cl::init(0), cl::cat(precisionCategory));
 cl::opt<double> maxLoss("max-loss",
                         cl::desc("The smallest model whose estimated loss increase (nats per "
                                  "token) stays under this"),
@@ -282,9 +297,17 @@ bool parsePrecisionFlags(qopt::QuantizationPipelineOptions &o, bool calibrated) 
     return false;
   };
   int budgets = targetBits.getNumOccurrences() + targetSize.getNumOccurrences() +
-                maxLoss.getNumOccurrences();
+                maxLoss.getNumOccurrences() + targetLatency.getNumOccurrences();
   if (budgets > 1)
-    return bad("--target-bits, --target-size and --max-loss exclude each other: give one budget");
+    return bad("--target-bits, --target-size, --max-loss and --target-latency exclude each "
+               "other: give one budget");
+  if (targetLatency.getNumOccurrences() && !(targetLatency > 0.0))
+    return bad("--target-latency: expected milliseconds per token, more than 0");
+  if ((costTable.getNumOccurrences() || latencyThreads.getNumOccurrences()) &&
+      !targetLatency.getNumOccurrences())
+    return bad("--cost-table and --latency-threads apply to --target-latency");
+  if (latencyThreads < 0)
+    return bad("--latency-threads: expected a count (0: all cores)");
   if (targetBits.getNumOccurrences() && !(targetBits > 0.0 && targetBits <= 32.0))
     return bad("--target-bits: expected bits per weight in (0, 32]");
   int64_t size = 0;
@@ -301,10 +324,11 @@ bool parsePrecisionFlags(qopt::QuantizationPipelineOptions &o, bool calibrated) 
                           sensitivityWindows.getNumOccurrences() || dryRun ||
                           reportHtml.getNumOccurrences();
   if (!planFile.empty() && budgets)
-    return bad("--plan replays a plan: it excludes --target-bits, --target-size and --max-loss");
+    return bad("--plan replays a plan: it excludes the budgets (--target-bits, --target-size, "
+               "--max-loss, --target-latency)");
   if (anyPrecisionFlag && !budgets && planFile.empty())
     return bad("--candidates, --sensitivity, --dry-run and --report-html need a budget "
-               "(--target-bits, --target-size or --max-loss) or --plan");
+               "(--target-bits, --target-size, --max-loss or --target-latency) or --plan");
   if (budgets && !calibrated)
     return bad("a mixed-precision budget measures each layer's sensitivity: it needs "
                "--calibration=FILE or --load-calibration=FILE");
@@ -318,6 +342,7 @@ bool parsePrecisionFlags(qopt::QuantizationPipelineOptions &o, bool calibrated) 
   o.targetBits = targetBits;
   o.targetSize = size;
   o.maxLoss = maxLoss;
+  o.targetLatency = targetLatency;
   return true;
 }
 
@@ -336,7 +361,8 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
                       calibrationData.getNumOccurrences() || loadCalibration.getNumOccurrences() ||
                       actOrder || sequential.getNumOccurrences();
   bool mixed = targetBits.getNumOccurrences() || targetSize.getNumOccurrences() ||
-               maxLoss.getNumOccurrences() || planFile.getNumOccurrences();
+               maxLoss.getNumOccurrences() || targetLatency.getNumOccurrences() ||
+               planFile.getNumOccurrences();
   enabled = wbits.getNumOccurrences() || !layerBits.empty() || wtype != "int" || mixed;
   if (anyQuantFlag && !enabled)
     return bad("quantization flags need --wbits (or --layer-bits, or a --wtype codebook)");
@@ -668,6 +694,45 @@ qopt::SensitivityOptions sensitivityOptions(const qopt::QuantizationPipelineOpti
   return options;
 }
 
+/// The cost table's path: the flag's, or the user's cache; empty for none.
+std::string costTablePath() {
+  if (costTable == "none")
+    return "";
+  if (!costTable.empty())
+    return costTable;
+  SmallString<256> path;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    path = xdg;
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    llvm::sys::path::append(path, home, ".cache");
+  else
+    return "";
+  llvm::sys::path::append(path, "qopt", "kernel-costs.json");
+  return path.str().str();
+}
+
+qopt::LatencyOptions latencyOptions(const qopt::QuantizationPipelineOptions &quant) {
+  qopt::LatencyOptions options;
+  options.candidates = quant.candidates;
+  options.costTablePath = costTablePath();
+  options.cpu = targetCPU.name;
+  options.threads = latencyThreads;
+  options.progress = !quiet && llvm::sys::Process::StandardErrIsDisplayed();
+  bool int8 = quant.activations == "int8-dynamic";
+  // Timing libraries are compiled as the model will be: rounded to nearest (the algorithm does
+  // not change a kernel's time), then every later stage.
+  options.buildLibrary = [int8](ModuleOp m, const std::string &libraryPath) -> LogicalResult {
+    PassManager pm(m.getContext());
+    pm.addPass(qopt::QOpt::createQuantizeWeightsPass(nullptr, int8));
+    if (failed(pm.run(m)))
+      return failure();
+    if (failed(lowerModule(m, Stage::Library, siblingPath(libraryPath, "weights"))))
+      return failure();
+    return emitLibraryFiles(m, libraryPath);
+  };
+  return options;
+}
+
 /// The calibration statistics the flags ask for: measured on --calibration data (and saved with
 /// --save-calibration), or loaded with --load-calibration and checked against this model.
 std::shared_ptr<qopt::quant::CalibrationStats> calibrationStatistics(ModuleOp module,
@@ -714,6 +779,12 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     printDiagnostic(diag);
     return success();
   });
+  // What the reports need once the model is compiled.
+  std::vector<qopt::QOpt::LayerQuantReport> layers;
+  std::optional<qopt::QOpt::PrecisionPlanReport> plan;
+  int64_t before = -1, after = -1;
+  bool reportsPending = false;
+  OwningOpRef<ModuleOp> graphForTiming;
   OwningOpRef<ModuleOp> module = qopt::onnx_importer::importONNXBuffer(
       buffer->getBuffer(), inputFile, modelDir, &context, importOptions);
   if (!module)
@@ -752,8 +823,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
         if (!stats)
           return failure();
       }
-      int64_t before = constantBytes(*module);
-      std::vector<qopt::QOpt::LayerQuantReport> layers;
+      before = constantBytes(*module);
       raw_ostream &summary = outputFile == "-" ? llvm::errs() : llvm::outs();
       // Each layer's scheme: the flags' (and --layer-bits rules'), then a budget's plan or a
       // replayed one.
@@ -761,9 +831,11 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       if (failed(pm.run(*module)))
         return failure();
       pm.clear();
-      std::optional<qopt::QOpt::PrecisionPlanReport> plan;
       if (qopt::hasPrecisionBudget(*quant)) {
         if (failed(qopt::attachSensitivities(*module, sensitivityOptions(*quant), *stats)))
+          return failure();
+        if (quant->targetLatency > 0.0 &&
+            failed(qopt::attachLatencies(*module, latencyOptions(*quant))))
           return failure();
         plan.emplace();
       }
@@ -803,10 +875,13 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       if (failed(pm.run(*module)))
         return failure();
       pm.clear();
-      printQuantizationSummary(layers, before, constantBytes(*module), summary);
-      if (failed(writeReports(layers, before, constantBytes(*module), plan ? &*plan : nullptr,
-                              *quant)))
-        return failure();
+      after = constantBytes(*module);
+      printQuantizationSummary(layers, before, after, summary);
+      reportsPending = true;
+      // The compiled model's decode step is timed against a latency budget; the lowering
+      // consumes the graph, so what feeding it needs is kept.
+      if (plan && quant->targetLatency > 0.0 && stage == Stage::Library)
+        graphForTiming = module->clone();
     }
     // The weights go to a partial file that becomes model.weights only once the library links,
     // so a failed build leaves nothing beside -o.
@@ -823,10 +898,21 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     if (std::error_code ec = llvm::sys::fs::rename(partialWeights, siblingPath(outputFile, "weights")))
       return module->emitError() << "cannot write " << siblingPath(outputFile, "weights") << ": "
                                  << ec.message();
-    return success();
+    if (graphForTiming) {
+      FailureOr<double> ms = qopt::measureTokenLatency(*graphForTiming, outputFile, latencyThreads);
+      if (failed(ms))
+        return failure();
+      plan->measuredLatencyMs = *ms;
+      llvm::outs() << llvm::format("latency: the compiled model takes %.3f ms per token (target "
+                                   "%.3f ms, %+.1f%%)\n",
+                                   *ms, plan->target, 100.0 * (*ms - plan->target) / plan->target);
+    }
+  } else {
+    module->print(os);
+    os << "\n";
   }
-  module->print(os);
-  os << "\n";
+  if (reportsPending)
+    return writeReports(layers, before, after, plan ? &*plan : nullptr, *quant);
   return success();
 }
 } // namespace

@@ -51,6 +51,7 @@ struct PrecisionPlanReport {
   int64_t totalBytes = 0;        ///< all constants after quantization (estimated)
   double bitsPerWeight = 0.0;    ///< over the decided and pinned layers
   double latencyMs = -1.0;       ///< estimated, with latencies given
+  double measuredLatencyMs = -1.0; ///< the compiled model's, when it was timed
   /// Least estimated loss against size in bytes (or latency in ms for latency budgets).
   std::vector<std::pair<double, double>> curve;
 };

@@ -36,6 +36,9 @@ struct CalibrationWindows {
 mlir::FailureOr<CalibrationWindows> readCalibrationWindows(mlir::ModuleOp module,
                                                            const CalibrationOptions &options);
 
+/// One window of one token (id 0): the inputs of a decode-sized run, for timing.
+mlir::FailureOr<CalibrationWindows> oneTokenWindow(mlir::ModuleOp module);
+
 /// A module compiled by `options.buildLibrary` into a temporary folder and loaded; both go away
 /// with the object.
 class CompiledModel {
@@ -44,9 +47,16 @@ public:
   /// Compiles `module` (consumed by the lowering) and loads it. Errors go to `anchor`'s context.
   static mlir::FailureOr<std::unique_ptr<CompiledModel>>
   build(mlir::ModuleOp module, const CalibrationOptions &options, mlir::Operation *anchor);
+  /// Loads a library already built (nothing is removed afterwards).
+  static mlir::FailureOr<std::unique_ptr<CompiledModel>>
+  load(const std::string &libraryPath, const std::string &weightsPath, int threads,
+       mlir::Operation *anchor);
   /// Runs window `w`; `outputs` (one per model result) hold memory owned by the model until the
   /// next run. False with `error` set when the model fails.
   bool run(const CalibrationWindows &data, size_t w, std::vector<qopt_tensor> &outputs,
+           std::string &error);
+  /// Runs the model on `inputs` as they are.
+  bool run(std::vector<qopt_tensor> &inputs, std::vector<qopt_tensor> &outputs,
            std::string &error);
   const std::string &weightsPath() const { return weights; }
 

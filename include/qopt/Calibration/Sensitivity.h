@@ -7,7 +7,7 @@
 //  - measured: the KL divergence of the model's next-token distribution from the f32 model's,
 //    the layer's weight replaced by what the candidate makes of it (one model run per layer and
 //    candidate over a few calibration windows);
-//  - hybrid: measured once per layer, at its coarsest candidate, and carried to the others by
+//  - hybrid: measured once per layer, at its middle candidate by size, and carried to the others by
 //    the ratio of their output errors (one run per layer).
 // The results are attached to the layers as `qopt.sensitivity` (qopt-allocate-precision).
 //
