@@ -45,6 +45,22 @@ int64_t PrecisionCandidate::bytes(int64_t n, int64_t k) const {
   return total;
 }
 
+int64_t PrecisionCandidate::fileBytes(int64_t n, int64_t k, int64_t alignment) const {
+  if (keepFloat)
+    return alignBytes(n * k * 4, alignment);
+  int64_t groups = n * scheme.numGroups(k);
+  int64_t total = alignBytes(n * scheme.rowBytes(k), alignment);
+  if (scheme.doubleQuantBlock > 0)
+    total += alignBytes(groups, alignment) +
+             alignBytes(4 * ((groups + scheme.doubleQuantBlock - 1) / scheme.doubleQuantBlock),
+                        alignment);
+  else
+    total += alignBytes(groups * (scheme.scaleType == ScaleType::F32 ? 4 : 2), alignment);
+  if (!scheme.symmetric)
+    total += alignBytes(groups, alignment);
+  return total;
+}
+
 std::string qopt::quant::candidateName(const Scheme &scheme, bool keepFloat) {
   if (keepFloat)
     return "f32";

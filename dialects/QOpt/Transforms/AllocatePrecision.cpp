@@ -26,8 +26,8 @@ using namespace qopt::QOpt;
 namespace quant = qopt::quant;
 
 namespace {
-/// Bytes the weights file gives a constant beyond its data: the alignment of its start.
-constexpr int64_t kConstantPadding = 64;
+/// The weights file's header, as its first constant's aligned start leaves it.
+constexpr int64_t kWeightsFileHeader = 64;
 
 std::string fixed3(double v) {
   char buffer[64];
@@ -47,7 +47,8 @@ struct DecidedLayer {
   WeightLayer layer;
   std::string name;
   std::vector<quant::LayerOption> options; // one per candidate
-  std::vector<int64_t> bytes;
+  std::vector<int64_t> bytes;     // the data
+  std::vector<int64_t> fileBytes; // as the weights file lays them out
   std::vector<double> latency; // microseconds, empty without
 };
 
@@ -104,11 +105,14 @@ struct AllocatePrecisionPass
       decidedWeights.insert(d.layer.weight);
       decidedWeightCount += d.layer.n * d.layer.k;
     }
-    int64_t pinnedBytes = 0, pinnedWeights = 0, constants = 0, otherBytes = 0;
+    // Pinned layers' data (for bits per weight) and every constant the plan does not decide as
+    // the weights file will hold it (for sizes).
+    int64_t pinnedData = 0, pinnedWeights = 0, fixedBytes = kWeightsFileHeader;
     for (const WeightLayer &l : pinned) {
       quant::PrecisionCandidate c;
       c.scheme = toQuantScheme(cast<SchemeAttr>(l.op->getAttr("qopt.scheme")));
-      pinnedBytes += c.bytes(l.n, l.k) + 2 * kConstantPadding;
+      pinnedData += c.bytes(l.n, l.k);
+      fixedBytes += c.fileBytes(l.n, l.k);
       pinnedWeights += l.n * l.k;
       decidedWeights.insert(l.weight);
     }
@@ -116,10 +120,9 @@ struct AllocatePrecisionPass
       auto type = dyn_cast<RankedTensorType>(cst.getType());
       if (!type || !type.hasStaticShape() || decidedWeights.contains(cst))
         return;
-      ++constants;
-      otherBytes += type.getNumElements() * std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+      fixedBytes += quant::alignBytes(type.getNumElements() *
+                                      std::max<int64_t>(1, type.getElementTypeBitWidth() / 8));
     });
-    int64_t fixedBytes = otherBytes + constants * kConstantPadding + pinnedBytes;
 
     // Costs and the budget in the solver's terms.
     std::vector<std::vector<quant::LayerOption>> problem;
@@ -136,9 +139,7 @@ struct AllocatePrecisionPass
     }
     for (DecidedLayer &d : decided) {
       for (size_t c = 0; c < cands.size(); ++c)
-        d.options[c].cost = *budget == Budget::Latency
-                                ? d.latency[c]
-                                : double(d.bytes[c] + (cands[c].keepFloat ? 1 : 2) * kConstantPadding);
+        d.options[c].cost = *budget == Budget::Latency ? d.latency[c] : double(d.fileBytes[c]);
       problem.push_back(d.options);
     }
     quant::SolverOptions solverOptions;
@@ -147,13 +148,12 @@ struct AllocatePrecisionPass
     double target = 0.0;
     switch (*budget) {
     case Budget::Bits: {
-      // bits * weights / 8 bytes in all, pinned layers' included; the padding does not count
-      // towards bits per weight, so it is taken back out of every option.
+      // bits * weights / 8 bytes of data in all, pinned layers' included; alignment does not
+      // count towards bits per weight.
       target = targetBits;
       for (size_t l = 0; l < problem.size(); ++l)
         for (size_t c = 0; c < cands.size(); ++c)
           problem[l][c].cost = double(decided[l].bytes[c]);
-      int64_t pinnedData = pinnedBytes - 2 * kConstantPadding * int64_t(pinned.size());
       double allowed = targetBits * double(decidedWeightCount + pinnedWeights) / 8.0 - pinnedData;
       plan = quant::solveMinLoss(problem, std::floor(allowed), solverOptions);
       break;
@@ -174,14 +174,13 @@ struct AllocatePrecisionPass
     if (!plan.feasible) {
       InFlightDiagnostic diag = module.emitError() << "mixed precision: no plan meets "
                                                    << budgetFlag(*budget) << ": ";
-      describeInfeasible(diag, *budget, problem, fixedBytes, fixedLatencyUs,
-                         pinnedBytes - 2 * kConstantPadding * int64_t(pinned.size()),
+      describeInfeasible(diag, *budget, problem, fixedBytes, fixedLatencyUs, pinnedData,
                          decidedWeightCount + pinnedWeights, plan);
       return signalPassFailure();
     }
 
     // The plan onto the layers.
-    int64_t quantizedBytes = pinnedBytes - 2 * kConstantPadding * int64_t(pinned.size());
+    int64_t quantizedBytes = pinnedData;
     int64_t totalBytes = fixedBytes;
     double latencyUs = fixedLatencyUs;
     for (size_t l = 0; l < decided.size(); ++l) {
@@ -194,7 +193,7 @@ struct AllocatePrecisionPass
       op->removeAttr("qopt.sensitivity");
       op->removeAttr("qopt.latency");
       quantizedBytes += decided[l].bytes[plan.choice[l]];
-      totalBytes += decided[l].bytes[plan.choice[l]] + (c.keepFloat ? 1 : 2) * kConstantPadding;
+      totalBytes += decided[l].fileBytes[plan.choice[l]];
       if (!decided[l].latency.empty())
         latencyUs += decided[l].latency[plan.choice[l]];
       ++numAllocated;
@@ -246,9 +245,12 @@ struct AllocatePrecisionPass
     }
     // The curve in the budget's own currency: whole-model bytes, or milliseconds.
     double offset = *budget == Budget::Latency ? fixedLatencyUs : double(fixedBytes);
+    // Under a bits budget the solver counted data only: the alignment the chosen plan adds is
+    // added to every point alike.
+    double alignment = double(totalBytes - fixedBytes - (quantizedBytes - pinnedData));
     for (auto [cost, loss] : plan.curve) {
-      if (*budget == Budget::Bits) // the solver's costs had no padding
-        cost += 2 * kConstantPadding * double(decided.size());
+      if (*budget == Budget::Bits)
+        cost += alignment;
       double x = *budget == Budget::Latency ? (cost + offset) / 1000.0 : cost + offset;
       report->curve.emplace_back(x, loss);
     }
@@ -306,6 +308,7 @@ private:
                                    << c.name << "'";
       d.options.push_back({0.0, loss.getValueAsDouble()});
       d.bytes.push_back(c.bytes(l.n, l.k));
+      d.fileBytes.push_back(c.fileBytes(l.n, l.k));
       if (needLatency) {
         auto us = latency.getAs<FloatAttr>(c.name);
         if (!us || !(us.getValueAsDouble() >= 0.0))

@@ -25,7 +25,15 @@ struct PrecisionCandidate {
   /// Bytes of an [n, k] weight stored in this candidate (codes, scales, zero points, the
   /// second-level scales of double quantization; f32 for keepFloat).
   int64_t bytes(int64_t n, int64_t k) const;
+  /// The same constants as a weights file lays them out, each starting at a multiple of
+  /// `alignment` bytes.
+  int64_t fileBytes(int64_t n, int64_t k, int64_t alignment = 64) const;
 };
+
+/// `bytes` rounded up to a multiple of `alignment`.
+inline int64_t alignBytes(int64_t bytes, int64_t alignment = 64) {
+  return (bytes + alignment - 1) / alignment * alignment;
+}
 
 /// The scheme of a spec, with `defaults` supplying the group size, scale type and double
 /// quantization left unsaid; nothing, with `error` set, for a spec that names no valid scheme.

@@ -10,6 +10,8 @@
 // RUN: qopt-opt %s --mlir-print-debuginfo --mlir-print-local-scope --qopt-allocate-precision="candidates=int2g64,int4g128,int8g128 target-latency=0.14" | FileCheck %s --check-prefix=FAST
 // A layer a rule pins keeps its scheme and counts in the average: b and c share what a leaves.
 // RUN: qopt-opt %s --mlir-print-debuginfo --mlir-print-local-scope --qopt-select-precision="wbits=4 layer-bits=model.layers.0.a=8 mark-pinned=true" --qopt-allocate-precision="candidates=int2g64,int4g128,int8g128 target-bits=5" | FileCheck %s --check-prefix=MIXED
+// The quantization pipeline with a budget selects, allocates, then quantizes each layer its way.
+// RUN: qopt-opt %s --qopt-quantization-pipeline="wbits=4 target-bits=5 candidates=int2g64,int4g128,int8g128" | FileCheck %s --check-prefix=PIPELINE
 // RUN: not qopt-opt %s --qopt-allocate-precision="candidates=int2g64,int4g128,int8g128 target-bits=2" 2>&1 | FileCheck %s --check-prefix=SMALL
 // RUN: not qopt-opt %s --qopt-allocate-precision="candidates=int2g64,int4g128,int8g128 max-loss=0.05" 2>&1 | FileCheck %s --check-prefix=LOSSY
 // RUN: not qopt-opt %s --qopt-allocate-precision="candidates=int2g64,int4g128,int8g128 target-latency=0.1" 2>&1 | FileCheck %s --check-prefix=SLOW
@@ -42,6 +44,10 @@
 // FAST: qopt.matmul {{.*}}int8{{.*}}"model.layers.0.a"
 // FAST: qopt.matmul {{.*}}int4{{.*}}"model.layers.0.b"
 // FAST: qopt.matmul {{.*}}int4{{.*}}"model.layers.0.c"
+
+// PIPELINE: qopt.quantized_matmul {{.*}}scheme = #qopt.scheme<int8, group = 128, sym, scale = f16>} : (tensor<1x4x256xf32>, tensor<256x256xui8>, tensor<256x2xf16>)
+// PIPELINE: qopt.quantized_matmul {{.*}}scheme = #qopt.scheme<int2, group = 64, sym, scale = f16>} : (tensor<1x4x256xf32>, tensor<256x64xui8>, tensor<256x4xf16>)
+// PIPELINE: qopt.quantized_matmul {{.*}}scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<1x4x256xf32>, tensor<256x128xui8>, tensor<256x2xf16>)
 
 // SMALL: error: mixed precision: no plan meets target-bits: the smallest plan has 2.250 bits per weight, more than 2
 // LOSSY: error: mixed precision: no plan meets max-loss: the least loss any plan reaches is 0.051, more than the budget of 0.05
