@@ -205,7 +205,19 @@ private:
 };
 } // namespace
 
+const char *qopt::sensitivityMethodName(SensitivityMethod method) {
+  switch (method) {
+  case SensitivityMethod::Auto: return "auto";
+  case SensitivityMethod::Hessian: return "hessian";
+  case SensitivityMethod::Measured: return "measured";
+  case SensitivityMethod::Hybrid: return "hybrid";
+  }
+  return "";
+}
+
 std::optional<SensitivityMethod> qopt::parseSensitivityMethod(llvm::StringRef name) {
+  if (name == "auto")
+    return SensitivityMethod::Auto;
   if (name == "hessian")
     return SensitivityMethod::Hessian;
   if (name == "measured")
@@ -215,8 +227,10 @@ std::optional<SensitivityMethod> qopt::parseSensitivityMethod(llvm::StringRef na
   return std::nullopt;
 }
 
-LogicalResult qopt::attachSensitivities(ModuleOp module, const SensitivityOptions &options,
-                                        const quant::CalibrationStats &stats) {
+FailureOr<SensitivityMethod> qopt::attachSensitivities(ModuleOp module,
+                                                       const SensitivityOptions &requested,
+                                                       const quant::CalibrationStats &stats) {
+  SensitivityOptions options = requested;
   std::vector<Decided> layers;
   auto &mutableStats = const_cast<quant::CalibrationStats &>(stats);
   WalkResult walk = module.walk([&](Operation *op) {
@@ -245,7 +259,7 @@ LogicalResult qopt::attachSensitivities(ModuleOp module, const SensitivityOption
   if (walk.wasInterrupted())
     return failure();
   if (layers.empty())
-    return success();
+    return options.method;
 
   quant::Scheme defaults =
       toQuantScheme(cast<SchemeAttr>(layers.front().layer.op->getAttr("qopt.scheme")));
@@ -254,14 +268,27 @@ LogicalResult qopt::attachSensitivities(ModuleOp module, const SensitivityOption
   if (!candidates)
     return module.emitError() << "mixed precision: " << error;
 
+  if (options.method == SensitivityMethod::Auto) {
+    // Measuring every candidate takes one model run per layer and candidate; its work grows as
+    // layers x candidates x tokens x weights. Up to about 1e13 (qlm_llama: 5e12, 2 minutes on
+    // two cores) it is measured; a larger model gets the hybrid's one or two runs per layer.
+    double weights = 0.0;
+    for (const Decided &d : layers)
+      weights += double(d.layer.n) * double(d.layer.k);
+    int64_t seq = options.calibration.sequenceLength ? options.calibration.sequenceLength : 256;
+    double work = double(layers.size()) * double(candidates->size()) *
+                  double(std::min(options.windows, options.calibration.samples)) * double(seq) *
+                  weights;
+    options.method = work <= 1e13 ? SensitivityMethod::Measured : SensitivityMethod::Hybrid;
+  }
   KLProbe probe;
   bool measure = options.method != SensitivityMethod::Hessian;
   if (measure && failed(probe.init(module, layers, options)))
     return failure();
-  // A hybrid measurement probes the middle candidate by size: the KL divergence grows with the
-  // output error as a square only while errors are small, so the probe sits where plans choose
-  // (between 3 and 4 bits for the default set), not at the coarsest scheme, whose 2-bit errors
-  // leave that regime (qlm_llama, target 3.125 bits, GPTQ: see docs/design.md).
+  // A hybrid measurement probes two candidates, the coarsest and the middle one by size, and
+  // carries them to the others along a power of the output error fitted through both: the KL
+  // divergence grows as the square of small errors, faster once 2-bit errors leave that regime
+  // (qlm_llama: see docs/design.md).
   std::vector<size_t> bySize;
   for (size_t c = 0; c < candidates->size(); ++c)
     if (!(*candidates)[c].keepFloat)
@@ -270,7 +297,8 @@ LogicalResult qopt::attachSensitivities(ModuleOp module, const SensitivityOption
     int64_t x = (*candidates)[a].bytes(1024, 1024), y = (*candidates)[b].bytes(1024, 1024);
     return x != y ? x < y : a < b;
   });
-  size_t probed = bySize.empty() ? 0 : bySize[(bySize.size() - 1) / 2];
+  size_t middle = bySize.empty() ? 0 : bySize[(bySize.size() - 1) / 2];
+  size_t coarsest = bySize.empty() ? 0 : bySize.front();
   auto start = std::chrono::steady_clock::now();
   MLIRContext *ctx = module.getContext();
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -294,14 +322,28 @@ LogicalResult qopt::attachSensitivities(ModuleOp module, const SensitivityOption
         losses[c] = *kl;
       }
     } else if (options.method == SensitivityMethod::Hybrid) {
-      FailureOr<double> kl = probe.divergence(
-          module, d, i,
-          quantizeRows(d.weight.data(), d.layer.n, k, (*candidates)[probed], *d.input, options));
-      if (failed(kl))
+      auto measureAt = [&](size_t c) {
+        return probe.divergence(
+            module, d, i,
+            quantizeRows(d.weight.data(), d.layer.n, k, (*candidates)[c], *d.input, options));
+      };
+      FailureOr<double> atMiddle = measureAt(middle);
+      if (failed(atMiddle))
         return failure();
-      double gain = errors[probed] > 0.0 ? *kl / errors[probed] : 0.0;
-      for (double &l : losses)
-        l *= gain;
+      double power = 1.0;
+      if (coarsest != middle && errors[coarsest] > errors[middle] && errors[middle] > 0.0) {
+        FailureOr<double> atCoarsest = measureAt(coarsest);
+        if (failed(atCoarsest))
+          return failure();
+        if (*atCoarsest > 0.0 && *atMiddle > 0.0)
+          power = std::clamp(std::log(*atCoarsest / *atMiddle) /
+                                 std::log(errors[coarsest] / errors[middle]),
+                             0.5, 2.0);
+      }
+      for (size_t c = 0; c < losses.size(); ++c)
+        losses[c] = errors[middle] > 0.0
+                        ? *atMiddle * std::pow(errors[c] / errors[middle], power)
+                        : 0.0;
     }
     SmallVector<NamedAttribute> entries;
     for (size_t c = 0; c < candidates->size(); ++c)
@@ -317,5 +359,5 @@ LogicalResult qopt::attachSensitivities(ModuleOp module, const SensitivityOption
         llvm::errs() << "\n";
     }
   }
-  return success();
+  return options.method;
 }

@@ -251,10 +251,12 @@ cl::opt<std::string> candidatesFlag(
     cl::value_desc("list"), cl::init("default"), cl::cat(precisionCategory));
 cl::opt<std::string> sensitivityFlag(
     "sensitivity",
-    cl::desc("How each layer's loss per candidate is estimated: hybrid (default: the KL "
-             "divergence measured once per layer, carried to the other candidates by their "
-             "output errors), measured (KL for every candidate) or hessian (output error only)"),
-    cl::value_desc("hybrid|measured|hessian"), cl::init("hybrid"), cl::cat(precisionCategory));
+    cl::desc("How each layer's loss per candidate is estimated: measured (the KL divergence of "
+             "the model's output with only that layer quantized, for every candidate), hybrid "
+             "(measured at two candidates, carried to the others by their output errors), "
+             "hessian (output errors only) or auto (default: measured where that takes a few "
+             "minutes, else hybrid)"),
+    cl::value_desc("auto|measured|hybrid|hessian"), cl::init("auto"), cl::cat(precisionCategory));
 cl::opt<int64_t> sensitivityWindows("sensitivity-windows",
                                     cl::desc("Calibration windows the KL divergence is measured "
                                              "on (default 8)"),
@@ -316,7 +318,7 @@ bool parsePrecisionFlags(qopt::QuantizationPipelineOptions &o, bool calibrated) 
   if (maxLoss.getNumOccurrences() && !(maxLoss >= 0.0))
     return bad("--max-loss: expected a non-negative loss increase");
   if (!qopt::parseSensitivityMethod(sensitivityFlag))
-    return bad("--sensitivity=" + sensitivityFlag + ": expected hybrid, measured or hessian");
+    return bad("--sensitivity=" + sensitivityFlag + ": expected auto, measured, hybrid or hessian");
   if (sensitivityWindows <= 0)
     return bad("--sensitivity-windows: expected a positive count");
   bool anyPrecisionFlag = candidatesFlag.getNumOccurrences() ||
@@ -516,7 +518,8 @@ LogicalResult writeTextFile(StringRef flag, StringRef path, StringRef text) {
 LogicalResult writeReports(const std::vector<qopt::QOpt::LayerQuantReport> &layers,
                            int64_t modelBefore, int64_t modelAfter,
                            const qopt::QOpt::PrecisionPlanReport *plan,
-                           const qopt::QuantizationPipelineOptions &quant) {
+                           const qopt::QuantizationPipelineOptions &quant,
+                           StringRef sensitivity) {
   if (reportFile.empty() && reportHtml.empty())
     return success();
   llvm::json::Array array;
@@ -540,7 +543,7 @@ LogicalResult writeReports(const std::vector<qopt::QOpt::LayerQuantReport> &laye
     root["model_bytes_after"] = modelAfter;
   if (plan) {
     llvm::json::Object precision =
-        qopt::precision::planToJson(*plan, quant.algorithm, sensitivityFlag);
+        qopt::precision::planToJson(*plan, quant.algorithm, sensitivity);
     // What the compiled model's constants came to, against the plan's estimate.
     if (modelAfter >= 0)
       precision["measured_total_bytes"] = modelAfter;
@@ -784,6 +787,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
   std::optional<qopt::QOpt::PrecisionPlanReport> plan;
   int64_t before = -1, after = -1;
   bool reportsPending = false;
+  std::string sensitivityUsed;
   OwningOpRef<ModuleOp> graphForTiming;
   OwningOpRef<ModuleOp> module = qopt::onnx_importer::importONNXBuffer(
       buffer->getBuffer(), inputFile, modelDir, &context, importOptions);
@@ -832,8 +836,11 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
         return failure();
       pm.clear();
       if (qopt::hasPrecisionBudget(*quant)) {
-        if (failed(qopt::attachSensitivities(*module, sensitivityOptions(*quant), *stats)))
+        FailureOr<qopt::SensitivityMethod> method =
+            qopt::attachSensitivities(*module, sensitivityOptions(*quant), *stats);
+        if (failed(method))
           return failure();
+        sensitivityUsed = qopt::sensitivityMethodName(*method);
         if (quant->targetLatency > 0.0 &&
             failed(qopt::attachLatencies(*module, latencyOptions(*quant))))
           return failure();
@@ -853,8 +860,11 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       pm.clear();
       if (plan) {
         qopt::precision::printPlan(*plan, summary);
+        summary << "sensitivity: " << sensitivityUsed << " (" << quant->algorithm
+                << " weights, KL divergence on " << sensitivityWindows << " calibration windows"
+                << (sensitivityUsed == "hessian" ? " not used" : "") << ")\n";
         if (dryRun)
-          return writeReports(layers, before, -1, &*plan, *quant);
+          return writeReports(layers, before, -1, &*plan, *quant, sensitivityUsed);
       }
       if (remeasure) {
         auto measured = std::make_shared<qopt::quant::CalibrationStats>();
@@ -911,8 +921,15 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     module->print(os);
     os << "\n";
   }
-  if (reportsPending)
-    return writeReports(layers, before, after, plan ? &*plan : nullptr, *quant);
+  if (reportsPending &&
+      failed(writeReports(layers, before, after, plan ? &*plan : nullptr, *quant, sensitivityUsed))) {
+    // A failed run leaves nothing behind: the library written above goes too.
+    if (stage == Stage::Library)
+      for (const std::string &path : {outputFile.getValue(), siblingPath(outputFile, "h"),
+                                      siblingPath(outputFile, "weights")})
+        llvm::sys::fs::remove(path);
+    return failure();
+  }
   return success();
 }
 } // namespace

@@ -9,6 +9,7 @@
 //    candidate over a few calibration windows);
 //  - hybrid: measured once per layer, at its middle candidate by size, and carried to the others by
 //    the ratio of their output errors (one run per layer).
+//  - auto: measured where that costs a few minutes (small models), hybrid beyond.
 // The results are attached to the layers as `qopt.sensitivity` (qopt-allocate-precision).
 //
 #ifndef QOPT_CALIBRATION_SENSITIVITY_H
@@ -24,11 +25,12 @@
 
 namespace qopt {
 
-enum class SensitivityMethod { Hessian, Measured, Hybrid };
+enum class SensitivityMethod { Auto, Hessian, Measured, Hybrid };
 std::optional<SensitivityMethod> parseSensitivityMethod(llvm::StringRef name);
+const char *sensitivityMethodName(SensitivityMethod method);
 
 struct SensitivityOptions {
-  SensitivityMethod method = SensitivityMethod::Hessian;
+  SensitivityMethod method = SensitivityMethod::Auto;
   /// Candidate list or presets (qopt/Quant/PrecisionCandidates.h).
   std::string candidates = "default";
   /// How a candidate's weights are made: rtn, or gptq with `gptq`'s options.
@@ -41,9 +43,11 @@ struct SensitivityOptions {
   bool progress = false;
 };
 
-/// Attaches `qopt.sensitivity` to every layer that carries a `qopt.scheme` and is not pinned.
-mlir::LogicalResult attachSensitivities(mlir::ModuleOp module, const SensitivityOptions &options,
-                                        const quant::CalibrationStats &stats);
+/// Attaches `qopt.sensitivity` to every layer that carries a `qopt.scheme` and is not pinned;
+/// returns the method used (what `auto` chose).
+mlir::FailureOr<SensitivityMethod> attachSensitivities(mlir::ModuleOp module,
+                                                       const SensitivityOptions &options,
+                                                       const quant::CalibrationStats &stats);
 
 } // namespace qopt
 
