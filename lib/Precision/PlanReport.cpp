@@ -73,6 +73,8 @@ using Point = std::pair<double, double>;
 struct Plan {
   std::string model, sensitivity, algorithm;
   OptNum bytesBefore, estimatedLoss, totalBytes, bitsPerWeight, latencyMs;
+  // What the compiled model measured, where it was compiled and timed.
+  OptNum measuredBytes, measuredLatencyMs;
   Budget budget;
   std::vector<std::string> candidates;
   std::vector<Layer> layers;
@@ -155,6 +157,8 @@ Plan readPlan(const json::Object &report, const json::Object &p) {
     plan.totalBytes = number(report, "model_bytes_after");
   plan.bitsPerWeight = number(p, "bits_per_weight");
   plan.latencyMs = number(p, "latency_ms");
+  plan.measuredBytes = number(p, "measured_total_bytes");
+  plan.measuredLatencyMs = number(p, "measured_latency_ms");
   plan.budget = readBudget(p.getObject("budget"));
   if (const json::Array *layers = p.getArray("layers"))
     for (const json::Value &v : *layers)
@@ -304,12 +308,17 @@ void writeSummary(raw_ostream &os, const Plan &plan) {
   std::string size = plan.totalBytes ? mb(*plan.totalBytes) : dash();
   if (plan.totalBytes && plan.bytesBefore)
     size += " (from " + mb(*plan.bytesBefore) + ")";
+  if (plan.measuredBytes)
+    size += "; compiled: " + mb(*plan.measuredBytes);
   writeFact(os, "Total size", size);
   writeFact(os, "Bits per weight", plan.bitsPerWeight ? fixed(*plan.bitsPerWeight, 2) : dash());
   writeFact(os, "Estimated loss increase",
             plan.estimatedLoss ? sig(*plan.estimatedLoss) + " nats/token" : dash());
   if (plan.latencyMs)
-    writeFact(os, "Latency", fixed(*plan.latencyMs, 3) + " ms");
+    writeFact(os, "Latency", fixed(*plan.latencyMs, 3) + " ms estimated" +
+                                 (plan.measuredLatencyMs
+                                      ? ", " + fixed(*plan.measuredLatencyMs, 3) + " ms measured"
+                                      : std::string()));
   writeFact(os, "Layers", std::to_string(plan.layers.size()));
   os << "</dl>\n";
   // A plan without layers (or with none readable) has nothing to show below.

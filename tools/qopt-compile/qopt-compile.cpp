@@ -500,6 +500,13 @@ void printQuantizationSummary(const std::vector<qopt::QOpt::LayerQuantReport> &l
                      weights ? 8.0 * after / weights : 0.0);
 }
 
+/// Paths of what a library build writes next to `-o model.so`.
+std::string siblingPath(StringRef libraryPath, StringRef extension) {
+  SmallString<256> path(libraryPath);
+  llvm::sys::path::replace_extension(path, extension);
+  return path.str().str();
+}
+
 /// Writes `text` to `path`, or a diagnostic naming `flag`.
 LogicalResult writeTextFile(StringRef flag, StringRef path, StringRef text) {
   std::string error;
@@ -544,9 +551,11 @@ LogicalResult writeReports(const std::vector<qopt::QOpt::LayerQuantReport> &laye
   if (plan) {
     llvm::json::Object precision =
         qopt::precision::planToJson(*plan, quant.algorithm, sensitivity);
-    // What the compiled model's constants came to, against the plan's estimate.
-    if (modelAfter >= 0)
-      precision["measured_total_bytes"] = modelAfter;
+    // What the weights file came to, against the plan's estimate.
+    uint64_t fileBytes = 0;
+    if (modelAfter >= 0 && StringRef(outputFile).ends_with(".so") &&
+        !llvm::sys::fs::file_size(siblingPath(outputFile, "weights"), fileBytes))
+      precision["measured_total_bytes"] = static_cast<int64_t>(fileBytes);
     root["precision"] = std::move(precision);
   }
   if (!reportHtml.empty() &&
@@ -608,12 +617,6 @@ bool parseInputShapes(qopt::onnx_importer::ImportOptions &options) {
   return true;
 }
 
-/// Paths of what a library build writes next to `-o model.so`.
-std::string siblingPath(StringRef libraryPath, StringRef extension) {
-  SmallString<256> path(libraryPath);
-  llvm::sys::path::replace_extension(path, extension);
-  return path.str().str();
-}
 
 /// The signature text the conversion stored in the module.
 std::string moduleSignature(ModuleOp module) {
