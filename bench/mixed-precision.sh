@@ -2,7 +2,8 @@
 # bench/mixed-precision.sh - mixed precision under a budget on qlm_llama: byte perplexity on
 # valid.txt (ctx 256) of each budget against the uniform scheme it competes with, calibrated on
 # train.txt (qopt-compile's defaults), and --target-latency's measured decode time against its
-# target. Prints two Markdown tables; QOPT_MIXED_QUALITY_ONLY=1 skips the latency one.
+# target. Prints two Markdown tables; QOPT_MIXED_QUALITY_ONLY=1 skips the latency one,
+# QOPT_MIXED_LATENCY_ONLY=1 the quality one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="${QOPT_BIN:-$root/build/bin}"
@@ -26,19 +27,22 @@ ppl() { "$bin/qopt-run" "$work/$1.so" --ppl "$text" --ctx 256 --threads "$thread
 read -r _ w4bytes _ < <(compile size_ref --wbits=4 --group-size=128)
 configs=(
   "uniform w3g128 gptq|--algorithm=gptq --wbits=3"
-  "mixed 3.125 bits gptq|--algorithm=gptq --target-bits=3.125"
-  "mixed 3.125 bits gptq, measured|--algorithm=gptq --target-bits=3.125 --sensitivity=measured"
+  "mixed 3.125 bits gptq (auto: measured)|--algorithm=gptq --target-bits=3.125"
+  "mixed 3.125 bits gptq, hybrid|--algorithm=gptq --target-bits=3.125 --sensitivity=hybrid"
   "mixed 3.125 bits gptq, hessian|--algorithm=gptq --target-bits=3.125 --sensitivity=hessian"
   "uniform w4g128 rtn|--wbits=4"
-  "mixed 3.5 bits rtn|--target-bits=3.5"
   "mixed 3.5 bits gptq|--algorithm=gptq --target-bits=3.5"
-  "mixed 3.5 bits awq+gptq|--algorithm=awq+gptq --target-bits=3.5"
-  "uniform w4g128 gptq|--algorithm=gptq --wbits=4"
+  "mixed 3.5 bits gptq act-order|--algorithm=gptq --act-order --target-bits=3.5"
   "mixed w4g128's size rtn|--target-size=$w4bytes"
+  "mixed w4g128's size rtn, hybrid|--target-size=$w4bytes --sensitivity=hybrid"
+  "uniform w4g128 gptq|--algorithm=gptq --wbits=4"
   "mixed w4g128's size gptq|--algorithm=gptq --target-size=$w4bytes"
+  "uniform w4g128 gptq act-order|--algorithm=gptq --act-order --wbits=4"
+  "mixed w4g128's size gptq act-order|--algorithm=gptq --act-order --target-size=$w4bytes"
 )
-echo "| configuration | flags (+ --calibration=train.txt) | bits/weight | weights bytes | compile s | ppl |"
-echo "| --- | --- | --- | --- | --- | --- |"
+[ -n "${QOPT_MIXED_LATENCY_ONLY:-}" ] && configs=()
+[ ${#configs[@]} -gt 0 ] && echo "| configuration | flags (+ --calibration=train.txt) | bits/weight | weights bytes | compile s | ppl |"
+[ ${#configs[@]} -gt 0 ] && echo "| --- | --- | --- | --- | --- | --- |"
 i=0
 for entry in "${configs[@]}"; do
   name=${entry%%|*} flags=${entry#*|}
