@@ -33,6 +33,7 @@ configs=(
   "uniform w4g128 rtn|--wbits=4"
   "mixed 3.5 bits gptq|--algorithm=gptq --target-bits=3.5"
   "mixed 3.5 bits gptq act-order|--algorithm=gptq --act-order --target-bits=3.5"
+  "mixed 3.5 bits gptq act-order, g32 too|--algorithm=gptq --act-order --target-bits=3.5 --candidates=default,int3g32,int4g32"
   "mixed w4g128's size rtn|--target-size=$w4bytes"
   "mixed w4g128's size rtn, hybrid|--target-size=$w4bytes --sensitivity=hybrid"
   "uniform w4g128 gptq|--algorithm=gptq --wbits=4"
