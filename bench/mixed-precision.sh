@@ -63,7 +63,7 @@ echo "| --- | --- | --- | --- | --- |"
 base=$("$bin/qopt-run" "$work/size_ref.so" --input input_ids="$work/tok.npy" --bench 300 --threads "$threads" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p')
 for factor in 1.1 1.5 3; do
   target=$(/usr/bin/python3 -c "print(round($base * $factor, 3))")
-  "$bin/qopt-compile" "$model" --target-latency="$target" --latency-threads="$threads" \
+  "$bin/qopt-compile" "$model" --target-latency="$target" --latency-threads="$threads" --sensitivity=hybrid \
     --calibration="$train" --quiet --report="$work/lat.json" -o "$work/lat.so" > "$work/lat.txt"
   estimate=$(sed -n 's/.*, \([0-9.]*\) ms per token$/\1/p' "$work/lat.txt" | head -1)
   measured=$(sed -n 's/^latency: the compiled model takes \([0-9.]*\) ms.*/\1/p' "$work/lat.txt")

@@ -115,10 +115,12 @@ void qopt::precision::printPlan(const QOpt::PrecisionPlanReport &plan, llvm::raw
     os << llvm::format(", %.3f ms per token", plan.latencyMs);
   os << "\n";
   double slack = plan.target - plan.achieved;
-  os << "budget: " << plan.budgetKind << " <= " << llvm::format("%.6g", plan.target) << " "
-     << budgetUnit(plan.budgetKind) << ", achieved " << llvm::format("%.6g", plan.achieved)
-     << (slack >= 0.0 ? " (met, " : " (NOT met, ") << llvm::format("%.4g", slack)
-     << " to spare)\n";
+  // Sizes are whole bytes; the other budgets are fractional.
+  const char *value = plan.budgetKind == "size" ? "%.0f" : "%.6g";
+  os << "budget: " << plan.budgetKind << " <= " << llvm::format(value, plan.target) << " "
+     << budgetUnit(plan.budgetKind) << ", achieved " << llvm::format(value, plan.achieved)
+     << (slack >= 0.0 ? " (met, " : " (NOT met, ")
+     << llvm::format(plan.budgetKind == "size" ? "%.0f" : "%.4g", slack) << " to spare)\n";
 }
 
 LogicalResult qopt::precision::applyPlanFile(ModuleOp module, llvm::StringRef path) {
