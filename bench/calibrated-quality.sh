@@ -3,15 +3,8 @@
 # data-aware algorithm x weight scheme, calibrated on 128 windows of 256 bytes of train.txt at
 # evenly spaced offsets (qopt-compile's defaults), plus static int8 activations. Prints a Markdown
 # table with the compile time (calibration and quantization included) of each.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin="${QOPT_BIN:-$root/build/bin}"
-model="$root/../shared/models/qlm_llama.onnx"
-text="$root/../shared/data/valid.txt"
-train="$root/../shared/data/train.txt"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-threads=${QOPT_BENCH_THREADS:-2}
+# shellcheck source=bench/qlm-setup.sh
+source "$(dirname "$0")/qlm-setup.sh"
 schemes=("w4g128|--wbits=4 --group-size=128" "w3g128|--wbits=3 --group-size=128"
          "w2g64|--wbits=2 --group-size=64")
 algorithms=("rtn|" "gptq|--algorithm=gptq" "gptq act-order|--algorithm=gptq --act-order"

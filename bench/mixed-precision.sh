@@ -4,15 +4,8 @@
 # train.txt (qopt-compile's defaults), and --target-latency's measured decode time against its
 # target. Prints two Markdown tables; QOPT_MIXED_QUALITY_ONLY=1 skips the latency one,
 # QOPT_MIXED_LATENCY_ONLY=1 the quality one.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin="${QOPT_BIN:-$root/build/bin}"
-model="$root/../shared/models/qlm_llama.onnx"
-text="$root/../shared/data/valid.txt"
-train="$root/../shared/data/train.txt"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-threads=${QOPT_BENCH_THREADS:-2}
+# shellcheck source=bench/qlm-setup.sh
+source "$(dirname "$0")/qlm-setup.sh"
 
 compile() { # name flags... -> prints "bits/weight weights-bytes compile-seconds"
   local name=$1; shift

@@ -1,14 +1,8 @@
 #!/usr/bin/env bash
 # bench/quality.sh - qlm_llama's byte perplexity on valid.txt (ctx 256) for each weight scheme of
 # docs/quantization.md, compiled by qopt and run by qopt-run. Prints a Markdown table.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin="$root/build/bin"
-model="$root/../shared/models/qlm_llama.onnx"
-text="$root/../shared/data/valid.txt"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-threads=${QOPT_BENCH_THREADS:-2}
+# shellcheck source=bench/qlm-setup.sh
+source "$(dirname "$0")/qlm-setup.sh"
 configs=(
   "fp32|"
   "w8g128|--wbits=8 --group-size=128"

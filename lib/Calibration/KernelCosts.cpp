@@ -125,17 +125,12 @@ struct LayerShape {
   Operation *op;
   int64_t n, k;
 };
-} // namespace
 
-FailureOr<double> qopt::measureTokenLatency(ModuleOp module, const std::string &libraryPath,
-                                            int threads) {
+/// Median milliseconds of one-token runs of `model`, compiled from `module` (whose inputs say how
+/// to feed it).
+FailureOr<double> timeOneToken(ModuleOp module, CompiledModel &model) {
   FailureOr<CalibrationWindows> window = oneTokenWindow(module);
   if (failed(window))
-    return failure();
-  SmallString<256> weights(libraryPath);
-  llvm::sys::path::replace_extension(weights, "weights");
-  auto loaded = CompiledModel::load(libraryPath, weights.str().str(), threads, module);
-  if (failed(loaded))
     return failure();
   func::FuncOp main;
   for (auto f : module.getOps<func::FuncOp>())
@@ -143,11 +138,21 @@ FailureOr<double> qopt::measureTokenLatency(ModuleOp module, const std::string &
       main = f;
   std::vector<qopt_tensor> outputs(main ? main.getNumResults() : 1);
   std::string error;
-  FailureOr<double> seconds =
-      medianSeconds([&]() { return (*loaded)->run(*window, 0, outputs, error); });
+  FailureOr<double> seconds = medianSeconds([&]() { return model.run(*window, 0, outputs, error); });
   if (failed(seconds))
     return module.emitError() << "latency: the model failed at one token: " << error;
   return *seconds * 1000.0;
+}
+} // namespace
+
+FailureOr<double> qopt::measureTokenLatency(ModuleOp module, const std::string &libraryPath,
+                                            int threads) {
+  SmallString<256> weights(libraryPath);
+  llvm::sys::path::replace_extension(weights, "weights");
+  auto loaded = CompiledModel::load(libraryPath, weights.str().str(), threads, module);
+  if (failed(loaded))
+    return failure();
+  return timeOneToken(module, **loaded);
 }
 
 LogicalResult qopt::attachLatencies(ModuleOp module, const LatencyOptions &options) {
@@ -243,27 +248,18 @@ LogicalResult qopt::attachLatencies(ModuleOp module, const LatencyOptions &optio
   auto compiled = CompiledModel::build(*referenceModel, build, module);
   if (failed(compiled))
     return failure();
-  FailureOr<CalibrationWindows> window = oneTokenWindow(module);
-  if (failed(window))
+  FailureOr<double> referenceMs = timeOneToken(module, **compiled);
+  if (failed(referenceMs))
     return failure();
-  func::FuncOp main;
-  for (auto f : module.getOps<func::FuncOp>())
-    if (!f.isExternal())
-      main = f;
-  std::vector<qopt_tensor> outputs(main ? main.getNumResults() : 1);
-  FailureOr<double> seconds =
-      medianSeconds([&]() { return (*compiled)->run(*window, 0, outputs, error); });
-  if (failed(seconds))
-    return module.emitError() << "latency: the model failed at one token: " << error;
   double layersUs = 0.0;
   for (const LayerShape &l : layers)
     layersUs += costs[{l.n, l.k}][referenceIndex];
-  double fixedUs = *seconds * 1e6 - layersUs;
+  double fixedUs = *referenceMs * 1000.0 - layersUs;
   if (fixedUs < 0.0)
     fixedUs = 0.0; // the layers' isolated times overestimate: nothing else is left to count
   module->setAttr("qopt.fixed_latency_us", FloatAttr::get(Float64Type::get(ctx), fixedUs));
   module->setAttr("qopt.reference_latency_us",
-                  FloatAttr::get(Float64Type::get(ctx), *seconds * 1e6));
+                  FloatAttr::get(Float64Type::get(ctx), *referenceMs * 1000.0));
   for (const LayerShape &l : layers) {
     SmallVector<NamedAttribute> entries;
     const std::vector<double> &us = costs[{l.n, l.k}];

@@ -125,6 +125,36 @@ void fillCurve(const std::vector<std::vector<LayerOption>> &layers, const CostTa
       result.curve.emplace_back(cost, loss);
   }
 }
+
+/// Applies, one at a time, the single-layer change that improves the plan most while it stays
+/// within its limit: lowering the loss within a cost budget (`lowerLoss`), or the cost within a
+/// loss budget. Rounding costs up to whole units leaves such changes to the table.
+void improveGreedily(const std::vector<std::vector<LayerOption>> &layers, bool lowerLoss,
+                     double limit, SolverResult &result) {
+  for (;;) {
+    double bestGain = 0.0;
+    size_t bestLayer = 0;
+    int bestOption = -1;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const LayerOption &now = layers[l][result.choice[l]];
+      for (size_t o = 0; o < layers[l].size(); ++o) {
+        const LayerOption &other = layers[l][o];
+        double gain = lowerLoss ? now.loss - other.loss : now.cost - other.cost;
+        bool fits = lowerLoss ? result.cost + (other.cost - now.cost) <= limit
+                              : result.loss + (other.loss - now.loss) <= limit;
+        if (gain > bestGain && fits) {
+          bestGain = gain;
+          bestLayer = l;
+          bestOption = static_cast<int>(o);
+        }
+      }
+    }
+    if (bestOption < 0)
+      return;
+    result.choice[bestLayer] = bestOption;
+    totals(layers, result.choice, result.cost, result.loss);
+  }
+}
 } // namespace
 
 SolverResult qopt::quant::solveMinLoss(const std::vector<std::vector<LayerOption>> &layers,
@@ -144,28 +174,7 @@ SolverResult qopt::quant::solveMinLoss(const std::vector<std::vector<LayerOption
       table.units, static_cast<int64_t>(std::floor((budget - table.baseCost) / table.granularity)));
   result.choice = table.planAt(u);
   totals(layers, result.choice, result.cost, result.loss);
-  // Rounding costs up to whole units can leave budget unspent: spend it on the single changes
-  // that lower the loss most, while they fit.
-  for (;;) {
-    double bestGain = 0.0;
-    size_t bestLayer = 0;
-    int bestOption = -1;
-    for (size_t l = 0; l < layers.size(); ++l) {
-      const LayerOption &now = layers[l][result.choice[l]];
-      for (size_t o = 0; o < layers[l].size(); ++o) {
-        double extra = layers[l][o].cost - now.cost, gain = now.loss - layers[l][o].loss;
-        if (gain > bestGain && result.cost + extra <= budget) {
-          bestGain = gain;
-          bestLayer = l;
-          bestOption = static_cast<int>(o);
-        }
-      }
-    }
-    if (bestOption < 0)
-      break;
-    result.choice[bestLayer] = bestOption;
-    totals(layers, result.choice, result.cost, result.loss);
-  }
+  improveGreedily(layers, /*lowerLoss=*/true, budget, result);
   result.feasible = true;
   return result;
 }
@@ -188,27 +197,7 @@ SolverResult qopt::quant::solveMinCost(const std::vector<std::vector<LayerOption
   }
   result.choice = table.planAt(u);
   totals(layers, result.choice, result.cost, result.loss);
-  // Within the unit the table counted, a cheaper option may still keep the loss in budget.
-  for (;;) {
-    double bestSaving = 0.0;
-    size_t bestLayer = 0;
-    int bestOption = -1;
-    for (size_t l = 0; l < layers.size(); ++l) {
-      const LayerOption &now = layers[l][result.choice[l]];
-      for (size_t o = 0; o < layers[l].size(); ++o) {
-        double saving = now.cost - layers[l][o].cost, extra = layers[l][o].loss - now.loss;
-        if (saving > bestSaving && result.loss + extra <= maxLoss) {
-          bestSaving = saving;
-          bestLayer = l;
-          bestOption = static_cast<int>(o);
-        }
-      }
-    }
-    if (bestOption < 0)
-      break;
-    result.choice[bestLayer] = bestOption;
-    totals(layers, result.choice, result.cost, result.loss);
-  }
+  improveGreedily(layers, /*lowerLoss=*/false, maxLoss, result);
   result.feasible = true;
   return result;
 }

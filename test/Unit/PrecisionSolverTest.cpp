@@ -13,9 +13,8 @@ using namespace qopt::quant;
 namespace {
 using Problem = std::vector<std::vector<LayerOption>>;
 
-/// Every combination of options; the least loss within `budget` (ties: least cost).
-std::pair<double, double> bruteMinLoss(const Problem &p, double budget) {
-  double bestLoss = std::numeric_limits<double>::infinity(), bestCost = 0.0;
+/// Calls `visit(cost, loss)` for every combination of options.
+template <typename Visit> void forEachPlan(const Problem &p, Visit visit) {
   std::vector<size_t> pick(p.size(), 0);
   for (;;) {
     double cost = 0.0, loss = 0.0;
@@ -23,37 +22,34 @@ std::pair<double, double> bruteMinLoss(const Problem &p, double budget) {
       cost += p[l][pick[l]].cost;
       loss += p[l][pick[l]].loss;
     }
-    if (cost <= budget && (loss < bestLoss || (loss == bestLoss && cost < bestCost))) {
-      bestLoss = loss;
-      bestCost = cost;
-    }
+    visit(cost, loss);
     size_t l = 0;
     while (l < p.size() && ++pick[l] == p[l].size())
       pick[l++] = 0;
     if (l == p.size())
-      break;
+      return;
   }
+}
+
+/// The least loss within `budget` (ties: least cost).
+std::pair<double, double> bruteMinLoss(const Problem &p, double budget) {
+  double bestLoss = std::numeric_limits<double>::infinity(), bestCost = 0.0;
+  forEachPlan(p, [&](double cost, double loss) {
+    if (cost <= budget && (loss < bestLoss || (loss == bestLoss && cost < bestCost))) {
+      bestLoss = loss;
+      bestCost = cost;
+    }
+  });
   return {bestLoss, bestCost};
 }
 
 /// The least cost whose loss is within `maxLoss`.
 double bruteMinCost(const Problem &p, double maxLoss) {
   double bestCost = std::numeric_limits<double>::infinity();
-  std::vector<size_t> pick(p.size(), 0);
-  for (;;) {
-    double cost = 0.0, loss = 0.0;
-    for (size_t l = 0; l < p.size(); ++l) {
-      cost += p[l][pick[l]].cost;
-      loss += p[l][pick[l]].loss;
-    }
+  forEachPlan(p, [&](double cost, double loss) {
     if (loss <= maxLoss)
       bestCost = std::min(bestCost, cost);
-    size_t l = 0;
-    while (l < p.size() && ++pick[l] == p[l].size())
-      pick[l++] = 0;
-    if (l == p.size())
-      break;
-  }
+  });
   return bestCost;
 }
 
