@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 using namespace qopt::quant;
 
@@ -155,16 +156,27 @@ void improveGreedily(const std::vector<std::vector<LayerOption>> &layers, bool l
     totals(layers, result.choice, result.cost, result.loss);
   }
 }
+
+/// The table of `layers` and the curve it gives, or nothing (with `result.reason`) for a problem
+/// the solver cannot take.
+std::optional<CostTable> tabulate(const std::vector<std::vector<LayerOption>> &layers,
+                                  const SolverOptions &options, SolverResult &result) {
+  if (result.reason = checkInput(layers); !result.reason.empty())
+    return std::nullopt;
+  CostTable table(layers, options);
+  result.granularity = table.granularity;
+  fillCurve(layers, table, options, result);
+  return table;
+}
 } // namespace
 
 SolverResult qopt::quant::solveMinLoss(const std::vector<std::vector<LayerOption>> &layers,
                                        double budget, const SolverOptions &options) {
   SolverResult result;
-  if (result.reason = checkInput(layers); !result.reason.empty())
+  std::optional<CostTable> filled = tabulate(layers, options, result);
+  if (!filled)
     return result;
-  CostTable table(layers, options);
-  result.granularity = table.granularity;
-  fillCurve(layers, table, options, result);
+  const CostTable &table = *filled;
   if (budget < table.baseCost) {
     result.reason = "the smallest plan costs " + formatNumber(table.baseCost) +
                     ", more than the budget of " + formatNumber(budget);
@@ -182,11 +194,10 @@ SolverResult qopt::quant::solveMinLoss(const std::vector<std::vector<LayerOption
 SolverResult qopt::quant::solveMinCost(const std::vector<std::vector<LayerOption>> &layers,
                                        double maxLoss, const SolverOptions &options) {
   SolverResult result;
-  if (result.reason = checkInput(layers); !result.reason.empty())
+  std::optional<CostTable> filled = tabulate(layers, options, result);
+  if (!filled)
     return result;
-  CostTable table(layers, options);
-  result.granularity = table.granularity;
-  fillCurve(layers, table, options, result);
+  const CostTable &table = *filled;
   int64_t u = 0;
   while (u <= table.units && !(table.best[u] <= maxLoss))
     ++u;
