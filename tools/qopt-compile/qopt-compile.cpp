@@ -287,7 +287,8 @@ int64_t parseSize(StringRef text) {
       break;
     }
   double value;
-  if (text.trim().getAsDouble(value) || !(value > 0.0))
+  // Anything past an exabyte is a typo, and would not fit the byte count.
+  if (text.trim().getAsDouble(value) || !(value > 0.0) || !(value * scale < 1e18))
     return -1;
   return static_cast<int64_t>(value * scale);
 }
