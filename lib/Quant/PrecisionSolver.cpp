@@ -182,8 +182,9 @@ SolverResult qopt::quant::solveMinLoss(const std::vector<std::vector<LayerOption
                     ", more than the budget of " + formatNumber(budget);
     return result;
   }
-  int64_t u = std::min<int64_t>(
-      table.units, static_cast<int64_t>(std::floor((budget - table.baseCost) / table.granularity)));
+  // A budget past every plan's cost admits the whole table (and would overflow as units).
+  double within = std::floor((budget - table.baseCost) / table.granularity);
+  int64_t u = within >= double(table.units) ? table.units : static_cast<int64_t>(within);
   result.choice = table.planAt(u);
   totals(layers, result.choice, result.cost, result.loss);
   improveGreedily(layers, /*lowerLoss=*/true, budget, result);

@@ -154,6 +154,15 @@ TEST(PrecisionSolver, ReportsWhyNoPlanFits) {
   EXPECT_FALSE(solveMinLoss(bad, 10).feasible);
 }
 
+TEST(PrecisionSolver, UnboundedBudgetTakesEveryLayersBest) {
+  Problem p = {{{10, 1.0}, {20, 0.5}}, {{5, 2.0}, {8, 0.1}}};
+  for (double budget : {1e300, std::numeric_limits<double>::infinity()}) {
+    SolverResult r = solveMinLoss(p, budget);
+    ASSERT_TRUE(r.feasible);
+    EXPECT_DOUBLE_EQ(r.loss, 0.6);
+  }
+}
+
 TEST(PrecisionSolver, CurveFallsAsCostRises) {
   std::mt19937 rng(5);
   Problem p = randomProblem(rng, 8, 4);

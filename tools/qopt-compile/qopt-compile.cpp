@@ -304,7 +304,7 @@ bool parsePrecisionFlags(qopt::QuantizationPipelineOptions &o, bool calibrated) 
   if (budgets > 1)
     return bad("--target-bits, --target-size, --max-loss and --target-latency exclude each "
                "other: give one budget");
-  if (targetLatency.getNumOccurrences() && !(targetLatency > 0.0))
+  if (targetLatency.getNumOccurrences() && !(targetLatency > 0.0 && targetLatency < 1e9))
     return bad("--target-latency: expected milliseconds per token, more than 0");
   if ((costTable.getNumOccurrences() || latencyThreads.getNumOccurrences()) &&
       !targetLatency.getNumOccurrences())
