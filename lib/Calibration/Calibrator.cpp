@@ -63,12 +63,7 @@ LogicalResult qopt::calibrate(ModuleOp module, const CalibrationOptions &options
     if (failed(pm.run(*instrumented)))
       return failure();
   }
-  func::FuncOp imain;
-  for (auto f : instrumented->getOps<func::FuncOp>())
-    if (!f.isExternal()) {
-      imain = f;
-      break;
-    }
+  func::FuncOp imain = mainFunction(*instrumented);
   std::vector<ObservedTensor> observed;
   for (unsigned i = 0; i < imain.getNumResults(); ++i)
     if (auto layers = imain.getResultAttrOfType<ArrayAttr>(i, "qopt.calibration_layers")) {

@@ -121,21 +121,13 @@ OwningOpRef<ModuleOp> timingModule(MLIRContext *ctx, int64_t n, int64_t k, int64
   return module;
 }
 
-struct LayerShape {
-  Operation *op;
-  int64_t n, k;
-};
-
 /// Median milliseconds of one-token runs of `model`, compiled from `module` (whose inputs say how
 /// to feed it).
 FailureOr<double> timeOneToken(ModuleOp module, CompiledModel &model) {
   FailureOr<CalibrationWindows> window = oneTokenWindow(module);
   if (failed(window))
     return failure();
-  func::FuncOp main;
-  for (auto f : module.getOps<func::FuncOp>())
-    if (!f.isExternal())
-      main = f;
+  func::FuncOp main = mainFunction(module);
   std::vector<qopt_tensor> outputs(main ? main.getNumResults() : 1);
   std::string error;
   FailureOr<double> seconds = medianSeconds([&]() { return model.run(*window, 0, outputs, error); });
@@ -157,17 +149,12 @@ FailureOr<double> qopt::measureTokenLatency(ModuleOp module, const std::string &
 
 LogicalResult qopt::attachLatencies(ModuleOp module, const LatencyOptions &options) {
   MLIRContext *ctx = module.getContext();
-  std::vector<LayerShape> layers;
-  module.walk([&](Operation *op) {
-    if (auto layer = matchWeightLayer(op);
-        layer && op->hasAttr("qopt.scheme") && !op->hasAttr("qopt.pinned"))
-      layers.push_back({op, layer->n, layer->k});
-  });
+  std::vector<WeightLayer> layers = decidedLayers(module);
   if (layers.empty())
     return success();
   quant::Scheme base = toQuantScheme(cast<SchemeAttr>(layers.front().op->getAttr("qopt.scheme")));
   std::string error;
-  auto parsed = quant::parseCandidates(options.candidates, base, error);
+  auto parsed = candidatesFor(layers.front(), options.candidates, error);
   if (!parsed)
     return module.emitError() << "mixed precision: " << error;
   // The reference plan, every layer at the flags' scheme, is timed as a whole model too.
@@ -192,13 +179,12 @@ LogicalResult qopt::attachLatencies(ModuleOp module, const LatencyOptions &optio
   // Per candidate, the bytes all decided layers would take: the footprint each timing mimics.
   std::vector<int64_t> footprint(timed.size(), 0);
   for (size_t c = 0; c < timed.size(); ++c)
-    for (const LayerShape &l : layers)
+    for (const WeightLayer &l : layers)
       footprint[c] += timed[c].bytes(l.n, l.k);
   std::map<std::pair<int64_t, int64_t>, std::vector<double>> costs; // (n, k) -> us per candidate
-  size_t measured = 0, total = 0;
-  for (const LayerShape &l : layers)
+  for (const WeightLayer &l : layers)
     costs[{l.n, l.k}];
-  total = costs.size() * timed.size();
+  size_t measured = 0, total = costs.size() * timed.size();
   auto start = std::chrono::steady_clock::now();
   for (auto &[shape, us] : costs) {
     auto [n, k] = shape;
@@ -228,7 +214,7 @@ LogicalResult qopt::attachLatencies(ModuleOp module, const LatencyOptions &optio
       if (options.progress) {
         double elapsed =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        llvm::errs() << "\rlatency: kernel " << (us.size() + 0) << "/" << timed.size() << " of "
+        llvm::errs() << "\rlatency: kernel " << us.size() << "/" << timed.size() << " of "
                      << n << "x" << k << ", " << measured << " measured of " << total << ", "
                      << llvm::format("%.0f", elapsed) << "s   ";
       }
@@ -241,10 +227,6 @@ LogicalResult qopt::attachLatencies(ModuleOp module, const LatencyOptions &optio
 
   // Everything but the decided layers, from the reference plan's measured time.
   OwningOpRef<ModuleOp> referenceModel = module.clone();
-  referenceModel->walk([&](Operation *op) {
-    op->removeAttr("qopt.sensitivity");
-    op->removeAttr("qopt.pinned");
-  });
   auto compiled = CompiledModel::build(*referenceModel, build, module);
   if (failed(compiled))
     return failure();
@@ -252,15 +234,13 @@ LogicalResult qopt::attachLatencies(ModuleOp module, const LatencyOptions &optio
   if (failed(referenceMs))
     return failure();
   double layersUs = 0.0;
-  for (const LayerShape &l : layers)
+  for (const WeightLayer &l : layers)
     layersUs += costs[{l.n, l.k}][referenceIndex];
   double fixedUs = *referenceMs * 1000.0 - layersUs;
   if (fixedUs < 0.0)
     fixedUs = 0.0; // the layers' isolated times overestimate: nothing else is left to count
   module->setAttr("qopt.fixed_latency_us", FloatAttr::get(Float64Type::get(ctx), fixedUs));
-  module->setAttr("qopt.reference_latency_us",
-                  FloatAttr::get(Float64Type::get(ctx), *referenceMs * 1000.0));
-  for (const LayerShape &l : layers) {
+  for (const WeightLayer &l : layers) {
     SmallVector<NamedAttribute> entries;
     const std::vector<double> &us = costs[{l.n, l.k}];
     for (size_t c = 0; c < parsed->size(); ++c)

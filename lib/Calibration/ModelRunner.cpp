@@ -16,14 +16,14 @@
 using namespace mlir;
 using namespace qopt;
 
-namespace {
-func::FuncOp mainFunction(ModuleOp module) {
+func::FuncOp qopt::mainFunction(ModuleOp module) {
   for (auto f : module.getOps<func::FuncOp>())
     if (!f.isExternal())
       return f;
   return {};
 }
-/// How each input of `main` is made from a window: token ids first, then what can be made from
+
+namespace {/// How each input of `main` is made from a window: token ids first, then what can be made from
 /// a window (mask, positions).
 LogicalResult describeFeeds(ModuleOp module, func::FuncOp main, CalibrationWindows &result) {
   using Feed = CalibrationWindows::Feed;
@@ -38,6 +38,7 @@ LogicalResult describeFeeds(ModuleOp module, func::FuncOp main, CalibrationWindo
       return module.emitError() << "calibration feeds models whose inputs are token ids [batch, "
                                    "seq] (and attention_mask, position_ids); input '"
                                 << argName << "' is " << main.getArgument(i).getType();
+    result.wide.push_back(type.getElementType().isInteger(64));
     if (i == 0)
       feeds.push_back(Feed::Tokens);
     else if (StringRef(argName).contains("mask"))
@@ -48,9 +49,6 @@ LogicalResult describeFeeds(ModuleOp module, func::FuncOp main, CalibrationWindo
       return module.emitError() << "calibration cannot make a value for input '" << argName
                                 << "': only token ids, attention_mask and position_ids";
   }
-  for (unsigned i = 0; i < main.getNumArguments(); ++i)
-    result.wide.push_back(
-        cast<RankedTensorType>(main.getArgument(i).getType()).getElementType().isInteger(64));
   return success();
 }
 } // namespace
@@ -252,10 +250,5 @@ bool CompiledModel::run(const CalibrationWindows &data, size_t w,
       in.data = inputs32[i].data();
     }
   }
-  if (runFn(model, inputs.data(), static_cast<int>(count), outputs.data(),
-            static_cast<int>(outputs.size())) != 0) {
-    error = errorFn(model);
-    return false;
-  }
-  return true;
+  return run(inputs, outputs, error);
 }

@@ -95,17 +95,13 @@ public:
       return failure();
     data = std::move(*windows);
     OwningOpRef<ModuleOp> probe = module.clone();
-    // The clone's layers, in the same walk order, get their weight constants tagged.
-    std::vector<Operation *> weights;
-    probe->walk([&](Operation *op) {
-      if (auto layer = matchWeightLayer(op);
-          layer && op->hasAttr("qopt.scheme") && !op->hasAttr("qopt.pinned"))
-        weights.push_back(layer->weight);
-    });
-    if (weights.size() != layers.size())
+    // The clone's layers, numbered as the original's, get their weight constants tagged.
+    std::vector<WeightLayer> copies = decidedLayers(*probe);
+    if (copies.size() != layers.size())
       return module.emitError() << "sensitivity: the model's copy has other layers";
-    for (size_t i = 0; i < weights.size(); ++i)
-      weights[i]->setAttr("qopt.weight_slot", StringAttr::get(module.getContext(), std::to_string(i)));
+    for (size_t i = 0; i < copies.size(); ++i)
+      copies[i].weight->setAttr("qopt.weight_slot",
+                                StringAttr::get(module.getContext(), std::to_string(i)));
     FailureOr<std::unique_ptr<CompiledModel>> built = CompiledModel::build(*probe, run, module);
     if (failed(built))
       return failure();
@@ -203,6 +199,30 @@ private:
     return success();
   }
 };
+
+/// The hybrid's estimates: KL measured at the middle candidate and, where it is coarser, at the
+/// coarsest, carried to every candidate along the power of the output error fitted through both.
+template <typename Measure>
+LogicalResult carryMeasurements(Measure measureAt, size_t middle, size_t coarsest,
+                                const std::vector<double> &errors, std::vector<double> &losses) {
+  FailureOr<double> atMiddle = measureAt(middle);
+  if (failed(atMiddle))
+    return failure();
+  double power = 1.0;
+  if (coarsest != middle && errors[coarsest] > errors[middle] && errors[middle] > 0.0) {
+    FailureOr<double> atCoarsest = measureAt(coarsest);
+    if (failed(atCoarsest))
+      return failure();
+    if (*atCoarsest > 0.0 && *atMiddle > 0.0)
+      power = std::clamp(std::log(*atCoarsest / *atMiddle) /
+                             std::log(errors[coarsest] / errors[middle]),
+                         0.5, 2.0);
+  }
+  for (size_t c = 0; c < losses.size(); ++c)
+    losses[c] = errors[middle] > 0.0 ? *atMiddle * std::pow(errors[c] / errors[middle], power)
+                                     : 0.0;
+  return success();
+}
 } // namespace
 
 const char *qopt::sensitivityMethodName(SensitivityMethod method) {
@@ -229,42 +249,31 @@ std::optional<SensitivityMethod> qopt::parseSensitivityMethod(llvm::StringRef na
 
 FailureOr<SensitivityMethod> qopt::attachSensitivities(ModuleOp module,
                                                        const SensitivityOptions &requested,
-                                                       const quant::CalibrationStats &stats) {
+                                                       quant::CalibrationStats &stats) {
   SensitivityOptions options = requested;
   std::vector<Decided> layers;
-  auto &mutableStats = const_cast<quant::CalibrationStats &>(stats);
-  WalkResult walk = module.walk([&](Operation *op) {
-    auto layer = matchWeightLayer(op);
-    if (!layer || !op->hasAttr("qopt.scheme") || op->hasAttr("qopt.pinned"))
-      return WalkResult::advance();
+  for (const WeightLayer &layer : decidedLayers(module)) {
     Decided d;
-    d.layer = *layer;
-    d.name = layerDisplayName(*layer);
-    std::optional<std::vector<float>> w = readWeightRows(*layer);
-    if (!w) {
-      op->emitOpError() << "has a weight whose data cannot be read";
-      return WalkResult::interrupt();
-    }
+    d.layer = layer;
+    d.name = layerDisplayName(layer);
+    std::optional<std::vector<float>> w = readWeightRows(layer);
+    if (!w)
+      return layer.op->emitOpError() << "has a weight whose data cannot be read";
     d.weight = std::move(*w);
-    FailureOr<quant::ActivationStats *> input = layerStatistics(mutableStats, *layer);
+    FailureOr<quant::ActivationStats *> input = layerStatistics(stats, layer);
     if (failed(input))
-      return WalkResult::interrupt();
+      return failure();
     d.input = *input;
-    int64_t m = std::min(layer->n, kSampledRows);
+    int64_t m = std::min(layer.n, kSampledRows);
     for (int64_t i = 0; i < m; ++i)
-      d.rows.push_back(i * layer->n / m);
+      d.rows.push_back(i * layer.n / m);
     layers.push_back(std::move(d));
-    return WalkResult::advance();
-  });
-  if (walk.wasInterrupted())
-    return failure();
+  }
   if (layers.empty())
     return options.method;
 
-  quant::Scheme defaults =
-      toQuantScheme(cast<SchemeAttr>(layers.front().layer.op->getAttr("qopt.scheme")));
   std::string error;
-  auto candidates = quant::parseCandidates(options.candidates, defaults, error);
+  auto candidates = candidatesFor(layers.front().layer, options.candidates, error);
   if (!candidates)
     return module.emitError() << "mixed precision: " << error;
 
@@ -304,46 +313,34 @@ FailureOr<SensitivityMethod> qopt::attachSensitivities(ModuleOp module,
   for (size_t i = 0; i < layers.size(); ++i) {
     const Decided &d = layers[i];
     int64_t k = d.layer.k;
-    std::vector<float> sampled;
-    for (int64_t r : d.rows)
-      sampled.insert(sampled.end(), d.weight.begin() + r * k, d.weight.begin() + (r + 1) * k);
-    std::vector<double> errors, losses;
-    for (const quant::PrecisionCandidate &c : *candidates)
-      errors.push_back(outputError(
-          d, sampled,
-          quantizeRows(sampled.data(), int64_t(d.rows.size()), k, c, *d.input, options)));
-    losses = errors;
+    auto measureAt = [&](size_t c) {
+      return probe.divergence(
+          module, d, i,
+          quantizeRows(d.weight.data(), d.layer.n, k, (*candidates)[c], *d.input, options));
+    };
+    std::vector<double> losses(candidates->size());
     if (options.method == SensitivityMethod::Measured) {
       for (size_t c = 0; c < candidates->size(); ++c) {
-        FailureOr<double> kl = probe.divergence(
-            module, d, i, quantizeRows(d.weight.data(), d.layer.n, k, (*candidates)[c], *d.input, options));
+        FailureOr<double> kl = measureAt(c);
         if (failed(kl))
           return failure();
         losses[c] = *kl;
       }
-    } else if (options.method == SensitivityMethod::Hybrid) {
-      auto measureAt = [&](size_t c) {
-        return probe.divergence(
-            module, d, i,
-            quantizeRows(d.weight.data(), d.layer.n, k, (*candidates)[c], *d.input, options));
-      };
-      FailureOr<double> atMiddle = measureAt(middle);
-      if (failed(atMiddle))
+    } else {
+      // The output errors: the estimate itself (hessian), or what carries the hybrid's
+      // measurements to the other candidates.
+      std::vector<float> sampled;
+      for (int64_t r : d.rows)
+        sampled.insert(sampled.end(), d.weight.begin() + r * k, d.weight.begin() + (r + 1) * k);
+      std::vector<double> errors;
+      for (const quant::PrecisionCandidate &c : *candidates)
+        errors.push_back(outputError(
+            d, sampled,
+            quantizeRows(sampled.data(), int64_t(d.rows.size()), k, c, *d.input, options)));
+      losses = errors;
+      if (options.method == SensitivityMethod::Hybrid &&
+          failed(carryMeasurements(measureAt, middle, coarsest, errors, losses)))
         return failure();
-      double power = 1.0;
-      if (coarsest != middle && errors[coarsest] > errors[middle] && errors[middle] > 0.0) {
-        FailureOr<double> atCoarsest = measureAt(coarsest);
-        if (failed(atCoarsest))
-          return failure();
-        if (*atCoarsest > 0.0 && *atMiddle > 0.0)
-          power = std::clamp(std::log(*atCoarsest / *atMiddle) /
-                                 std::log(errors[coarsest] / errors[middle]),
-                             0.5, 2.0);
-      }
-      for (size_t c = 0; c < losses.size(); ++c)
-        losses[c] = errors[middle] > 0.0
-                        ? *atMiddle * std::pow(errors[c] / errors[middle], power)
-                        : 0.0;
     }
     SmallVector<NamedAttribute> entries;
     for (size_t c = 0; c < candidates->size(); ++c)

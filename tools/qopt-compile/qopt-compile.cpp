@@ -568,10 +568,6 @@ LogicalResult writeReports(const std::vector<qopt::QOpt::LayerQuantReport> &laye
                        llvm::formatv("{0:2}", llvm::json::Value(std::move(root))).str() + "\n");
 }
 
-/// How sensitivities are measured: the flags' method, candidates and algorithm, calibration's
-/// data and library builder.
-qopt::SensitivityOptions sensitivityOptions(const qopt::QuantizationPipelineOptions &quant);
-
 /// Prints diagnostics as `FILE[:LINE:COL]: error: message`, naming the model file.
 void printDiagnostic(Diagnostic &diag) {
   std::string where = "qopt-compile";
@@ -687,6 +683,8 @@ qopt::CalibrationOptions calibrationOptions() {
   return options;
 }
 
+/// How sensitivities are measured: the flags' method, candidates and algorithm, calibration's
+/// data and library builder.
 qopt::SensitivityOptions sensitivityOptions(const qopt::QuantizationPipelineOptions &quant) {
   qopt::SensitivityOptions options;
   options.method = *qopt::parseSensitivityMethod(sensitivityFlag);
@@ -789,8 +787,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
   // What the reports need once the model is compiled.
   std::vector<qopt::QOpt::LayerQuantReport> layers;
   std::optional<qopt::QOpt::PrecisionPlanReport> plan;
-  int64_t before = -1, after = -1;
-  bool reportsPending = false;
+  int64_t before = -1, after = -1; // after >= 0 once the model is quantized
   std::string sensitivityUsed;
   OwningOpRef<ModuleOp> graphForTiming;
   OwningOpRef<ModuleOp> module = qopt::onnx_importer::importONNXBuffer(
@@ -891,7 +888,6 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       pm.clear();
       after = constantBytes(*module);
       printQuantizationSummary(layers, before, after, summary);
-      reportsPending = true;
       // The compiled model's decode step is timed against a latency budget; the lowering
       // consumes the graph, so what feeding it needs is kept.
       if (plan && quant->targetLatency > 0.0 && stage == Stage::Library)
@@ -925,7 +921,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     module->print(os);
     os << "\n";
   }
-  if (reportsPending &&
+  if (after >= 0 &&
       failed(writeReports(layers, before, after, plan ? &*plan : nullptr, *quant, sensitivityUsed))) {
     // A failed run leaves nothing behind: the library written above goes too.
     if (stage == Stage::Library)

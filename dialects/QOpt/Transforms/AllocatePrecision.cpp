@@ -64,15 +64,11 @@ struct AllocatePrecisionPass
     if (failed(budget))
       return signalPassFailure();
 
-    std::vector<WeightLayer> all;
-    module.walk([&](Operation *op) {
-      if (auto layer = matchWeightLayer(op))
-        all.push_back(*layer);
-    });
     std::vector<WeightLayer> free, pinned;
-    for (const WeightLayer &l : all)
-      if (l.op->hasAttr("qopt.scheme"))
-        (l.op->hasAttr("qopt.pinned") ? pinned : free).push_back(l);
+    module.walk([&](Operation *op) {
+      if (auto layer = matchWeightLayer(op); layer && op->hasAttr("qopt.scheme"))
+        (isDecidedLayer(op) ? free : pinned).push_back(*layer);
+    });
     if (free.empty()) {
       module.emitError() << "mixed precision: no layer is left to decide (every layer with a "
                             "scheme is pinned by a rule)";
@@ -80,10 +76,8 @@ struct AllocatePrecisionPass
     }
 
     // Candidates take what they leave unsaid from the layers' present scheme.
-    quant::Scheme defaults =
-        toQuantScheme(cast<SchemeAttr>(free.front().op->getAttr("qopt.scheme")));
     std::string error;
-    auto parsed = quant::parseCandidates(candidates, defaults, error);
+    auto parsed = candidatesFor(free.front(), candidates, error);
     if (!parsed) {
       module.emitError() << "mixed precision: " << error;
       return signalPassFailure();

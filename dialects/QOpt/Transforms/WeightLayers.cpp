@@ -141,6 +141,26 @@ qopt::quant::Scheme qopt::QOpt::toQuantScheme(SchemeAttr attr) {
   return s;
 }
 
+bool qopt::QOpt::isDecidedLayer(Operation *op) {
+  return op->hasAttr("qopt.scheme") && !op->hasAttr("qopt.pinned");
+}
+
+std::vector<WeightLayer> qopt::QOpt::decidedLayers(Operation *root) {
+  std::vector<WeightLayer> layers;
+  root->walk([&](Operation *op) {
+    if (isDecidedLayer(op))
+      if (auto layer = matchWeightLayer(op))
+        layers.push_back(*layer);
+  });
+  return layers;
+}
+
+std::optional<std::vector<qopt::quant::PrecisionCandidate>>
+qopt::QOpt::candidatesFor(const WeightLayer &layer, const std::string &list, std::string &error) {
+  quant::Scheme defaults = toQuantScheme(cast<SchemeAttr>(layer.op->getAttr("qopt.scheme")));
+  return quant::parseCandidates(list, defaults, error);
+}
+
 SchemeAttr qopt::QOpt::toSchemeAttr(MLIRContext *ctx, const quant::Scheme &s) {
   Codebook codebook = Codebook::Int;
   switch (s.codebook) {

@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "dialects/QOpt/IR/QOptAttrs.h"
+#include "qopt/Quant/PrecisionCandidates.h"
 #include "qopt/Quant/WeightQuantizer.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Operation.h"
@@ -47,6 +48,19 @@ std::optional<std::vector<char>> constantData(mlir::Value v);
 mlir::Value resourceConstant(mlir::OpBuilder &b, mlir::Location loc, llvm::StringRef name,
                              llvm::ArrayRef<int64_t> shape, mlir::Type elementType,
                              llvm::ArrayRef<char> data, size_t alignment);
+
+/// Whether mixed precision decides the layer's scheme: it carries one that no `--layer-bits`
+/// rule pinned (`qopt.pinned`).
+bool isDecidedLayer(mlir::Operation *op);
+/// The layers mixed precision decides, in walk order (the order every mixed-precision step
+/// numbers them in).
+std::vector<WeightLayer> decidedLayers(mlir::Operation *root);
+
+/// The candidates of `list` (qopt/Quant/PrecisionCandidates.h), taking the widths, groups and
+/// scale storage they leave unsaid from `layer`'s scheme; nothing, with `error` set, for a bad
+/// list.
+std::optional<std::vector<qopt::quant::PrecisionCandidate>>
+candidatesFor(const WeightLayer &layer, const std::string &list, std::string &error);
 
 /// The weight as [N, K] floats, or nothing when its data cannot be read.
 std::optional<std::vector<float>> readWeightRows(const WeightLayer &layer);

@@ -10,6 +10,7 @@
 #include "qopt/Calibration/Calibrator.h"
 #include "qopt/Runtime/qopt_model.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/SmallString.h"
 
@@ -18,6 +19,9 @@
 #include <vector>
 
 namespace qopt {
+
+/// The function a module's library runs: its first with a body, or null.
+mlir::func::FuncOp mainFunction(mlir::ModuleOp module);
 
 /// Token windows and how each model input is made from one.
 struct CalibrationWindows {

@@ -47,7 +47,7 @@ struct SensitivityOptions {
 /// returns the method used (what `auto` chose).
 mlir::FailureOr<SensitivityMethod> attachSensitivities(mlir::ModuleOp module,
                                                        const SensitivityOptions &options,
-                                                       const quant::CalibrationStats &stats);
+                                                       quant::CalibrationStats &stats);
 
 } // namespace qopt
 
