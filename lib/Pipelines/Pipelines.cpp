@@ -19,6 +19,8 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
   pm.addPass(createCSEPass());
   // Integer groups of QDQ models run as integer ops, as ONNX Runtime runs them; then the weights
   // that arrive quantized and still feed float matmuls stay packed.
+  // A QAT export's float weights behind QuantizeLinear become the codes they round to first.
+  pm.addNestedPass<func::FuncOp>(QOpt::createFoldConstantQuantizePass());
   pm.addNestedPass<func::FuncOp>(QOpt::createFuseQDQPass());
   pm.addNestedPass<func::FuncOp>(QOpt::createFoldWeightDequantizePass());
 }

@@ -1,4 +1,4 @@
-// run_ort.js [--no-optimize] [--all-outputs] MODEL.onnx OUT.npy NAME=IN.npy... - runs ONNX Runtime (CPU,
+// run_ort.js [--no-optimize] [--config KEY=VALUE]... [--all-outputs] MODEL.onnx OUT.npy NAME=IN.npy... - runs ONNX Runtime (CPU,
 // one thread) on NumPy inputs and writes its first output as a float32/float16/int32/int64 .npy (with
 // --all-outputs, output i goes to OUT.npy with `.i` before the extension). The test oracle for
 // qopt's numerics.
@@ -44,19 +44,41 @@ function writeNpy(file, tensor) {
   fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), data]));
 }
 
+// {'session.a_b': '0'} → {session: {a_b: '0'}}, the form onnxruntime-node reads.
+function nestConfig(flat) {
+  const out = {};
+  for (const [key, value] of Object.entries(flat)) {
+    const parts = key.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = node[p] = node[p] || {};
+    node[parts[parts.length - 1]] = value;
+  }
+  return out;
+}
+
 async function main() {
   const args = process.argv.slice(2);
   // --no-optimize: run the graph as written (no fusion of QDQ patterns into integer kernels).
   const noOptimize = args[0] === '--no-optimize';
   if (noOptimize) args.shift();
+  // --config KEY=VALUE: a session configuration entry, e.g.
+  // session.qdq_matmulnbits_accuracy_level=0 (f32 arithmetic for DequantizeLinear → MatMul).
+  const config = {};
+  while (args[0] === '--config') {
+    const [key, value] = args[1].split('=');
+    config[key] = value;
+    args.splice(0, 2);
+  }
   const allOutputs = args[0] === '--all-outputs';
   if (allOutputs) args.shift();
   const [model, out, ...inputs] = args;
   if (!model || !out) throw new Error('usage: run_ort.js MODEL.onnx OUT.npy NAME=IN.npy...');
-  const session = await ort.InferenceSession.create(model, {
+  const sessionOptions = {
     intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential',
     graphOptimizationLevel: noOptimize ? 'disabled' : 'all',
-  });
+  };
+  if (Object.keys(config).length) sessionOptions.extra = nestConfig(config);
+  const session = await ort.InferenceSession.create(model, sessionOptions);
   const feeds = {};
   for (const spec of inputs) {
     const eq = spec.indexOf('=');

@@ -12,6 +12,7 @@
 #include "qopt/Quant/PrecisionCandidates.h"
 #include "qopt/Quant/ActivationRange.h"
 #include "qopt/Conversion/Passes.h"
+#include "qopt/Export/ONNXExport.h"
 #include "qopt/Importer/ONNX/ONNXImporter.h"
 #include "qopt/Target/CPU/LibraryEmitter.h"
 #include "qopt/Target/CPU/TargetCPU.h"
@@ -53,7 +54,8 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Stage { Import, Graph, Quant, Fused, Runtime, LLVM, Library };
+enum class Stage { Import, Graph, Quant, QAT, Fused, Runtime, LLVM, Library };
+enum class Emit { Library, QATONNX, ONNX };
 
 cl::OptionCategory category("qopt-compile options");
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"), cl::Required,
@@ -68,6 +70,9 @@ cl::opt<Stage> compileTo(
                           "after shape refinement, folding and pattern raising"),
                clEnumValN(Stage::Quant, "quant",
                           "after precision selection and weight quantization"),
+               clEnumValN(Stage::QAT, "qat",
+                          "the quantized layers in trainable form: fake-quant weights (and "
+                          "activations) starting from the quantized values"),
                clEnumValN(Stage::Fused, "fused",
                           "after elementwise fusion (qopt.fused_elementwise)"),
                clEnumValN(Stage::Runtime, "runtime",
@@ -76,6 +81,21 @@ cl::opt<Stage> compileTo(
                clEnumValN(Stage::Library, "library",
                           "a shared library, its weights file and C header")),
     cl::cat(category));
+cl::opt<Emit> emitFlag(
+    "emit", cl::desc("What -o receives once the model is quantized (default: library)"),
+    cl::values(clEnumValN(Emit::Library, "library", "a shared library (or the --compile-to stage)"),
+               clEnumValN(Emit::QATONNX, "qat-onnx",
+                          "ONNX for quantization-aware training: QuantizeLinear/DequantizeLinear "
+                          "(opset 21) on every quantized weight, scales as initializers"),
+               clEnumValN(Emit::ONNX, "onnx",
+                          "ONNX for ONNX Runtime: MatMulNBits where it holds the scheme, "
+                          "DequantizeLinear of the codes elsewhere")),
+    cl::init(Emit::Library), cl::cat(category));
+cl::opt<int> onnxAccuracyLevel(
+    "onnx-accuracy-level",
+    cl::desc("MatMulNBits accuracy_level of --emit=onnx (default: 4 where qopt quantizes the "
+             "layer's activations to int8, else 0)"),
+    cl::init(-1), cl::cat(category));
 cl::opt<std::string> runtimeLibrary(
     "runtime-lib", cl::desc("The kernel runtime archive to link (default: beside the tool)"),
     cl::value_desc("libqopt_runtime.a"), cl::cat(category), cl::Hidden);
@@ -888,6 +908,28 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       pm.clear();
       after = constantBytes(*module);
       printQuantizationSummary(layers, before, after, summary);
+      if (emitFlag != Emit::Library) {
+        qopt::onnx_export::ExportOptions exportOptions;
+        exportOptions.kind = emitFlag == Emit::QATONNX ? qopt::onnx_export::ExportKind::QAT
+                                                       : qopt::onnx_export::ExportKind::Deploy;
+        exportOptions.accuracyLevel = onnxAccuracyLevel;
+        if (failed(qopt::onnx_export::exportQuantizedModel(*module, buffer->getBuffer(),
+                                                           inputFile, layers, exportOptions,
+                                                           outputFile)))
+          return failure();
+        if (failed(writeReports(layers, before, after, plan ? &*plan : nullptr, *quant,
+                                sensitivityUsed))) {
+          llvm::sys::fs::remove(outputFile);
+          return failure();
+        }
+        return success();
+      }
+      if (stage == Stage::QAT) {
+        pm.addPass(qopt::QOpt::createInsertFakeQuantPass());
+        if (failed(pm.run(*module)))
+          return failure();
+        pm.clear();
+      }
       // The compiled model's decode step is timed against a latency budget; the lowering
       // consumes the graph, so what feeding it needs is kept.
       if (plan && quant->targetLatency > 0.0 && stage == Stage::Library)
@@ -969,6 +1011,33 @@ int main(int argc, char **argv) {
   Stage stage = compileTo.getNumOccurrences()
                     ? compileTo.getValue()
                     : (StringRef(outputFile).ends_with(".so") ? Stage::Library : Stage::Graph);
+  if (emitFlag != Emit::Library) {
+    const char *name = emitFlag == Emit::QATONNX ? "qat-onnx" : "onnx";
+    if (!quant) {
+      llvm::errs() << "qopt-compile: error: --emit=" << name
+                   << " exports a quantized model: give --wbits (or another quantization flag)\n";
+      return 1;
+    }
+    if (outputFile == "-" || splitInputFile || compileTo.getNumOccurrences()) {
+      llvm::errs() << "qopt-compile: error: --emit=" << name
+                   << " writes one ONNX file: give -o model.onnx and no --compile-to or "
+                      "--split-input-file\n";
+      return 1;
+    }
+    if (dryRun) {
+      llvm::errs() << "qopt-compile: error: --emit=" << name << " and --dry-run exclude each other\n";
+      return 1;
+    }
+    stage = Stage::Quant;
+  } else if (onnxAccuracyLevel.getNumOccurrences()) {
+    llvm::errs() << "qopt-compile: error: --onnx-accuracy-level applies to --emit=onnx only\n";
+    return 1;
+  }
+  if (onnxAccuracyLevel.getNumOccurrences() && (onnxAccuracyLevel < 0 || onnxAccuracyLevel > 4)) {
+    llvm::errs() << "qopt-compile: error: --onnx-accuracy-level must be 0 to 4, not "
+                 << onnxAccuracyLevel << "\n";
+    return 1;
+  }
   if (stage == Stage::Library && (outputFile == "-" || splitInputFile)) {
     llvm::errs() << "qopt-compile: error: a library needs an output file: -o model.so\n";
     return 1;
@@ -1000,7 +1069,7 @@ int main(int argc, char **argv) {
           : compileBuffer(std::move(buffer), os, importOptions, modelDir, stage, quant);
   if (failed(status))
     return 1;
-  if (stage == Stage::Library || dryRun)
+  if (stage == Stage::Library || dryRun || emitFlag != Emit::Library)
     return 0; // The emitter wrote the library, its weights and header (a dry run writes none).
   auto output = openOutputFile(outputFile, &errorMessage);
   if (!output) {

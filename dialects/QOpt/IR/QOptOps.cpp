@@ -25,8 +25,43 @@ LogicalResult FakeQuantOp::verify() {
   auto type = getInput().getType();
   if (!isa<FloatType>(type.getElementType()))
     return emitOpError() << "quantizes float tensors only";
+  if (getOutput().getType() != type)
+    return emitOpError() << "result type must be the input type " << type;
+  SchemeAttr scheme = getScheme();
+  if (getDynamic()) {
+    if (scheme.getCodebook() != Codebook::Int || !scheme.getSymmetric())
+      return emitOpError() << "dynamic (activation) fake-quant takes a symmetric int scheme";
+    if (getScales() || getZeroPoints())
+      return emitOpError() << "dynamic fake-quant computes its scales: it takes no scale operands";
+    if (type.getRank() < 1)
+      return emitOpError() << "dynamic fake-quant needs a rank of at least 1";
+    return success();
+  }
   if (type.getRank() != 2)
     return emitOpError() << "expects a 2-D [N, K] weight, not rank " << type.getRank();
+  bool asym = scheme.getCodebook() == Codebook::Int && !scheme.getSymmetric();
+  if (!getScales()) {
+    if (getZeroPoints())
+      return emitOpError() << "has zero points without scales";
+    return success();
+  }
+  auto s = cast<RankedTensorType>(getScales().getType());
+  if (!s.getElementType().isF32() || s.getRank() != 2)
+    return emitOpError() << "scales must be a 2-D f32 tensor [N, groups], not " << s;
+  if (type.hasStaticShape() && s.hasStaticShape()) {
+    int64_t groups = scheme.getNumGroups(type.getDimSize(1));
+    if (s.getDimSize(0) != type.getDimSize(0) || s.getDimSize(1) != groups)
+      return emitOpError() << "expects scales of shape [" << type.getDimSize(0) << ", " << groups
+                           << "] for the scheme's groups, not " << s;
+  }
+  if (asym != static_cast<bool>(getZeroPoints()))
+    return emitOpError() << (asym ? "needs zero points for its asymmetric scheme"
+                                  : "has zero points but its scheme has none");
+  if (getZeroPoints()) {
+    auto z = cast<RankedTensorType>(getZeroPoints().getType());
+    if (!z.getElementType().isUnsignedInteger(8) || z.getShape() != s.getShape())
+      return emitOpError() << "zero points must be ui8 of the scales' shape, not " << z;
+  }
   return success();
 }
 

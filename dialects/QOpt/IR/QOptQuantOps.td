@@ -1,19 +1,42 @@
 //===- QOptQuantOps.td - quantization ops ------------------*- tablegen -*-===//
 // clang-format off
 
-def QOpt_FakeQuantOp : QOpt_Op<"fake_quant", [Pure, SameOperandsAndResultType]> {
+def QOpt_FakeQuantOp : QOpt_Op<"fake_quant", [Pure, AttrSizedOperandSegments]> {
   let summary = "quantize-then-dequantize with a straight-through gradient (QAT)";
   let description = [{
-    Rounds a 2-D weight `[N, K]` to the grid of `scheme` (groups run along K) and returns the
-    dequantized values. For training the gradient passes straight through: d(out)/d(in) = 1.
+    Rounds `input` to the grid of `scheme` and returns the values the codes stand for, in the
+    input's type. For training the gradient passes straight through the rounding: d(out)/d(in)
+    = 1 inside the grid's range and 0 where the code saturates; a trainer that learns `scales`
+    differentiates the same expression in them (LSQ).
+
+    A weight is 2-D `[N, K]`, groups running along K. With `scales` (`tensor<N x G x f32>`, G
+    the scheme's groups along K) and, for an asymmetric scheme, `zero_points`
+    (`tensor<N x G x ui8>`), each weight of a group with scale `s` and zero point `z` becomes:
+    - int codebooks: `q = clamp(round_half_even(w / s) + z, 0, 2^bits - 1)`, out = `(q - z) * s`,
+      with `z = 2^(bits-1)` when symmetric: ONNX QuantizeLinear then DequantizeLinear;
+    - nf4, fp4, fp8: `s` times the table value nearest `w / s`;
+    - a group whose scale is 0 gives 0.
+    Without `scales` the grid of every group is chosen from the weights themselves, as
+    round-to-nearest (`qopt-quantize-weights`, algorithm rtn) chooses it.
+
+    With `dynamic` the input is an activation of any rank, quantized at run time per group of
+    the scheme along its last axis (symmetric int only): `s = max|x| / (2^(bits-1) - 1)`, `out =
+    round_half_even(x * (1 / s)) * s` (0 for an all-zero group): the int8 activations of
+    `qopt.quantized_matmul`.
 
     ```mlir
-    %q = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 32, sym, scale = f32>} : tensor<64x128xf32>
+    %q = qopt.fake_quant %w scales %s {scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
+         : (tensor<64x128xf32>, tensor<64x4xf32>) -> tensor<64x128xf32>
     ```
   }];
-  let arguments = (ins AnyRankedTensor:$input, QOpt_SchemeAttr:$scheme);
+  let arguments = (ins AnyRankedTensor:$input, Optional<AnyRankedTensor>:$scales,
+                       Optional<AnyRankedTensor>:$zero_points, QOpt_SchemeAttr:$scheme,
+                       UnitAttr:$dynamic);
   let results = (outs AnyRankedTensor:$output);
-  let assemblyFormat = "$input attr-dict `:` type($output)";
+  let assemblyFormat = [{
+    $input (`scales` $scales^)? (`zero_points` $zero_points^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
   let hasVerifier = 1;
 }
 

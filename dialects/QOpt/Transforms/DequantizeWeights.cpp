@@ -18,51 +18,6 @@ using namespace qopt::QOpt;
 namespace quant = qopt::quant;
 
 namespace {
-/// The packed weight of a quantized op read back from its constants, or nothing.
-std::optional<quant::QuantizedWeight> readPacked(SchemeAttr attr, int64_t k, Value codes,
-                                                 Value scales, Value zeros, Value scaleScales) {
-  quant::Scheme s = toQuantScheme(attr);
-  auto codeBytes = constantData(codes), scaleBytes = constantData(scales);
-  if (!codeBytes || !scaleBytes)
-    return std::nullopt;
-  quant::QuantizedWeight q;
-  q.n = cast<RankedTensorType>(codes.getType()).getDimSize(0);
-  q.k = k;
-  q.groups = s.numGroups(k);
-  q.codes.assign(codeBytes->begin(), codeBytes->end());
-  int64_t count = q.n * q.groups;
-  q.scales.resize(count);
-  Type st = cast<RankedTensorType>(scales.getType()).getElementType();
-  if (s.doubleQuantBlock > 0) {
-    auto ss = constantData(scaleScales);
-    if (!ss)
-      return std::nullopt;
-    for (int64_t i = 0; i < count; ++i) {
-      float second;
-      std::memcpy(&second, ss->data() + (i / s.doubleQuantBlock) * 4, 4);
-      q.scales[i] = (static_cast<float>(static_cast<uint8_t>((*scaleBytes)[i])) -
-                     static_cast<float>(s.scaleCodeOffset())) * second;
-    }
-  } else {
-    for (int64_t i = 0; i < count; ++i) {
-      if (st.isF32()) {
-        std::memcpy(&q.scales[i], scaleBytes->data() + i * 4, 4);
-        continue;
-      }
-      uint16_t bits;
-      std::memcpy(&bits, scaleBytes->data() + i * 2, 2);
-      q.scales[i] = st.isF16() ? quant::halfToFloat(bits) : quant::bfloatToFloat(bits);
-    }
-  }
-  if (zeros) {
-    auto z = constantData(zeros);
-    if (!z)
-      return std::nullopt;
-    q.zeroPoints.assign(z->begin(), z->end());
-  }
-  return q;
-}
-
 struct DequantizeWeightsPass
     : public qopt::QOpt::impl::DequantizeWeightsPassBase<DequantizeWeightsPass> {
   using Base::Base;
@@ -85,10 +40,7 @@ struct DequantizeWeightsPass
     auto gather = dyn_cast<QuantizedGatherOp>(op);
     SchemeAttr scheme = mm ? mm.getScheme() : gather.getScheme();
     int64_t k = mm ? mm.getInFeatures() : gather.getRowSize();
-    auto q = mm ? readPacked(scheme, k, mm.getCodes(), mm.getScales(), mm.getZeroPoints(),
-                             mm.getScaleScales())
-                : readPacked(scheme, k, gather.getCodes(), gather.getScales(),
-                             gather.getZeroPoints(), gather.getScaleScales());
+    std::optional<quant::QuantizedWeight> q = readPackedWeight(op);
     if (!q)
       return op->emitOpError() << "has packed weights that are not constants";
     std::vector<float> rows = quant::dequantizeWeight(*q, toQuantScheme(scheme));

@@ -543,4 +543,45 @@ def DequantizeWeightsPass : Pass<"qopt-dequantize-weights", "::mlir::ModuleOp"> 
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def InsertFakeQuantPass : Pass<"qopt-insert-fake-quant", "::mlir::ModuleOp"> {
+  let summary = "Turns every layer that carries a scheme into its trainable fake-quant form (QAT)";
+  let description = [{
+    The model quantization-aware training starts from. Every layer that carries a scheme gets
+    `qopt.fake_quant` on its weight, and, where its activations are quantized, on its input:
+    - `qopt.quantized_matmul` becomes `qopt.matmul` of its input by the transpose of
+      `qopt.fake_quant(latent, scales, zero_points)`, and `qopt.quantized_gather` a `qopt.gather`
+      from the fake-quant table. The latent weight holds the values the packed codes stand for
+      and the scales are the stored ones, decoded to f32: whatever algorithm chose the codes
+      (RTN, GPTQ, AWQ, mixed precision), fake-quant gives them back exactly, so training starts
+      from the post-training point.
+    - A layer whose f32 weight carries a `qopt.scheme` attribute (the graph before
+      `qopt-quantize-weights`) gets fake-quant without scales: its grid is round-to-nearest's.
+    - int8 activations: a static scale becomes `qopt.quantize` / `qopt.dequantize` (i8, zero
+      point 0) on the input; run-time scales a `dynamic` fake-quant per group of the scheme.
+    Sparse outliers stay as their own `qopt.sparse_matmul`.
+  }];
+  let statistics = [
+    Statistic<"numLayers", "num-layers", "Layers given fake-quant weights">,
+    Statistic<"numActivations", "num-activations", "Layer inputs given fake-quant">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def FoldConstantQuantizePass : Pass<"qopt-fold-constant-quantize", "::mlir::func::FuncOp"> {
+  let summary = "Folds QuantizeLinear of a constant (a QAT export's weights) into constant codes";
+  let description = [{
+    A model exported for quantization-aware training keeps its weights in float behind
+    QuantizeLinear → DequantizeLinear. This pass computes the codes of every `qopt.quantize`
+    whose operands are constants, exactly as ONNX specifies (`round_half_even(x / scale) +
+    zero_point`, saturated to the storage type; per tensor, per axis or blocked), together with
+    a Clip of those codes to narrower bounds (`qopt.max` then `qopt.min` by constant scalars),
+    so that `qopt-fold-weight-dequantize` packs the weight. The codes are the ones the trained
+    graph implies, bit for bit.
+  }];
+  let statistics = [
+    Statistic<"numFolded", "num-folded", "Constant quantizations folded into codes">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // QOPT_TRANSFORMS_PASSES_TD

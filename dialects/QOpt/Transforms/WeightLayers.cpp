@@ -2,11 +2,13 @@
 #include "dialects/QOpt/Transforms/WeightLayers.h"
 
 #include "dialects/QOpt/IR/QOptOps.h"
+#include "qopt/Quant/Codebooks.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 using namespace mlir;
 using namespace qopt::QOpt;
+namespace quant = qopt::quant;
 
 namespace {
 /// A constant 2-D f32 tensor defining `v`, if any.
@@ -26,6 +28,51 @@ void collectNames(Location loc, std::vector<std::string> &names) {
     for (Location inner : fused.getLocations())
       collectNames(inner, names);
   }
+}
+
+/// The packed weight of a quantized op read back from its constants, or nothing.
+std::optional<quant::QuantizedWeight> readPacked(SchemeAttr attr, int64_t k, Value codes,
+                                                Value scales, Value zeros, Value scaleScales) {
+  quant::Scheme s = toQuantScheme(attr);
+  auto codeBytes = constantData(codes), scaleBytes = constantData(scales);
+  if (!codeBytes || !scaleBytes)
+    return std::nullopt;
+  quant::QuantizedWeight q;
+  q.n = cast<RankedTensorType>(codes.getType()).getDimSize(0);
+  q.k = k;
+  q.groups = s.numGroups(k);
+  q.codes.assign(codeBytes->begin(), codeBytes->end());
+  int64_t count = q.n * q.groups;
+  q.scales.resize(count);
+  Type st = cast<RankedTensorType>(scales.getType()).getElementType();
+  if (s.doubleQuantBlock > 0) {
+    auto ss = constantData(scaleScales);
+    if (!ss)
+      return std::nullopt;
+    for (int64_t i = 0; i < count; ++i) {
+      float second;
+      std::memcpy(&second, ss->data() + (i / s.doubleQuantBlock) * 4, 4);
+      q.scales[i] = (static_cast<float>(static_cast<uint8_t>((*scaleBytes)[i])) -
+                     static_cast<float>(s.scaleCodeOffset())) * second;
+    }
+  } else {
+    for (int64_t i = 0; i < count; ++i) {
+      if (st.isF32()) {
+        std::memcpy(&q.scales[i], scaleBytes->data() + i * 4, 4);
+        continue;
+      }
+      uint16_t bits;
+      std::memcpy(&bits, scaleBytes->data() + i * 2, 2);
+      q.scales[i] = st.isF16() ? quant::halfToFloat(bits) : quant::bfloatToFloat(bits);
+    }
+  }
+  if (zeros) {
+    auto z = constantData(zeros);
+    if (!z)
+      return std::nullopt;
+    q.zeroPoints.assign(z->begin(), z->end());
+  }
+  return q;
 }
 } // namespace
 
@@ -207,4 +254,14 @@ Value qopt::QOpt::resourceConstant(OpBuilder &b, Location loc, StringRef name,
   auto attr = DenseResourceElementsAttr::get(
       type, name, HeapAsmResourceBlob::allocateAndCopyWithAlign(data, alignment));
   return arith::ConstantOp::create(b, loc, attr);
+}
+
+std::optional<quant::QuantizedWeight> qopt::QOpt::readPackedWeight(Operation *op) {
+  if (auto mm = dyn_cast<QuantizedMatMulOp>(op))
+    return readPacked(mm.getScheme(), mm.getInFeatures(), mm.getCodes(), mm.getScales(),
+                      mm.getZeroPoints(), mm.getScaleScales());
+  if (auto g = dyn_cast<QuantizedGatherOp>(op))
+    return readPacked(g.getScheme(), g.getRowSize(), g.getCodes(), g.getScales(),
+                      g.getZeroPoints(), g.getScaleScales());
+  return std::nullopt;
 }

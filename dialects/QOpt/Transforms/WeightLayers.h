@@ -62,6 +62,10 @@ std::vector<WeightLayer> decidedLayers(mlir::Operation *root);
 std::optional<std::vector<qopt::quant::PrecisionCandidate>>
 candidatesFor(const WeightLayer &layer, const std::string &list, std::string &error);
 
+/// The packed weight of a `qopt.quantized_matmul` or `qopt.quantized_gather` read back from its
+/// constants, with every scale decoded to f32 (double-quantized ones too), or nothing.
+std::optional<qopt::quant::QuantizedWeight> readPackedWeight(mlir::Operation *op);
+
 /// The weight as [N, K] floats, or nothing when its data cannot be read.
 std::optional<std::vector<float>> readWeightRows(const WeightLayer &layer);
 

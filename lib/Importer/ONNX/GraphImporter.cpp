@@ -1,5 +1,5 @@
 //===- GraphImporter.cpp - an ONNX graph into func.func @main -------------===//
-#include "ModelLoader.h"
+#include "qopt/Importer/ONNX/ModelLoader.h"
 #include "NodeContext.h"
 #include "TensorConversion.h"
 #include "qopt/Importer/ONNX/ONNXImporter.h"

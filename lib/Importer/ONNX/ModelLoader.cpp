@@ -1,5 +1,5 @@
 //===- ModelLoader.cpp - parse ONNX files into ModelProto -----------------===//
-#include "ModelLoader.h"
+#include "qopt/Importer/ONNX/ModelLoader.h"
 
 #include "onnx/defs/parser.h"
 #include <google/protobuf/io/coded_stream.h>

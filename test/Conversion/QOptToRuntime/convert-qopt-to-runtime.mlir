@@ -60,7 +60,7 @@ func.func @main(%x: tensor<8xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>, %st: te
 // Ops without a CPU kernel say so.
 func.func @main(%w: tensor<4x8xf32>) -> tensor<4x8xf32> {
   // expected-error @+1 {{'qopt.fake_quant' op has no CPU kernel yet}}
-  %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : tensor<4x8xf32>
+  %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : (tensor<4x8xf32>) -> tensor<4x8xf32>
   return %0 : tensor<4x8xf32>
 }
 

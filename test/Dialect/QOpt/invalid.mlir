@@ -137,8 +137,72 @@ func.func @per_axis_scales(%x: tensor<4x8xf32>, %s: tensor<4xf32>) -> tensor<4x8
 
 func.func @fake_quant_rank(%w: tensor<4x8x2xf32>) -> tensor<4x8x2xf32> {
   // expected-error @+1 {{expects a 2-D [N, K] weight, not rank 3}}
-  %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : tensor<4x8x2xf32>
+  %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : (tensor<4x8x2xf32>) -> tensor<4x8x2xf32>
   return %0 : tensor<4x8x2xf32>
+}
+
+// -----
+
+func.func @fake_quant_scale_shape(%w: tensor<4x8xf32>, %s: tensor<4x2xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expects scales of shape [4, 1] for the scheme's groups, not 'tensor<4x2xf32>'}}
+  %0 = qopt.fake_quant %w scales %s {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : (tensor<4x8xf32>, tensor<4x2xf32>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @fake_quant_scale_type(%w: tensor<4x8xf32>, %s: tensor<4x1xf16>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{scales must be a 2-D f32 tensor [N, groups], not 'tensor<4x1xf16>'}}
+  %0 = qopt.fake_quant %w scales %s {scheme = #qopt.scheme<int4, group = 8, sym, scale = f16>} : (tensor<4x8xf32>, tensor<4x1xf16>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @fake_quant_missing_zero_points(%w: tensor<4x8xf32>, %s: tensor<4x1xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{needs zero points for its asymmetric scheme}}
+  %0 = qopt.fake_quant %w scales %s {scheme = #qopt.scheme<int4, group = 8, asym, scale = f32>} : (tensor<4x8xf32>, tensor<4x1xf32>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @fake_quant_extra_zero_points(%w: tensor<4x8xf32>, %s: tensor<4x1xf32>, %z: tensor<4x1xui8>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{has zero points but its scheme has none}}
+  %0 = qopt.fake_quant %w scales %s zero_points %z {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : (tensor<4x8xf32>, tensor<4x1xf32>, tensor<4x1xui8>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @fake_quant_zero_point_type(%w: tensor<4x8xf32>, %s: tensor<4x1xf32>, %z: tensor<4x1xi8>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{zero points must be ui8 of the scales' shape, not 'tensor<4x1xi8>'}}
+  %0 = qopt.fake_quant %w scales %s zero_points %z {scheme = #qopt.scheme<int4, group = 8, asym, scale = f32>} : (tensor<4x8xf32>, tensor<4x1xf32>, tensor<4x1xi8>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @fake_quant_dynamic_scales(%x: tensor<2x8xf32>, %s: tensor<2x1xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{dynamic fake-quant computes its scales: it takes no scale operands}}
+  %0 = qopt.fake_quant %x scales %s {dynamic, scheme = #qopt.scheme<int8, group = 8, sym, scale = f32>} : (tensor<2x8xf32>, tensor<2x1xf32>) -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @fake_quant_dynamic_asym(%x: tensor<1x3x8xf32>) -> tensor<1x3x8xf32> {
+  // expected-error @+1 {{dynamic (activation) fake-quant takes a symmetric int scheme}}
+  %0 = qopt.fake_quant %x {dynamic, scheme = #qopt.scheme<int8, group = 8, asym, scale = f32>} : (tensor<1x3x8xf32>) -> tensor<1x3x8xf32>
+  return %0 : tensor<1x3x8xf32>
+}
+
+// -----
+
+func.func @fake_quant_result_type(%w: tensor<4x8xf32>) -> tensor<4x8xf16> {
+  // expected-error @+1 {{result type must be the input type 'tensor<4x8xf32>'}}
+  %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : (tensor<4x8xf32>) -> tensor<4x8xf16>
+  return %0 : tensor<4x8xf16>
 }
 
 // -----

@@ -62,8 +62,8 @@ func.func @quant(%x: tensor<1x?x256xf32>, %codes: tensor<64x128xui8>, %scales: t
   // CHECK: qopt.quantized_matmul %{{.*}}, %{{.*}}, %{{.*}} {in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
   %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
        : (tensor<1x?x256xf32>, tensor<64x128xui8>, tensor<64x2xf16>) -> tensor<1x?x64xf32>
-  // CHECK: qopt.fake_quant %{{.*}} {scheme = #qopt.scheme<nf4, group = 64, sym, scale = f32, double_quant = 256>}
-  %1 = qopt.fake_quant %w {scheme = #qopt.scheme<nf4, group = 64, sym, scale = f32, double_quant = 256>} : tensor<64x256xf32>
+  // CHECK: qopt.fake_quant %{{.*}} {scheme = #qopt.scheme<nf4, group = 64, sym, scale = f32, double_quant = 256>} : (tensor<64x256xf32>) -> tensor<64x256xf32>
+  %1 = qopt.fake_quant %w {scheme = #qopt.scheme<nf4, group = 64, sym, scale = f32, double_quant = 256>} : (tensor<64x256xf32>) -> tensor<64x256xf32>
   // CHECK: qopt.quantize %{{.*}}, %{{.*}}, %{{.*}} {storage_type = ui8} : (tensor<1x?x256xf32>, tensor<f32>, tensor<ui8>) -> tensor<1x?x256xui8>
   %2 = qopt.quantize %x, %s, %zp {storage_type = ui8} : (tensor<1x?x256xf32>, tensor<f32>, tensor<ui8>) -> tensor<1x?x256xui8>
   // CHECK: qopt.dequantize %{{.*}}, %{{.*}}, %{{.*}} : (tensor<1x?x256xui8>, tensor<f32>, tensor<ui8>) -> tensor<1x?x256xf32>
@@ -179,4 +179,13 @@ func.func @outliers(%x: tensor<1x?x256xf32>, %off: tensor<65xi32>, %cols: tensor
   %1 = qopt.sparse_matmul %x, %off, %cols, %vals {in_features = 256 : i64} : (tensor<1x?x256xf32>, tensor<65xi32>, tensor<40xi32>, tensor<40xf16>) -> tensor<1x?x64xf32>
   %2 = qopt.add %0, %1 : (tensor<1x?x64xf32>, tensor<1x?x64xf32>) -> tensor<1x?x64xf32>
   return %2 : tensor<1x?x64xf32>
+}
+
+// CHECK-LABEL: func.func @fake_quant_forms
+// CHECK: qopt.fake_quant %{{.*}} scales %{{.*}} zero_points %{{.*}} {scheme = #qopt.scheme<int3, group = 4, asym, scale = f16>} : (tensor<8x6xf32>, tensor<8x2xf32>, tensor<8x2xui8>) -> tensor<8x6xf32>
+// CHECK: qopt.fake_quant %{{.*}} {dynamic, scheme = #qopt.scheme<int8, group = 4, sym, scale = f32>} : (tensor<1x?x6xf32>) -> tensor<1x?x6xf32>
+func.func @fake_quant_forms(%w: tensor<8x6xf32>, %s: tensor<8x2xf32>, %z: tensor<8x2xui8>, %x: tensor<1x?x6xf32>) -> (tensor<8x6xf32>, tensor<1x?x6xf32>) {
+  %0 = qopt.fake_quant %w scales %s zero_points %z {scheme = #qopt.scheme<int3, group = 4, asym, scale = f16>} : (tensor<8x6xf32>, tensor<8x2xf32>, tensor<8x2xui8>) -> tensor<8x6xf32>
+  %1 = qopt.fake_quant %x {dynamic, scheme = #qopt.scheme<int8, group = 4, sym, scale = f32>} : (tensor<1x?x6xf32>) -> tensor<1x?x6xf32>
+  return %0, %1 : tensor<8x6xf32>, tensor<1x?x6xf32>
 }

@@ -1,6 +1,6 @@
 //===- ModelLoader.h - parse ONNX files into ModelProto ----------*- C++ -*-===//
-#ifndef QOPT_LIB_IMPORTER_ONNX_MODELLOADER_H
-#define QOPT_LIB_IMPORTER_ONNX_MODELLOADER_H
+#ifndef QOPT_IMPORTER_ONNX_MODELLOADER_H
+#define QOPT_IMPORTER_ONNX_MODELLOADER_H
 
 #include "onnx/onnx_pb.h"
 #include "llvm/ADT/StringRef.h"
@@ -14,4 +14,4 @@ bool parseModel(llvm::StringRef buffer, onnx::ModelProto &model, std::string &er
 
 } // namespace qopt::onnx_importer
 
-#endif // QOPT_LIB_IMPORTER_ONNX_MODELLOADER_H
+#endif // QOPT_IMPORTER_ONNX_MODELLOADER_H
