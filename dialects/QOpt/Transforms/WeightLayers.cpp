@@ -238,8 +238,21 @@ std::optional<std::vector<char>> qopt::QOpt::constantData(Value v) {
     return std::vector<char>(blob->getData().begin(), blob->getData().end());
   }
   auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
-  if (!dense || bits < 8)
+  if (!dense)
     return std::nullopt;
+  if (bits < 8) {
+    // Narrow integers (written in the IR as dense literals): one byte per element, as the
+    // importer stores them.
+    if (!type.getElementType().isInteger())
+      return std::nullopt;
+    std::vector<char> out;
+    out.reserve(bytes);
+    for (const APInt &v : dense.getValues<APInt>())
+      out.push_back(static_cast<char>(type.getElementType().isUnsignedInteger()
+                                          ? v.getZExtValue()
+                                          : v.getSExtValue()));
+    return out;
+  }
   ArrayRef<char> raw = dense.getRawData();
   std::vector<char> out(bytes);
   for (size_t i = 0; i < bytes; ++i)

@@ -200,7 +200,7 @@ func.func @fake_quant_dynamic_asym(%x: tensor<1x3x8xf32>) -> tensor<1x3x8xf32> {
 // -----
 
 func.func @fake_quant_result_type(%w: tensor<4x8xf32>) -> tensor<4x8xf16> {
-  // expected-error @+1 {{result type must be the input type 'tensor<4x8xf32>'}}
+  // expected-error @+1 {{result #0 has type 'tensor<4x8xf16>', incompatible with the inferred 'tensor<4x8xf32>'}}
   %0 = qopt.fake_quant %w {scheme = #qopt.scheme<int4, group = 8, sym, scale = f32>} : (tensor<4x8xf32>) -> tensor<4x8xf16>
   return %0 : tensor<4x8xf16>
 }
