@@ -21,6 +21,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cfloat>
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -435,6 +436,54 @@ private:
     }
   }
 
+  /// MatMulBnb4's quant_type for the scheme (1 NF4, 0 bitsandbytes' FP4), or -1 when it cannot
+  /// hold the layer: its blocks run over the flattened [N, K] weight, so K must be a multiple.
+  static int64_t bnb4Type(const ExportedLayer &l) {
+    if (l.isEmbedding || l.scheme.groupSize == 0 || l.k % l.scheme.groupSize != 0 ||
+        !llvm::isPowerOf2_64(l.scheme.groupSize) || l.scheme.groupSize < 16)
+      return -1;
+    if (l.scheme.codebook == quant::Codebook::NF4)
+      return 1;
+    if (l.scheme.codebook == quant::Codebook::BnbFP4)
+      return 0;
+    return -1;
+  }
+
+  void writeMatMulBnb4(const WeightSite &site, int64_t quantType, const std::vector<int> &matmuls) {
+    const ExportedLayer &l = *site.layer;
+    // Two codes a byte over the flattened [N, K] weight, the first in the high nibble.
+    std::string packed((l.n * l.k + 1) / 2, '\0');
+    for (int64_t i = 0; i < l.n * l.k; ++i)
+      packed[i / 2] |= static_cast<char>(l.codes[i] << (i % 2 ? 0 : 4));
+    std::string bName = editor.freshName(site.initializer + "_bnb4");
+    editor.addInitializer(bName, kUInt8, {static_cast<int64_t>(packed.size())}, packed);
+    std::string sName = editor.freshName(site.initializer + "_absmax");
+    editor.addFloats(sName, {l.n * l.groups}, l.scales);
+    auto &graph = editor.getGraph();
+    for (int index : matmuls) {
+      onnx::NodeProto &node = *graph.mutable_node(index);
+      std::string bias = node.op_type() == "Gemm" && node.input_size() > 2 ? node.input(2) : "";
+      onnx::NodeProto replacement = makeNode("MatMulBnb4", {node.input(0), bName, sName},
+                                             {bias.empty() ? node.output(0)
+                                                           : editor.freshName(node.output(0) +
+                                                                              "_unbiased")},
+                                             node.name(), "com.microsoft");
+      *replacement.add_attribute() = intAttribute("K", l.k);
+      *replacement.add_attribute() = intAttribute("N", l.n);
+      *replacement.add_attribute() = intAttribute("block_size", l.scheme.groupSize);
+      *replacement.add_attribute() = intAttribute("quant_type", quantType);
+      if (bias.empty()) {
+        node = std::move(replacement);
+        continue;
+      }
+      // MatMulBnb4 has no bias input: the Gemm's bias follows as an Add.
+      std::string product = replacement.output(0), output = node.output(0);
+      node = std::move(replacement);
+      pendingAdds.push_back({index, makeNode("Add", {product, bias}, {output},
+                                             editor.freshName(node.name() + "_bias"))});
+    }
+  }
+
   LogicalResult exportDeploy(const std::vector<WeightSite> &sites) {
     std::vector<onnx::NodeProto> nodes;
     std::set<int> deadTransposes;
@@ -449,6 +498,14 @@ private:
         usedMatMulNBits = true;
         continue;
       }
+      if (int64_t type = bnb4Type(l); type >= 0 && matmulNBitsReaders(site, matmuls, transposes)) {
+        writeMatMulBnb4(site, type, matmuls);
+        deadTransposes.insert(transposes.begin(), transposes.end());
+        usedMatMulNBits = true;
+        continue;
+      }
+      matmuls.clear();
+      transposes.clear();
       if (l.scheme.codebook != quant::Codebook::Int)
         return l.op->emitError() << "layer '" << l.displayName
                                  << "': ONNX Runtime has no operator for codebook schemes (nf4, "
@@ -468,8 +525,24 @@ private:
       redirectReaders(site, site.initializer, dq);
       usedDequantize = true;
     }
-    // Transposes that only fed replaced matmuls go, from the back so indices stay valid.
+    // Biases of replaced Gemms go right after them, and transposes that only fed replaced
+    // matmuls go; both from the back so indices stay valid.
     auto *graphNodes = editor.getGraph().mutable_node();
+    std::sort(pendingAdds.begin(), pendingAdds.end(),
+              [](const auto &a, const auto &b) { return a.first > b.first; });
+    for (auto &[index, add] : pendingAdds) {
+      graphNodes->Add(std::move(add));
+      for (int i = graphNodes->size() - 1; i > index + 1; --i)
+        graphNodes->SwapElements(i, i - 1);
+    }
+    std::set<int> shifted;
+    for (int t : deadTransposes) {
+      int moved = t;
+      for (auto &[index, add] : pendingAdds)
+        moved += index < t;
+      shifted.insert(moved);
+    }
+    deadTransposes = shifted;
     for (auto it = deadTransposes.rbegin(); it != deadTransposes.rend(); ++it)
       graphNodes->DeleteSubrange(*it, 1);
     if (usedDequantize) {
@@ -520,6 +593,7 @@ private:
   onnx::ModelProto &model;
   const ExportOptions &options;
   std::map<std::string, bool> layouts; // weight name → stored [N, K]
+  std::vector<std::pair<int, onnx::NodeProto>> pendingAdds; // after node index
 };
 } // namespace
 

@@ -43,7 +43,8 @@ qopt::onnx_export::collectQuantizedLayers(ModuleOp module) {
   bool failedAny = false;
   module.walk([&](Operation *op) {
     if (isa<SparseMatMulOp>(op)) {
-      op->emitError() << "sparse outliers (--outliers) have no ONNX form; export without them";
+      if (!failedAny)
+        op->emitError() << "sparse outliers (--outliers) have no ONNX form; export without them";
       failedAny = true;
       return;
     }
