@@ -23,21 +23,24 @@ onnx::TensorProto *GraphEditor::initializer(const std::string &name) {
 }
 
 std::string GraphEditor::freshName(const std::string &base) {
-  std::set<std::string> used;
-  for (const auto &t : graph.initializer())
-    used.insert(t.name());
-  for (const auto &n : graph.node()) {
-    used.insert(n.name());
-    for (const auto &o : n.output())
-      used.insert(o);
+  // Every name the exporter adds comes from here, so the graph's names are gathered once.
+  if (!namesGathered) {
+    for (const auto &t : graph.initializer())
+      handedOut.insert(t.name());
+    for (const auto &n : graph.node()) {
+      handedOut.insert(n.name());
+      for (const auto &o : n.output())
+        handedOut.insert(o);
+    }
+    for (const auto &v : graph.input())
+      handedOut.insert(v.name());
+    namesGathered = true;
   }
-  for (const auto &v : graph.input())
-    used.insert(v.name());
-  if (!used.count(base))
-    return base;
-  for (int i = 1;; ++i)
-    if (!used.count(base + "_" + std::to_string(i)))
-      return base + "_" + std::to_string(i);
+  std::string name = base;
+  for (int i = 1; handedOut.count(name); ++i)
+    name = base + "_" + std::to_string(i);
+  handedOut.insert(name);
+  return name;
 }
 
 void GraphEditor::addInitializer(const std::string &name, int32_t type,

@@ -5,6 +5,7 @@
 #include "onnx/onnx_pb.h"
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,8 @@ public:
   explicit GraphEditor(onnx::ModelProto &model) : model(model), graph(*model.mutable_graph()) {}
 
   onnx::TensorProto *initializer(const std::string &name);
-  /// A name not yet used by any initializer, value or node, built from `base`.
+  /// A name not yet used by any initializer, value or node, nor handed out before, built from
+  /// `base`.
   std::string freshName(const std::string &base);
   /// Adds an initializer of `type` holding `raw` (little-endian, 4-bit types packed two per
   /// byte, low nibble first).
@@ -61,6 +63,8 @@ public:
 private:
   onnx::ModelProto &model;
   onnx::GraphProto &graph;
+  std::set<std::string> handedOut; // the graph's names and those handed out since
+  bool namesGathered = false;
 };
 
 onnx::AttributeProto intAttribute(const std::string &name, int64_t value);

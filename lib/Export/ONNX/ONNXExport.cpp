@@ -9,6 +9,7 @@
 //
 #include "qopt/Export/ONNXExport.h"
 
+#include "ActivationQuant.h"
 #include "GraphEditor.h"
 #include "QuantizedLayers.h"
 #include "qopt/Importer/ONNX/ModelLoader.h"
@@ -313,6 +314,8 @@ private:
       writer.setAxes(dequantize);
       nodes.push_back(dequantize);
       redirectReaders(site, site.initializer, dq);
+      if (l.int8Activations && failed(quantizeInputs(site)))
+        return failure();
       described.push_back(llvm::json::Object{
           {"layer", l.displayName},
           {"weight", weight},
@@ -327,9 +330,55 @@ private:
           {"embedding", l.isEmbedding},
       });
     }
+    insertPendingNodes();
     editor.prependNodes(std::move(nodes));
     addMetadata("qopt.qat_layers", llvm::json::Value(std::move(described)));
     return success();
+  }
+
+  /// The matmuls of a layer: its readers, or the matmuls reading a reader that transposes.
+  std::vector<int> layerMatMuls(const WeightSite &site) {
+    std::vector<int> out;
+    for (int index : site.readers) {
+      const onnx::NodeProto &node = editor.getGraph().node(index);
+      if (node.op_type() == "Transpose") {
+        for (int user : editor.consumers(node.output(0)))
+          out.push_back(user);
+      } else {
+        out.push_back(index);
+      }
+    }
+    return out;
+  }
+
+  /// Fake-quantizes the first input of each of the layer's matmuls as int8, as qopt's kernel does.
+  LogicalResult quantizeInputs(const WeightSite &site) {
+    for (int index : layerMatMuls(site)) {
+      onnx::NodeProto &node = *editor.getGraph().mutable_node(index);
+      std::string error;
+      std::vector<onnx::NodeProto> &before = pendingBefore[index];
+      std::string quantized = activationFakeQuant(editor, *site.layer, node.input(0), before, error);
+      if (quantized.empty())
+        return site.layer->op->emitError() << error;
+      node.set_input(0, quantized);
+    }
+    return success();
+  }
+
+  /// Puts the nodes waiting in `pendingBefore` in front of the node each waits for.
+  void insertPendingNodes() {
+    if (pendingBefore.empty())
+      return;
+    google::protobuf::RepeatedPtrField<onnx::NodeProto> all;
+    auto *nodes = editor.getGraph().mutable_node();
+    for (int i = 0; i < nodes->size(); ++i) {
+      if (auto it = pendingBefore.find(i); it != pendingBefore.end())
+        for (auto &n : it->second)
+          *all.Add() = std::move(n);
+      *all.Add() = std::move(*nodes->Mutable(i));
+    }
+    nodes->Swap(&all);
+    pendingBefore.clear();
   }
 
   /// Whether the readers of `site` are matmuls MatMulNBits can replace: MatMul(x, W[K, N]),
@@ -594,6 +643,7 @@ private:
   const ExportOptions &options;
   std::map<std::string, bool> layouts; // weight name → stored [N, K]
   std::vector<std::pair<int, onnx::NodeProto>> pendingAdds; // after node index
+  std::map<int, std::vector<onnx::NodeProto>> pendingBefore; // before node index
 };
 } // namespace
 

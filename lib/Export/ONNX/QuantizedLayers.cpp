@@ -81,6 +81,8 @@ qopt::onnx_export::collectQuantizedLayers(ModuleOp module) {
         layer.codes[r * q->k + i] = static_cast<uint8_t>(
             quant::readCode(q->codes.data() + r * rowBytes, i, layer.scheme.bits));
     layer.values = quant::dequantizeWeight(*q, layer.scheme);
+    if (mm)
+      layer.inputRank = cast<RankedTensorType>(mm.getInput().getType()).getRank();
     if (mm && mm.getInt8Activations()) {
       layer.int8Activations = true;
       if (std::optional<APFloat> s = mm.getActivationScale())

@@ -27,6 +27,8 @@ struct ExportedLayer {
   /// int8 activations: per group of the scheme at run time, or one static scale (> 0).
   bool int8Activations = false;
   float activationScale = 0.0f;
+  /// The rank of the matmul's input.
+  int64_t inputRank = 0;
 
   /// The zero point of a group: stored, or the symmetric int grid's 2^(bits-1).
   int64_t zeroPoint(int64_t row, int64_t group) const;
