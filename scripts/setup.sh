@@ -7,7 +7,7 @@ apt_pkgs=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev cmake ninja-build libopenblas-dev
-  python3-onnx python3-numpy libonnx-testdata
+  python3-onnx python3-numpy libonnx-testdata python3-torch
   chromium
 
 )

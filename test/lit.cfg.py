@@ -21,6 +21,12 @@ config.substitutions.append(("%shared", shared))
 if os.path.exists(os.path.join(shared, "models", "qlm_llama.onnx")):
     config.available_features.add("shared-models")
 
+# The QAT trainer's test needs PyTorch (Debian's python3-torch).
+import subprocess
+if subprocess.run(["/usr/bin/python3", "-c", "import torch"], stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL).returncode == 0:
+    config.available_features.add("torch")
+
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 # qopt's tools first, then LLVM's (FileCheck, not), then the system's (rm, head, ...).
 config.environment["PATH"] = os.pathsep.join(
