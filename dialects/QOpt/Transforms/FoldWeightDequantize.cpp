@@ -39,6 +39,33 @@ template <typename T> std::optional<std::vector<T>> constantValues(Value v) {
   return out;
 }
 
+/// The fewest bits (2 to 8) that hold every code of an 8-bit weight: a grid narrower than its
+/// storage (a 3-bit QAT export, whose codes a Clip bounds) packs at its own width. Signed codes
+/// narrow when every zero point is 0 (a symmetric grid), unsigned ones when the zero points fit
+/// too. 4-bit weights keep their width, which ONNX Runtime's kernels are chosen by.
+unsigned narrowestWidth(const std::vector<int64_t> &codes,
+                        const std::optional<std::vector<int64_t>> &zeros, Type storage) {
+  unsigned bits = storage.getIntOrFloatBitWidth();
+  bool isSigned = !storage.isUnsignedInteger();
+  if (bits != 8 || (isSigned && zeros && llvm::any_of(*zeros, [](int64_t z) { return z != 0; })))
+    return bits;
+  int64_t low = 0, high = 0;
+  for (int64_t c : codes) {
+    low = std::min(low, c);
+    high = std::max(high, c);
+  }
+  if (!isSigned && zeros)
+    for (int64_t z : *zeros)
+      high = std::max(high, z);
+  for (unsigned b = 2; b < bits; ++b) {
+    int64_t lo = isSigned ? -(int64_t(1) << (b - 1)) : 0;
+    int64_t hi = isSigned ? (int64_t(1) << (b - 1)) - 1 : (int64_t(1) << b) - 1;
+    if (low >= lo && high <= hi)
+      return b;
+  }
+  return bits;
+}
+
 struct FoldWeightDequantizePass
     : public qopt::QOpt::impl::FoldWeightDequantizePassBase<FoldWeightDequantizePass> {
   using Base::Base;
@@ -120,7 +147,8 @@ struct FoldWeightDequantizePass
       return failure();
     }
 
-    unsigned bits = et.getIntOrFloatBitWidth();
+    unsigned storageBits = et.getIntOrFloatBitWidth();
+    unsigned bits = narrowestWidth(*codesIn, zerosIn, et);
     int64_t offset = et.isUnsignedInteger() ? 0 : (int64_t(1) << (bits - 1));
     int64_t implied = int64_t(1) << (bits - 1);
     int64_t rowBytes = (k * bits + 7) / 8;
@@ -170,7 +198,7 @@ struct FoldWeightDequantizePass
     // float, so that one is not marked.)
     Value out = op->getResult(0);
     bool feedsRelu = out.hasOneUse() && isa<ReluOp>(*out.getUsers().begin());
-    if (bits == 4 && isa<MatMulOp>(op) && groupSize >= 16 && llvm::isPowerOf2_64(groupSize) &&
+    if (storageBits == 4 && bits == 4 && isa<MatMulOp>(op) && groupSize >= 16 && llvm::isPowerOf2_64(groupSize) &&
         !feedsRelu)
       qmm.setInt8Activations(true);
     Value y = qmm;
