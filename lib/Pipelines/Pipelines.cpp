@@ -23,6 +23,10 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
   pm.addNestedPass<func::FuncOp>(QOpt::createFoldConstantQuantizePass());
   pm.addNestedPass<func::FuncOp>(QOpt::createFuseQDQPass());
   pm.addNestedPass<func::FuncOp>(QOpt::createFoldWeightDequantizePass());
+  // LoRA adapters: marked for the quantization passes, or merged into their base weights.
+  QOpt::RecognizeLoRAPassOptions lora;
+  lora.merge = options.mergeAdapters;
+  pm.addPass(QOpt::createRecognizeLoRAPass(lora));
 }
 
 void qopt::buildFusionPipeline(OpPassManager &pm, const FusionPipelineOptions &options) {
@@ -98,6 +102,7 @@ void qopt::buildQuantizationPipeline(OpPassManager &pm, const QuantizationPipeli
     select.quantizeEmbeddings = options.quantizeEmbeddings;
     select.layerBits = options.layerBits;
     select.markPinned = hasPrecisionBudget(options);
+    select.loraBase = options.loraBase;
     pm.addPass(QOpt::createSelectPrecisionPass(select));
   }
   if (all || phases == QuantizationPhases::Prepare) {

@@ -175,6 +175,16 @@ cl::opt<bool> quantizeEmbeddings("quantize-embeddings",
 cl::opt<std::string> layerBits(
     "layer-bits", cl::desc("Per-layer bits by name, first match wins: 'REGEX=BITS|none,...'"),
     cl::value_desc("rules"), cl::cat(quantCategory));
+cl::opt<bool> mergeAdapters(
+    "merge-adapters",
+    cl::desc("Fold LoRA adapters (x·W + x·A·B·s) into their base weights before quantization, "
+             "instead of keeping them as float matmuls beside the quantized base"),
+    cl::cat(quantCategory));
+cl::opt<std::string> loraBase(
+    "lora-base",
+    cl::desc("Scheme of the base layers of LoRA adapters: nf4dq (QLoRA's NF4, blocks of 64, "
+             "double-quantized scales; default) or flags (the other layers' scheme)"),
+    cl::value_desc("nf4dq|flags"), cl::init("nf4dq"), cl::cat(quantCategory));
 cl::opt<bool> requantize("requantize",
                           cl::desc("Quantize a model that arrived quantized again: expand its "
                                    "weights to f32, then apply the flags' scheme"),
@@ -472,6 +482,9 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
   o.doubleQuant = doubleQuant ? 256 : 0;
   o.quantizeEmbeddings = quantizeEmbeddings;
   o.layerBits = layerBits;
+  if (loraBase != "nf4dq" && loraBase != "flags")
+    return bad("--lora-base=" + loraBase + ": expected nf4dq or flags");
+  o.loraBase = loraBase;
   o.activations = activations;
   o.calibrator = calibratorFlag;
   o.percentile = percentileFlag;
@@ -820,7 +833,9 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return failure();
-    qopt::buildGraphPipeline(pm, qopt::GraphPipelineOptions());
+    qopt::GraphPipelineOptions graphOptions;
+    graphOptions.mergeAdapters = mergeAdapters;
+    qopt::buildGraphPipeline(pm, graphOptions);
     if (failed(pm.run(*module)))
       return failure();
     pm.clear();

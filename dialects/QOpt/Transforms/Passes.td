@@ -73,6 +73,11 @@ def SelectPrecisionPass : Pass<"qopt-select-precision", "::mlir::ModuleOp"> {
     exporter scope such as `model.layers.0.mlp.down_proj`, its ONNX node name, or its weight's
     name) decides. Nothing happens when `wbits` is 0 and no rule applies.
 
+    LoRA (see `qopt-recognize-lora`): adapter matmuls (`qopt.lora_adapter`) are never quantized;
+    base layers (`qopt.lora_base`) take `lora-base`: `nf4dq` (QLoRA's recipe: NF4 in blocks of
+    64, the block scales quantized to 8 bits in blocks of 256) or `flags` (the scheme of every
+    other layer). `layer-bits` rules still decide over both choices for base layers.
+
     Before:
     ```mlir
     %y = qopt.matmul %x, %w : (tensor<1x?x64xf32>, tensor<64x32xf32>) -> tensor<1x?x32xf32>
@@ -98,6 +103,8 @@ def SelectPrecisionPass : Pass<"qopt-select-precision", "::mlir::ModuleOp"> {
     Option<"markPinned", "mark-pinned", "bool", "false",
            "Mark the layers a layer-bits rule decided with `qopt.pinned`, so that "
            "qopt-allocate-precision leaves them as they are">,
+    Option<"loraBase", "lora-base", "std::string", "\"nf4dq\"",
+           "Scheme of LoRA base layers: nf4dq (QLoRA) or flags">,
   ];
   let statistics = [
     Statistic<"numSelected", "num-selected", "Layers given a scheme">,
@@ -582,6 +589,27 @@ def FoldConstantQuantizePass : Pass<"qopt-fold-constant-quantize", "::mlir::func
     Statistic<"numFolded", "num-folded", "Constant quantizations folded into codes">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def RecognizeLoRAPass : Pass<"qopt-recognize-lora", "::mlir::ModuleOp"> {
+  let summary = "Finds LoRA adapters beside linear layers; marks them, or merges them into the base";
+  let description = [{
+    A LoRA layer as exported: `x·W (+ bias) + ((x·A)·B)·s`, with constant `A` [K, r] and `B`
+    [r, N] (r below K and N), `s` a constant scalar multiplied in anywhere along the adapter path
+    (or none), and the same `x` read by `W` and `A`. By default the base layer is marked
+    `qopt.lora_base` (qopt-select-precision gives it the LoRA base scheme, QLoRA's NF4 with
+    double quantization unless told otherwise) and the adapter matmuls `qopt.lora_adapter`
+    (never quantized: they run as their own small float matmuls, the scaling and the sum fused
+    into the second one's epilogue). With `merge`, `W + s·A·B` (in double) replaces `W` and the
+    adapter path is removed, so that the merged weight is quantized as one.
+  }];
+  let options = [
+    Option<"merge", "merge", "bool", /*default=*/"false",
+           "Fold each adapter into its base weight">,
+  ];
+  let statistics = [
+    Statistic<"numAdapters", "num-adapters", "LoRA adapters recognized">,
+  ];
 }
 
 #endif // QOPT_TRANSFORMS_PASSES_TD

@@ -37,8 +37,19 @@ struct SelectPrecisionPass
     if (failed(base))
       return signalPassFailure();
 
+    if (loraBase != "nf4dq" && loraBase != "flags") {
+      module.emitError() << "lora-base '" << loraBase << "' is not nf4dq or flags";
+      return signalPassFailure();
+    }
+    // QLoRA's base weights: NF4 in blocks of 64, block scales in 8 bits per 256.
+    MLIRContext *ctx = &getContext();
+    SchemeAttr qlora = SchemeAttr::get(ctx, Codebook::NF4, 4, 64, true, Float32Type::get(ctx), 256);
+
     std::vector<WeightLayer> layers;
     module.walk([&](Operation *op) {
+      // LoRA adapters stay float: they are small and the base carries the quantization.
+      if (op->hasAttr("qopt.lora_adapter"))
+        return;
       if (auto layer = matchWeightLayer(op))
         layers.push_back(*layer);
     });
@@ -64,6 +75,8 @@ struct SelectPrecisionPass
       if (*bits == 0)
         continue;
       SchemeAttr scheme = withBits(*base, *bits);
+      if (!byRule && loraBase == "nf4dq" && layer.op->hasAttr("qopt.lora_base"))
+        scheme = qlora;
       layer.op->setAttr("qopt.scheme", scheme);
       if (byRule && markPinned)
         layer.op->setAttr("qopt.pinned", UnitAttr::get(&getContext()));

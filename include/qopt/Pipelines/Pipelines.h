@@ -19,6 +19,9 @@ namespace qopt {
 struct GraphPipelineOptions : public mlir::PassPipelineOptions<GraphPipelineOptions> {
   Option<bool> raisePatterns{*this, "raise-patterns",
                              llvm::cl::desc("Recognize RMSNorm, LayerNorm and SiLU"), llvm::cl::init(true)};
+  Option<bool> mergeAdapters{*this, "merge-adapters",
+                             llvm::cl::desc("Fold LoRA adapters into their base weights"),
+                             llvm::cl::init(false)};
 };
 
 /// Shape refinement and folding, pattern raising, canonicalization and CSE: the graph that the
@@ -132,6 +135,9 @@ struct QuantizationPipelineOptions
   Option<double> targetLatency{*this, "target-latency",
                                llvm::cl::desc("Mixed precision: milliseconds per decoded token"),
                                llvm::cl::init(0.0)};
+  Option<std::string> loraBase{*this, "lora-base",
+                               llvm::cl::desc("Scheme of LoRA base layers: nf4dq or flags"),
+                               llvm::cl::init("nf4dq")};
   Option<bool> foldOnly{*this, "fold-only",
                         llvm::cl::desc("Stop before rounding: the weights stay f32, with the "
                                        "algorithm's scales folded in (to check that folding keeps "

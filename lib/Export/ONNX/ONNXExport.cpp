@@ -488,14 +488,19 @@ private:
   /// MatMulBnb4's quant_type for the scheme (1 NF4, 0 bitsandbytes' FP4), or -1 when it cannot
   /// hold the layer: its blocks run over the flattened [N, K] weight, so K must be a multiple.
   static int64_t bnb4Type(const ExportedLayer &l) {
-    if (l.isEmbedding || l.scheme.groupSize == 0 || l.k % l.scheme.groupSize != 0 ||
-        !llvm::isPowerOf2_64(l.scheme.groupSize) || l.scheme.groupSize < 16)
+    int64_t block = bnb4Block(l);
+    if (l.isEmbedding || block == 0 || l.k % block != 0 || !llvm::isPowerOf2_64(block) ||
+        block < 16)
       return -1;
     if (l.scheme.codebook == quant::Codebook::NF4)
       return 1;
     if (l.scheme.codebook == quant::Codebook::BnbFP4)
       return 0;
     return -1;
+  }
+  /// The weights one scale covers: the group, or the whole row when it is shorter.
+  static int64_t bnb4Block(const ExportedLayer &l) {
+    return l.scheme.groupSize == 0 ? l.k : std::min(l.scheme.groupSize, l.k);
   }
 
   void writeMatMulBnb4(const WeightSite &site, int64_t quantType, const std::vector<int> &matmuls) {
@@ -519,7 +524,7 @@ private:
                                              node.name(), "com.microsoft");
       *replacement.add_attribute() = intAttribute("K", l.k);
       *replacement.add_attribute() = intAttribute("N", l.n);
-      *replacement.add_attribute() = intAttribute("block_size", l.scheme.groupSize);
+      *replacement.add_attribute() = intAttribute("block_size", bnb4Block(l));
       *replacement.add_attribute() = intAttribute("quant_type", quantType);
       if (bias.empty()) {
         node = std::move(replacement);
