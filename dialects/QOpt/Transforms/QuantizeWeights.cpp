@@ -128,6 +128,9 @@ private:
                                             UnitAttr(), FloatAttr());
       if (failed(markInt8(quantized, layer)))
         return failure();
+      // The factors AWQ or SmoothQuant folded into a norm, for exports (qopt-apply-awq).
+      if (Attribute factors = op->getAttr("qopt.input_scale"))
+        quantized->setAttr("qopt.input_scale", factors);
       replacement = quantized;
       if (auto gemm = dyn_cast<GemmOp>(op); gemm && gemm.getC())
         replacement = AddOp::create(b, op->getLoc(), gemm.getType(), replacement->getResult(0),

@@ -134,6 +134,18 @@ void qopt::QOpt::foldInputScales(MutableArrayRef<WeightLayer> layers,
     return v;
   };
   if (absorber.norm) {
+    // Exports write the factors beside the layers (qopt.input_scale), not into the norm: a norm
+    // weight here may stand for several of the model's, merged while equal.
+    SmallVector<float> factors(s.begin(), s.end());
+    for (WeightLayer &layer : layers) {
+      auto previous = layer.op->getAttrOfType<DenseF32ArrayAttr>("qopt.input_scale");
+      if (previous && previous.size() == k)
+        for (int64_t c = 0; c < k; ++c)
+          factors[c] = static_cast<float>(previous[c] * s[c]);
+      layer.op->setAttr("qopt.input_scale",
+                        DenseF32ArrayAttr::get(layer.op->getContext(), factors));
+      factors.assign(s.begin(), s.end());
+    }
     Operation *norm = absorber.norm;
     for (unsigned i = 1; i < norm->getNumOperands(); ++i) {
       OpOperand &operand = norm->getOpOperand(i);

@@ -314,6 +314,7 @@ private:
       writer.setAxes(dequantize);
       nodes.push_back(dequantize);
       redirectReaders(site, site.initializer, dq);
+      scaleInputs(site);
       if (l.int8Activations && failed(quantizeInputs(site)))
         return failure();
       described.push_back(llvm::json::Object{
@@ -330,7 +331,7 @@ private:
           {"embedding", l.isEmbedding},
       });
     }
-    insertPendingNodes();
+    rebuildNodes();
     editor.prependNodes(std::move(nodes));
     addMetadata("qopt.qat_layers", llvm::json::Value(std::move(described)));
     return success();
@@ -365,20 +366,45 @@ private:
     return success();
   }
 
-  /// Puts the nodes waiting in `pendingBefore` in front of the node each waits for.
-  void insertPendingNodes() {
-    if (pendingBefore.empty())
-      return;
+  /// Applies the pending edits: nodes put before or after the node they wait for (by its index
+  /// in the graph as read), and dead nodes removed.
+  void rebuildNodes() {
     google::protobuf::RepeatedPtrField<onnx::NodeProto> all;
     auto *nodes = editor.getGraph().mutable_node();
     for (int i = 0; i < nodes->size(); ++i) {
       if (auto it = pendingBefore.find(i); it != pendingBefore.end())
         for (auto &n : it->second)
           *all.Add() = std::move(n);
-      *all.Add() = std::move(*nodes->Mutable(i));
+      if (!deadNodes.count(i))
+        *all.Add() = std::move(*nodes->Mutable(i));
+      if (auto it = pendingAfter.find(i); it != pendingAfter.end())
+        for (auto &n : it->second)
+          *all.Add() = std::move(n);
     }
     nodes->Swap(&all);
     pendingBefore.clear();
+    pendingAfter.clear();
+    deadNodes.clear();
+  }
+
+  /// Divides the input of each of the layer's matmuls by the factors AWQ or SmoothQuant folded
+  /// into the norm before it (a Mul by their inverses), leaving the model's norm as it was.
+  void scaleInputs(const WeightSite &site) {
+    const ExportedLayer &l = *site.layer;
+    if (l.inputScale.empty())
+      return;
+    std::vector<float> inverse(l.inputScale.size());
+    for (size_t c = 0; c < inverse.size(); ++c)
+      inverse[c] = 1.0f / l.inputScale[c];
+    std::string factors = editor.freshName(site.initializer + "_input_scale");
+    editor.addFloats(factors, {static_cast<int64_t>(inverse.size())}, inverse);
+    for (int index : layerMatMuls(site)) {
+      onnx::NodeProto &node = *editor.getGraph().mutable_node(index);
+      std::string scaled = editor.freshName(node.input(0) + "_scaled");
+      pendingBefore[index].push_back(makeNode("Mul", {node.input(0), factors}, {scaled},
+                                              editor.freshName(node.name() + "_input_scale")));
+      node.set_input(0, scaled);
+    }
   }
 
   /// Whether the readers of `site` are matmuls MatMulNBits can replace: MatMul(x, W[K, N]),
@@ -533,8 +559,8 @@ private:
       // MatMulBnb4 has no bias input: the Gemm's bias follows as an Add.
       std::string product = replacement.output(0), output = node.output(0);
       node = std::move(replacement);
-      pendingAdds.push_back({index, makeNode("Add", {product, bias}, {output},
-                                             editor.freshName(node.name() + "_bias"))});
+      pendingAfter[index].push_back(
+          makeNode("Add", {product, bias}, {output}, editor.freshName(node.name() + "_bias")));
     }
   }
 
@@ -544,6 +570,7 @@ private:
     bool usedMatMulNBits = false, usedDequantize = false;
     for (const WeightSite &site : sites) {
       const ExportedLayer &l = *site.layer;
+      scaleInputs(site);
       std::vector<int> matmuls, transposes;
       if (int64_t block = matmulNBitsBlock(l);
           block && matmulNBitsReaders(site, matmuls, transposes)) {
@@ -579,26 +606,9 @@ private:
       redirectReaders(site, site.initializer, dq);
       usedDequantize = true;
     }
-    // Biases of replaced Gemms go right after them, and transposes that only fed replaced
-    // matmuls go; both from the back so indices stay valid.
-    auto *graphNodes = editor.getGraph().mutable_node();
-    std::sort(pendingAdds.begin(), pendingAdds.end(),
-              [](const auto &a, const auto &b) { return a.first > b.first; });
-    for (auto &[index, add] : pendingAdds) {
-      graphNodes->Add(std::move(add));
-      for (int i = graphNodes->size() - 1; i > index + 1; --i)
-        graphNodes->SwapElements(i, i - 1);
-    }
-    std::set<int> shifted;
-    for (int t : deadTransposes) {
-      int moved = t;
-      for (auto &[index, add] : pendingAdds)
-        moved += index < t;
-      shifted.insert(moved);
-    }
-    deadTransposes = shifted;
-    for (auto it = deadTransposes.rbegin(); it != deadTransposes.rend(); ++it)
-      graphNodes->DeleteSubrange(*it, 1);
+    // Transposes that only fed replaced matmuls go.
+    deadNodes.insert(deadTransposes.begin(), deadTransposes.end());
+    rebuildNodes();
     if (usedDequantize) {
       std::string error;
       if (!editor.requireOpset(21, error))
@@ -647,8 +657,9 @@ private:
   onnx::ModelProto &model;
   const ExportOptions &options;
   std::map<std::string, bool> layouts; // weight name → stored [N, K]
-  std::vector<std::pair<int, onnx::NodeProto>> pendingAdds; // after node index
-  std::map<int, std::vector<onnx::NodeProto>> pendingBefore; // before node index
+  // Edits of the graph's node list by the original index, applied at once by rebuildNodes.
+  std::map<int, std::vector<onnx::NodeProto>> pendingBefore, pendingAfter;
+  std::set<int> deadNodes;
 };
 } // namespace
 

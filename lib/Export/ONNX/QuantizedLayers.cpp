@@ -83,6 +83,8 @@ qopt::onnx_export::collectQuantizedLayers(ModuleOp module) {
     layer.values = quant::dequantizeWeight(*q, layer.scheme);
     if (mm)
       layer.inputRank = cast<RankedTensorType>(mm.getInput().getType()).getRank();
+    if (auto factors = op->getAttrOfType<DenseF32ArrayAttr>("qopt.input_scale"))
+      layer.inputScale.assign(factors.asArrayRef().begin(), factors.asArrayRef().end());
     if (mm && mm.getInt8Activations()) {
       layer.int8Activations = true;
       if (std::optional<APFloat> s = mm.getActivationScale())
@@ -105,6 +107,10 @@ qopt::onnx_export::rescaledConstants(ModuleOp module) {
       return;
     StringRef key = res.getRawHandle().getKey();
     if (!key.contains(".awq") && !key.contains(".smooth"))
+      return;
+    if (llvm::any_of(cst->getUsers(), [](Operation *user) {
+          return isa<RMSNormOp, LayerNormOp>(user);
+        }))
       return;
     std::optional<std::vector<char>> data = constantData(cst);
     if (!data)

@@ -27,6 +27,9 @@ struct ExportedLayer {
   /// int8 activations: per group of the scheme at run time, or one static scale (> 0).
   bool int8Activations = false;
   float activationScale = 0.0f;
+  /// Per input channel, the factors AWQ or SmoothQuant multiplied the weight by while dividing a
+  /// norm (`qopt.input_scale`); empty when none.
+  std::vector<float> inputScale;
   /// The rank of the matmul's input.
   int64_t inputRank = 0;
 
@@ -38,9 +41,10 @@ struct ExportedLayer {
 /// read, sparse outliers, which no ONNX form holds).
 std::optional<std::vector<ExportedLayer>> collectQuantizedLayers(mlir::ModuleOp module);
 
-/// Constants that passes rescaled after import (AWQ's and SmoothQuant's factors folded into
-/// norms and biases): their resource name (the initializer's, plus the pass's suffix) and f32
-/// values.
+/// Constants of linear layers that passes rescaled after import (AWQ's and SmoothQuant's factors
+/// folded into the output channels of a gated MLP's up projection): their resource name (the
+/// initializer's, plus the pass's suffix) and f32 values. Rescaled norms are left out: exports
+/// write those factors beside the layers that read the norm (`ExportedLayer::inputScale`).
 std::vector<std::pair<std::string, std::vector<float>>> rescaledConstants(mlir::ModuleOp module);
 
 } // namespace qopt::onnx_export
