@@ -148,7 +148,8 @@ struct FoldConstantQuantizePass
       }
       // ONNX QuantizeLinear in float32: the quotient rounded half to even, then the zero point.
       float quotient = static_cast<float>((*x)[i]) / static_cast<float>((*scale)[p]);
-      double v = std::nearbyint(quotient) + (zero ? (*zero)[p] : 0.0);
+      // A NaN has no code: it takes the zero point, as 0 would.
+      double v = (std::isnan(quotient) ? 0.0 : std::nearbyint(quotient)) + (zero ? (*zero)[p] : 0.0);
       v = std::min<double>(std::max<double>(v, low), high);
       codes[i] = static_cast<char>(static_cast<int64_t>(v));
     }

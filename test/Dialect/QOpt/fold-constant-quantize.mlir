@@ -45,5 +45,18 @@ func.func @not_constant(%x: tensor<2x4xf32>) -> tensor<2x4xi8> {
   return %q : tensor<2x4xi8>
 }
 
+// A NaN weight takes the zero point (3); 1.0 / 0.5 + 3 = 5.
+// CHECK-LABEL: func.func @nan
+// CHECK: dense_resource<quantized_weight_2> : tensor<1x2xi8>
+func.func @nan() -> tensor<1x2xf32> {
+  %w = arith.constant dense<[[0x7FC00000, 1.0]]> : tensor<1x2xf32>
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<3> : tensor<i8>
+  %q = qopt.quantize %w, %s, %z {storage_type = i8} : (tensor<1x2xf32>, tensor<f32>, tensor<i8>) -> tensor<1x2xi8>
+  %d = qopt.dequantize %q, %s, %z : (tensor<1x2xi8>, tensor<f32>, tensor<i8>) -> tensor<1x2xf32>
+  return %d : tensor<1x2xf32>
+}
+
 // CHECK: quantized_weight: "0x0800000001FE070700FE02F8"
 // CHECK: quantized_weight_1: "0x080000000600070704000500"
+// CHECK: quantized_weight_2: "0x080000000305"
