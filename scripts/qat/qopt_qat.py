@@ -24,20 +24,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-INT4, UINT4 = 22, 21
-
-
-def _read_ints(t):
-    """An integer initializer as int64 (4-bit ones unpacked, low nibble first)."""
-    if t.data_type in (INT4, UINT4):
-        raw = np.frombuffer(t.raw_data, dtype=np.uint8)
-        vals = np.stack([raw & 0xF, raw >> 4], axis=1).reshape(-1)[: int(np.prod(t.dims))]
-        vals = vals.astype(np.int64)
-        if t.data_type == INT4:
-            vals = np.where(vals >= 8, vals - 16, vals)
-        return vals.reshape(tuple(t.dims))
-    return numpy_helper.to_array(t).astype(np.int64)
-
+from onnx_ints import read_ints
 
 class QATLayer:
     """One fake-quantized weight of the export, its arrays in the export's [N, K] view."""
@@ -52,7 +39,7 @@ class QATLayer:
         self.qmin, self.qmax = desc["qmin"], desc["qmax"]
         w = numpy_helper.to_array(inits[self.weight_name]).astype(np.float32)
         s = numpy_helper.to_array(inits[self.scale_name]).astype(np.float32)
-        z = _read_ints(inits[desc["zero_point"]])
+        z = read_ints(inits[desc["zero_point"]])
         if self.transposed:
             w = w.T
             s = s.T if s.ndim == 2 else s

@@ -66,13 +66,7 @@ public:
   /// `rows` (n x k) in the initializer's layout.
   template <typename T> std::vector<T> inLayout(const std::vector<T> &rows) const {
     const ExportedLayer &l = *site.layer;
-    if (site.rowsAreOutputs)
-      return rows;
-    std::vector<T> out(rows.size());
-    for (int64_t r = 0; r < l.n; ++r)
-      for (int64_t i = 0; i < l.k; ++i)
-        out[i * l.n + r] = rows[r * l.k + i];
-    return out;
+    return site.rowsAreOutputs ? rows : transposed(rows, l.n, l.k);
   }
   /// Per-group parameters (n x groups) in the layout ONNX's blocked quantization wants: the
   /// weight's, with the K axis shrunk to the groups (or 1-D along N per channel).
@@ -80,10 +74,15 @@ public:
     const ExportedLayer &l = *site.layer;
     if (site.rowsAreOutputs || l.groups == 1)
       return perGroup;
-    std::vector<T> out(perGroup.size());
-    for (int64_t r = 0; r < l.n; ++r)
-      for (int64_t g = 0; g < l.groups; ++g)
-        out[g * l.n + r] = perGroup[r * l.groups + g];
+    return transposed(perGroup, l.n, l.groups);
+  }
+  /// A row-major `rows` x `cols` matrix transposed.
+  template <typename T>
+  static std::vector<T> transposed(const std::vector<T> &m, int64_t rows, int64_t cols) {
+    std::vector<T> out(m.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        out[c * rows + r] = m[r * cols + c];
     return out;
   }
   bool perChannel() const { return site.layer->scheme.groupSize == 0; }

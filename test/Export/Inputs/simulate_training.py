@@ -10,41 +10,16 @@ Stands in for a trainer: moves every fake-quantized weight of a qopt QAT export 
 Compiling both must give the same packed codes, bit for bit.
 """
 import json
+import os
 import sys
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-INT4, UINT4 = 22, 21
-
-
-def read_ints(t):
-    """An integer initializer (4-bit ones unpacked) as int64."""
-    if t.data_type in (INT4, UINT4):
-        raw = np.frombuffer(t.raw_data, dtype=np.uint8)
-        nibbles = np.stack([raw & 0xF, raw >> 4], axis=1).reshape(-1)[: int(np.prod(t.dims))]
-        vals = nibbles.astype(np.int64)
-        if t.data_type == INT4:
-            vals = np.where(vals >= 8, vals - 16, vals)
-        return vals.reshape(tuple(t.dims))
-    return numpy_helper.to_array(t).astype(np.int64)
-
-
-def write_ints(name, data_type, values):
-    t = onnx.TensorProto()
-    t.name = name
-    t.data_type = data_type
-    t.dims.extend(values.shape)
-    flat = values.reshape(-1)
-    if data_type in (INT4, UINT4):
-        nib = (flat & 0xF).astype(np.uint8)
-        if nib.size % 2:
-            nib = np.append(nib, 0)
-        t.raw_data = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8).tobytes()
-    else:
-        t.raw_data = flat.astype(np.int8 if data_type == 3 else np.uint8).tobytes()
-    return t
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "scripts", "qat"))
+from onnx_ints import INT4, UINT4, read_ints, write_ints  # noqa: E402
 
 
 def expand(params, layer, shape):
