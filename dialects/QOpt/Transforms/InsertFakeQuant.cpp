@@ -56,7 +56,11 @@ struct InsertFakeQuantPass
       if (failed(rewritePacked(op)))
         return signalPassFailure();
     for (Operation *op : marked)
-      rewriteMarked(*matchWeightLayer(op));
+      // A weight read through a transpose that an earlier layer shares is fake-quantized once.
+      if (std::optional<WeightLayer> layer = matchWeightLayer(op))
+        rewriteMarked(*layer);
+      else
+        op->removeAttr("qopt.scheme");
     for (Operation *op : llvm::reverse(deadCandidates))
       if (op->use_empty())
         op->erase();
@@ -142,25 +146,24 @@ private:
   void rewriteMarked(const WeightLayer &layer) {
     Operation *op = layer.op;
     auto scheme = cast<SchemeAttr>(op->getAttr("qopt.scheme"));
-    OpBuilder b(op);
-    Location loc = op->getLoc();
+    // The weight operand: the constant itself, or the transpose that reads it.
+    unsigned index = isa<GatherOp>(op) ? 0 : 1;
+    Value operand = op->getOperand(index);
     arith::ConstantOp weightOp = layer.weight;
     Value weight = weightOp.getResult();
+    // Built where the weight is read: before the transpose when there is one (which other
+    // layers may share).
+    OpBuilder b(operand != weight ? operand.getDefiningOp() : op);
+    Location loc = op->getLoc();
     // Fake-quant rounds [N, K] rows; the layer reads the layout it had.
     Value rows = layer.rowsAreOutputs ? weight : transpose2D(b, loc, weight);
     Value fq = FakeQuantOp::create(b, loc, rows.getType(), rows, Value(), Value(), scheme,
                                    UnitAttr());
-    Value replacement = fq;
-    if (!layer.rowsAreOutputs)
-      replacement = transpose2D(b, loc, fq);
-    // The weight operand: the constant itself, or the transpose that reads it.
-    unsigned index = isa<GatherOp>(op) ? 0 : 1;
-    Value operand = op->getOperand(index);
     if (operand != weight) {
       // matmul(x, transpose(W[N, K])): the transpose now reads the fake-quant rows.
       operand.getDefiningOp()->setOperand(0, fq);
     } else {
-      op->setOperand(index, replacement);
+      op->setOperand(index, layer.rowsAreOutputs ? fq : transpose2D(b, loc, fq));
     }
     op->removeAttr("qopt.scheme");
     op->removeAttr("qopt.pinned");

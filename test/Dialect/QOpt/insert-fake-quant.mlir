@@ -72,5 +72,19 @@ func.func @marked(%x: tensor<1x?x4xf32>) -> tensor<1x?x2xf32> {
   return %0 : tensor<1x?x2xf32>
 }
 
+
+// Two layers reading one transposed weight: the transpose reads one fake-quant.
+// CHECK-LABEL: func.func @shared_transpose
+// CHECK: %[[F:.*]] = qopt.fake_quant
+// CHECK-NOT: qopt.fake_quant
+// CHECK: qopt.transpose %[[F]]
+func.func @shared_transpose(%x: tensor<1x?x4xf32>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>) {
+  %w = arith.constant dense<[[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]> : tensor<2x4xf32>
+  %t = qopt.transpose %w {perm = array<i64: 1, 0>} : tensor<2x4xf32> -> tensor<4x2xf32>
+  %0 = qopt.matmul %x, %t {qopt.scheme = #qopt.scheme<int4, group = 4, sym, scale = f16>} : (tensor<1x?x4xf32>, tensor<4x2xf32>) -> tensor<1x?x2xf32>
+  %1 = qopt.matmul %x, %t {qopt.scheme = #qopt.scheme<int4, group = 4, sym, scale = f16>} : (tensor<1x?x4xf32>, tensor<4x2xf32>) -> tensor<1x?x2xf32>
+  return %0, %1 : tensor<1x?x2xf32>, tensor<1x?x2xf32>
+}
+
 // CHECK: weight.latent: "0x400000000000C03F0000803F000080C0000000BF0000008000000040000000400000E0BF"
 // CHECK: weight.scales_f32: "0x400000000000003F000080BE"
