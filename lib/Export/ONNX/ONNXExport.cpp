@@ -266,6 +266,19 @@ private:
     return name;
   }
 
+  /// Makes the layer read DequantizeLinear(codes, scale, zero) with the site's axes, named
+  /// after `output`, in place of its weight.
+  void readDequantized(const WeightSite &site, const SiteWriter &writer,
+                       std::vector<std::string> inputs, const std::string &output,
+                       std::vector<onnx::NodeProto> &nodes) {
+    std::string dq = editor.freshName(output);
+    onnx::NodeProto dequantize = makeNode("DequantizeLinear", std::move(inputs), {dq},
+                                          editor.freshName(dq + "_DequantizeLinear"));
+    writer.setAxes(dequantize);
+    nodes.push_back(dequantize);
+    redirectReaders(site, site.initializer, dq);
+  }
+
   void redirectReaders(const WeightSite &site, const std::string &from, const std::string &to) {
     for (int index : site.readers)
       GraphEditor::renameInput(*editor.getGraph().mutable_node(index), from, to);
@@ -307,12 +320,7 @@ private:
         codes = editor.freshName(weight + "_clipped");
         nodes.push_back(makeNode("Clip", {q, lo, hi}, {codes}, editor.freshName(weight + "_Clip")));
       }
-      std::string dq = editor.freshName(weight + "_fake_quant");
-      onnx::NodeProto dequantize = makeNode("DequantizeLinear", {codes, scale, zero}, {dq},
-                                            editor.freshName(weight + "_DequantizeLinear"));
-      writer.setAxes(dequantize);
-      nodes.push_back(dequantize);
-      redirectReaders(site, site.initializer, dq);
+      readDequantized(site, writer, {codes, scale, zero}, weight + "_fake_quant", nodes);
       scaleInputs(site);
       if (l.int8Activations && failed(quantizeInputs(site)))
         return failure();
@@ -597,12 +605,7 @@ private:
       std::string codes = editor.freshName(base + "_codes");
       editor.addIntegers(codes, storageFor(l.scheme).type, writer.weightDims(),
                          writer.storedCodes());
-      std::string dq = editor.freshName(base + "_dequantized");
-      onnx::NodeProto dequantize = makeNode("DequantizeLinear", {codes, scale, zero}, {dq},
-                                            editor.freshName(base + "_DequantizeLinear"));
-      writer.setAxes(dequantize);
-      nodes.push_back(dequantize);
-      redirectReaders(site, site.initializer, dq);
+      readDequantized(site, writer, {codes, scale, zero}, base + "_dequantized", nodes);
       usedDequantize = true;
     }
     // Transposes that only fed replaced matmuls go.
