@@ -1,4 +1,4 @@
-// RUN: qopt-opt --pass-pipeline='builtin.module(func.func(qopt-fold-constant-quantize))' %s | FileCheck %s
+// RUN: qopt-opt --qopt-fold-constant-quantize %s | FileCheck %s
 
 // Blocked int4 along K (blocks of 2): ONNX rounds the quotient half to even (-2.5 → -2, 0.5 → 0,
 // -1.5 → -2) and saturates to the storage type (200 → 7, -400 → -8).
