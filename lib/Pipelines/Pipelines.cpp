@@ -30,6 +30,8 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
 }
 
 void qopt::buildFusionPipeline(OpPassManager &pm, const FusionPipelineOptions &options) {
+  if (options.fuseAttention)
+    pm.addNestedPass<func::FuncOp>(QOpt::createFuseAttentionPass());
   if (options.packMatMulWeights || options.decomposeSoftmax) {
     QOpt::DecomposeToKernelFormsPassOptions decompose;
     decompose.gemm = options.packMatMulWeights;

@@ -3,7 +3,7 @@
 // Implements qopt_model.h over the generated `qopt_graph` function, and the qopt_rt_* entry points
 // that the generated code calls (KernelABI.h).
 //
-#include "Tensor.h"
+#include "ModelState.h"
 #include "WorkerPool.h"
 
 #include <cblas.h>
@@ -31,29 +31,22 @@ void openblas_set_num_threads(int);
 namespace {
 thread_local std::string lastError;
 
-struct ValueInfo {
-  std::string name;
-  int32_t dtype;
-  std::vector<int64_t> dims;
-};
-
 /// Magic and layout of the weights file: "QOPTWGT1", the 8-byte id shared with the code, then data.
 constexpr char kWeightsMagic[8] = {'Q', 'O', 'P', 'T', 'W', 'G', 'T', '1'};
 constexpr size_t kWeightsHeader = 16;
 } // namespace
 
-struct qopt_model {
-  Context ctx;
-  void *mapping = nullptr;
-  size_t mappingSize = 0;
-  std::vector<ValueInfo> inputs, outputs;
-  std::string error;
-};
-
 static bool parseSignature(qopt_model &m) {
   std::istringstream lines(qopt_signature);
   std::string kind;
   while (lines >> kind) {
+    if (kind == "kv") {
+      int index = -1;
+      if (!(lines >> index) || index < 0)
+        return false;
+      m.inPlaceCaches.push_back(index);
+      continue;
+    }
     ValueInfo info;
     int rank = 0;
     if (!(lines >> info.name >> info.dtype >> rank))
@@ -128,6 +121,7 @@ static const char *const kOpcodeNames[] = {
     "DynamicQuantize", "MatMulInteger", "QLinearMatMul", "Round", "Sign", "Tile", "ReduceProd",
     "QLinearAdd", "QLinearMul", "QLinearSoftmax", "FusedElementwise", "Xor", "FusedMatMul",
     "RowKernel", "PanelGather", "MatMulKernel", "QuantMatMulKernel", "Generated", "SparseMatMul",
+    "Attention", "KVAppend",
 };
 static_assert(sizeof(kOpcodeNames) / sizeof(kOpcodeNames[0]) ==
                   static_cast<size_t>(Opcode::NumOpcodes),
@@ -229,20 +223,35 @@ int qopt_model_run(qopt_model *m, const qopt_tensor *inputs, int numInputs, qopt
     if (!have.data && count > 0)
       return failRun(what + " has no data");
   }
+  return runModel(m, inputs, numInputs, outputs, numOutputs, nullptr);
+}
+} // extern "C"
+
+int qopt::rt::runModel(qopt_model *m, const qopt_tensor *inputs, int numInputs,
+                       qopt_tensor *outputs, int numOutputs,
+                       const std::vector<CacheSlot> *cacheSlots) {
+  auto failRun = [&](const std::string &msg) {
+    m->error = msg;
+    return -1;
+  };
   Context &ctx = m->ctx;
   ctx.releaseAll();
+  ctx.cacheSlots = cacheSlots;
   ctx.inputs = inputs;
   ctx.numInputs = numInputs;
   ctx.outputs.assign(numOutputs, nullptr);
   try {
     qopt_graph(&ctx);
   } catch (const KernelError &e) {
+    ctx.cacheSlots = nullptr;
     ctx.releaseAll();
     return failRun(e.message);
   } catch (const std::bad_alloc &) {
+    ctx.cacheSlots = nullptr;
     ctx.releaseAll();
     return failRun("out of memory");
   }
+  ctx.cacheSlots = nullptr;
   for (int k = 0; k < numOutputs; ++k) {
     Tensor *t = ctx.outputs[k];
     outputs[k].dtype = t->dtype;
@@ -254,10 +263,22 @@ int qopt_model_run(qopt_model *m, const qopt_tensor *inputs, int numInputs, qopt
   return 0;
 }
 
+extern "C" {
 void *qopt_rt_input(void *c, int64_t index) {
   Context &ctx = *static_cast<Context *>(c);
   const qopt_tensor &in = ctx.inputs[index];
-  return ctx.wrap(in.dtype, std::vector<int64_t>(in.dims, in.dims + in.rank), in.data);
+  Tensor *t = ctx.wrap(in.dtype, std::vector<int64_t>(in.dims, in.dims + in.rank), in.data);
+  // A session's cache input: the past as a view of the buffer with room for the whole context.
+  if (ctx.cacheSlots && index < static_cast<int64_t>(ctx.cacheSlots->size()) &&
+      (*ctx.cacheSlots)[index].data && in.rank == 4) {
+    const CacheSlot &slot = (*ctx.cacheSlots)[index];
+    t->strided = true;
+    t->strides[3] = 1;
+    t->strides[2] = slot.dims[3];
+    t->strides[1] = slot.dims[2] * slot.dims[3];
+    t->strides[0] = slot.dims[1] * slot.dims[2] * slot.dims[3];
+  }
+  return t;
 }
 
 void *qopt_rt_weight(void *c, int64_t dtype, int64_t offset, int64_t rank, const int64_t *dims) {
@@ -308,6 +329,18 @@ static void runGenerated(Context &ctx, Tensor **in, int64_t numIns, Tensor **out
 
 static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tensor **out,
                      int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
+  if (op == Opcode::Attention)
+    return runAttention(ctx, in, numIns, out, nf > 0 ? f[0] : 1.0);
+  if (op == Opcode::KVAppend) {
+    if (ni < 2 || numIns < 2)
+      fail("a KV-cache append needs its axis and input index, and two operands");
+    return runKVAppend(ctx, in, out, i[0], i[1]);
+  }
+  // Only the kernels above and shape queries read a session's strided cache views.
+  if (ctx.cacheSlots && op != Opcode::Shape)
+    for (int64_t k = 0; k < numIns; ++k)
+      if (in[k] && in[k]->strided)
+        fail("a KV-cache view reached a kernel that reads dense tensors only");
   if (op == Opcode::FusedElementwise)
     return runFusedElementwise(ctx, reinterpret_cast<void **>(in), numIns, out, ni > 0 ? i[0] : -1,
                                ni > 1 ? static_cast<int32_t>(i[1]) : QOPT_FLOAT32);

@@ -21,12 +21,26 @@ struct Buffer {
 };
 
 /// A dense row-major tensor. `buffer` is null for memory the runtime does not own (inputs, weights).
+/// A generation session's KV cache is the one exception to density: its tensors are `strided`
+/// views of a buffer with room for the whole context, and only the kernels that know it (the
+/// append, attention, shape queries) receive them.
 struct Tensor {
   int32_t dtype = 0;
   int32_t rank = 0;
   int64_t dims[QOPT_MAX_RANK] = {};
   void *data = nullptr;
   Buffer *buffer = nullptr;
+  bool strided = false;
+  int64_t strides[QOPT_MAX_RANK] = {}; // in elements; meaningful when `strided`
+
+  /// Element strides, row-major unless `strided`.
+  void elementStrides(int64_t *out) const {
+    int64_t s = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      out[d] = strided ? strides[d] : s;
+      s *= dims[d];
+    }
+  }
 
   int64_t numElements() const {
     int64_t n = 1;
@@ -93,6 +107,14 @@ struct Profile {
 
 class WorkerPool;
 
+/// A generation session's buffer for one KV-cache input: `[batch, heads, capacity, dim]` floats,
+/// of which the first `length` positions hold the past.
+struct CacheSlot {
+  float *data = nullptr;
+  int64_t dims[4] = {}; // with dims[2] the capacity
+  int64_t length = 0;
+};
+
 /// State of one run of a model: its inputs, outputs, weights and live tensors.
 struct Context {
   const char *weights = nullptr;
@@ -104,6 +126,9 @@ struct Context {
   int threads = 1;
   WorkerPool *workers = nullptr; // owned by the model
   Profile *profile = nullptr;
+  /// In a session run: one slot per graph input, null data for inputs that are not appended in
+  /// place.
+  const std::vector<CacheSlot> *cacheSlots = nullptr;
   /// Freed memory by rounded size, reused by later allocations of this and later runs: fresh
   /// large blocks would cost a page fault per 4 KiB on first touch.
   std::multimap<size_t, void *> pool;
@@ -212,6 +237,12 @@ void panelGather(Context &ctx, Tensor **ins, Tensor **outs, const int64_t *i, in
 /// the input and a norm's scale and bias; `i[0]` is the first of the reduced dims.
 void runRowKernel(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const int64_t *i,
                   int64_t ni);
+/// Scaled dot-product attention (opcode Attention); keys and values may be strided.
+void runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, double scale);
+/// Opcode KVAppend: appends in place to the session's cache slot of input `inputIndex`, or
+/// concatenates outside a session.
+void runKVAppend(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis, int64_t inputIndex);
+
 /// NumPy broadcast of shapes; fails on a mismatch.
 std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 /// Strides of `shape` (right-aligned into `rank` dims) with 0 where it is broadcast.

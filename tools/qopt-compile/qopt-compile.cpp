@@ -107,6 +107,11 @@ cl::opt<bool> fuseElementwise(
     cl::desc("Generate fused loops for chains of f32 elementwise ops (default on; off runs each "
              "op as a runtime kernel)"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> fuseAttention(
+    "fuse-attention",
+    cl::desc("Run attention chains as one kernel that reads keys and values in place, and let a "
+             "generation session append to KV-cache inputs in place (default on)"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> generateMatMul(
     "generate-matmul",
     cl::desc("Generate register-tiled kernels for f32 matmuls: linear layers on packed weights with "
@@ -665,8 +670,10 @@ LogicalResult lowerModule(ModuleOp module, Stage stage, const std::string &weigh
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   if (stage >= Stage::Fused &&
-      (fuseElementwise || generateMatMul || generateRowKernels || generateDataKernels)) {
+      (fuseAttention || fuseElementwise || generateMatMul || generateRowKernels ||
+       generateDataKernels)) {
     qopt::FusionPipelineOptions fusion;
+    fusion.fuseAttention = fuseAttention;
     fusion.fuseElementwise = fuseElementwise;
     fusion.packMatMulWeights = generateMatMul;
     fusion.decomposeSoftmax = generateRowKernels;

@@ -1,13 +1,18 @@
 //===- qopt-run.cpp - run a model compiled by qopt-compile ----------------===//
 //
 //   qopt-run model.so --input input_ids=ids.npy --output out.npy [--threads N] [--bench N]
-//   qopt-run model.so --ppl valid.txt --ctx 256
+//   qopt-run model.so --ppl valid.txt --ctx 256          (bytes as tokens)
+//   qopt-run model.so --ppl-tokens tokens.npy --ctx 256   (any tokenizer's ids)
+//   qopt-run model.so --generate "prompt" -n 128          (byte-level models: text out)
+//   qopt-run model.so --generate-ids ids.npy -n 128 --output out.npy
+//   qopt-run model.so --score-ids ids.npy --prefill 8 --output logits.npy
 //
 // Loads the library with dlopen and talks to it only through its C ABI (qopt_model.h); links no
 // MLIR. Every failure is one line on stderr and exit code 1.
 //
+#include "Generation.h"
+#include "ModelLibrary.h"
 #include "qopt/Support/Npy.h"
-#include "qopt/Runtime/qopt_model.h"
 
 #include <algorithm>
 #include <chrono>
@@ -21,30 +26,22 @@
 #include <string>
 #include <vector>
 
-namespace {
-struct Api {
-  decltype(&qopt_model_create) create;
-  decltype(&qopt_model_destroy) destroy;
-  decltype(&qopt_model_run) run;
-  decltype(&qopt_model_error) error;
-  decltype(&qopt_last_error) lastError;
-  decltype(&qopt_model_num_inputs) numInputs;
-  decltype(&qopt_model_num_outputs) numOutputs;
-  decltype(&qopt_model_input_name) inputName;
-  decltype(&qopt_model_output_name) outputName;
-  decltype(&qopt_model_input_info) inputInfo;
-};
+using namespace qopt::run;
 
-[[noreturn]] void die(const std::string &message) {
+[[noreturn]] void qopt::run::die(const std::string &message) {
   std::fprintf(stderr, "qopt-run: error: %s\n", message.c_str());
   std::exit(1);
 }
 
+namespace {
 void usage() {
   std::fprintf(stderr,
                "usage: qopt-run MODEL.so [--weights FILE] [--threads N]\n"
                "         [--input NAME=FILE.npy]... [--output FILE.npy]... [--bench N]\n"
-               "         [--ppl TEXT_FILE --ctx N]\n");
+               "         [--ppl TEXT_FILE | --ppl-tokens TOKENS.npy] [--ctx N]\n"
+               "         [--generate TEXT | --generate-ids IDS.npy] [-n N] [--temperature T]\n"
+               "         [--top-k K] [--top-p P] [--seed S]\n"
+               "         [--score-ids IDS.npy [--prefill N] --output LOGITS.npy]\n");
   std::exit(1);
 }
 
@@ -63,54 +60,54 @@ int64_t parseCount(const std::string &flag, const std::string &value) {
   return v;
 }
 
-/// Byte-level perplexity over non-overlapping windows of `ctx` bytes: each window is run on its
-/// own and every position is scored against the byte that follows it in the file.
-double perplexity(const Api &api, qopt_model *model, const std::string &path, int64_t ctx) {
+double parseNumber(const std::string &flag, const std::string &value, double lo, double hi) {
+  char *end = nullptr;
+  double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end || !(v >= lo && v <= hi))
+    die(flag + " takes a number from " + std::to_string(lo) + " to " + std::to_string(hi) +
+        ", got '" + value + "'");
+  return v;
+}
+
+std::vector<int64_t> readBytes(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     die("cannot read " + path);
   std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), {});
-  if (bytes.size() < 2)
-    die(path + " is too short to score");
-  qopt_tensor info;
-  api.inputInfo(model, 0, &info);
-  if (api.numInputs(model) != 1 || info.rank != 2 || info.dtype != QOPT_INT64)
-    die("--ppl needs a model with one int64 input of shape [1, seq]");
-  double nll = 0.0;
-  int64_t scored = 0;
-  std::vector<int64_t> ids;
-  for (size_t start = 0; start + 1 < bytes.size(); start += ctx) {
-    int64_t len = std::min<int64_t>(ctx, bytes.size() - 1 - start);
-    ids.assign(bytes.begin() + start, bytes.begin() + start + len);
-    qopt_tensor input = {QOPT_INT64, 2, {1, len}, ids.data()};
-    qopt_tensor logits;
-    if (api.run(model, &input, 1, &logits, 1) != 0)
-      die(api.error(model));
-    if (logits.dtype != QOPT_FLOAT32 || logits.rank != 3 || logits.dims[1] != len)
-      die("--ppl needs logits of shape [1, seq, vocab]");
-    int64_t vocab = logits.dims[2];
-    const float *l = static_cast<const float *>(logits.data);
-    for (int64_t p = 0; p < len; ++p) {
-      const float *row = l + p * vocab;
-      float mx = *std::max_element(row, row + vocab);
-      double sum = 0.0;
-      for (int64_t v = 0; v < vocab; ++v)
-        sum += std::exp(static_cast<double>(row[v] - mx));
-      int64_t target = bytes[start + p + 1];
-      if (target >= vocab)
-        die("byte " + std::to_string(target) + " is outside the vocabulary");
-      nll += std::log(sum) + mx - row[target];
-      ++scored;
-    }
-  }
-  return std::exp(nll / scored);
+  return std::vector<int64_t>(bytes.begin(), bytes.end());
+}
+
+/// Says on stderr how a session keeps this model's KV cache.
+void reportCacheMode(const Api &api, qopt_model *model) {
+  qopt_session *probe = api.sessionCreate(model, 1);
+  if (!probe)
+    die(api.error(model));
+  int mode = api.cacheMode(probe);
+  api.sessionDestroy(probe);
+  if (mode > 0)
+    std::fprintf(stderr, "kv cache: appended in place\n");
+  else if (mode == 0)
+    std::fprintf(stderr, "kv cache: copied each step (its attention was not fused)\n");
+  else
+    std::fprintf(stderr, "kv cache: none; every step reruns the whole sequence, which is slow "
+                         "(export the model with past_key_values)\n");
+}
+
+void printRate(const char *what, int64_t tokens, double seconds) {
+  std::fprintf(stderr, "%s: %lld tokens in %.1f ms, %.1f tokens/s\n", what,
+               static_cast<long long>(tokens), seconds * 1e3,
+               seconds > 0 ? tokens / seconds : 0.0);
 }
 } // namespace
 
 int main(int argc, char **argv) {
   if (argc < 2)
     usage();
-  std::string libraryPath = argv[1], weightsPath, pplPath;
+  std::string libraryPath = argv[1], weightsPath, pplPath, pplTokensPath, prompt, promptIds,
+              scoreIds;
+  bool generateText = false;
+  int64_t newTokens = 32, prefill = 0;
+  Sampling sampling;
   std::vector<std::pair<std::string, std::string>> inputs;
   std::vector<std::string> outputs;
   int64_t threads = 0, bench = 0, ctx = 256;
@@ -137,6 +134,27 @@ int main(int argc, char **argv) {
       bench = parseCount(flag, value());
     } else if (flag == "--ppl") {
       pplPath = value();
+    } else if (flag == "--ppl-tokens") {
+      pplTokensPath = value();
+    } else if (flag == "--generate") {
+      prompt = value();
+      generateText = true;
+    } else if (flag == "--generate-ids") {
+      promptIds = value();
+    } else if (flag == "--score-ids") {
+      scoreIds = value();
+    } else if (flag == "--prefill") {
+      prefill = parseCount(flag, value());
+    } else if (flag == "-n") {
+      newTokens = parseCount(flag, value());
+    } else if (flag == "--temperature") {
+      sampling.temperature = parseNumber(flag, value(), 0.0, 100.0);
+    } else if (flag == "--top-k") {
+      sampling.topK = parseCount(flag, value());
+    } else if (flag == "--top-p") {
+      sampling.topP = parseNumber(flag, value(), 1e-6, 1.0);
+    } else if (flag == "--seed") {
+      sampling.seed = static_cast<uint64_t>(parseCount(flag, value()));
     } else if (flag == "--ctx") {
       ctx = parseCount(flag, value());
       if (ctx == 0)
@@ -167,13 +185,67 @@ int main(int argc, char **argv) {
           symbol<decltype(api.numOutputs)>(lib, "qopt_model_num_outputs", libraryPath),
           symbol<decltype(api.inputName)>(lib, "qopt_model_input_name", libraryPath),
           symbol<decltype(api.outputName)>(lib, "qopt_model_output_name", libraryPath),
-          symbol<decltype(api.inputInfo)>(lib, "qopt_model_input_info", libraryPath)};
+          symbol<decltype(api.inputInfo)>(lib, "qopt_model_input_info", libraryPath),
+          symbol<decltype(api.sessionCreate)>(lib, "qopt_session_create", libraryPath),
+          symbol<decltype(api.sessionDestroy)>(lib, "qopt_session_destroy", libraryPath),
+          symbol<decltype(api.prefill)>(lib, "qopt_session_prefill", libraryPath),
+          symbol<decltype(api.decode)>(lib, "qopt_session_decode", libraryPath),
+          symbol<decltype(api.reset)>(lib, "qopt_session_reset", libraryPath),
+          symbol<decltype(api.cacheMode)>(lib, "qopt_session_cache_mode", libraryPath)};
   qopt_model *model = api.create(weightsPath.c_str(), static_cast<int>(threads));
   if (!model)
     die(api.lastError());
 
-  if (!pplPath.empty()) {
-    std::printf("ppl %.4f\n", perplexity(api, model, pplPath, ctx));
+  int modes = !pplPath.empty() + !pplTokensPath.empty() + generateText + !promptIds.empty() +
+              !scoreIds.empty();
+  if (modes > 1)
+    die("--ppl, --ppl-tokens, --generate, --generate-ids and --score-ids exclude each other");
+  if (!pplPath.empty() || !pplTokensPath.empty()) {
+    std::vector<int64_t> tokens =
+        pplPath.empty() ? readTokens(pplTokensPath) : readBytes(pplPath);
+    std::printf("ppl %.4f\n", perplexity(api, model, tokens, ctx));
+    api.destroy(model);
+    return 0;
+  }
+  if (generateText || !promptIds.empty()) {
+    if (!promptIds.empty() && outputs.size() != 1)
+      die("--generate-ids writes its tokens to one --output FILE.npy");
+    std::vector<int64_t> tokens = generateText
+                                      ? std::vector<int64_t>(prompt.begin(), prompt.end())
+                                      : readTokens(promptIds);
+    for (int64_t &t : tokens)
+      t &= generateText ? 0xff : ~int64_t(0);
+    reportCacheMode(api, model);
+    size_t promptLength = tokens.size();
+    GenerationStats stats = generate(api, model, tokens, newTokens, sampling);
+    if (generateText) {
+      std::string text;
+      for (int64_t t : tokens)
+        text.push_back(static_cast<char>(t));
+      std::printf("%s\n", text.c_str());
+    } else {
+      std::string err = qopt::npy::write(outputs[0], QOPT_INT64,
+                                         {1, static_cast<int64_t>(tokens.size())}, tokens.data());
+      if (!err.empty())
+        die(err);
+    }
+    printRate("prefill", static_cast<int64_t>(promptLength), stats.prefillSeconds);
+    printRate("decode", stats.decodeTokens, stats.decodeSeconds);
+    api.destroy(model);
+    return 0;
+  }
+  if (!scoreIds.empty()) {
+    if (outputs.size() != 1)
+      die("--score-ids writes the logits to one --output FILE.npy");
+    std::vector<int64_t> tokens = readTokens(scoreIds);
+    reportCacheMode(api, model);
+    int64_t vocabulary = 0;
+    std::vector<float> logits = scoreTokens(api, model, tokens, prefill, vocabulary);
+    std::string err = qopt::npy::write(
+        outputs[0], QOPT_FLOAT32, {1, static_cast<int64_t>(tokens.size()), vocabulary},
+        logits.data());
+    if (!err.empty())
+      die(err);
     api.destroy(model);
     return 0;
   }

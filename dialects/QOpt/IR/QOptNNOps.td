@@ -61,3 +61,24 @@ def QOpt_ReduceSumOp : QOpt_ReduceOp<"reduce_sum", "sum over axes">;
 def QOpt_ReduceMaxOp : QOpt_ReduceOp<"reduce_max", "maximum over axes">;
 def QOpt_ReduceMinOp : QOpt_ReduceOp<"reduce_min", "minimum over axes">;
 def QOpt_ReduceProdOp : QOpt_ReduceOp<"reduce_prod", "product over axes"> { let hasFolder = 1; }
+
+def QOpt_AttentionOp : QOpt_Op<"attention", [Pure]> {
+  let summary = "softmax(query · keyᵀ · scale + mask) · value, per head";
+  let description = [{
+    Scaled dot-product attention over `[B, H, S, D]` queries and `[B, Hkv, T, D]` keys and values,
+    where `H` is a multiple of `Hkv`: query head `h` reads key and value head `h / (H / Hkv)`
+    (grouped-query attention; multi-head attention when `Hkv = H`). `mask`, when present, is added
+    to the scores and broadcasts against `[B, H, S, T]` (causal and padding masks arrive this way).
+    The result is `[B, H, S, Dv]`.
+
+    `qopt-fuse-attention` makes this op from the matmul, scale, mask, softmax and matmul chain that
+    exporters write, dropping the transposed and head-repeated copies of the keys and values. The
+    runtime's kernel reads the keys and values where they lie, including in a generation session's
+    cache (whose rows are strided), so a decoding step never copies the cache.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$query, RankedTensorOf<[F32]>:$key,
+                       RankedTensorOf<[F32]>:$value, Optional<RankedTensorOf<[F32]>>:$mask,
+                       DefaultValuedAttr<F64Attr, "1.0">:$scale);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = "$query `,` $key `,` $value (`,` $mask^)? attr-dict `:` functional-type(operands, results)";
+}

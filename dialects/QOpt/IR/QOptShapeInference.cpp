@@ -322,6 +322,28 @@ LogicalResult ConcatOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return pushTensor(types, shape, first.getElementType());
 }
 
+LogicalResult KVAppendOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto past = rankedType(getPast()), add = rankedType(getNewValues());
+  auto axis = normalizeAxis(*this, getAxis(), past.getRank());
+  if (failed(axis))
+    return failure();
+  if (add.getRank() != past.getRank())
+    return emitOpError() << "appends a tensor of rank " << add.getRank() << " to one of rank "
+                         << past.getRank();
+  SmallVector<int64_t> shape(past.getShape());
+  for (int64_t d = 0; d < past.getRank(); ++d) {
+    int64_t s = add.getDimSize(d);
+    if (d == *axis)
+      shape[d] = (shape[d] == kDyn || s == kDyn) ? kDyn : shape[d] + s;
+    else if (shape[d] == kDyn)
+      shape[d] = s;
+    else if (s != kDyn && s != shape[d])
+      return emitOpError() << "appended dimension " << d << " is " << s << ", expected "
+                           << shape[d];
+  }
+  return pushTensor(types, shape, past.getElementType());
+}
+
 LogicalResult RangeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   Type et = rankedType(getStart()).getElementType();
   for (Value v : {getStart(), getLimit(), getDelta()})
@@ -662,6 +684,30 @@ LogicalResult MatMulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   if (failed(shape))
     return failure();
   return pushTensor(types, *shape, a.getElementType());
+}
+
+LogicalResult AttentionOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto q = rankedType(getQuery()), k = rankedType(getKey()), v = rankedType(getValue());
+  if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4)
+    return emitOpError() << "expects rank-4 [batch, heads, length, dim] query, key and value";
+  int64_t heads = q.getDimSize(1), kvHeads = k.getDimSize(1);
+  if (kvHeads != kDyn && v.getDimSize(1) != kDyn && kvHeads != v.getDimSize(1))
+    return emitOpError() << "has " << kvHeads << " key heads but " << v.getDimSize(1)
+                         << " value heads";
+  if (heads != kDyn && kvHeads != kDyn && (kvHeads == 0 || heads % kvHeads != 0))
+    return emitOpError() << "has " << heads << " query heads, not a multiple of the " << kvHeads
+                         << " key heads";
+  if (q.getDimSize(3) != kDyn && k.getDimSize(3) != kDyn && q.getDimSize(3) != k.getDimSize(3))
+    return emitOpError() << "has queries of width " << q.getDimSize(3) << " and keys of width "
+                         << k.getDimSize(3);
+  if (k.getDimSize(2) != kDyn && v.getDimSize(2) != kDyn && k.getDimSize(2) != v.getDimSize(2))
+    return emitOpError() << "has " << k.getDimSize(2) << " keys but " << v.getDimSize(2)
+                         << " values";
+  if (Value mask = getMask(); mask && rankedType(mask).getRank() > 4)
+    return emitOpError() << "has a mask of rank above 4";
+  SmallVector<int64_t> shape(q.getShape());
+  shape[3] = v.getDimSize(3);
+  return pushTensor(types, shape, q.getElementType());
 }
 
 LogicalResult GemmOp::inferResultTypes(SmallVectorImpl<Type> &types) {

@@ -150,3 +150,18 @@ def QOpt_TriluOp : QOpt_Op<"trilu", [Pure]> {
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = "$input (`k` $k^)? attr-dict `:` functional-type(operands, results)";
 }
+
+def QOpt_KVAppendOp : QOpt_Op<"kv_append", [Pure]> {
+  let summary = "a KV-cache graph input with this step's keys or values appended along `axis`";
+  let description = [{
+    The value of `concat(past, new)` along `axis`. `qopt-fuse-attention` makes it from such a
+    concat when `past` is a graph input and every use of the result is an attention op or the
+    graph's return (the present output): then a generation session can keep `past` in a buffer
+    with room for its maximum context and append `new` in place, the result being a strided view
+    of that buffer. Outside a session the runtime concatenates as `qopt.concat` does.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$past, RankedTensorOf<[F32]>:$new_values,
+                       I64Attr:$axis);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = "$past `,` $new_values attr-dict `:` functional-type(operands, results)";
+}

@@ -496,6 +496,28 @@ def PackMatMulWeightsPass : Pass<"qopt-pack-matmul-weights", "::mlir::ModuleOp">
   ];
 }
 
+def FuseAttentionPass : Pass<"qopt-fuse-attention", "::mlir::func::FuncOp"> {
+  let summary = "Fuses exported attention into qopt.attention; KV-cache concats into qopt.kv_append";
+  let description = [{
+    Finds `matmul(softmax(matmul(q, transpose(k)) · c + mask), v)` as exporters write scaled
+    dot-product attention: the scale a constant scalar multiplied or divided in (or none), the mask
+    added (or none), the softmax over the last axis, `transpose` swapping the last two axes of a
+    rank-4 key. Keys and values repeated for grouped-query attention (`unsqueeze` at axis 2,
+    `expand` to `[B, Hkv, G, T, D]`, `reshape` to `[B, Hkv·G, T, D]`) are read before the
+    repetition. Every intermediate value must have no other use. The chain becomes one
+    `qopt.attention`.
+
+    Then a `concat(past, new)` along the length axis (rank-4, axis 2) whose `past` is a graph
+    input used only there and by shape queries, and whose result feeds only attention ops and the graph's return,
+    becomes `qopt.kv_append`; the input is marked `qopt.kv_cache`, which the library's signature
+    passes on so that a generation session appends to it in place.
+  }];
+  let statistics = [
+    Statistic<"numAttention", "num-attention", "attention chains fused">,
+    Statistic<"numCacheAppends", "num-cache-appends", "KV-cache concats made appends">,
+  ];
+}
+
 def FuseElementwisePass : Pass<"qopt-fuse-elementwise", "::mlir::func::FuncOp"> {
   let summary = "Fuses chains of elementwise ops into qopt.fused_elementwise";
   let description = [{

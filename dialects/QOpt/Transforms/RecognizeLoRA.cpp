@@ -22,24 +22,6 @@ using namespace mlir;
 using namespace qopt::QOpt;
 
 namespace {
-/// The value of a constant f32 scalar (any shape holding one element, or a splat), or nothing.
-std::optional<double> scalarConstant(Value v) {
-  auto cst = v.getDefiningOp<arith::ConstantOp>();
-  if (!cst)
-    return std::nullopt;
-  if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue()))
-    if (dense.getElementType().isF32() && dense.isSplat())
-      return dense.getSplatValue<float>();
-  auto type = cast<RankedTensorType>(cst.getType());
-  std::optional<std::vector<char>> data = constantData(v);
-  if (!type.getElementType().isF32() || !type.hasStaticShape() || type.getNumElements() != 1 ||
-      !data)
-    return std::nullopt;
-  float f;
-  std::memcpy(&f, data->data(), sizeof(float));
-  return f;
-}
-
 /// `v` with multiplications by constant scalars taken off; their product goes into `scale`.
 Value peelScale(Value v, double &scale, SmallVectorImpl<Operation *> &ops) {
   while (auto mul = v.getDefiningOp<MulOp>()) {

@@ -278,3 +278,20 @@ std::optional<quant::QuantizedWeight> qopt::QOpt::readPackedWeight(Operation *op
                       g.getZeroPoints(), g.getScaleScales());
   return std::nullopt;
 }
+
+std::optional<double> qopt::QOpt::scalarConstant(Value v) {
+  auto cst = v.getDefiningOp<arith::ConstantOp>();
+  if (!cst)
+    return std::nullopt;
+  if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue()))
+    if (dense.getElementType().isF32() && dense.isSplat())
+      return dense.getSplatValue<float>();
+  auto type = cast<RankedTensorType>(cst.getType());
+  std::optional<std::vector<char>> data = constantData(v);
+  if (!type.getElementType().isF32() || !type.hasStaticShape() || type.getNumElements() != 1 ||
+      !data)
+    return std::nullopt;
+  float f;
+  std::memcpy(&f, data->data(), sizeof(float));
+  return f;
+}

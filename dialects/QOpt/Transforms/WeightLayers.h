@@ -42,6 +42,8 @@ SchemeAttr toSchemeAttr(mlir::MLIRContext *ctx, const qopt::quant::Scheme &schem
 /// The raw bytes of a constant (dense resource or dense elements), or nothing. Elements narrower
 /// than a byte (int4) are held one per byte, as the importer stores them.
 std::optional<std::vector<char>> constantData(mlir::Value v);
+/// The value of a constant f32 scalar (any shape holding one element, or a splat), or nothing.
+std::optional<double> scalarConstant(mlir::Value v);
 
 /// A constant holding `data` (row-major, one element after another) as a dense resource blob
 /// aligned to `alignment` bytes.

@@ -30,6 +30,10 @@ void buildGraphPipeline(mlir::OpPassManager &pm, const GraphPipelineOptions &opt
 
 /// Options of the `fused` stage.
 struct FusionPipelineOptions : public mlir::PassPipelineOptions<FusionPipelineOptions> {
+  Option<bool> fuseAttention{
+      *this, "fuse-attention",
+      llvm::cl::desc("Fuse attention chains into qopt.attention and let KV caches grow in place"),
+      llvm::cl::init(true)};
   Option<bool> fuseElementwise{*this, "fuse-elementwise",
                                llvm::cl::desc("Fuse chains of elementwise ops"),
                                llvm::cl::init(true)};
@@ -47,7 +51,7 @@ struct FusionPipelineOptions : public mlir::PassPipelineOptions<FusionPipelineOp
                              llvm::cl::init(32)};
 };
 
-/// Gemm's general form and middle-axis softmax onto kernel forms, linear layers onto packed
+/// Attention chains into one op, Gemm's general form and middle-axis softmax onto kernel forms, linear layers onto packed
 /// weights, elementwise fusion (chains into the matmuls' epilogues) and
 /// cleanup of the fused bodies: the `fused` stage of qopt-compile.
 void buildFusionPipeline(mlir::OpPassManager &pm, const FusionPipelineOptions &options);

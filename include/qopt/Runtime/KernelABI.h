@@ -6,7 +6,8 @@
 // thing the two share, and it includes nothing from MLIR or LLVM.
 //
 // Signature text, one line per graph input or output:
-//   `in|out <name> <dtype> <rank> <dim>...` with dim -1 where symbolic.
+//   `in|out <name> <dtype> <rank> <dim>...` with dim -1 where symbolic,
+// then one line `kv <input index>` per KV-cache input that a session may append to in place.
 //
 #ifndef QOPT_RUNTIME_KERNELABI_H
 #define QOPT_RUNTIME_KERNELABI_H
@@ -96,6 +97,11 @@ enum class Opcode : int64_t {
                      // Range, Trilu, Tile, ConstantOfShape, GatherElements, GatherND, CumSum
   SparseMatMul,      // I: K; operands: the f32 input [..., K], row offsets [N + 1] (i32), columns
                      // (i32), values (f16): a CSR weight [N, K] (a quantized layer's outliers)
+  Attention,         // F: scale; operands: query [B, H, S, D], key and value [B, Hkv, T, D],
+                     // mask? (added to the scores, broadcast against [B, H, S, T])
+  KVAppend,          // I: axis (2), the graph input index of `past`; operands: past, new.
+                     // In a session with that input's cache: appends in place, the result a
+                     // strided view of the cache; otherwise a concat
   NumOpcodes
 };
 

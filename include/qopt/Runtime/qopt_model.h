@@ -76,6 +76,34 @@ const char *qopt_model_output_name(const qopt_model *model, int index);
 int qopt_model_input_info(const qopt_model *model, int index, qopt_tensor *info);
 int qopt_model_output_info(const qopt_model *model, int index, qopt_tensor *info);
 
+/* Generation sessions over a decoder (token ids in, logits out).
+ *
+ *   qopt_session *s = qopt_session_create(m, 2048);   // room for 2048 tokens
+ *   qopt_tensor logits;
+ *   qopt_session_prefill(s, prompt, prompt_len, &logits);   // [1, prompt_len, vocabulary]
+ *   for (...) qopt_session_decode(s, next_token, &logits);   // [1, 1, vocabulary]
+ *   qopt_session_reset(s);                                  // a new sequence
+ *   qopt_session_destroy(s);                                // before its model
+ *
+ * The session fills the decoder's token ids, attention mask (all ones), position ids and past
+ * keys and values, and keeps the KV cache itself. Where the compiler made a cache input
+ * appendable (qopt_session_cache_mode 1) each step appends its keys and values to buffers sized
+ * for the maximum context, in place; otherwise (0) the present outputs are copied back as the
+ * next past; a model exported without a cache (-1) reruns the whole sequence at every step.
+ * Logits stay valid until the next call on the session or its model. Errors: -1 (or NULL from
+ * create) with the reason in qopt_model_error(model). One session per model at a time. */
+typedef struct qopt_session qopt_session;
+qopt_session *qopt_session_create(qopt_model *model, int64_t max_context);
+void qopt_session_destroy(qopt_session *session);
+int qopt_session_prefill(qopt_session *session, const int64_t *tokens, int64_t count,
+                         qopt_tensor *logits);
+int qopt_session_decode(qopt_session *session, int64_t token, qopt_tensor *logits);
+void qopt_session_reset(qopt_session *session);
+/* Tokens in the session so far. */
+int64_t qopt_session_length(const qopt_session *session);
+/* 1: KV cache appended in place; 0: copied each step; -1: no cache, the sequence recomputed. */
+int qopt_session_cache_mode(const qopt_session *session);
+
 #ifdef __cplusplus
 }
 #endif

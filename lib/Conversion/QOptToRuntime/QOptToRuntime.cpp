@@ -291,6 +291,18 @@ FailureOr<KernelCall> encodeOp(Operation *op) {
         k.ints.push_back(static_cast<int64_t>(llvm::bit_cast<uint32_t>(scale)));
         return k;
       })
+      .Case([&](Q::AttentionOp a) {
+        return KernelCall{Opcode::Attention, {}, {a.getScale().convertToDouble()}};
+      })
+      .Case([&](Q::KVAppendOp a) -> FailureOr<KernelCall> {
+        auto past = dyn_cast<BlockArgument>(a.getPast());
+        if (!past)
+          return a.emitOpError() << "appends to a value that is not a graph input";
+        return KernelCall{Opcode::KVAppend,
+                          {normalize(a.getAxis(), rankOf(a.getPast())),
+                           static_cast<int64_t>(past.getArgNumber())},
+                          {}};
+      })
       .Case([&](Q::SparseMatMulOp q) {
         return KernelCall{Opcode::SparseMatMul, {static_cast<int64_t>(q.getInFeatures())}, {}};
       })
@@ -599,6 +611,10 @@ void ConvertQOptToRuntimePass::runOnOperation() {
     releaseDead(&op);
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
+  // KV-cache inputs that qopt-fuse-attention made appendable in place.
+  for (unsigned i = 0; i < main.getNumArguments(); ++i)
+    if (main.getArgAttr(i, "qopt.kv_cache"))
+      sig << "kv " << i << "\n";
 
   // The signature, and the id shared with the weights file.
   std::string sigText = sig.str();

@@ -102,8 +102,11 @@ LogicalResult qopt::emitLibrary(ModuleOp module, const LibraryOptions &options) 
     linker = llvm::sys::findProgramByName("clang++");
   if (!linker)
     return module.emitError() << "cannot find clang++ to link the library";
+  // The session API is called by users only, so nothing in the generated code pulls its object
+  // out of the runtime archive: ask for it by name.
   SmallVector<StringRef> args = {*linker, "-shared", "-o", options.libraryPath, objPath,
-                                 options.runtimeArchive, "-lopenblas", "-pthread", "-Wl,--no-undefined"};
+                                 "-Wl,-u,qopt_session_create", options.runtimeArchive,
+                                 "-lopenblas", "-pthread", "-Wl,--no-undefined"};
   std::string linkError;
   int status = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &linkError);
   if (status != 0)

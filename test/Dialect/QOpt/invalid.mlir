@@ -440,3 +440,27 @@ func.func @static_scale_needs_int8(%x: tensor<2x4xf32>, %c: tensor<2x2xui8>, %s:
   %0 = qopt.quantized_matmul %x, %c, %s {activation_scale = 0.5 : f32, in_features = 4 : i64, scheme = #qopt.scheme<int4, group = 4, sym, scale = f32>} : (tensor<2x4xf32>, tensor<2x2xui8>, tensor<2x1xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
 }
+
+// -----
+
+func.func @attention_heads(%q: tensor<1x3x2x8xf32>, %k: tensor<1x2x5x8xf32>, %v: tensor<1x2x5x8xf32>) -> tensor<1x3x2x8xf32> {
+  // expected-error @+1 {{has 3 query heads, not a multiple of the 2 key heads}}
+  %0 = qopt.attention %q, %k, %v : (tensor<1x3x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>) -> tensor<1x3x2x8xf32>
+  return %0 : tensor<1x3x2x8xf32>
+}
+
+// -----
+
+func.func @attention_lengths(%q: tensor<1x2x2x8xf32>, %k: tensor<1x2x5x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x2x8xf32> {
+  // expected-error @+1 {{has 5 keys but 4 values}}
+  %0 = qopt.attention %q, %k, %v : (tensor<1x2x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x2x8xf32>
+  return %0 : tensor<1x2x2x8xf32>
+}
+
+// -----
+
+func.func @kv_append_width(%p: tensor<1x2x?x8xf32>, %n: tensor<1x2x1x4xf32>) -> tensor<1x2x?x8xf32> {
+  // expected-error @+1 {{appended dimension 3 is 4, expected 8}}
+  %0 = qopt.kv_append %p, %n {axis = 2 : i64} : (tensor<1x2x?x8xf32>, tensor<1x2x1x4xf32>) -> tensor<1x2x?x8xf32>
+  return %0 : tensor<1x2x?x8xf32>
+}

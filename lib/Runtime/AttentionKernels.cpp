@@ -1,0 +1,174 @@
+//===- AttentionKernels.cpp - attention over the KV cache, in-place appends ===//
+//
+// One kernel computes softmax(q·kᵀ·scale + mask)·v for every query row, reading keys and values
+// where they lie: in a session they are strided views of the cache buffer, and query heads share
+// key heads under grouped-query attention without the repetition ever being materialized.
+//
+#include "Tensor.h"
+#include "WorkerPool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+using namespace qopt::rt;
+
+namespace {
+/// Dot product of two contiguous float rows, in eight running sums so the loop vectorizes.
+inline float dot(const float *a, const float *b, int64_t n) {
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] += a[i + j] * b[i + j];
+  float sum = 0.0f;
+  for (; i < n; ++i)
+    sum += a[i] * b[i];
+  for (int j = 0; j < 8; ++j)
+    sum += acc[j];
+  return sum;
+}
+
+/// Strides of `t` right-aligned to rank 4, 0 where a dim of size 1 broadcasts to `full`.
+void broadcastStrides4(const Tensor &t, const int64_t *full, int64_t *out, const char *what) {
+  int64_t strides[QOPT_MAX_RANK];
+  t.elementStrides(strides);
+  int offset = 4 - t.rank;
+  for (int d = 0; d < 4; ++d) {
+    if (d < offset) {
+      out[d] = 0;
+      continue;
+    }
+    int64_t size = t.dims[d - offset];
+    if (size != full[d] && size != 1)
+      fail(std::string("attention's ") + what + " has shape " + shapeString(t.shape()) +
+           ", which does not broadcast to [" + std::to_string(full[0]) + "x" +
+           std::to_string(full[1]) + "x" + std::to_string(full[2]) + "x" +
+           std::to_string(full[3]) + "]");
+    out[d] = size == 1 ? 0 : strides[d - offset];
+  }
+}
+} // namespace
+
+void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
+                            double scaleAttr) {
+  if (numIns < 3 || !ins[0] || !ins[1] || !ins[2])
+    fail("attention needs a query, keys and values");
+  const Tensor &q = *ins[0], &k = *ins[1], &v = *ins[2];
+  const Tensor *mask = numIns > 3 ? ins[3] : nullptr;
+  for (const Tensor *t : {&q, &k, &v, mask})
+    if (t && t->dtype != QOPT_FLOAT32)
+      fail("attention computes on float32, not " + std::string(dtypeName(t->dtype)));
+  if (q.rank != 4 || k.rank != 4 || v.rank != 4)
+    fail("attention needs rank-4 query, keys and values");
+  int64_t batch = q.dims[0], heads = q.dims[1], rows = q.dims[2], width = q.dims[3];
+  int64_t kvHeads = k.dims[1], length = k.dims[2], valueWidth = v.dims[3];
+  if (k.dims[3] != width || v.dims[1] != kvHeads || v.dims[2] != length)
+    fail("attention's keys " + shapeString(k.shape()) + " and values " + shapeString(v.shape()) +
+         " do not match the query " + shapeString(q.shape()));
+  if (kvHeads == 0 || heads % kvHeads != 0)
+    fail("attention has " + std::to_string(heads) + " query heads for " +
+         std::to_string(kvHeads) + " key heads");
+  for (const Tensor *t : {&k, &v})
+    if (t->dims[0] != batch && t->dims[0] != 1)
+      fail("attention's keys and values have batch " + std::to_string(t->dims[0]) + ", not " +
+           std::to_string(batch));
+  int64_t groups = heads / kvHeads;
+  int64_t qs[QOPT_MAX_RANK], ks[QOPT_MAX_RANK], vs[QOPT_MAX_RANK], ms[4] = {};
+  q.elementStrides(qs);
+  k.elementStrides(ks);
+  v.elementStrides(vs);
+  if (qs[3] != 1 || ks[3] != 1 || vs[3] != 1)
+    fail("attention needs rows of contiguous elements");
+  if (k.dims[0] == 1)
+    ks[0] = 0;
+  if (v.dims[0] == 1)
+    vs[0] = 0;
+  int64_t scoresShape[4] = {batch, heads, rows, length};
+  if (mask)
+    broadcastStrides4(*mask, scoresShape, ms, "mask");
+
+  Tensor *out = ctx.allocate(QOPT_FLOAT32, {batch, heads, rows, valueWidth});
+  outs[0] = out;
+  if (out->numElements() == 0)
+    return;
+  const float *qd = q.as<float>(), *kd = k.as<float>(), *vd = v.as<float>();
+  const float *md = mask ? mask->as<float>() : nullptr;
+  float *od = out->as<float>();
+  const float scale = static_cast<float>(scaleAttr);
+  int64_t work = std::max<int64_t>(1, length * (width + valueWidth));
+  ctx.workers->parallelFor(batch * heads * rows, std::max<int64_t>(1, 32768 / work),
+                           [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(std::max<int64_t>(length, 1)));
+    for (int64_t r = begin; r < end; ++r) {
+      int64_t s = r % rows, h = (r / rows) % heads, b = r / (rows * heads);
+      const float *query = qd + b * qs[0] + h * qs[1] + s * qs[2];
+      const float *keys = kd + b * ks[0] + (h / groups) * ks[1];
+      const float *values = vd + b * vs[0] + (h / groups) * vs[1];
+      const float *maskRow = md ? md + b * ms[0] + h * ms[1] + s * ms[2] : nullptr;
+      float best = -std::numeric_limits<float>::infinity();
+      for (int64_t t = 0; t < length; ++t) {
+        float x = dot(query, keys + t * ks[2], width) * scale;
+        if (maskRow)
+          x += maskRow[t * ms[3]];
+        scores[t] = x;
+        best = std::max(best, x);
+      }
+      float sum = 0.0f;
+      for (int64_t t = 0; t < length; ++t) {
+        scores[t] = std::exp(scores[t] - best);
+        sum += scores[t];
+      }
+      float *o = od + ((b * heads + h) * rows + s) * valueWidth;
+      std::fill(o, o + valueWidth, 0.0f);
+      float inv = 1.0f / sum;
+      for (int64_t t = 0; t < length; ++t) {
+        float p = scores[t] * inv;
+        const float *value = values + t * vs[2];
+        for (int64_t j = 0; j < valueWidth; ++j)
+          o[j] += p * value[j];
+      }
+    }
+  });
+}
+
+void qopt::rt::runKVAppend(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis,
+                           int64_t inputIndex) {
+  const Tensor &past = *ins[0], &added = *ins[1];
+  const CacheSlot *slot = nullptr;
+  if (ctx.cacheSlots && inputIndex >= 0 &&
+      inputIndex < static_cast<int64_t>(ctx.cacheSlots->size()) &&
+      (*ctx.cacheSlots)[inputIndex].data)
+    slot = &(*ctx.cacheSlots)[inputIndex];
+  if (!slot) {
+    // Outside a session: a concat.
+    Tensor *pair[2] = {ins[0], ins[1]};
+    return runShapeOp(Opcode::Concat, ctx, pair, 2, outs, 1, &axis, 1, nullptr, 0);
+  }
+  if (axis != 2 || past.rank != 4 || added.rank != 4 || added.dtype != QOPT_FLOAT32 ||
+      added.strided)
+    fail("a KV-cache append takes rank-4 float32 keys or values along axis 2");
+  for (int d : {0, 1, 3})
+    if (added.dims[d] != slot->dims[d])
+      fail("the keys or values appended have shape " + shapeString(added.shape()) +
+           ", which does not fit the cache's [" + std::to_string(slot->dims[0]) + "x" +
+           std::to_string(slot->dims[1]) + "x?x" + std::to_string(slot->dims[3]) + "]");
+  int64_t start = past.dims[2], count = added.dims[2], capacity = slot->dims[2];
+  if (start + count > capacity)
+    fail("the KV cache holds " + std::to_string(capacity) + " positions; " +
+         std::to_string(start + count) + " were asked for");
+  int64_t heads = slot->dims[1], width = slot->dims[3];
+  const float *src = added.as<float>();
+  for (int64_t b = 0; b < slot->dims[0]; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      std::memcpy(slot->data + ((b * heads + h) * capacity + start) * width,
+                  src + (b * heads + h) * count * width, count * width * sizeof(float));
+  Tensor *out = ctx.wrap(QOPT_FLOAT32, {slot->dims[0], heads, start + count, width}, slot->data);
+  out->strided = true;
+  out->strides[0] = heads * capacity * width;
+  out->strides[1] = capacity * width;
+  out->strides[2] = width;
+  out->strides[3] = 1;
+  outs[0] = out;
+}
