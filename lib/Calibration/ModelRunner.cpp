@@ -99,35 +99,48 @@ FailureOr<CalibrationWindows> qopt::readCalibrationWindows(ModuleOp module,
   int64_t seq = options.sequenceLength ? options.sequenceLength : staticSeq ? staticSeq : 256;
   if (staticSeq && seq != staticSeq)
     return dataError() << "windows of " << seq << " tokens, but the model takes " << staticSeq;
+  // A stream of tokens (text as bytes, or a tokenizer's ids as [n] or [1, n]) is cut into
+  // windows at evenly spaced offsets; a [windows, seq] array gives its windows as they are.
+  std::vector<int64_t> stream;
+  bool isStream = true;
   if (StringRef(options.dataPath).ends_with(".npy")) {
     npy::Array array;
     if (std::string error = npy::read(options.dataPath, array); !error.empty())
       return dataError() << error;
     if (array.dtype != QOPT_INT64 && array.dtype != QOPT_INT32)
       return dataError() << "an .npy of token ids must hold int64 or int32";
-    if (array.shape.size() != 2 || array.shape[0] < 1 || array.shape[1] < 1)
-      return dataError() << "an .npy of token ids must have shape [windows, seq]";
-    if (staticSeq && array.shape[1] != staticSeq)
-      return dataError() << "windows of " << array.shape[1] << " tokens, but the model takes "
-                         << staticSeq;
-    if (options.sequenceLength && array.shape[1] != options.sequenceLength)
-      return dataError() << "windows of " << array.shape[1]
-                         << " tokens, but --calibration-seq is " << options.sequenceLength;
-    seq = array.shape[1];
-    int64_t count = std::min(array.shape[0], options.samples);
-    for (int64_t w = 0; w < count; ++w) {
-      std::vector<int64_t> ids(seq);
-      for (int64_t t = 0; t < seq; ++t) {
-        int64_t at = w * seq + t;
-        if (array.dtype == QOPT_INT64)
-          std::memcpy(&ids[t], array.data.data() + at * 8, 8);
-        else {
-          int32_t v;
-          std::memcpy(&v, array.data.data() + at * 4, 4);
-          ids[t] = v;
-        }
+    if (array.shape.empty() || array.shape.size() > 2 ||
+        llvm::any_of(array.shape, [](int64_t d) { return d < 1; }))
+      return dataError() << "an .npy of token ids must have shape [tokens], [1, tokens] or "
+                            "[windows, seq]";
+    int64_t total = 1;
+    for (int64_t d : array.shape)
+      total *= d;
+    std::vector<int64_t> ids(total);
+    for (int64_t at = 0; at < total; ++at) {
+      if (array.dtype == QOPT_INT64) {
+        std::memcpy(&ids[at], array.data.data() + at * 8, 8);
+      } else {
+        int32_t v;
+        std::memcpy(&v, array.data.data() + at * 4, 4);
+        ids[at] = v;
       }
-      windows.push_back(std::move(ids));
+    }
+    isStream = array.shape.size() == 1 || array.shape[0] == 1;
+    if (!isStream) {
+      int64_t width = array.shape[1];
+      if (staticSeq && width != staticSeq)
+        return dataError() << "windows of " << width << " tokens, but the model takes "
+                           << staticSeq;
+      if (options.sequenceLength && width != options.sequenceLength)
+        return dataError() << "windows of " << width << " tokens, but --calibration-seq is "
+                           << options.sequenceLength;
+      seq = width;
+      int64_t count = std::min(array.shape[0], options.samples);
+      for (int64_t w = 0; w < count; ++w)
+        windows.emplace_back(ids.begin() + w * seq, ids.begin() + (w + 1) * seq);
+    } else {
+      stream = std::move(ids);
     }
   } else {
     std::ifstream in(options.dataPath, std::ios::binary);
@@ -136,14 +149,16 @@ FailureOr<CalibrationWindows> qopt::readCalibrationWindows(ModuleOp module,
     std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), {});
     if (bytes.empty())
       return dataError() << "the file is empty";
-    if (static_cast<int64_t>(bytes.size()) < seq)
-      return dataError() << "the text has " << bytes.size() << " bytes, fewer than one window of "
+    stream.assign(bytes.begin(), bytes.end());
+  }
+  if (isStream) {
+    if (static_cast<int64_t>(stream.size()) < seq)
+      return dataError() << "the data has " << stream.size() << " tokens, fewer than one window of "
                          << seq;
-    // Windows at evenly spaced offsets over the whole text.
-    int64_t count = options.samples, span = static_cast<int64_t>(bytes.size()) - seq;
+    int64_t count = options.samples, span = static_cast<int64_t>(stream.size()) - seq;
     for (int64_t w = 0; w < count; ++w) {
       int64_t offset = count > 1 ? w * span / (count - 1) : 0;
-      windows.emplace_back(bytes.begin() + offset, bytes.begin() + offset + seq);
+      windows.emplace_back(stream.begin() + offset, stream.begin() + offset + seq);
     }
   }
   if (windows.empty())

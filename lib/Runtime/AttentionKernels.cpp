@@ -4,17 +4,53 @@
 // where they lie: in a session they are strided views of the cache buffer, and query heads share
 // key heads under grouped-query attention without the repetition ever being materialized.
 //
+#include "FastMath.h"
 #include "Tensor.h"
 #include "WorkerPool.h"
 
 #include <algorithm>
+#include <cblas.h>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 using namespace qopt::rt;
 
+extern "C" void openblas_set_num_threads(int);
+
 namespace {
+/// Mask values at or below this are "masked out": exporters write -inf or the float minimum, and
+/// a score that small contributes exactly 0 after the softmax (or, in a row masked everywhere,
+/// the same as every other), so the product for it need not be computed.
+constexpr float kMasked = -1e30f;
+
+/// Softmax of `scores[0, n)` in place (with the mask added first when given); returns false for
+/// a row masked everywhere by -inf, which attends to nothing.
+inline bool softmaxRow(float *scores, int64_t n, const float *maskRow, int64_t maskStride,
+                       float scale) {
+  float best = -std::numeric_limits<float>::infinity();
+  for (int64_t t = 0; t < n; ++t) {
+    float x = scores[t] * scale;
+    if (maskRow) {
+      float m = maskRow[t * maskStride];
+      x = m <= kMasked ? m : x + m;
+    }
+    scores[t] = x;
+    best = std::max(best, x);
+  }
+  if (best == -std::numeric_limits<float>::infinity())
+    return false;
+  float sum = 0.0f;
+  for (int64_t t = 0; t < n; ++t) {
+    scores[t] = fastExp(scores[t] - best);
+    sum += scores[t];
+  }
+  float inv = 1.0f / sum;
+  for (int64_t t = 0; t < n; ++t)
+    scores[t] *= inv;
+  return true;
+}
+
 /// Dot product of two contiguous float rows, in eight running sums so the loop vectorizes.
 inline float dot(const float *a, const float *b, int64_t n) {
   float acc[8] = {};
@@ -97,6 +133,65 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
   const float *md = mask ? mask->as<float>() : nullptr;
   float *od = out->as<float>();
   const float scale = static_cast<float>(scaleAttr);
+  // Many query rows (a prefill): per head, two BLAS products around a softmax of the [rows,
+  // length] scores; the heads split across the pool, one BLAS thread each.
+  if (rows >= 16) {
+    // Keys masked out for a whole block of rows (the future, under a causal mask) are left out
+    // of the block's products: the softmax gives them exactly 0.
+    constexpr int64_t kBlock = 32;
+    auto usedKeys = [&](const float *maskBlock, int64_t count) {
+      if (!maskBlock)
+        return length;
+      int64_t used = 0;
+      for (int64_t s = 0; s < count; ++s) {
+        const float *row = maskBlock + s * ms[2];
+        int64_t last = length;
+        while (last > 0 && row[(last - 1) * ms[3]] <= kMasked)
+          --last;
+        if (last == 0) // masked everywhere: the row needs every key to match the reference
+          return length;
+        used = std::max(used, last);
+      }
+      return used;
+    };
+    auto heads2 = [&](int64_t begin, int64_t end) {
+      std::vector<float> scores(static_cast<size_t>(kBlock * length));
+      for (int64_t bh = begin; bh < end; ++bh) {
+        int64_t h = bh % heads, b = bh / heads;
+        const float *keys = kd + b * ks[0] + (h / groups) * ks[1];
+        const float *values = vd + b * vs[0] + (h / groups) * vs[1];
+        for (int64_t s0 = 0; s0 < rows; s0 += kBlock) {
+          int64_t count = std::min(kBlock, rows - s0);
+          const float *maskBlock = md ? md + b * ms[0] + h * ms[1] + s0 * ms[2] : nullptr;
+          int64_t used = usedKeys(maskBlock, count);
+          float *o = od + (bh * rows + s0) * valueWidth;
+          if (used == 0) {
+            std::fill(o, o + count * valueWidth, 0.0f);
+            continue;
+          }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count, used, width, 1.0f,
+                      qd + b * qs[0] + h * qs[1] + s0 * qs[2], qs[2], keys, ks[2], 0.0f,
+                      scores.data(), used);
+          for (int64_t s = 0; s < count; ++s) {
+            float *row = scores.data() + s * used;
+            const float *maskRow = maskBlock ? maskBlock + s * ms[2] : nullptr;
+            if (!softmaxRow(row, used, maskRow, ms[3], scale))
+              std::fill(row, row + used, 0.0f);
+          }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, count, valueWidth, used, 1.0f,
+                      scores.data(), used, values, vs[2], 0.0f, o, valueWidth);
+        }
+      }
+    };
+    if (ctx.threads > 1 && batch * heads > 1) {
+      openblas_set_num_threads(1);
+      ctx.workers->parallelFor(batch * heads, 1, heads2);
+      openblas_set_num_threads(ctx.threads);
+    } else {
+      heads2(0, batch * heads);
+    }
+    return;
+  }
   int64_t work = std::max<int64_t>(1, length * (width + valueWidth));
   ctx.workers->parallelFor(batch * heads * rows, std::max<int64_t>(1, 32768 / work),
                            [&](int64_t begin, int64_t end) {
@@ -109,19 +204,22 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
       const float *maskRow = md ? md + b * ms[0] + h * ms[1] + s * ms[2] : nullptr;
       float best = -std::numeric_limits<float>::infinity();
       for (int64_t t = 0; t < length; ++t) {
-        float x = dot(query, keys + t * ks[2], width) * scale;
-        if (maskRow)
-          x += maskRow[t * ms[3]];
+        float m = maskRow ? maskRow[t * ms[3]] : 0.0f;
+        float x = m <= kMasked ? m : dot(query, keys + t * ks[2], width) * scale + m;
         scores[t] = x;
         best = std::max(best, x);
       }
-      float sum = 0.0f;
-      for (int64_t t = 0; t < length; ++t) {
-        scores[t] = std::exp(scores[t] - best);
-        sum += scores[t];
-      }
       float *o = od + ((b * heads + h) * rows + s) * valueWidth;
       std::fill(o, o + valueWidth, 0.0f);
+      // A row masked everywhere (or no keys at all) attends to nothing: zeros, as the exporters'
+      // NaN guard after softmax makes it.
+      if (best == -std::numeric_limits<float>::infinity())
+        continue;
+      float sum = 0.0f;
+      for (int64_t t = 0; t < length; ++t) {
+        scores[t] = fastExp(scores[t] - best);
+        sum += scores[t];
+      }
       float inv = 1.0f / sum;
       for (int64_t t = 0; t < length; ++t) {
         float p = scores[t] * inv;

@@ -69,7 +69,8 @@ def QOpt_AttentionOp : QOpt_Op<"attention", [Pure]> {
     where `H` is a multiple of `Hkv`: query head `h` reads key and value head `h / (H / Hkv)`
     (grouped-query attention; multi-head attention when `Hkv = H`). `mask`, when present, is added
     to the scores and broadcasts against `[B, H, S, T]` (causal and padding masks arrive this way).
-    The result is `[B, H, S, Dv]`.
+    The result is `[B, H, S, Dv]`; a row whose scores are all `-inf` (masked everywhere) gives
+    zeros, as the exporters' NaN guard after the softmax makes it.
 
     `qopt-fuse-attention` makes this op from the matmul, scale, mask, softmax and matmul chain that
     exporters write, dropping the transposed and head-repeated copies of the keys and values. The

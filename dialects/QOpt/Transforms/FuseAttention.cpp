@@ -7,6 +7,7 @@
 // qopt.attention reads keys and values where they are; qopt.kv_append lets a generation session
 // append to the cache in place.
 //
+#include "dialects/QOpt/IR/ConstantValues.h"
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "dialects/QOpt/Transforms/WeightLayers.h"
@@ -14,6 +15,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <limits>
 
 namespace qopt::QOpt {
 #define GEN_PASS_DEF_FUSEATTENTIONPASS
@@ -32,8 +35,12 @@ bool isRank4F32(Value v) {
 /// The keys or values before grouped-query repetition: `x` itself, or the rank-4 tensor that
 /// `reshape(expand(unsqueeze(kv, axis 2)))` repeats along its head axis.
 Value beforeRepetition(Value x) {
+  // Besides the attention chain, shape queries may read the repeated tensor (the SDPA
+  // decomposition's transpose reads its dims); they die with the chain.
   auto reshape = x.getDefiningOp<ReshapeOp>();
-  if (!reshape || !reshape->hasOneUse())
+  if (!reshape || llvm::count_if(reshape->getUsers(), [](Operation *u) {
+                    return !isa<ShapeOp>(u);
+                  }) != 1)
     return x;
   auto expand = reshape.getInput().getDefiningOp<ExpandOp>();
   if (!expand || !expand->hasOneUse())
@@ -61,6 +68,107 @@ Value beforeRepetition(Value x) {
   return kv;
 }
 
+/// What one element of a shape operand is: a constant, or dim `dim` of the tensor `source`.
+struct ShapeEntry {
+  Value source;
+  int64_t dim = -1;
+  int64_t constant = 0;
+};
+
+/// The entries of a 1-D shape operand built as exporters build them: a concat of constants,
+/// `shape(x)` (with start/end) and slices of `shape(x)` by constant bounds (no axes or steps).
+std::optional<SmallVector<ShapeEntry>> shapeEntries(Value shape) {
+  SmallVector<ShapeEntry> out;
+  auto dimsOf = [&](ShapeOp op, int64_t from, int64_t to) -> bool {
+    auto type = dyn_cast<RankedTensorType>(op.getInput().getType());
+    if (!type)
+      return false;
+    int64_t rank = type.getRank();
+    auto clamp = [&](int64_t i) { return std::min(std::max(i < 0 ? i + rank : i, int64_t(0)), rank); };
+    int64_t start = clamp(op.getStart()), end = clamp(op.getEnd() ? *op.getEnd() : rank);
+    SmallVector<int64_t> dims;
+    for (int64_t d = start; d < end; ++d)
+      dims.push_back(d);
+    int64_t n = static_cast<int64_t>(dims.size());
+    auto clampSlice = [&](int64_t i) { return std::min(std::max(i < 0 ? i + n : i, int64_t(0)), n); };
+    for (int64_t k = clampSlice(from); k < clampSlice(to); ++k)
+      out.push_back({op.getInput(), dims[k], 0});
+    return true;
+  };
+  auto part = [&](Value v) -> bool {
+    if (auto shapeOp = v.getDefiningOp<ShapeOp>())
+      return dimsOf(shapeOp, 0, std::numeric_limits<int64_t>::max());
+    if (auto slice = v.getDefiningOp<SliceOp>()) {
+      auto shapeOp = slice.getInput().getDefiningOp<ShapeOp>();
+      auto starts = getConstantInts(slice.getStarts()), ends = getConstantInts(slice.getEnds());
+      if (!shapeOp || slice.getAxes() || slice.getSteps() || !starts || !ends ||
+          starts->size() != 1 || ends->size() != 1)
+        return false;
+      return dimsOf(shapeOp, (*starts)[0], (*ends)[0]);
+    }
+    if (auto ints = getConstantInts(v)) {
+      for (int64_t c : *ints)
+        out.push_back({Value(), -1, c});
+      return true;
+    }
+    return false;
+  };
+  if (auto concat = shape.getDefiningOp<ConcatOp>()) {
+    for (Value in : concat.getInputs())
+      if (!part(in))
+        return std::nullopt;
+  } else if (!part(shape)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+bool isDimOf(const ShapeEntry &e, Value source, int64_t dim) {
+  return e.source == source && e.dim == dim;
+}
+
+/// The rank-4 keys whose last two axes `kt` swaps: `transpose(k, [0, 1, 3, 2])`, or as the dynamo
+/// exporter's SDPA decomposition writes it, `reshape(transpose(reshape(k, [-1, T, D]), [0, 2, 1]),
+/// [B, H, D, T])` with T, D, B and H read off `shape(k)`.
+Value keysBeforeTranspose(Value kt) {
+  if (auto t = kt.getDefiningOp<TransposeOp>(); t && t->hasOneUse() &&
+                                                t.getPerm() == ArrayRef<int64_t>{0, 1, 3, 2})
+    return t.getInput();
+  auto outer = kt.getDefiningOp<ReshapeOp>();
+  if (!outer || !outer->hasOneUse())
+    return Value();
+  auto t = outer.getInput().getDefiningOp<TransposeOp>();
+  if (!t || !t->hasOneUse() || t.getPerm() != ArrayRef<int64_t>{0, 2, 1})
+    return Value();
+  auto inner = t.getInput().getDefiningOp<ReshapeOp>();
+  if (!inner || !inner->hasOneUse() || !isRank4F32(inner.getInput()))
+    return Value();
+  Value k = inner.getInput();
+  auto flat = shapeEntries(inner.getShape()), back = shapeEntries(outer.getShape());
+  if (!flat || !back || flat->size() != 3 || back->size() != 4 || (*flat)[0].source ||
+      (*flat)[0].constant != -1 || !isDimOf((*flat)[1], k, 2) || !isDimOf((*flat)[2], k, 3) ||
+      !isDimOf((*back)[0], k, 0) || !isDimOf((*back)[1], k, 1) || !isDimOf((*back)[2], k, 3) ||
+      !isDimOf((*back)[3], k, 2))
+    return Value();
+  return k;
+}
+
+/// `v` with a multiplication by a constant scalar taken off (into `scale`), if it has one.
+Value peelScalarFactor(Value v, double &scale) {
+  auto mul = v.getDefiningOp<MulOp>();
+  if (!mul || !mul->hasOneUse())
+    return v;
+  if (std::optional<double> c = scalarConstant(mul.getRhs())) {
+    scale *= *c;
+    return mul.getLhs();
+  }
+  if (std::optional<double> c = scalarConstant(mul.getLhs())) {
+    scale *= *c;
+    return mul.getRhs();
+  }
+  return v;
+}
+
 /// Erases `root` and then every producer left without a use (pure ops only).
 void eraseWithDeadProducers(Operation *root) {
   SmallVector<Operation *> worklist = {root};
@@ -83,10 +191,32 @@ void eraseWithDeadProducers(Operation *root) {
 bool fuseAt(SoftmaxOp softmax) {
   auto scoresType = cast<RankedTensorType>(softmax.getType());
   if (scoresType.getRank() != 4 || !scoresType.getElementType().isF32() ||
-      (softmax.getAxis() != -1 && softmax.getAxis() != 3) || !softmax->hasOneUse())
+      (softmax.getAxis() != -1 && softmax.getAxis() != 3))
     return false;
-  auto output = dyn_cast<MatMulOp>(*softmax->getUsers().begin());
-  if (!output || output.getLhs() != softmax.getResult() || !isRank4F32(output.getRhs()))
+  // The NaN guard of the SDPA decomposition, where(is_nan(p), 0, p): the kernel gives fully
+  // masked rows zeros, which is what it computes.
+  Value probabilities = softmax.getResult();
+  SmallVector<Operation *> guard;
+  if (!softmax->hasOneUse() && std::distance(softmax->user_begin(), softmax->user_end()) == 2) {
+    IsNaNOp isNan;
+    WhereOp where;
+    for (Operation *user : softmax->getUsers()) {
+      if (auto n = dyn_cast<IsNaNOp>(user))
+        isNan = n;
+      else if (auto w = dyn_cast<WhereOp>(user))
+        where = w;
+    }
+    auto zero = where ? scalarConstant(where.getX()) : std::nullopt;
+    if (!isNan || !where || !isNan->hasOneUse() || where.getCondition() != isNan.getResult() ||
+        where.getY() != softmax.getResult() || !zero || *zero != 0.0 || !where->hasOneUse() ||
+        where.getType() != softmax.getType())
+      return false;
+    probabilities = where.getResult();
+  } else if (!softmax->hasOneUse()) {
+    return false;
+  }
+  auto output = dyn_cast<MatMulOp>(*probabilities.getUsers().begin());
+  if (!output || output.getLhs() != probabilities || !isRank4F32(output.getRhs()))
     return false;
 
   // softmax input: [add(, mask)] of [mul or div by a constant] of matmul(q, transpose(k)).
@@ -134,12 +264,13 @@ bool fuseAt(SoftmaxOp softmax) {
   auto product = scores.getDefiningOp<MatMulOp>();
   if (!product || !product->hasOneUse() || !compatible(product))
     return false;
-  auto transpose = product.getRhs().getDefiningOp<TransposeOp>();
-  if (!transpose || !transpose->hasOneUse() ||
-      transpose.getPerm() != ArrayRef<int64_t>{0, 1, 3, 2})
+  // The SDPA decomposition scales both operands by the square root of the scale.
+  Value query = peelScalarFactor(product.getLhs(), scale);
+  Value keysTransposed = peelScalarFactor(product.getRhs(), scale);
+  Value unrepeatedKeys = keysBeforeTranspose(keysTransposed);
+  if (!unrepeatedKeys)
     return false;
-  Value query = product.getLhs();
-  Value key = beforeRepetition(transpose.getInput());
+  Value key = beforeRepetition(unrepeatedKeys);
   Value value = beforeRepetition(output.getRhs());
   if (!isRank4F32(query) || !isRank4F32(key) || !isRank4F32(value))
     return false;

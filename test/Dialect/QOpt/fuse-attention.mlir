@@ -74,3 +74,41 @@ func.func @shared_scores(%q: tensor<1x4x?x8xf32>, %k: tensor<1x4x?x8xf32>,
   %n = qopt.neg %pv : tensor<1x4x?x8xf32>
   return %o, %s, %n : tensor<1x4x?x8xf32>, tensor<1x4x?x?xf32>, tensor<1x4x?x8xf32>
 }
+
+// -----
+
+// The dynamo exporter's decomposition of scaled_dot_product_attention: both operands scaled by
+// the square root of the scale, the keys transposed through [-1, T, D] and back to [B, H, D, T]
+// with dims read off shape(k), and the NaN guard after the softmax.
+// CHECK-LABEL: func.func @sdpa
+// CHECK: qopt.attention %arg0, %arg1, %arg2, %arg3 {scale = 0.12499{{[0-9]+}} : f64}
+// CHECK-NOT: qopt.softmax
+// CHECK-NOT: qopt.is_nan
+// CHECK-NOT: qopt.reshape
+func.func @sdpa(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x64xf32>,
+                %mask: tensor<1x1x?x?xf32>) -> tensor<?x4x?x64xf32> {
+  %root = arith.constant dense<0.353553385> : tensor<f32>
+  %zero = arith.constant dense<0.0> : tensor<f32>
+  %minus1 = arith.constant dense<-1> : tensor<1xi64>
+  %minus2 = arith.constant dense<-2> : tensor<1xi64>
+  %max = arith.constant dense<9223372036854775807> : tensor<1xi64>
+  %min = arith.constant dense<-9223372036854775808> : tensor<1xi64>
+  %shape = qopt.shape %k : tensor<1x4x?x64xf32> -> tensor<4xi64>
+  %d = qopt.slice %shape, %minus1, %max : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %t = qopt.slice %shape, %minus2, %minus1 : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %bh = qopt.slice %shape, %min, %minus2 : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<2xi64>
+  %flat = qopt.concat %minus1, %t, %d {axis = 0 : i64} : (tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<3xi64>
+  %k3 = qopt.reshape %k, %flat : (tensor<1x4x?x64xf32>, tensor<3xi64>) -> tensor<?x?x?xf32>
+  %k3t = qopt.transpose %k3 {perm = array<i64: 0, 2, 1>} : tensor<?x?x?xf32> -> tensor<?x?x?xf32>
+  %back = qopt.concat %bh, %d, %t {axis = 0 : i64} : (tensor<2xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<4xi64>
+  %kt = qopt.reshape %k3t, %back : (tensor<?x?x?xf32>, tensor<4xi64>) -> tensor<?x?x?x?xf32>
+  %qs = qopt.mul %q, %root : (tensor<1x4x?x64xf32>, tensor<f32>) -> tensor<1x4x?x64xf32>
+  %kts = qopt.mul %kt, %root : (tensor<?x?x?x?xf32>, tensor<f32>) -> tensor<?x?x?x?xf32>
+  %s = qopt.matmul %qs, %kts : (tensor<1x4x?x64xf32>, tensor<?x?x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %sm = qopt.add %s, %mask : (tensor<?x4x?x?xf32>, tensor<1x1x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %p = qopt.softmax %sm : tensor<?x4x?x?xf32>
+  %nan = qopt.is_nan %p : tensor<?x4x?x?xf32> -> tensor<?x4x?x?xi1>
+  %pg = qopt.where %nan, %zero, %p : (tensor<?x4x?x?xi1>, tensor<f32>, tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %o = qopt.matmul %pg, %v : (tensor<?x4x?x?xf32>, tensor<1x4x?x64xf32>) -> tensor<?x4x?x64xf32>
+  return %o : tensor<?x4x?x64xf32>
+}
