@@ -24,6 +24,7 @@ extern "C" {
 void qopt_graph(void *ctx);
 extern const char qopt_signature[];
 extern const uint64_t qopt_weights_id;
+extern const int32_t qopt_isa;
 // OpenBLAS's thread control (declared here: not every cblas.h has it).
 void openblas_set_num_threads(int);
 }
@@ -96,6 +97,19 @@ qopt_model *qopt_model_create(const char *weightsPath, int numThreads) {
     return failCreate("these weights belong to another compilation of the model");
   if (!parseSignature(*m))
     return failCreate("the library's signature is malformed");
+  // The library's instruction set must be this CPU's.
+  if (qopt_isa >= kIsaAvx512Vnni &&
+      !(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")))
+    return failCreate("the library was compiled for AVX-512 with VNNI (qopt-compile --cpu), which "
+                      "this CPU lacks; compile it with --cpu naming this machine's CPU (or "
+                      "haswell for AVX2)");
+  if (qopt_isa == kIsaAvxVnni && !__builtin_cpu_supports("avxvnni"))
+    return failCreate("the library was compiled for AVX-VNNI (qopt-compile --cpu), which this CPU "
+                      "lacks; compile it with --cpu naming this machine's CPU");
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    return failCreate("this CPU lacks AVX2 and FMA, which compiled models need");
+  m->ctx.isa = qopt_isa;
   m->ctx.weights = bytes;
   m->ctx.weightsSize = m->mappingSize;
   if (numThreads <= 0)

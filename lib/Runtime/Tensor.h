@@ -107,6 +107,12 @@ struct Profile {
 
 class WorkerPool;
 
+/// Instruction sets a library may be compiled for (qopt_isa, from qopt-compile --cpu); kernels
+/// with a variant for a level use it when the library's level is at least that.
+constexpr int32_t kIsaAvx2 = 0;
+constexpr int32_t kIsaAvxVnni = 1;
+constexpr int32_t kIsaAvx512Vnni = 2;
+
 /// A generation session's buffer for one KV-cache input: `[batch, heads, capacity, dim]` floats,
 /// of which the first `length` positions hold the past.
 struct CacheSlot {
@@ -124,6 +130,7 @@ struct Context {
   std::vector<Tensor *> outputs;
   std::vector<Tensor *> live; // everything allocated in this run, freed at its end
   int threads = 1;
+  int32_t isa = kIsaAvx2;        // the library's instruction set (qopt_isa)
   WorkerPool *workers = nullptr; // owned by the model
   Profile *profile = nullptr;
   /// In a session run: one slot per graph input, null data for inputs that are not appended in

@@ -114,6 +114,9 @@ using FusedKernelFn = void (*)(void **operands);
 } // namespace qopt::rt
 
 extern "C" {
+/// Defined by the generated object: the instruction set the library was compiled for (0: AVX2
+/// and FMA; 1: AVX-VNNI; 2: AVX-512 with VNNI), checked against the CPU when a model is created.
+extern const int32_t qopt_isa;
 /// Graph input `index` as passed to qopt_model_run.
 void *qopt_rt_input(void *ctx, int64_t index);
 /// A constant: `rank` dims at `dims`, element type `dtype`, at byte `offset` of the weights file.

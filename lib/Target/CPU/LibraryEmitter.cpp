@@ -5,7 +5,10 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -79,6 +82,16 @@ LogicalResult qopt::emitLibrary(ModuleOp module, const LibraryOptions &options) 
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       triple, options.cpu.empty() ? llvm::sys::getHostCPUName() : llvm::StringRef(options.cpu),
       "", llvm::TargetOptions(), llvm::Reloc::PIC_));
+  // The instruction set the runtime's kernels may use (KernelABI.h: qopt_isa), from the CPU's
+  // features; the library refuses to load on a CPU without them.
+  const llvm::MCSubtargetInfo *subtarget = machine->getMCSubtargetInfo();
+  int32_t isa = subtarget->checkFeatures("+avx512f,+avx512bw,+avx512vl,+avx512vnni") ? 2
+                : subtarget->checkFeatures("+avxvnni")                             ? 1
+                                                                                   : 0;
+  new llvm::GlobalVariable(*llvmModule, llvm::Type::getInt32Ty(llvmContext), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(llvm::Type::getInt32Ty(llvmContext), isa),
+                           "qopt_isa");
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
   optimize(*llvmModule, *machine);
