@@ -138,7 +138,7 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
   if (rows >= 16) {
     // Keys masked out for a whole block of rows (the future, under a causal mask) are left out
     // of the block's products: the softmax gives them exactly 0.
-    constexpr int64_t kBlock = 32;
+    constexpr int64_t kBlock = 64;
     auto usedKeys = [&](const float *maskBlock, int64_t count) {
       if (!maskBlock)
         return length;

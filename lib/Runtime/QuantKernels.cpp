@@ -21,6 +21,10 @@ namespace quant = qopt::quant;
 namespace {
 /// KernelABI.h: I = codebook (0 int, 1 nf4, 2 fp4, 3 fp8_e4m3, 4 bnb_fp4), bits, group size (0: channel),
 /// symmetric, scale dtype, double-quantization block, K.
+/// Kernels for libraries compiled for AVX-512 with VNNI (Context::isa) carry this attribute; the
+/// rest of the runtime is compiled for AVX2.
+#define QOPT_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
 struct PackedWeight {
   int codebook = 0;
   unsigned bits = 4;
@@ -311,6 +315,49 @@ void gemv4(const PackedWeight &w, const float *x, float *y, int64_t rowBegin, in
   }
 }
 
+/// gemv4 for integer codes on 512-bit vectors (libraries compiled for AVX-512), groups a
+/// multiple of 32: 32 codes per step, converted to floats as they are (0..15), the zero point
+/// applied once per group through the group sums of x.
+template <int M>
+QOPT_VNNI void gemv4Int512(const PackedWeight &w, const float *x, float *y, int64_t rowBegin,
+                           int64_t rowEnd, const float *xsum) {
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  const float implied = w.symmetric ? 8.0f : 0.0f;
+  for (int64_t n = rowBegin; n < rowEnd; ++n) {
+    const uint8_t *row = w.codes + n * w.rowBytes;
+    __m512 total[M];
+    float zeroTerm[M] = {};
+    for (int r = 0; r < M; ++r)
+      total[r] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < w.groups; ++g) {
+      int64_t begin = g * w.group, end = begin + w.group;
+      __m512 acc0[M], acc1[M];
+      for (int r = 0; r < M; ++r)
+        acc0[r] = acc1[r] = _mm512_setzero_ps();
+      for (int64_t i = begin; i < end; i += 32) {
+        __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + (i >> 1)));
+        __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+        __m512 v0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));
+        __m512 v1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi)));
+        for (int r = 0; r < M; ++r) {
+          const float *xr = x + r * w.k + i;
+          acc0[r] = _mm512_fmadd_ps(v0, _mm512_loadu_ps(xr), acc0[r]);
+          acc1[r] = _mm512_fmadd_ps(v1, _mm512_loadu_ps(xr + 16), acc1[r]);
+        }
+      }
+      float s = w.scale(n, g);
+      __m512 sv = _mm512_set1_ps(s);
+      float z = (w.symmetric ? implied : w.zero(n, g)) * s;
+      for (int r = 0; r < M; ++r) {
+        total[r] = _mm512_fmadd_ps(_mm512_add_ps(acc0[r], acc1[r]), sv, total[r]);
+        zeroTerm[r] += z * xsum[r * w.groups + g];
+      }
+    }
+    for (int r = 0; r < M; ++r)
+      y[r * w.n + n] = _mm512_reduce_add_ps(total[r]) - zeroTerm[r];
+  }
+}
+
 template <int M>
 void gemv4Dispatch(const PackedWeight &w, const float *x, float *y, int64_t rowBegin,
                    int64_t rowEnd, const float *xsum) {
@@ -436,7 +483,6 @@ void rowsTimes4BitRow(const PackedWeight &w, const Int8Rows &rows, int64_t n, in
 /// rowsTimes4BitRow with VNNI: one vpdpbusd per 32 code-activation products instead of three
 /// instructions (the products and pair sums are the same integers, so the results are identical).
 /// For libraries compiled for AVX-512 with VNNI (Context::isa).
-#define QOPT_VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")))
 template <int Count>
 QOPT_VNNI void rowsTimes4BitRowVnni(const PackedWeight &w, const Int8Rows &rows, int64_t n,
                                     int64_t r0, int32_t symmetricZero, float *y) {
@@ -476,6 +522,48 @@ QOPT_VNNI void rowsTimes4BitRowVnni(const PackedWeight &w, const Int8Rows &rows,
   }
 }
 
+/// rowsTimes4BitRowVnni on 512-bit vectors for groups that are a multiple of 64: 64 codes per
+/// vpdpbusd, laid out as two of the 32-code chunks the activations are interleaved in.
+template <int Count>
+QOPT_VNNI void rowsTimes4BitRowVnni512(const PackedWeight &w, const Int8Rows &rows, int64_t n,
+                                       int64_t r0, int32_t symmetricZero, float *y) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const uint8_t *codes = w.codes + n * w.rowBytes;
+  const int8_t *rowData[Count];
+  __m512 acc[Count];
+  float correction[Count] = {};
+  for (int j = 0; j < Count; ++j) {
+    rowData[j] = rows.interleaved.data() + (r0 + j) * rows.stride;
+    acc[j] = _mm512_setzero_ps();
+  }
+  for (int64_t g = 0; g < w.groups; ++g) {
+    int64_t start = g * w.group;
+    __m512i dots[Count];
+    for (int j = 0; j < Count; ++j)
+      dots[j] = _mm512_setzero_si512();
+    for (int64_t c = start; c < start + w.group; c += 64) {
+      __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(codes + c / 2));
+      __m256i low = _mm256_and_si256(bytes, mask);
+      __m256i high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask);
+      // [low 0-15, low 16-31, high 0-15, high 16-31] -> [low 0-15, high 0-15, low 16-31, high 16-31]
+      __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
+      __m512i nibbles = _mm512_shuffle_i64x2(both, both, _MM_SHUFFLE(3, 1, 2, 0));
+      for (int j = 0; j < Count; ++j)
+        dots[j] = _mm512_dpbusd_epi32(dots[j], nibbles, _mm512_loadu_si512(rowData[j] + c));
+    }
+    int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
+    float ws = w.scale(n, g);
+    for (int j = 0; j < Count; ++j) {
+      int64_t rg = (r0 + j) * w.groups + g;
+      float scale = rows.scale[rg] * ws;
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[j]), _mm512_set1_ps(scale), acc[j]);
+      correction[j] += static_cast<float>(zero * rows.sum[rg]) * scale;
+    }
+  }
+  for (int j = 0; j < Count; ++j)
+    y[(r0 + j) * w.n + n] = _mm512_reduce_add_ps(acc[j]) - correction[j];
+}
+
 /// dotGroup8 with VNNI: unsigned 8-bit codes times int8 activations, 32 per vpdpbusd.
 QOPT_VNNI int32_t dotGroup8Vnni(const uint8_t *codes, const int8_t *q, int64_t len) {
   __m256i acc = _mm256_setzero_si256();
@@ -492,6 +580,90 @@ QOPT_VNNI int32_t dotGroup8Vnni(const uint8_t *codes, const int8_t *q, int64_t l
   return sum;
 }
 
+/// The int8 GEMM for many activation rows (a prefill) with VNNI: each weight row's nibbles are
+/// unpacked once into bytes, then blocks of `RB` activation rows times `WB` weight rows share
+/// every load (RB + WB loads for RB * WB vpdpbusd). Per group the integer dots are scaled into
+/// f32 lanes and the zero point's term (zero * sum of the row's codes, exact in int32) into a
+/// scalar taken off at the end; the float sums differ from rowsTimes4BitRow's in order only.
+template <int RB, int WB>
+QOPT_VNNI void int8Block4BitVnni(const PackedWeight &w, const Int8Rows &rows, int64_t r0,
+                                 int64_t n0, const uint8_t *const *unpacked,
+                                 int32_t symmetricZero, float *y) {
+  __m256 acc[RB][WB];
+  float correction[RB][WB] = {};
+  const int8_t *act[RB];
+  for (int r = 0; r < RB; ++r) {
+    act[r] = rows.interleaved.data() + (r0 + r) * rows.stride;
+    for (int v = 0; v < WB; ++v)
+      acc[r][v] = _mm256_setzero_ps();
+  }
+  for (int64_t g = 0; g < w.groups; ++g) {
+    int64_t start = g * w.group;
+    __m256i dots[RB][WB];
+    for (int r = 0; r < RB; ++r)
+      for (int v = 0; v < WB; ++v)
+        dots[r][v] = _mm256_setzero_si256();
+    for (int64_t c = start; c < start + w.group; c += 32) {
+      __m256i codes[WB];
+      for (int v = 0; v < WB; ++v)
+        codes[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(unpacked[v] + c));
+      for (int r = 0; r < RB; ++r) {
+        __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(act[r] + c));
+        for (int v = 0; v < WB; ++v)
+          dots[r][v] = _mm256_dpbusd_epi32(dots[r][v], codes[v], a);
+      }
+    }
+    for (int v = 0; v < WB; ++v) {
+      int64_t n = n0 + v;
+      int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
+      float ws = w.scale(n, g);
+      for (int r = 0; r < RB; ++r) {
+        int64_t rg = (r0 + r) * w.groups + g;
+        float scale = rows.scale[rg] * ws;
+        // The zero point's term is exact in int32 and scaled like the dots (lane 0 of its own
+        // sum), so the result matches the one-row kernel's.
+        acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots[r][v]), _mm256_set1_ps(scale),
+                                    acc[r][v]);
+        correction[r][v] += static_cast<float>(zero * rows.sum[rg]) * scale;
+      }
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int v = 0; v < WB; ++v) {
+      __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r][v]), _mm256_extractf128_ps(acc[r][v], 1));
+      s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+      s = _mm_add_ss(s, _mm_movehdup_ps(s));
+      y[(r0 + r) * w.n + n0 + v] = _mm_cvtss_f32(s) - correction[r][v];
+    }
+}
+
+/// Weight rows [nBegin, nEnd) of the VNNI int8 GEMM, two at a time.
+QOPT_VNNI void int8Gemm4BitVnni(const PackedWeight &w, const Int8Rows &rows, int64_t m,
+                                int64_t nBegin, int64_t nEnd, int32_t symmetricZero, float *y) {
+  std::vector<uint8_t> buffer(2 * w.k + 64);
+  uint8_t *rowsUnpacked[2] = {buffer.data(), buffer.data() + w.k + 32};
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  for (int64_t n = nBegin; n < nEnd; n += 2) {
+    int wb = nEnd - n >= 2 ? 2 : 1;
+    for (int v = 0; v < wb; ++v) {
+      const uint8_t *codes = w.codes + (n + v) * w.rowBytes;
+      for (int64_t c = 0; c < w.k; c += 32) {
+        __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(rowsUnpacked[v] + c),
+                            _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), mask));
+      }
+    }
+    const uint8_t *const *unpacked = rowsUnpacked;
+    int64_t r0 = 0;
+    for (; r0 + 4 <= m; r0 += 4)
+      wb == 2 ? int8Block4BitVnni<4, 2>(w, rows, r0, n, unpacked, symmetricZero, y)
+              : int8Block4BitVnni<4, 1>(w, rows, r0, n, unpacked, symmetricZero, y);
+    for (; r0 < m; ++r0)
+      wb == 2 ? int8Block4BitVnni<1, 2>(w, rows, r0, n, unpacked, symmetricZero, y)
+              : int8Block4BitVnni<1, 1>(w, rows, r0, n, unpacked, symmetricZero, y);
+  }
+}
+
 /// y[r, n] = sum over groups of (dot(q_r, codes_n) - zero * sum(q_r)) * scale_x * scale_w.
 void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, int64_t m,
                           float *y, float staticScale) {
@@ -501,6 +673,12 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
   int32_t symmetricZero = 1 << (w.bits - 1);
   const bool vnni = ctx.isa >= kIsaAvx512Vnni;
   int64_t grain = std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(w.k * m, 1));
+  if (fast4 && vnni && m >= 8) {
+    ctx.workers->parallelFor(w.n, std::max<int64_t>(grain, 2), [&](int64_t begin, int64_t end) {
+      int8Gemm4BitVnni(w, rows, m, begin, end, symmetricZero, y);
+    });
+    return;
+  }
   ctx.workers->parallelFor(w.n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const uint8_t *codes = w.codes + n * w.rowBytes;
@@ -508,6 +686,15 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
       // result does not depend on how rows are grouped.
       for (int64_t r0 = 0; r0 < m; r0 += 4) {
         int64_t count = std::min<int64_t>(4, m - r0);
+        if (fast4 && vnni && w.group % 64 == 0) {
+          switch (count) {
+          case 1: rowsTimes4BitRowVnni512<1>(w, rows, n, r0, symmetricZero, y); break;
+          case 2: rowsTimes4BitRowVnni512<2>(w, rows, n, r0, symmetricZero, y); break;
+          case 3: rowsTimes4BitRowVnni512<3>(w, rows, n, r0, symmetricZero, y); break;
+          default: rowsTimes4BitRowVnni512<4>(w, rows, n, r0, symmetricZero, y); break;
+          }
+          continue;
+        }
         if (fast4 && vnni) {
           switch (count) {
           case 1: rowsTimes4BitRowVnni<1>(w, rows, n, r0, symmetricZero, y); break;
@@ -666,9 +853,18 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     // Waking another thread costs tens of microseconds: split only layers big enough to repay it
     // (about half a million weights per thread).
     int64_t grain = std::max<int64_t>(16, (int64_t(1) << 19) / w.k);
+    const bool wide = ctx.isa >= kIsaAvx512Vnni && w.group % 32 == 0 && w.k % w.group == 0;
     ctx.workers->parallelFor(w.n, grain, [&](int64_t begin, int64_t end) {
       if (!fused4)
         return gemvRows(w, px, m, py, begin, end);
+      if (wide && w.codebook == 0 && pxsum) {
+        switch (m) {
+        case 1: return gemv4Int512<1>(w, px, py, begin, end, pxsum);
+        case 2: return gemv4Int512<2>(w, px, py, begin, end, pxsum);
+        case 3: return gemv4Int512<3>(w, px, py, begin, end, pxsum);
+        default: return gemv4Int512<4>(w, px, py, begin, end, pxsum);
+        }
+      }
       switch (m) {
       case 1: return gemv4Dispatch<1>(w, px, py, begin, end, pxsum);
       case 2: return gemv4Dispatch<2>(w, px, py, begin, end, pxsum);
