@@ -63,17 +63,17 @@ int64_t chooseToken(const float *row, int64_t vocabulary, const Sampling &sampli
 }
 } // namespace
 
-GenerationStats qopt::run::generate(const Api &api, qopt_model *model,
+GenerationStats qopt::run::generate(const Api &api, qopt_model *model, qopt_session *session,
                                     std::vector<int64_t> &tokens, int64_t count,
                                     const Sampling &sampling) {
   GenerationStats stats;
   if (tokens.empty())
     die("the prompt is empty");
-  Session s(api, model, static_cast<int64_t>(tokens.size()) + count);
+  api.reset(session);
   std::mt19937_64 rng(sampling.seed);
   qopt_tensor logits;
   auto t0 = Clock::now();
-  if (api.prefill(s.session, tokens.data(), static_cast<int64_t>(tokens.size()), &logits) != 0)
+  if (api.prefill(session, tokens.data(), static_cast<int64_t>(tokens.size()), &logits) != 0)
     die(api.error(model));
   stats.prefillSeconds = secondsSince(t0);
   stats.prefillTokens = static_cast<int64_t>(tokens.size());
@@ -83,7 +83,7 @@ GenerationStats qopt::run::generate(const Api &api, qopt_model *model,
     tokens.push_back(next);
     if (k + 1 == count)
       break; // the last token needs no logits after it
-    if (api.decode(s.session, next, &logits) != 0)
+    if (api.decode(session, next, &logits) != 0)
       die(api.error(model));
     ++stats.decodeTokens;
   }

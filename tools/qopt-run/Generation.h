@@ -26,9 +26,10 @@ struct GenerationStats {
   double prefillSeconds = 0.0, decodeSeconds = 0.0;
 };
 
-/// Appends `count` tokens to `tokens` (the prompt), decoding with a session of room for all.
-GenerationStats generate(const Api &api, qopt_model *model, std::vector<int64_t> &tokens,
-                         int64_t count, const Sampling &sampling);
+/// Appends `count` tokens to `tokens` (the prompt), decoding in `session` (reset first; it must
+/// have room for the prompt and the new tokens).
+GenerationStats generate(const Api &api, qopt_model *model, qopt_session *session,
+                         std::vector<int64_t> &tokens, int64_t count, const Sampling &sampling);
 
 /// Teacher-forced logits of `tokens` through a session: the first `prefill` in one step, then
 /// one token per step. Returns [tokens.size() x vocabulary] row-major; `vocabulary` is set.

@@ -13,6 +13,7 @@
 #include "GraphEditor.h"
 #include "QuantizedLayers.h"
 #include "qopt/Importer/ONNX/ModelLoader.h"
+#include "llvm/Support/Path.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -678,6 +679,14 @@ LogicalResult qopt::onnx_export::exportQuantizedModel(
   std::string error;
   try {
     if (!qopt::onnx_importer::parseModel(modelBuffer, model, error))
+      return module.emitError() << modelPath << ": " << error;
+    // Weights in external data come into the model: the export is one file (under protobuf's
+    // 2 GB, which a 4-bit model of a few billion weights is).
+    llvm::SmallString<256> modelDir(modelPath);
+    llvm::sys::path::remove_filename(modelDir);
+    if (modelDir.empty())
+      modelDir = ".";
+    if (!qopt::onnx_importer::inlineExternalData(model, modelDir, error))
       return module.emitError() << modelPath << ": " << error;
     Exporter exporter(module, model, options);
     if (failed(exporter.run(*quantized, layers)))

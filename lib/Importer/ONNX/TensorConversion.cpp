@@ -1,5 +1,6 @@
 //===- TensorConversion.cpp - ONNX tensors and types into MLIR ------------===//
 #include "TensorConversion.h"
+#include "qopt/Importer/ONNX/ModelLoader.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Builders.h"
@@ -223,4 +224,40 @@ ElementsAttr qopt::onnx_importer::convertTensor(const TensorProto &tensor, Strin
   AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
       ArrayRef<char>(bytes.data(), bytes.size()), alignof(std::max_align_t));
   return DenseResourceElementsAttr::get(type, name, std::move(blob));
+}
+
+bool qopt::onnx_importer::inlineExternalData(onnx::ModelProto &model, StringRef modelDir,
+                                             std::string &error) {
+  for (TensorProto &tensor : *model.mutable_graph()->mutable_initializer()) {
+    if (tensor.data_location() != TensorProto::EXTERNAL)
+      continue;
+    int64_t count = 1;
+    for (int64_t d : tensor.dims())
+      count = d < 0 ? -1 : count * d;
+    int64_t bits = 0;
+    switch (tensor.data_type()) {
+    case TensorProto::DOUBLE: case TensorProto::INT64: case TensorProto::UINT64: bits = 64; break;
+    case TensorProto::FLOAT: case TensorProto::INT32: case TensorProto::UINT32: bits = 32; break;
+    case TensorProto::FLOAT16: case TensorProto::BFLOAT16: case TensorProto::INT16:
+    case TensorProto::UINT16: bits = 16; break;
+    case TensorProto::INT8: case TensorProto::UINT8: case TensorProto::BOOL: bits = 8; break;
+    // Types newer than the ONNX headers qopt builds with, by number.
+    case 17 /* FLOAT8E4M3FN */: bits = 8; break;
+    case 21 /* UINT4 */: case 22 /* INT4 */: bits = 4; break;
+    default: break;
+    }
+    if (count < 0 || bits == 0) {
+      error = "initializer '" + tensor.name() + "' in external data has an unsupported type or shape";
+      return false;
+    }
+    std::vector<char> bytes;
+    if (!readExternal(tensor, modelDir, (count * bits + 7) / 8, bytes, error)) {
+      error = "initializer '" + tensor.name() + "': " + error;
+      return false;
+    }
+    tensor.set_raw_data(bytes.data(), bytes.size());
+    tensor.clear_external_data();
+    tensor.set_data_location(TensorProto::DEFAULT);
+  }
+  return true;
 }

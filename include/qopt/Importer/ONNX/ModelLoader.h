@@ -12,6 +12,11 @@ namespace qopt::onnx_importer {
 /// comments), as ONNX's text syntax. On failure returns false and sets `error`.
 bool parseModel(llvm::StringRef buffer, onnx::ModelProto &model, std::string &error);
 
+/// Reads every initializer of `model` held in external data (files inside `modelDir` only, as
+/// the importer reads them) into the initializer itself, so the model can be edited and written
+/// as one file. On failure returns false and sets `error`, naming the initializer.
+bool inlineExternalData(onnx::ModelProto &model, llvm::StringRef modelDir, std::string &error);
+
 } // namespace qopt::onnx_importer
 
 #endif // QOPT_IMPORTER_ONNX_MODELLOADER_H
