@@ -480,50 +480,10 @@ void rowsTimes4BitRow(const PackedWeight &w, const Int8Rows &rows, int64_t n, in
     y[(r0 + j) * w.n + n] = hsum(acc[j]);
 }
 
-/// rowsTimes4BitRow with VNNI: one vpdpbusd per 32 code-activation products instead of three
-/// instructions (the products and pair sums are the same integers, so the results are identical).
-/// For libraries compiled for AVX-512 with VNNI (Context::isa).
-template <int Count>
-QOPT_VNNI void rowsTimes4BitRowVnni(const PackedWeight &w, const Int8Rows &rows, int64_t n,
-                                    int64_t r0, int32_t symmetricZero, float *y) {
-  const __m256i mask = _mm256_set1_epi8(0x0F);
-  const uint8_t *codes = w.codes + n * w.rowBytes;
-  const int8_t *rowData[Count];
-  __m256 acc[Count];
-  for (int j = 0; j < Count; ++j) {
-    rowData[j] = rows.interleaved.data() + (r0 + j) * rows.stride;
-    acc[j] = _mm256_setzero_ps();
-  }
-  for (int64_t g = 0; g < w.groups; ++g) {
-    int64_t start = g * w.group;
-    __m256i dots[Count];
-    for (int j = 0; j < Count; ++j)
-      dots[j] = _mm256_setzero_si256();
-    for (int64_t c = start; c < start + w.group; c += 32) {
-      __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
-      __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), mask);
-      for (int j = 0; j < Count; ++j)
-        dots[j] = _mm256_dpbusd_epi32(
-            dots[j], nibbles, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(rowData[j] + c)));
-    }
-    int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
-    float ws = w.scale(n, g);
-    for (int j = 0; j < Count; ++j) {
-      int64_t rg = (r0 + j) * w.groups + g;
-      __m256i exact = _mm256_sub_epi32(dots[j], _mm256_setr_epi32(zero * rows.sum[rg], 0, 0, 0, 0, 0, 0, 0));
-      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), _mm256_set1_ps(rows.scale[rg] * ws), acc[j]);
-    }
-  }
-  for (int j = 0; j < Count; ++j) {
-    __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[j]), _mm256_extractf128_ps(acc[j], 1));
-    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-    v = _mm_add_ss(v, _mm_movehdup_ps(v));
-    y[(r0 + j) * w.n + n] = _mm_cvtss_f32(v);
-  }
-}
-
-/// rowsTimes4BitRowVnni on 512-bit vectors for groups that are a multiple of 64: 64 codes per
-/// vpdpbusd, laid out as two of the 32-code chunks the activations are interleaved in.
+/// rowsTimes4BitRow with VNNI on 512-bit vectors, for groups that are a multiple of 64: one
+/// vpdpbusd per 64 code-activation products (the 32-code chunks the activations are interleaved
+/// in, two at a time) instead of three instructions per 32. The products and pair sums are the
+/// same integers; the zero point's term is taken off once at the end.
 template <int Count>
 QOPT_VNNI void rowsTimes4BitRowVnni512(const PackedWeight &w, const Int8Rows &rows, int64_t n,
                                        int64_t r0, int32_t symmetricZero, float *y) {
@@ -692,15 +652,6 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
           case 2: rowsTimes4BitRowVnni512<2>(w, rows, n, r0, symmetricZero, y); break;
           case 3: rowsTimes4BitRowVnni512<3>(w, rows, n, r0, symmetricZero, y); break;
           default: rowsTimes4BitRowVnni512<4>(w, rows, n, r0, symmetricZero, y); break;
-          }
-          continue;
-        }
-        if (fast4 && vnni) {
-          switch (count) {
-          case 1: rowsTimes4BitRowVnni<1>(w, rows, n, r0, symmetricZero, y); break;
-          case 2: rowsTimes4BitRowVnni<2>(w, rows, n, r0, symmetricZero, y); break;
-          case 3: rowsTimes4BitRowVnni<3>(w, rows, n, r0, symmetricZero, y); break;
-          default: rowsTimes4BitRowVnni<4>(w, rows, n, r0, symmetricZero, y); break;
           }
           continue;
         }
