@@ -16,8 +16,6 @@
 
 using namespace qopt::rt;
 
-extern "C" void openblas_set_num_threads(int);
-
 namespace {
 /// Mask values at or below this are "masked out": exporters write -inf or the float minimum, and
 /// a score that small contributes exactly 0 after the softmax (or, in a row masked everywhere,
@@ -154,7 +152,7 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
       }
       return used;
     };
-    auto heads2 = [&](int64_t begin, int64_t end) {
+    auto prefillHeads = [&](int64_t begin, int64_t end) {
       std::vector<float> scores(static_cast<size_t>(kBlock * length));
       for (int64_t bh = begin; bh < end; ++bh) {
         int64_t h = bh % heads, b = bh / heads;
@@ -183,14 +181,7 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
         }
       }
     };
-    if (ctx.threads > 1 && batch * heads > 1) {
-      openblas_set_num_threads(1);
-      ctx.workers->parallelFor(batch * heads, 1, heads2);
-      openblas_set_num_threads(ctx.threads);
-    } else {
-      heads2(0, batch * heads);
-    }
-    return;
+    return runBlasPerPart(ctx, batch * heads, prefillHeads);
   }
   int64_t work = std::max<int64_t>(1, length * (width + valueWidth));
   ctx.workers->parallelFor(batch * heads * rows, std::max<int64_t>(1, 32768 / work),
@@ -202,27 +193,19 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
       const float *keys = kd + b * ks[0] + (h / groups) * ks[1];
       const float *values = vd + b * vs[0] + (h / groups) * vs[1];
       const float *maskRow = md ? md + b * ms[0] + h * ms[1] + s * ms[2] : nullptr;
-      float best = -std::numeric_limits<float>::infinity();
-      for (int64_t t = 0; t < length; ++t) {
-        float m = maskRow ? maskRow[t * ms[3]] : 0.0f;
-        float x = m <= kMasked ? m : dot(query, keys + t * ks[2], width) * scale + m;
-        scores[t] = x;
-        best = std::max(best, x);
-      }
+      // Keys masked out need no product: the softmax takes the mask's value for them.
+      for (int64_t t = 0; t < length; ++t)
+        scores[t] = maskRow && maskRow[t * ms[3]] <= kMasked
+                        ? 0.0f
+                        : dot(query, keys + t * ks[2], width);
       float *o = od + ((b * heads + h) * rows + s) * valueWidth;
       std::fill(o, o + valueWidth, 0.0f);
       // A row masked everywhere (or no keys at all) attends to nothing: zeros, as the exporters'
       // NaN guard after softmax makes it.
-      if (best == -std::numeric_limits<float>::infinity())
+      if (!softmaxRow(scores.data(), length, maskRow, ms[3], scale))
         continue;
-      float sum = 0.0f;
       for (int64_t t = 0; t < length; ++t) {
-        scores[t] = fastExp(scores[t] - best);
-        sum += scores[t];
-      }
-      float inv = 1.0f / sum;
-      for (int64_t t = 0; t < length; ++t) {
-        float p = scores[t] * inv;
+        float p = scores[t];
         const float *value = values + t * vs[2];
         for (int64_t j = 0; j < valueWidth; ++j)
           o[j] += p * value[j];
@@ -234,11 +217,7 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
 void qopt::rt::runKVAppend(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis,
                            int64_t inputIndex) {
   const Tensor &past = *ins[0], &added = *ins[1];
-  const CacheSlot *slot = nullptr;
-  if (ctx.cacheSlots && inputIndex >= 0 &&
-      inputIndex < static_cast<int64_t>(ctx.cacheSlots->size()) &&
-      (*ctx.cacheSlots)[inputIndex].data)
-    slot = &(*ctx.cacheSlots)[inputIndex];
+  const CacheSlot *slot = ctx.cacheSlot(inputIndex);
   if (!slot) {
     // Outside a session: a concat.
     Tensor *pair[2] = {ins[0], ins[1]};
@@ -263,10 +242,6 @@ void qopt::rt::runKVAppend(Context &ctx, Tensor **ins, Tensor **outs, int64_t ax
       std::memcpy(slot->data + ((b * heads + h) * capacity + start) * width,
                   src + (b * heads + h) * count * width, count * width * sizeof(float));
   Tensor *out = ctx.wrap(QOPT_FLOAT32, {slot->dims[0], heads, start + count, width}, slot->data);
-  out->strided = true;
-  out->strides[0] = heads * capacity * width;
-  out->strides[1] = capacity * width;
-  out->strides[2] = width;
-  out->strides[3] = 1;
+  slot->stridedView(*out);
   outs[0] = out;
 }

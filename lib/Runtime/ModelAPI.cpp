@@ -250,22 +250,24 @@ int qopt::rt::runModel(qopt_model *m, const qopt_tensor *inputs, int numInputs,
   };
   Context &ctx = m->ctx;
   ctx.releaseAll();
-  ctx.cacheSlots = cacheSlots;
   ctx.inputs = inputs;
   ctx.numInputs = numInputs;
   ctx.outputs.assign(numOutputs, nullptr);
+  // The session's slots serve this run only, however it ends.
+  struct SlotsForThisRun {
+    Context &ctx;
+    ~SlotsForThisRun() { ctx.cacheSlots = nullptr; }
+  } slotsForThisRun{ctx};
+  ctx.cacheSlots = cacheSlots;
   try {
     qopt_graph(&ctx);
   } catch (const KernelError &e) {
-    ctx.cacheSlots = nullptr;
     ctx.releaseAll();
     return failRun(e.message);
   } catch (const std::bad_alloc &) {
-    ctx.cacheSlots = nullptr;
     ctx.releaseAll();
     return failRun("out of memory");
   }
-  ctx.cacheSlots = nullptr;
   for (int k = 0; k < numOutputs; ++k) {
     Tensor *t = ctx.outputs[k];
     outputs[k].dtype = t->dtype;
@@ -283,15 +285,8 @@ void *qopt_rt_input(void *c, int64_t index) {
   const qopt_tensor &in = ctx.inputs[index];
   Tensor *t = ctx.wrap(in.dtype, std::vector<int64_t>(in.dims, in.dims + in.rank), in.data);
   // A session's cache input: the past as a view of the buffer with room for the whole context.
-  if (ctx.cacheSlots && index < static_cast<int64_t>(ctx.cacheSlots->size()) &&
-      (*ctx.cacheSlots)[index].data && in.rank == 4) {
-    const CacheSlot &slot = (*ctx.cacheSlots)[index];
-    t->strided = true;
-    t->strides[3] = 1;
-    t->strides[2] = slot.dims[3];
-    t->strides[1] = slot.dims[2] * slot.dims[3];
-    t->strides[0] = slot.dims[1] * slot.dims[2] * slot.dims[3];
-  }
+  if (const CacheSlot *slot = ctx.cacheSlot(index); slot && in.rank == 4)
+    slot->stridedView(*t);
   return t;
 }
 

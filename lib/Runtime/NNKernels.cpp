@@ -137,14 +137,11 @@ void matmul(Context &ctx, Tensor &a, Tensor &b, bool transB, Tensor **outs,
   // half the single-thread rate (128x128x64 x 6 heads: 278 us on 2 threads, 134 us on 1). So
   // small products run one BLAS thread each, the heads split across the pool instead.
   if (ctx.threads > 1 && ctx.workers && m * n * k <= kSmallProduct &&
-      batches * m * n * k >= kSplitWork) {
-    openblas_set_num_threads(1);
-    ctx.workers->parallelFor(batches, 1, products);
-    openblas_set_num_threads(ctx.threads);
-    return;
-  }
+      batches * m * n * k >= kSplitWork)
+    return runBlasPerPart(ctx, batches, products);
   products(0, batches);
 }
+
 
 void gemm(Context &ctx, Tensor **ins, int64_t numIns, const int64_t *i, const double *f,
           Tensor **outs) {
@@ -350,4 +347,13 @@ void qopt::rt::runNNOp(Opcode op, Context &ctx, Tensor **ins, int64_t numIns, Te
     return reduce(op, ctx, *ins[0], i, ni, outs);
   default: fail("not a linear-algebra or reduction op");
   }
+}
+
+void qopt::rt::runBlasPerPart(Context &ctx, int64_t n,
+                              const std::function<void(int64_t, int64_t)> &body) {
+  if (ctx.threads <= 1 || !ctx.workers || n <= 1)
+    return body(0, n);
+  openblas_set_num_threads(1);
+  ctx.workers->parallelFor(n, 1, body);
+  openblas_set_num_threads(ctx.threads);
 }

@@ -115,6 +115,20 @@ float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+int32_t hsumInt(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_hadd_epi32(s, s);
+  s = _mm_hadd_epi32(s, s);
+  return _mm_cvtsi128_si32(s);
+}
+
+/// The 32 four-bit codes of 16 bytes as bytes, in the order int8 rows are interleaved in (low
+/// nibbles, i.e. even positions, then high nibbles).
+inline __m256i nibbles32(const uint8_t *bytes) {
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
+}
+
 /// Values of codes [begin, end) of `row` (before scaling) into `out`.
 /// Code `i` of a packed row (LSB first); a code that straddles two bytes
 /// reads the second, which the row always holds.
@@ -435,10 +449,7 @@ inline int32_t dotGroup8(const uint8_t *codes, const int8_t *q, int64_t len) {
     __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(q + c)));
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, a));
   }
-  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  v = _mm_hadd_epi32(v, v);
-  v = _mm_hadd_epi32(v, v);
-  return _mm_cvtsi128_si32(v);
+  return hsumInt(acc);
 }
 
 /// `Count` (1-4) int8 rows against one row of 4-bit codes (group % 32 == 0, K a multiple of the
@@ -447,7 +458,7 @@ inline int32_t dotGroup8(const uint8_t *codes, const int8_t *q, int64_t len) {
 template <int Count>
 void rowsTimes4BitRow(const PackedWeight &w, const Int8Rows &rows, int64_t n, int64_t r0,
                       int32_t symmetricZero, float *y) {
-  const __m256i mask = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const __m256i ones = _mm256_set1_epi16(1);
   const uint8_t *codes = w.codes + n * w.rowBytes;
   const int8_t *rowData[Count];
   __m256 acc[Count];
@@ -461,8 +472,7 @@ void rowsTimes4BitRow(const PackedWeight &w, const Int8Rows &rows, int64_t n, in
     for (int j = 0; j < Count; ++j)
       dots[j] = _mm256_setzero_si256();
     for (int64_t c = start; c < start + w.group; c += 32) {
-      __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
-      __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), mask);
+      __m256i nibbles = nibbles32(codes + c / 2);
       for (int j = 0; j < Count; ++j) {
         __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(rowData[j] + c));
         dots[j] = _mm256_add_epi32(dots[j], _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, a), ones));
@@ -531,10 +541,7 @@ QOPT_VNNI int32_t dotGroup8Vnni(const uint8_t *codes, const int8_t *q, int64_t l
   for (; c + 32 <= len; c += 32)
     acc = _mm256_dpbusd_epi32(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(codes + c)),
                               _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + c)));
-  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  v = _mm_hadd_epi32(v, v);
-  v = _mm_hadd_epi32(v, v);
-  int32_t sum = _mm_cvtsi128_si32(v);
+  int32_t sum = hsumInt(acc);
   for (; c < len; ++c)
     sum += static_cast<int32_t>(codes[c]) * q[c];
   return sum;
@@ -580,8 +587,6 @@ QOPT_VNNI void int8Block4BitVnni(const PackedWeight &w, const Int8Rows &rows, in
       for (int r = 0; r < RB; ++r) {
         int64_t rg = (r0 + r) * w.groups + g;
         float scale = rows.scale[rg] * ws;
-        // The zero point's term is exact in int32 and scaled like the dots (lane 0 of its own
-        // sum), so the result matches the one-row kernel's.
         acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots[r][v]), _mm256_set1_ps(scale),
                                     acc[r][v]);
         correction[r][v] += static_cast<float>(zero * rows.sum[rg]) * scale;
@@ -589,12 +594,8 @@ QOPT_VNNI void int8Block4BitVnni(const PackedWeight &w, const Int8Rows &rows, in
     }
   }
   for (int r = 0; r < RB; ++r)
-    for (int v = 0; v < WB; ++v) {
-      __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r][v]), _mm256_extractf128_ps(acc[r][v], 1));
-      s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-      s = _mm_add_ss(s, _mm_movehdup_ps(s));
-      y[(r0 + r) * w.n + n0 + v] = _mm_cvtss_f32(s) - correction[r][v];
-    }
+    for (int v = 0; v < WB; ++v)
+      y[(r0 + r) * w.n + n0 + v] = hsum(acc[r][v]) - correction[r][v];
 }
 
 /// Weight rows [nBegin, nEnd) of the VNNI int8 GEMM, two at a time.
@@ -602,16 +603,13 @@ QOPT_VNNI void int8Gemm4BitVnni(const PackedWeight &w, const Int8Rows &rows, int
                                 int64_t nBegin, int64_t nEnd, int32_t symmetricZero, float *y) {
   std::vector<uint8_t> buffer(2 * w.k + 64);
   uint8_t *rowsUnpacked[2] = {buffer.data(), buffer.data() + w.k + 32};
-  const __m256i mask = _mm256_set1_epi8(0x0F);
   for (int64_t n = nBegin; n < nEnd; n += 2) {
     int wb = nEnd - n >= 2 ? 2 : 1;
     for (int v = 0; v < wb; ++v) {
       const uint8_t *codes = w.codes + (n + v) * w.rowBytes;
-      for (int64_t c = 0; c < w.k; c += 32) {
-        __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + c / 2));
+      for (int64_t c = 0; c < w.k; c += 32)
         _mm256_storeu_si256(reinterpret_cast<__m256i *>(rowsUnpacked[v] + c),
-                            _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), mask));
-      }
+                            nibbles32(codes + c / 2));
     }
     const uint8_t *const *unpacked = rowsUnpacked;
     int64_t r0 = 0;

@@ -62,20 +62,15 @@ struct qopt_session {
   std::vector<qopt_tensor> inputs, outputs;
 };
 
-static bool fail(qopt_model *m, const std::string &message) {
-  m->error = message;
-  return false;
-}
-
-/// A failed step: the message goes to the model's error.
-static int stepError(qopt_model &m, const std::string &message) {
+/// A failure of a session call: the message goes to the model's error; -1 for the C API.
+static int sessionError(qopt_model &m, const std::string &message) {
   m.error = message;
   return -1;
 }
 
-/// Finds the model's inputs and outputs by role; false (with the model's error) if a decoder
+/// Finds the model's inputs and outputs by role; 0, or -1 (with the model's error) if a decoder
 /// session cannot feed it.
-static bool bindSignature(qopt_session &s) {
+static int bindSignature(qopt_session &s) {
   qopt_model &m = *s.model;
   for (size_t i = 0; i < m.inputs.size(); ++i) {
     const ValueInfo &in = m.inputs[i];
@@ -86,9 +81,9 @@ static bool bindSignature(qopt_session &s) {
       e.input = index;
       e.output = presentOutput(m, in.name);
       if (e.output < 0)
-        return fail(&m, "KV-cache input '" + in.name + "' has no present output beside it");
+        return sessionError(m, "KV-cache input '" + in.name + "' has no present output beside it");
       if (in.dims[0] > 1 || in.dims[1] < 0 || in.dims[3] < 0)
-        return fail(&m, "KV-cache input '" + in.name + "' must be [1 or batch, heads, past, " +
+        return sessionError(m, "KV-cache input '" + in.name + "' must be [1 or batch, heads, past, " +
                             "dim] with heads and dim known");
       e.heads = in.dims[1];
       e.width = in.dims[3];
@@ -100,21 +95,21 @@ static bool bindSignature(qopt_session &s) {
     } else if (integer && in.dims.size() == 2 && s.idsInput < 0) {
       s.idsInput = index;
     } else {
-      return fail(&m, "a generation session cannot fill input '" + in.name + "'");
+      return sessionError(m, "a generation session cannot fill input '" + in.name + "'");
     }
   }
   if (s.idsInput < 0)
-    return fail(&m, "the model has no [batch, sequence] integer input of token ids");
+    return sessionError(m, "the model has no [batch, sequence] integer input of token ids");
   for (size_t o = 0; o < m.outputs.size(); ++o)
     if (m.outputs[o].name == "logits") {
       s.logitsOutput = static_cast<int>(o);
       break;
     }
   if (m.outputs.empty() || m.outputs[s.logitsOutput].dims.size() != 3)
-    return fail(&m, "the model's logits are not a [batch, sequence, vocabulary] output");
+    return sessionError(m, "the model's logits are not a [batch, sequence, vocabulary] output");
   if (s.caches.empty()) {
     s.mode = CacheMode::Recomputed;
-    return true;
+    return 0;
   }
   bool allInPlace = true;
   for (const CacheEntry &e : s.caches)
@@ -127,7 +122,7 @@ static bool bindSignature(qopt_session &s) {
       size_t floats = static_cast<size_t>(e.heads) * s.capacity * e.width;
       e.buffer.reset(new (std::nothrow) float[floats]);
       if (!e.buffer)
-        return fail(&m, "out of memory for a KV cache of " + std::to_string(s.capacity) +
+        return sessionError(m, "out of memory for a KV cache of " + std::to_string(s.capacity) +
                             " positions");
       CacheSlot &slot = s.slots[e.input];
       slot.data = e.buffer.get();
@@ -137,7 +132,7 @@ static bool bindSignature(qopt_session &s) {
       slot.dims[3] = e.width;
     }
   }
-  return true;
+  return 0;
 }
 
 /// Fills an integer [1, n] input with `values`, in the input's element type.
@@ -164,9 +159,9 @@ static int step(qopt_session *s, const int64_t *tokens, int64_t count, qopt_tens
   qopt_model &m = *s->model;
   m.error.clear();
   if (count <= 0 || !tokens)
-    return stepError(m, "a session step needs at least one token");
+    return sessionError(m, "a session step needs at least one token");
   if (s->length + count > s->capacity)
-    return stepError(m, "the session holds " + std::to_string(s->capacity) + " tokens; " +
+    return sessionError(m, "the session holds " + std::to_string(s->capacity) + " tokens; " +
                         std::to_string(s->length) + " are in it and " + std::to_string(count) +
                         " more were given");
   bool recompute = s->mode == CacheMode::Recomputed;
@@ -208,14 +203,14 @@ static int step(qopt_session *s, const int64_t *tokens, int64_t count, qopt_tens
   const qopt_tensor &out = s->outputs[s->logitsOutput];
   int64_t positions = recompute ? total : count;
   if (out.dtype != QOPT_FLOAT32 || out.rank != 3 || out.dims[0] != 1 || out.dims[1] != positions)
-    return stepError(m, "the model's logits are not float32 [1, " + std::to_string(positions) +
+    return sessionError(m, "the model's logits are not float32 [1, " + std::to_string(positions) +
                         ", vocabulary]");
   if (s->mode == CacheMode::Copied) {
     for (CacheEntry &e : s->caches) {
       const qopt_tensor &present = s->outputs[e.output];
       if (present.rank != 4 || present.dims[2] != total || present.dims[1] != e.heads ||
           present.dims[3] != e.width)
-        return stepError(m, "output '" + m.outputs[e.output].name + "' is not the past grown by " +
+        return sessionError(m, "output '" + m.outputs[e.output].name + "' is not the past grown by " +
                             std::to_string(count) + " positions");
       const float *p = static_cast<const float *>(present.data);
       e.copy.assign(p, p + e.heads * total * e.width);
@@ -244,7 +239,7 @@ qopt_session *qopt_session_create(qopt_model *model, int64_t maxContext) {
   auto *s = new qopt_session();
   s->model = model;
   s->capacity = maxContext;
-  if (!bindSignature(*s)) {
+  if (bindSignature(*s) != 0) {
     delete s;
     return nullptr;
   }

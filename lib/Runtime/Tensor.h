@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -113,12 +114,20 @@ constexpr int32_t kIsaAvx2 = 0;
 constexpr int32_t kIsaAvxVnni = 1;
 constexpr int32_t kIsaAvx512Vnni = 2;
 
-/// A generation session's buffer for one KV-cache input: `[batch, heads, capacity, dim]` floats,
-/// of which the first `length` positions hold the past.
+/// A generation session's buffer for one KV-cache input: `[batch, heads, capacity, dim]` floats.
 struct CacheSlot {
   float *data = nullptr;
   int64_t dims[4] = {}; // with dims[2] the capacity
-  int64_t length = 0;
+
+  /// Makes `t` (the buffer's first dims[2] positions, or fewer) a strided view of the buffer.
+  void stridedView(Tensor &t) const {
+    t.data = data;
+    t.strided = true;
+    t.strides[3] = 1;
+    t.strides[2] = dims[3];
+    t.strides[1] = dims[2] * dims[3];
+    t.strides[0] = dims[1] * dims[2] * dims[3];
+  }
 };
 
 /// State of one run of a model: its inputs, outputs, weights and live tensors.
@@ -140,6 +149,14 @@ struct Context {
   /// large blocks would cost a page fault per 4 KiB on first touch.
   std::multimap<size_t, void *> pool;
 
+  /// The session's cache slot for graph input `index`, or null (no session, or an input that is
+  /// not appended in place).
+  const CacheSlot *cacheSlot(int64_t index) const {
+    if (!cacheSlots || index < 0 || index >= static_cast<int64_t>(cacheSlots->size()))
+      return nullptr;
+    const CacheSlot &slot = (*cacheSlots)[index];
+    return slot.data ? &slot : nullptr;
+  }
   /// A new tensor of `shape` with fresh memory.
   Tensor *allocate(int32_t dtype, const std::vector<int64_t> &shape);
   /// A new tensor of `shape` sharing `source`'s memory.
@@ -244,6 +261,9 @@ void panelGather(Context &ctx, Tensor **ins, Tensor **outs, const int64_t *i, in
 /// the input and a norm's scale and bias; `i[0]` is the first of the reduced dims.
 void runRowKernel(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const int64_t *i,
                   int64_t ni);
+/// Runs `body` over parts of [0, n) across the pool with OpenBLAS on one thread per part: small
+/// products (attention's, per head) run at half speed when OpenBLAS splits each of them too.
+void runBlasPerPart(Context &ctx, int64_t n, const std::function<void(int64_t, int64_t)> &body);
 /// Scaled dot-product attention (opcode Attention); keys and values may be strided.
 void runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, double scale);
 /// Opcode KVAppend: appends in place to the session's cache slot of input `inputIndex`, or

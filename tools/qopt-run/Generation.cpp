@@ -91,13 +91,13 @@ GenerationStats qopt::run::generate(const Api &api, qopt_model *model, qopt_sess
   return stats;
 }
 
-std::vector<float> qopt::run::scoreTokens(const Api &api, qopt_model *model,
+std::vector<float> qopt::run::scoreTokens(const Api &api, qopt_model *model, qopt_session *session,
                                           const std::vector<int64_t> &tokens, int64_t prefill,
                                           int64_t &vocabulary) {
   int64_t n = static_cast<int64_t>(tokens.size());
   if (prefill <= 0 || prefill > n)
     prefill = n;
-  Session s(api, model, n);
+  api.reset(session);
   std::vector<float> all;
   qopt_tensor logits;
   auto keep = [&](const qopt_tensor &l) {
@@ -105,11 +105,11 @@ std::vector<float> qopt::run::scoreTokens(const Api &api, qopt_model *model,
     const float *p = static_cast<const float *>(l.data);
     all.insert(all.end(), p, p + l.dims[1] * l.dims[2]);
   };
-  if (api.prefill(s.session, tokens.data(), prefill, &logits) != 0)
+  if (api.prefill(session, tokens.data(), prefill, &logits) != 0)
     die(api.error(model));
   keep(logits);
   for (int64_t k = prefill; k < n; ++k) {
-    if (api.decode(s.session, tokens[k], &logits) != 0)
+    if (api.decode(session, tokens[k], &logits) != 0)
       die(api.error(model));
     keep(logits);
   }

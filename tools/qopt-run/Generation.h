@@ -31,9 +31,10 @@ struct GenerationStats {
 GenerationStats generate(const Api &api, qopt_model *model, qopt_session *session,
                          std::vector<int64_t> &tokens, int64_t count, const Sampling &sampling);
 
-/// Teacher-forced logits of `tokens` through a session: the first `prefill` in one step, then
-/// one token per step. Returns [tokens.size() x vocabulary] row-major; `vocabulary` is set.
-std::vector<float> scoreTokens(const Api &api, qopt_model *model,
+/// Teacher-forced logits of `tokens` through `session` (reset first; room for all of them): the
+/// first `prefill` in one step, then one token per step. Returns [tokens.size() x vocabulary]
+/// row-major; `vocabulary` is set.
+std::vector<float> scoreTokens(const Api &api, qopt_model *model, qopt_session *session,
                                const std::vector<int64_t> &tokens, int64_t prefill,
                                int64_t &vocabulary);
 

@@ -77,13 +77,9 @@ std::vector<int64_t> readBytes(const std::string &path) {
   return std::vector<int64_t>(bytes.begin(), bytes.end());
 }
 
-/// Says on stderr how a session keeps this model's KV cache.
-void reportCacheMode(const Api &api, qopt_model *model) {
-  qopt_session *probe = api.sessionCreate(model, 1);
-  if (!probe)
-    die(api.error(model));
-  int mode = api.cacheMode(probe);
-  api.sessionDestroy(probe);
+/// Says on stderr how `session` keeps its model's KV cache.
+void reportCacheMode(const Api &api, const qopt_session *session) {
+  int mode = api.cacheMode(session);
   if (mode > 0)
     std::fprintf(stderr, "kv cache: appended in place\n");
   else if (mode == 0)
@@ -91,6 +87,14 @@ void reportCacheMode(const Api &api, qopt_model *model) {
   else
     std::fprintf(stderr, "kv cache: none; every step reruns the whole sequence, which is slow "
                          "(export the model with past_key_values)\n");
+}
+
+/// A session with room for `capacity` tokens, or the model's error.
+qopt_session *createSession(const Api &api, qopt_model *model, int64_t capacity) {
+  qopt_session *session = api.sessionCreate(model, capacity);
+  if (!session)
+    die(api.error(model));
+  return session;
 }
 
 void printRate(const char *what, int64_t tokens, double seconds) {
@@ -210,23 +214,21 @@ int main(int argc, char **argv) {
   if (generateText || !promptIds.empty()) {
     if (!promptIds.empty() && outputs.size() != 1)
       die("--generate-ids writes its tokens to one --output FILE.npy");
-    std::vector<int64_t> tokens = generateText
-                                      ? std::vector<int64_t>(prompt.begin(), prompt.end())
-                                      : readTokens(promptIds);
-    for (int64_t &t : tokens)
-      t &= generateText ? 0xff : ~int64_t(0);
-    reportCacheMode(api, model);
-    size_t promptLength = tokens.size();
-    std::vector<int64_t> prompt = tokens;
+    std::vector<int64_t> tokens;
+    if (generateText)
+      tokens.assign(reinterpret_cast<const unsigned char *>(prompt.data()),
+                    reinterpret_cast<const unsigned char *>(prompt.data()) + prompt.size());
+    else
+      tokens = readTokens(promptIds);
+    const std::vector<int64_t> promptTokens = tokens;
     // One session for every run: a generator keeps its cache buffers between requests.
     qopt_session *session =
-        api.sessionCreate(model, static_cast<int64_t>(promptLength) + newTokens);
-    if (!session)
-      die(api.error(model));
+        createSession(api, model, static_cast<int64_t>(promptTokens.size()) + newTokens);
+    reportCacheMode(api, session);
     GenerationStats stats = generate(api, model, session, tokens, newTokens, sampling);
     // --bench N: N more generations after this warm-up one; the best rates are reported.
     for (int64_t r = 0; r < bench; ++r) {
-      std::vector<int64_t> again = prompt;
+      std::vector<int64_t> again = promptTokens;
       GenerationStats next = generate(api, model, session, again, newTokens, sampling);
       if (r == 0 || next.prefillSeconds < stats.prefillSeconds)
         stats.prefillSeconds = next.prefillSeconds;
@@ -245,7 +247,7 @@ int main(int argc, char **argv) {
         die(err);
     }
     api.sessionDestroy(session);
-    printRate("prefill", static_cast<int64_t>(promptLength), stats.prefillSeconds);
+    printRate("prefill", static_cast<int64_t>(promptTokens.size()), stats.prefillSeconds);
     printRate("decode", stats.decodeTokens, stats.decodeSeconds);
     api.destroy(model);
     return 0;
@@ -254,9 +256,11 @@ int main(int argc, char **argv) {
     if (outputs.size() != 1)
       die("--score-ids writes the logits to one --output FILE.npy");
     std::vector<int64_t> tokens = readTokens(scoreIds);
-    reportCacheMode(api, model);
+    qopt_session *session = createSession(api, model, static_cast<int64_t>(tokens.size()));
+    reportCacheMode(api, session);
     int64_t vocabulary = 0;
-    std::vector<float> logits = scoreTokens(api, model, tokens, prefill, vocabulary);
+    std::vector<float> logits = scoreTokens(api, model, session, tokens, prefill, vocabulary);
+    api.sessionDestroy(session);
     std::string err = qopt::npy::write(
         outputs[0], QOPT_FLOAT32, {1, static_cast<int64_t>(tokens.size()), vocabulary},
         logits.data());

@@ -153,22 +153,6 @@ Value keysBeforeTranspose(Value kt) {
   return k;
 }
 
-/// `v` with a multiplication by a constant scalar taken off (into `scale`), if it has one.
-Value peelScalarFactor(Value v, double &scale) {
-  auto mul = v.getDefiningOp<MulOp>();
-  if (!mul || !mul->hasOneUse())
-    return v;
-  if (std::optional<double> c = scalarConstant(mul.getRhs())) {
-    scale *= *c;
-    return mul.getLhs();
-  }
-  if (std::optional<double> c = scalarConstant(mul.getLhs())) {
-    scale *= *c;
-    return mul.getRhs();
-  }
-  return v;
-}
-
 /// Erases `root` and then every producer left without a use (pure ops only).
 void eraseWithDeadProducers(Operation *root) {
   SmallVector<Operation *> worklist = {root};
@@ -196,7 +180,6 @@ bool fuseAt(SoftmaxOp softmax) {
   // The NaN guard of the SDPA decomposition, where(is_nan(p), 0, p): the kernel gives fully
   // masked rows zeros, which is what it computes.
   Value probabilities = softmax.getResult();
-  SmallVector<Operation *> guard;
   if (!softmax->hasOneUse() && std::distance(softmax->user_begin(), softmax->user_end()) == 2) {
     IsNaNOp isNan;
     WhereOp where;
@@ -244,29 +227,20 @@ bool fuseAt(SoftmaxOp softmax) {
     mask = other;
   }
   double scale = 1.0;
-  if (auto mul = scores.getDefiningOp<MulOp>(); mul && mul->hasOneUse()) {
-    if (std::optional<double> c = scalarConstant(mul.getRhs())) {
-      scale = *c;
-      scores = mul.getLhs();
-    } else if (std::optional<double> c = scalarConstant(mul.getLhs())) {
-      scale = *c;
-      scores = mul.getRhs();
-    } else {
-      return false;
-    }
-  } else if (auto div = scores.getDefiningOp<DivOp>(); div && div->hasOneUse()) {
+  scores = peelScale(scores, scale);
+  if (auto div = scores.getDefiningOp<DivOp>(); div && div->hasOneUse()) {
     std::optional<double> c = scalarConstant(div.getRhs());
     if (!c || *c == 0.0)
       return false;
-    scale = 1.0 / *c;
+    scale /= *c;
     scores = div.getLhs();
   }
   auto product = scores.getDefiningOp<MatMulOp>();
   if (!product || !product->hasOneUse() || !compatible(product))
     return false;
   // The SDPA decomposition scales both operands by the square root of the scale.
-  Value query = peelScalarFactor(product.getLhs(), scale);
-  Value keysTransposed = peelScalarFactor(product.getRhs(), scale);
+  Value query = peelScale(product.getLhs(), scale);
+  Value keysTransposed = peelScale(product.getRhs(), scale);
   Value unrepeatedKeys = keysBeforeTranspose(keysTransposed);
   if (!unrepeatedKeys)
     return false;

@@ -22,25 +22,6 @@ using namespace mlir;
 using namespace qopt::QOpt;
 
 namespace {
-/// `v` with multiplications by constant scalars taken off; their product goes into `scale`.
-Value peelScale(Value v, double &scale, SmallVectorImpl<Operation *> &ops) {
-  while (auto mul = v.getDefiningOp<MulOp>()) {
-    if (!mul->hasOneUse())
-      break;
-    if (std::optional<double> s = scalarConstant(mul.getRhs())) {
-      scale *= *s;
-      v = mul.getLhs();
-    } else if (std::optional<double> s = scalarConstant(mul.getLhs())) {
-      scale *= *s;
-      v = mul.getRhs();
-    } else {
-      break;
-    }
-    ops.push_back(mul);
-  }
-  return v;
-}
-
 /// A linear layer by a constant weight (not an embedding) that produces `v` alone.
 std::optional<WeightLayer> linearProducing(Value v) {
   Operation *op = v.getDefiningOp();
@@ -96,12 +77,12 @@ private:
         continue;
       Value x = baseLayer->op->getOperand(0);
       // The adapter: ((x·A)·B)·s.
-      Value adapter = peelScale(add->getOperand(1 - side), m.scale, m.adapterOps);
+      Value adapter = peelScale(add->getOperand(1 - side), m.scale, &m.adapterOps);
       std::optional<WeightLayer> b = linearProducing(adapter);
       if (!b || !adapter.hasOneUse())
         continue;
       m.adapterOps.push_back(b->op);
-      Value hidden = peelScale(b->op->getOperand(0), m.scale, m.adapterOps);
+      Value hidden = peelScale(b->op->getOperand(0), m.scale, &m.adapterOps);
       std::optional<WeightLayer> a = linearProducing(hidden);
       if (!a || !hidden.hasOneUse() || a->op->getOperand(0) != x)
         continue;

@@ -295,3 +295,22 @@ std::optional<double> qopt::QOpt::scalarConstant(Value v) {
   std::memcpy(&f, data->data(), sizeof(float));
   return f;
 }
+
+Value qopt::QOpt::peelScale(Value v, double &scale, SmallVectorImpl<Operation *> *ops) {
+  while (auto mul = v.getDefiningOp<MulOp>()) {
+    if (!mul->hasOneUse())
+      break;
+    if (std::optional<double> s = scalarConstant(mul.getRhs())) {
+      scale *= *s;
+      v = mul.getLhs();
+    } else if (std::optional<double> s = scalarConstant(mul.getLhs())) {
+      scale *= *s;
+      v = mul.getRhs();
+    } else {
+      break;
+    }
+    if (ops)
+      ops->push_back(mul);
+  }
+  return v;
+}

@@ -44,6 +44,10 @@ SchemeAttr toSchemeAttr(mlir::MLIRContext *ctx, const qopt::quant::Scheme &schem
 std::optional<std::vector<char>> constantData(mlir::Value v);
 /// The value of a constant f32 scalar (any shape holding one element, or a splat), or nothing.
 std::optional<double> scalarConstant(mlir::Value v);
+/// `v` with the single-use multiplications by constant scalars that produce it taken off; their
+/// product goes into `scale`, and the multiplications into `ops` when given.
+mlir::Value peelScale(mlir::Value v, double &scale,
+                      llvm::SmallVectorImpl<mlir::Operation *> *ops = nullptr);
 
 /// A constant holding `data` (row-major, one element after another) as a dense resource blob
 /// aligned to `alignment` bytes.
