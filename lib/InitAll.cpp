@@ -6,11 +6,19 @@
 #include "qopt/Conversion/Passes.h"
 #include "qopt/Pipelines/Pipelines.h"
 #include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 void qopt::registerAllDialects(mlir::DialectRegistry &registry) {
   registry.insert<QOpt::QOptDialect>();
   mlir::registerAllDialects(registry);
+  // convert-gpu-to-nvvm lowers arith, math and cf through their ConvertToLLVM interfaces.
+  mlir::registerAllExtensions(registry);
+  // Serializing GPU kernels (gpu-module-to-binary) translates them to LLVM IR for NVPTX.
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
 }
 
 void qopt::registerAllPasses() {

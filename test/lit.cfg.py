@@ -36,6 +36,16 @@ try:
 except OSError:
     pass
 
+# GPU code generation serializes kernels with CUDA's ptxas (a toolkit, not a GPU); running them
+# needs a GPU and its driver, which scripts/check_gpu.sh checks on such a machine.
+cuda_toolkit = os.environ.get("CUDA_PATH") or "/usr/local/cuda"
+config.substitutions.append(("%cuda_toolkit", cuda_toolkit))
+if os.access(os.path.join(cuda_toolkit, "bin", "ptxas"), os.X_OK):
+    config.available_features.add("ptxas")
+if any(os.path.exists(os.path.join(d, "libcuda.so.1"))
+       for d in ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/local/nvidia/lib64"]):
+    config.available_features.add("cuda-driver")
+
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 # qopt's tools first, then LLVM's (FileCheck, not), then the system's (rm, head, ...).
 config.environment["PATH"] = os.pathsep.join(

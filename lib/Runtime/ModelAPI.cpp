@@ -25,6 +25,12 @@ void qopt_graph(void *ctx);
 extern const char qopt_signature[];
 extern const uint64_t qopt_weights_id;
 extern const int32_t qopt_isa;
+// A CUDA library's kernels (qopt-lower-gpu-kernels) and the runtime's GPU half, which it links;
+// both are absent (null) in a CPU library.
+extern const char qopt_cuda_images[] __attribute__((weak));
+qopt::rt::Accelerator *qopt_cuda_create(const char *images, const void *weights, size_t size,
+                                        int device, uint64_t *deviceWeights, std::string *error)
+    __attribute__((weak));
 // OpenBLAS's thread control (declared here: not every cblas.h has it).
 void openblas_set_num_threads(int);
 }
@@ -63,6 +69,12 @@ static bool parseSignature(qopt_model &m) {
 extern "C" {
 
 qopt_model *qopt_model_create(const char *weightsPath, int numThreads) {
+  return qopt_model_create_on(weightsPath, numThreads, -1);
+}
+
+int qopt_model_device(const qopt_model *m) { return m ? m->device : -1; }
+
+qopt_model *qopt_model_create_on(const char *weightsPath, int numThreads, int device) {
   auto *m = new qopt_model();
   auto failCreate = [&](const std::string &msg) -> qopt_model * {
     lastError = std::string(weightsPath ? weightsPath : "(null)") + ": " + msg;
@@ -109,6 +121,26 @@ qopt_model *qopt_model_create(const char *weightsPath, int numThreads) {
                       "lacks; compile it with --cpu naming this machine's CPU");
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
     return failCreate("this CPU lacks AVX2 and FMA, which compiled models need");
+  if (qopt_cuda_images) {
+    if (device < 0) {
+      const char *env = std::getenv("QOPT_DEVICE");
+      device = env && *env ? std::atoi(env) : 0;
+    }
+    std::string error;
+    uint64_t deviceWeights = 0;
+    m->ctx.accel = qopt_cuda_create ? qopt_cuda_create(qopt_cuda_images, m->mapping,
+                                                       m->mappingSize, device, &deviceWeights,
+                                                       &error)
+                                    : nullptr;
+    if (!m->ctx.accel)
+      return failCreate("cannot run this CUDA library: " +
+                        (error.empty() ? std::string("it lacks the GPU runtime") : error));
+    m->ctx.deviceWeights = deviceWeights;
+    m->device = device;
+  } else if (device >= 0) {
+    return failCreate("the library was compiled for the CPU; compile it with --target=cuda to "
+                      "run it on GPU " + std::to_string(device));
+  }
   m->ctx.isa = qopt_isa;
   m->ctx.weights = bytes;
   m->ctx.weightsSize = m->mappingSize;
@@ -159,6 +191,9 @@ void qopt_model_destroy(qopt_model *m) {
       if (p->calls[k] && op != Opcode::Generated)
         std::fprintf(stderr, "qopt profile: %-18s %8lld %10.4f%s\n", kOpcodeNames[k], p->calls[k],
                      p->seconds[k], how);
+      if (p->gpuCalls[k])
+        std::fprintf(stderr, "qopt profile: %-18s %8lld %10.4f on the GPU\n", kOpcodeNames[k],
+                     p->gpuCalls[k], p->gpuSeconds[k]);
       if (p->generatedCalls[k])
         std::fprintf(stderr, "qopt profile: %-18s %8lld %10.4f generated\n", kOpcodeNames[k],
                      p->generatedCalls[k], p->generatedSeconds[k]);
@@ -167,6 +202,7 @@ void qopt_model_destroy(qopt_model *m) {
   }
   m->ctx.releaseAll();
   m->ctx.drainPool();
+  delete m->ctx.accel;
   delete m->ctx.workers;
   if (m->mapping)
     munmap(m->mapping, m->mappingSize);
@@ -299,7 +335,10 @@ void *qopt_rt_weight(void *c, int64_t dtype, int64_t offset, int64_t rank, const
   size_t bytes = count * dtypeSize(static_cast<int32_t>(dtype));
   if (offset < static_cast<int64_t>(kWeightsHeader) || offset + bytes > ctx.weightsSize)
     fail("a constant lies outside the weights file; is it truncated?");
-  return ctx.wrap(static_cast<int32_t>(dtype), shape, const_cast<char *>(ctx.weights) + offset);
+  Tensor *t = ctx.wrap(static_cast<int32_t>(dtype), shape, const_cast<char *>(ctx.weights) + offset);
+  if (ctx.accel)
+    t->device = ctx.deviceWeights + offset;
+  return t;
 }
 
 /// Opcode Generated: the op it names, with its copies, lookups or reduction in the generated
@@ -336,8 +375,23 @@ static void runGenerated(Context &ctx, Tensor **in, int64_t numIns, Tensor **out
   }
 }
 
+/// In a GPU library: downloads the operands that only the device holds before a CPU kernel
+/// reads them. Ops that only view their input (or read its shape) take it as it is.
+static void hostOperands(Context &ctx, Opcode op, Tensor **in, int64_t numIns) {
+  bool kernelFirst = op == Opcode::Generated || op == Opcode::FusedElementwise ||
+                     op == Opcode::FusedMatMul || op == Opcode::RowKernel ||
+                     op == Opcode::MatMulKernel || op == Opcode::QuantMatMulKernel;
+  bool viewsInput = op == Opcode::Reshape || op == Opcode::Squeeze || op == Opcode::Unsqueeze ||
+                    op == Opcode::Shape;
+  for (int64_t k = kernelFirst ? 1 : 0; k < numIns; ++k)
+    if (in[k] && in[k]->hostStale && !(viewsInput && k == 0))
+      ctx.accel->toHost(ctx, *in[k]);
+}
+
 static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tensor **out,
                      int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
+  if (ctx.accel)
+    hostOperands(ctx, op, in, numIns);
   if (op == Opcode::Attention)
     return runAttention(ctx, in, numIns, out, nf > 0 ? f[0] : 1.0);
   if (op == Opcode::KVAppend) {
@@ -401,7 +455,35 @@ void qopt_rt_exec(void *c, int64_t opcode, void **ins, int64_t numIns, void **ou
 }
 
 void qopt_rt_output(void *c, int64_t index, void *tensor) {
-  static_cast<Context *>(c)->outputs[index] = static_cast<Tensor *>(tensor);
+  Context &ctx = *static_cast<Context *>(c);
+  auto *t = static_cast<Tensor *>(tensor);
+  if (ctx.accel)
+    ctx.accel->toHost(ctx, *t);
+  ctx.outputs[index] = t;
+}
+
+void qopt_rt_exec_gpu(void *c, const char *kernel, int64_t opcode, void **ins, int64_t numIns,
+                      void **outs, int64_t numOuts, const int64_t *i, int64_t ni, const double *f,
+                      int64_t nf) {
+  Context &ctx = *static_cast<Context *>(c);
+  auto op = static_cast<Opcode>(opcode);
+  if (ctx.accel && opcode >= 0 && op < Opcode::NumOpcodes) {
+    auto **in = reinterpret_cast<Tensor **>(ins);
+    auto **out = reinterpret_cast<Tensor **>(outs);
+    auto t0 = std::chrono::steady_clock::now();
+    if (ctx.accel->run(ctx, kernel, op, in, numIns, out, numOuts, i, ni)) {
+      if (ctx.profile) {
+        // Each op is timed to its end on the device.
+        ctx.accel->synchronize();
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ctx.profile->gpuSeconds[opcode] += seconds;
+        ++ctx.profile->gpuCalls[opcode];
+      }
+      return;
+    }
+  }
+  qopt_rt_exec(c, opcode, ins, numIns, outs, numOuts, i, ni, f, nf);
 }
 
 void qopt_rt_release(void *c, void *tensor) {

@@ -24,6 +24,8 @@ struct qopt_model {
   /// KV-cache inputs that a session may append to in place (the signature's `kv` lines).
   std::vector<int> inPlaceCaches;
   std::string error;
+  /// The GPU a CUDA library runs on, -1 for a CPU library.
+  int device = -1;
 };
 
 namespace qopt::rt {

@@ -111,8 +111,30 @@ Tensor *Context::view(const Tensor &source, const std::vector<int64_t> &shape) {
   t->buffer = source.buffer;
   if (t->buffer)
     ++t->buffer->refs;
+  t->device = source.device;
+  t->deviceBuffer = source.deviceBuffer;
+  t->hostStale = source.hostStale;
+  if (t->deviceBuffer)
+    ++t->deviceBuffer->refs;
   live.push_back(t);
   return t;
+}
+
+Tensor *Context::allocateDeviceOnly(int32_t dtype, const std::vector<int64_t> &shape) {
+  Tensor *t = newTensor(dtype, shape);
+  t->hostStale = true;
+  live.push_back(t);
+  return t;
+}
+
+void Context::attachHostBuffer(Tensor &t) {
+  size_t bytes = static_cast<size_t>(t.numElements()) * dtypeSize(t.dtype);
+  size_t granule = bytes > (1 << 16) ? 4096 : 64;
+  bytes = (bytes / granule + 1) * granule;
+  t.buffer = new Buffer();
+  t.buffer->data = obtain(bytes);
+  t.buffer->bytes = bytes;
+  t.data = t.buffer->data;
 }
 
 Tensor *Context::wrap(int32_t dtype, const std::vector<int64_t> &shape, void *data) {
@@ -124,6 +146,16 @@ Tensor *Context::wrap(int32_t dtype, const std::vector<int64_t> &shape, void *da
 
 void Context::release(Tensor *t) {
   // Memory is returned early; the Tensor record itself is freed with the run.
+  if (t && t->deviceBuffer) {
+    bool output = false;
+    for (Tensor *out : outputs)
+      output |= out && out->deviceBuffer == t->deviceBuffer;
+    if (!output) {
+      if (--t->deviceBuffer->refs == 0)
+        accel->recycle(t->deviceBuffer);
+      t->deviceBuffer = nullptr;
+    }
+  }
   if (t && t->buffer) {
     for (Tensor *out : outputs)
       if (out && out->buffer == t->buffer)
@@ -138,6 +170,8 @@ void Context::releaseAll() {
   for (Tensor *t : live) {
     if (t->buffer && --t->buffer->refs == 0)
       recycle(t->buffer);
+    if (t->deviceBuffer && --t->deviceBuffer->refs == 0)
+      accel->recycle(t->deviceBuffer);
     delete t;
   }
   live.clear();

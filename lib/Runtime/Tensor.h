@@ -21,6 +21,13 @@ struct Buffer {
   int64_t refs = 1;
 };
 
+/// Memory on an accelerator, shared by a tensor and its views; `ptr` is a device address.
+struct DeviceBuffer {
+  uint64_t ptr = 0;
+  size_t bytes = 0;
+  int64_t refs = 1;
+};
+
 /// A dense row-major tensor. `buffer` is null for memory the runtime does not own (inputs, weights).
 /// A generation session's KV cache is the one exception to density: its tensors are `strided`
 /// views of a buffer with room for the whole context, and only the kernels that know it (the
@@ -33,6 +40,12 @@ struct Tensor {
   Buffer *buffer = nullptr;
   bool strided = false;
   int64_t strides[QOPT_MAX_RANK] = {}; // in elements; meaningful when `strided`
+  /// In a GPU library: the tensor's device copy (0: none), owned through `deviceBuffer` (null
+  /// for weights, which live in one upload of the weights file). `hostStale`: only the device
+  /// copy holds the values; `data` is null until the runtime downloads them.
+  uint64_t device = 0;
+  DeviceBuffer *deviceBuffer = nullptr;
+  bool hostStale = false;
 
   /// Element strides, row-major unless `strided`.
   void elementStrides(int64_t *out) const {
@@ -104,9 +117,30 @@ struct Profile {
   /// Opcode Generated, by the op its kernel computes.
   double generatedSeconds[static_cast<int>(Opcode::NumOpcodes)] = {};
   long long generatedCalls[static_cast<int>(Opcode::NumOpcodes)] = {};
+  /// Ops a GPU ran, timed to their end on the device.
+  double gpuSeconds[static_cast<int>(Opcode::NumOpcodes)] = {};
+  long long gpuCalls[static_cast<int>(Opcode::NumOpcodes)] = {};
 };
 
 class WorkerPool;
+struct Context;
+
+/// A GPU that runs the ops compiled for it (a library of qopt-compile --target=cuda). Tensors
+/// move between host and device as the ops that read them need.
+class Accelerator {
+public:
+  virtual ~Accelerator() = default;
+  /// Runs `op` with the GPU kernel `kernel` (qopt.gpu_kernel); false when these operands need the
+  /// CPU (a shape the kernel does not take), with nothing done.
+  virtual bool run(Context &ctx, const char *kernel, Opcode op, Tensor **ins, int64_t numIns,
+                   Tensor **outs, int64_t numOuts, const int64_t *i, int64_t ni) = 0;
+  /// Makes `t`'s host data current (downloading a device-only tensor).
+  virtual void toHost(Context &ctx, Tensor &t) = 0;
+  /// Returns device memory to the accelerator's pool.
+  virtual void recycle(DeviceBuffer *buffer) = 0;
+  /// Waits for the device's queued work (profiling times each op to its end).
+  virtual void synchronize() = 0;
+};
 
 /// Instruction sets a library may be compiled for (qopt_isa, from qopt-compile --cpu); kernels
 /// with a variant for a level use it when the library's level is at least that.
@@ -145,6 +179,10 @@ struct Context {
   /// In a session run: one slot per graph input, null data for inputs that are not appended in
   /// place.
   const std::vector<CacheSlot> *cacheSlots = nullptr;
+  /// The GPU of a CUDA library (owned by the model), else null, and the device address of the
+  /// weights file's upload.
+  Accelerator *accel = nullptr;
+  uint64_t deviceWeights = 0;
   /// Freed memory by rounded size, reused by later allocations of this and later runs: fresh
   /// large blocks would cost a page fault per 4 KiB on first touch.
   std::multimap<size_t, void *> pool;
@@ -163,6 +201,10 @@ struct Context {
   Tensor *view(const Tensor &source, const std::vector<int64_t> &shape);
   /// A tensor over memory the runtime does not own.
   Tensor *wrap(int32_t dtype, const std::vector<int64_t> &shape, void *data);
+  /// A new tensor of `shape` whose values will be on the device only (GPU kernels' results).
+  Tensor *allocateDeviceOnly(int32_t dtype, const std::vector<int64_t> &shape);
+  /// Gives `t` (a device-only tensor) a host buffer of its size, to download into.
+  void attachHostBuffer(Tensor &t);
   void release(Tensor *t);
   void releaseAll();
   /// Returns pooled memory to the system.

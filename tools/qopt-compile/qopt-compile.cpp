@@ -133,6 +133,22 @@ cl::opt<std::string> cpuFlag(
     cl::desc("Compile for this CPU: an LLVM CPU name such as haswell (AVX2), skylake-avx512 or "
              "znver4 (AVX-512); default native, the machine compiling"),
     cl::value_desc("name"), cl::init("native"), cl::cat(category));
+enum class Target { CPU, CUDA };
+cl::opt<Target> targetFlag(
+    "target", cl::desc("Where the compiled model runs (default cpu)"),
+    cl::values(clEnumValN(Target::CPU, "cpu", "the CPU (--cpu)"),
+               clEnumValN(Target::CUDA, "cuda",
+                          "NVIDIA GPUs (--cuda-arch): the quantized matmuls, norms, softmax and "
+                          "elementwise chains run on the GPU, the rest on the CPU")),
+    cl::init(Target::CPU), cl::cat(category));
+cl::opt<std::string> cudaArch(
+    "cuda-arch", cl::desc("GPU architectures of --target=cuda, comma-separated (default "
+                          "sm_80,sm_90: machine code for each, and PTX)"),
+    cl::value_desc("sm_NN,..."), cl::init("sm_80,sm_90"), cl::cat(category));
+cl::opt<std::string> cudaToolkit(
+    "cuda-toolkit", cl::desc("The CUDA toolkit whose ptxas and fatbinary --target=cuda uses "
+                             "(default $CUDA_PATH, else /usr/local/cuda)"),
+    cl::value_desc("dir"), cl::cat(category));
 cl::opt<bool> splitInputFile("split-input-file",
                              cl::desc("Import each '# -----' separated chunk on its own"),
                              cl::cat(category));
@@ -683,6 +699,15 @@ LogicalResult lowerModule(ModuleOp module, Stage stage, const std::string &weigh
       qopt::buildKernelLoweringPipeline(
           pm, {generateRowKernels, generateMatMul, generateDataKernels, targetCPU.lanes()});
   }
+  if (stage >= Stage::Runtime && targetFlag == Target::CUDA) {
+    pm.addPass(qopt::createGenerateGpuKernelsPass());
+    qopt::LowerGpuKernelsPassOptions gpu;
+    // The runtime stage shows the kernels in NVVM; the library embeds them compiled.
+    if (stage >= Stage::LLVM)
+      gpu.chips = cudaArch;
+    gpu.toolkit = cudaToolkit;
+    pm.addPass(qopt::createLowerGpuKernelsPass(gpu));
+  }
   if (stage >= Stage::Runtime) {
     qopt::ConvertQOptToRuntimePassOptions lowering;
     if (stage == Stage::Library)
@@ -1022,6 +1047,22 @@ int main(int argc, char **argv) {
     return 1;
   }
   targetCPU = *cpu;
+  if (targetFlag == Target::CUDA) {
+    if (cudaToolkit.empty()) {
+      const char *env = std::getenv("CUDA_PATH");
+      cudaToolkit = env && *env ? env : "/usr/local/cuda";
+    }
+    SmallString<256> ptxas(cudaToolkit.getValue());
+    llvm::sys::path::append(ptxas, "bin", "ptxas");
+    if (!llvm::sys::fs::can_execute(ptxas)) {
+      llvm::errs() << "qopt-compile: error: --target=cuda needs CUDA's ptxas, which is not at "
+                   << ptxas << " (give --cuda-toolkit=DIR or set CUDA_PATH)\n";
+      return 1;
+    }
+  } else if (cudaArch.getNumOccurrences() || cudaToolkit.getNumOccurrences()) {
+    llvm::errs() << "qopt-compile: error: --cuda-arch and --cuda-toolkit need --target=cuda\n";
+    return 1;
+  }
   if (runtimeLibrary.empty()) {
     // The archive is installed beside the tools: bin/../lib/libqopt_runtime.a. Resolved once,
     // before anything runs.

@@ -36,7 +36,7 @@ using namespace qopt::run;
 namespace {
 void usage() {
   std::fprintf(stderr,
-               "usage: qopt-run MODEL.so [--weights FILE] [--threads N]\n"
+               "usage: qopt-run MODEL.so [--weights FILE] [--threads N] [--device cpu|cuda:N]\n"
                "         [--input NAME=FILE.npy]... [--output FILE.npy]... [--bench N]\n"
                "         [--ppl TEXT_FILE | --ppl-tokens TOKENS.npy] [--ctx N]\n"
                "         [--generate TEXT | --generate-ids IDS.npy] [-n N] [--temperature T]\n"
@@ -115,6 +115,8 @@ int main(int argc, char **argv) {
   std::vector<std::pair<std::string, std::string>> inputs;
   std::vector<std::string> outputs;
   int64_t threads = 0, bench = 0, ctx = 256;
+  std::string deviceSpec; // --device, empty for the library's own default
+  int device = -1;
   for (int i = 2; i < argc; ++i) {
     std::string flag = argv[i];
     auto value = [&]() -> std::string {
@@ -134,6 +136,16 @@ int main(int argc, char **argv) {
       weightsPath = value();
     } else if (flag == "--threads") {
       threads = parseCount(flag, value());
+    } else if (flag == "--device") {
+      deviceSpec = value();
+      if (deviceSpec == "cpu")
+        device = -1;
+      else if (deviceSpec.rfind("cuda:", 0) == 0 && deviceSpec.size() > 5)
+        device = static_cast<int>(parseCount(flag, deviceSpec.substr(5)));
+      else if (deviceSpec == "cuda")
+        device = 0;
+      else
+        die("--device takes cpu or cuda:N, got '" + deviceSpec + "'");
     } else if (flag == "--bench") {
       bench = parseCount(flag, value());
     } else if (flag == "--ppl") {
@@ -196,7 +208,19 @@ int main(int argc, char **argv) {
           symbol<decltype(api.decode)>(lib, "qopt_session_decode", libraryPath),
           symbol<decltype(api.reset)>(lib, "qopt_session_reset", libraryPath),
           symbol<decltype(api.cacheMode)>(lib, "qopt_session_cache_mode", libraryPath)};
-  qopt_model *model = api.create(weightsPath.c_str(), static_cast<int>(threads));
+  qopt_model *model = nullptr;
+  if (deviceSpec.empty()) {
+    model = api.create(weightsPath.c_str(), static_cast<int>(threads));
+  } else {
+    auto createOn = reinterpret_cast<decltype(&qopt_model_create_on)>(
+        dlsym(lib, "qopt_model_create_on"));
+    auto deviceOf = reinterpret_cast<decltype(&qopt_model_device)>(dlsym(lib, "qopt_model_device"));
+    if (!createOn || !deviceOf)
+      die(libraryPath + " predates --device: recompile it");
+    model = createOn(weightsPath.c_str(), static_cast<int>(threads), device);
+    if (model && device < 0 && deviceOf(model) >= 0)
+      die(libraryPath + " was compiled with --target=cuda and runs on a GPU: use --device cuda:N");
+  }
   if (!model)
     die(api.lastError());
 

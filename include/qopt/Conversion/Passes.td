@@ -129,4 +129,59 @@ def LowerKernelsToLLVMPass : Pass<"qopt-lower-kernels-to-llvm", "::mlir::ModuleO
   }];
 }
 
+def GenerateGpuKernelsPass : Pass<"qopt-generate-gpu-kernels", "::mlir::ModuleOp"> {
+  let summary = "Builds GPU kernels (gpu.func in gpu.module @qopt_gpu) for the ops a GPU runs";
+  let description = [{
+    For the CUDA target. Every op of `@main` that has a GPU form gets a `gpu.func` in
+    `gpu.module @qopt_gpu` and a `qopt.gpu_kernel` attribute naming it; the runtime launches it
+    on device-resident tensors and runs every other op on the CPU, moving tensors as needed.
+
+    - `qopt.fused_elementwise` (f32, i1, i32 and i64 elements): one thread per element of the
+      result over a 4-D index space, each input read through its own strides (0 where it
+      broadcasts); the body is cloned in. Blocks of 256 threads.
+    - `qopt.rms_norm`, `qopt.layer_norm` over the last axis and `qopt.softmax` over the last
+      axis, on f32: one block of 256 threads per row; the row's sums and maximum are
+      `gpu.all_reduce`s.
+    - `qopt.quantized_matmul` with 4-bit integer codes in groups of a multiple of 32 (f16, bf16
+      or f32 scales, with or without zero points), f32 activations: one warp per output channel
+      and 1 or 4 activation rows per block (`_r1`, `_r4`), each lane decoding 32 codes from one
+      16-byte load, the dot products reduced across the warp with `gpu.shuffle`.
+
+    ```mlir
+    gpu.module @qopt_gpu {
+      gpu.func @qopt_gpu_ew_0(%out: !llvm.ptr<1>, %n: i64, ...) kernel { ... }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+  let statistics = [
+    Statistic<"numGpuKernels", "num-gpu-kernels", "GPU kernels built">,
+  ];
+}
+
+def LowerGpuKernelsPass : Pass<"qopt-lower-gpu-kernels", "::mlir::ModuleOp"> {
+  let summary = "Lowers gpu.module @qopt_gpu to NVVM and, with chips given, to an embedded fatbin";
+  let description = [{
+    Lowers the kernels of `qopt-generate-gpu-kernels` to the NVVM dialect: math functions to the
+    same polynomial approximations as the CPU kernels (fma, fabs and sqrt to libdevice, which
+    serialization links from the toolkit), scf to cf, then `convert-gpu-to-nvvm`
+    (which also lowers `gpu.all_reduce` and `gpu.shuffle`). With `chips` (say `sm_80,sm_90`) it
+    then attaches one `#nvvm.target` per chip, serializes the module with `gpu-module-to-binary`
+    (LLVM's NVPTX back end, then CUDA's `ptxas` and `fatbinary` from `toolkit`: one fatbin of
+    machine code and PTX per chip), and replaces it with the global `qopt_cuda_images` that the
+    CUDA runtime loads: "QOPTCUDA", the image count, then per image its chip (say 90) and size as
+    little-endian 64-bit words and its bytes.
+  }];
+  let options = [
+    Option<"chips", "chips", "std::string", "\"\"",
+           "comma-separated sm_NN list to serialize for (none: stop at NVVM)">,
+    Option<"toolkit", "toolkit", "std::string", "\"/usr/local/cuda\"",
+           "the CUDA toolkit whose ptxas and fatbinary serialize the kernels">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // QOPT_CONVERSION_PASSES_TD

@@ -125,6 +125,11 @@ void *qopt_rt_weight(void *ctx, int64_t dtype, int64_t offset, int64_t rank, con
 void qopt_rt_exec(void *ctx, int64_t opcode, void **ins, int64_t numIns, void **outs,
                   int64_t numOuts, const int64_t *intAttrs, int64_t numIntAttrs,
                   const double *floatAttrs, int64_t numFloatAttrs);
+/// In a CUDA library (qopt-compile --target=cuda): runs one op with GPU kernel `kernel` (the
+/// name of a function in qopt_cuda_images) where the runtime can, else as qopt_rt_exec does.
+void qopt_rt_exec_gpu(void *ctx, const char *kernel, int64_t opcode, void **ins, int64_t numIns,
+                      void **outs, int64_t numOuts, const int64_t *intAttrs, int64_t numIntAttrs,
+                      const double *floatAttrs, int64_t numFloatAttrs);
 /// Makes `tensor` graph output `index`.
 void qopt_rt_output(void *ctx, int64_t index, void *tensor);
 /// The generated code is done with `tensor`.

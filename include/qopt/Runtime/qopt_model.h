@@ -56,6 +56,12 @@ typedef struct qopt_model qopt_model;
 /* Maps the weights file and prepares `num_threads` worker threads (0: all cores). NULL on failure,
  * with the reason in qopt_last_error(). */
 qopt_model *qopt_model_create(const char *weights_path, int num_threads);
+/* As qopt_model_create, on GPU `device` for a library compiled with --target=cuda (-1: the
+ * QOPT_DEVICE environment variable, else 0); it uploads the weights to that GPU. A CPU library
+ * accepts only -1. Fails with a reason where there is no CUDA driver or no such GPU. */
+qopt_model *qopt_model_create_on(const char *weights_path, int num_threads, int device);
+/* The GPU the model runs on, -1 for the CPU. */
+int qopt_model_device(const qopt_model *model);
 void qopt_model_destroy(qopt_model *model);
 
 /* Runs the model. Inputs are checked against the signature (dtype, rank, static dims). Outputs are

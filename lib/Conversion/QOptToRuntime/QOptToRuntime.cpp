@@ -418,6 +418,20 @@ void ConvertQOptToRuntimePass::runOnOperation() {
   auto execFn = runtimeFunc("qopt_rt_exec", voidType,
                             {ptr, i64Type, ptr, i64Type, ptr, i64Type, ptr, i64Type, ptr, i64Type});
   auto outputFn = runtimeFunc("qopt_rt_output", voidType, {ptr, i64Type, ptr});
+  // Ops that qopt-generate-gpu-kernels gave a GPU kernel call this instead, with its name.
+  LLVM::LLVMFuncOp execGpuFn;
+  llvm::StringMap<LLVM::GlobalOp> kernelNames;
+  auto kernelNameOf = [&](OpBuilder &b, Location loc, StringRef name) -> Value {
+    LLVM::GlobalOp &global = kernelNames[name];
+    if (!global) {
+      std::string text = (name + Twine('\0')).str();
+      global = LLVM::GlobalOp::create(
+          mb, loc, LLVM::LLVMArrayType::get(mb.getI8Type(), text.size()), /*isConstant=*/true,
+          LLVM::Linkage::Private, ("__qopt_gpu_kernel_" + Twine(kernelNames.size())).str(),
+          mb.getStringAttr(text));
+    }
+    return LLVM::AddressOfOp::create(b, loc, global);
+  };
   auto releaseFn = runtimeFunc("qopt_rt_release", voidType, {ptr, ptr});
 
   auto graph = LLVM::LLVMFuncOp::create(mb, main.getLoc(), "qopt_graph",
@@ -599,12 +613,22 @@ void ConvertQOptToRuntimePass::runOnOperation() {
       LLVM::StoreOp::create(b, opLoc, handle, slot(insArray, i));
     Value ints = constantArray<int64_t>(b, opLoc, call->ints, i64Type);
     Value floats = constantArray<double>(b, opLoc, call->floats, f64Type);
-    LLVM::CallOp::create(
-        b, opLoc, execFn,
-        ValueRange{ctxArg, i64(b, opLoc, static_cast<int64_t>(call->opcode)), insArray,
-                   i64(b, opLoc, operandHandles.size()), outsArray,
-                   i64(b, opLoc, op.getNumResults()), ints,
-                   i64(b, opLoc, call->ints.size()), floats, i64(b, opLoc, call->floats.size())});
+    SmallVector<Value> prefix = {ctxArg};
+    LLVM::LLVMFuncOp callee = execFn;
+    if (auto gpuKernel = op.getAttrOfType<StringAttr>("qopt.gpu_kernel")) {
+      if (!execGpuFn)
+        execGpuFn = runtimeFunc("qopt_rt_exec_gpu", voidType,
+                                {ptr, ptr, i64Type, ptr, i64Type, ptr, i64Type, ptr, i64Type,
+                                 ptr, i64Type});
+      callee = execGpuFn;
+      prefix.push_back(kernelNameOf(b, opLoc, gpuKernel.getValue()));
+    }
+    SmallVector<Value> args = prefix;
+    args.append({i64(b, opLoc, static_cast<int64_t>(call->opcode)), insArray,
+                 i64(b, opLoc, operandHandles.size()), outsArray,
+                 i64(b, opLoc, op.getNumResults()), ints, i64(b, opLoc, call->ints.size()),
+                 floats, i64(b, opLoc, call->floats.size())});
+    LLVM::CallOp::create(b, opLoc, callee, args);
     ++numKernelCalls;
     for (auto [i, r] : llvm::enumerate(op.getResults()))
       handles[r] = LLVM::LoadOp::create(b, opLoc, ptr, slot(outsArray, i));

@@ -118,8 +118,15 @@ LogicalResult qopt::emitLibrary(ModuleOp module, const LibraryOptions &options) 
   // The session API is called by users only, so nothing in the generated code pulls its object
   // out of the runtime archive: ask for it by name.
   SmallVector<StringRef> args = {*linker, "-shared", "-o", options.libraryPath, objPath,
-                                 "-Wl,-u,qopt_session_create", options.runtimeArchive,
-                                 "-lopenblas", "-pthread", "-Wl,--no-undefined"};
+                                 "-Wl,-u,qopt_session_create"};
+  // A CUDA library (qopt-lower-gpu-kernels embedded its kernels) takes the runtime's GPU half,
+  // which opens the driver with dlopen.
+  bool cuda = llvmModule->getGlobalVariable("qopt_cuda_images") != nullptr;
+  if (cuda)
+    args.push_back("-Wl,-u,qopt_cuda_create");
+  args.append({options.runtimeArchive, "-lopenblas", "-pthread", "-Wl,--no-undefined"});
+  if (cuda)
+    args.push_back("-ldl");
   std::string linkError;
   int status = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &linkError);
   if (status != 0)

@@ -1,0 +1,122 @@
+//===- GenerateGpuKernels.cpp - gpu.func kernels for the ops a GPU runs ---===//
+//
+// Marks each op of @main that has a GPU form with `qopt.gpu_kernel` and builds that kernel in
+// gpu.module @qopt_gpu. Ops left unmarked run on the CPU in a CUDA library.
+//
+#include "qopt/Conversion/Passes.h"
+
+#include "GpuKernelBuilder.h"
+#include "dialects/QOpt/IR/QOptOps.h"
+#include "llvm/ADT/StringSet.h"
+
+namespace qopt {
+#define GEN_PASS_DEF_GENERATEGPUKERNELSPASS
+#include "qopt/Conversion/Passes.h.inc"
+} // namespace qopt
+
+using namespace mlir;
+using namespace qopt::gpu_kernels;
+namespace Q = qopt::QOpt;
+
+namespace {
+bool isF32Tensor(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && t.getElementType().isF32();
+}
+
+/// A per-column operand of a row kernel: f32 [width] (or absent), width being the last dim.
+bool isRowVector(Value v, int64_t width) {
+  if (!v)
+    return true;
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && t.getElementType().isF32() && t.getRank() == 1 &&
+         (t.getDimSize(0) == width || ShapedType::isDynamic(width));
+}
+
+/// Whether `op` normalizes or takes the softmax of f32 rows of its last dim.
+bool hasRowKernel(Operation *op) {
+  if (!isF32Tensor(op->getOperand(0)))
+    return false;
+  auto type = cast<RankedTensorType>(op->getOperand(0).getType());
+  int64_t rank = type.getRank(), width = rank ? type.getDimSize(rank - 1) : 1;
+  if (rank == 0)
+    return false;
+  if (auto s = dyn_cast<Q::SoftmaxOp>(op))
+    return static_cast<int64_t>(s.getAxis()) == -1 || static_cast<int64_t>(s.getAxis()) == rank - 1;
+  if (auto r = dyn_cast<Q::RMSNormOp>(op))
+    return isRowVector(r.getScale(), width);
+  if (auto l = dyn_cast<Q::LayerNormOp>(op))
+    return (static_cast<int64_t>(l.getAxis()) == -1 ||
+            static_cast<int64_t>(l.getAxis()) == rank - 1) && isRowVector(l.getScale(), width) &&
+           isRowVector(l.getBias(), width);
+  return false;
+}
+
+/// The kernel family of a quantized matmul the 4-bit GPU kernel computes, or "".
+std::string quantKernelFamily(Q::QuantizedMatMulOp q) {
+  Q::SchemeAttr s = q.getScheme();
+  int64_t k = q.getInFeatures(), group = s.getGroupSize() ? s.getGroupSize() : k;
+  if (static_cast<int64_t>(s.getCodebook()) != 0 || s.getBits() != 4 || s.getDoubleQuantBlock() ||
+      q.getInt8Activations() || k % 32 || group % 32 || !isF32Tensor(q.getInput()))
+    return "";
+  Type st = cast<RankedTensorType>(q.getScales().getType()).getElementType();
+  const char *scales = st.isF16() ? "f16" : st.isBF16() ? "bf16" : st.isF32() ? "f32" : nullptr;
+  if (!scales || s.getSymmetric() == static_cast<bool>(q.getZeroPoints()))
+    return "";
+  return std::string("qopt_gpu_q4_") + scales + (s.getSymmetric() ? "_sym" : "_zp");
+}
+
+struct GenerateGpuKernelsPass
+    : public qopt::impl::GenerateGpuKernelsPassBase<GenerateGpuKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main)
+      return;
+    OpBuilder b(module.getContext());
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), b.getUnitAttr());
+    b.setInsertionPointToEnd(module.getBody());
+    auto gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), "qopt_gpu");
+    unsigned counter = 0;
+    llvm::StringSet<> families;
+    WalkResult result = main.walk([&](Operation *op) -> WalkResult {
+      std::string name;
+      // Integer and mask chains are shape and position arithmetic, which the CPU computes
+      // where the ops reading it run.
+      if (isa<Q::FusedElementwiseOp>(op) && isF32Tensor(op->getResult(0))) {
+        name = "qopt_gpu_ew_" + std::to_string(counter++);
+        if (failed(buildElementwiseKernel(b, gpuModule, op, name)))
+          return WalkResult::interrupt();
+      } else if (isa<Q::SoftmaxOp, Q::RMSNormOp, Q::LayerNormOp>(op) && hasRowKernel(op)) {
+        name = "qopt_gpu_row_" + std::to_string(counter++);
+        if (failed(buildRowKernel(b, gpuModule, op, name)))
+          return WalkResult::interrupt();
+      } else if (auto q = dyn_cast<Q::QuantizedMatMulOp>(op)) {
+        name = quantKernelFamily(q);
+        if (name.empty())
+          return WalkResult::advance();
+        if (families.insert(name).second) {
+          Type st = cast<RankedTensorType>(q.getScales().getType()).getElementType();
+          ScaleKind scales = st.isF16() ? ScaleKind::F16 : st.isBF16() ? ScaleKind::BF16
+                                                                       : ScaleKind::F32;
+          // One row per block for decoding, four for longer inputs (each decoded chunk of
+          // codes then serves four rows).
+          for (int64_t rows : {1, 4})
+            buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
+                                    !q.getScheme().getSymmetric(), rows);
+          numGpuKernels += 2;
+        }
+        op->setAttr("qopt.gpu_kernel", b.getStringAttr(name));
+        return WalkResult::advance();
+      } else {
+        return WalkResult::advance();
+      }
+      op->setAttr("qopt.gpu_kernel", b.getStringAttr(name));
+      ++numGpuKernels;
+      return WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      return signalPassFailure();
+  }
+};
+} // namespace

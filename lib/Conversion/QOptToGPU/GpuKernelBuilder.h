@@ -1,0 +1,99 @@
+//===- GpuKernelBuilder.h - helpers for building gpu.func kernels -*- C++ -*-===//
+//
+// The GPU kernels take raw global pointers (!llvm.ptr<1>) and i64 sizes rather than memrefs, so
+// that the runtime launches them with a flat parameter list (a pointer or a scalar per argument)
+// and no descriptor layout is shared between the compiler and the runtime.
+//
+#ifndef QOPT_LIB_CONVERSION_QOPTTOGPU_GPUKERNELBUILDER_H
+#define QOPT_LIB_CONVERSION_QOPTTOGPU_GPUKERNELBUILDER_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+
+namespace qopt::gpu_kernels {
+
+/// Threads per block of the elementwise and row kernels.
+constexpr int64_t kBlockThreads = 256;
+
+/// Builds arithmetic, loads and stores inside one gpu.func.
+struct KernelBuilder {
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+
+  KernelBuilder(mlir::OpBuilder &b, mlir::Location loc) : b(b), loc(loc) {}
+
+  mlir::Type i32() { return b.getI32Type(); }
+  mlir::Type i64() { return b.getI64Type(); }
+  mlir::Type f32() { return b.getF32Type(); }
+  /// A pointer to global memory.
+  mlir::Type ptr() { return mlir::LLVM::LLVMPointerType::get(b.getContext(), 1); }
+
+  mlir::Value i64c(int64_t v) { return mlir::arith::ConstantIntOp::create(b, loc, v, 64); }
+  mlir::Value i32c(int32_t v) { return mlir::arith::ConstantIntOp::create(b, loc, v, 32); }
+  mlir::Value f32c(float v) {
+    return mlir::arith::ConstantFloatOp::create(b, loc, b.getF32Type(), llvm::APFloat(v));
+  }
+
+  /// A hardware index (thread or block id, block size) as i64.
+  template <typename IdOp> mlir::Value id(mlir::gpu::Dimension d = mlir::gpu::Dimension::x) {
+    mlir::Value v = IdOp::create(b, loc, d);
+    return mlir::arith::IndexCastUIOp::create(b, loc, i64(), v);
+  }
+  mlir::Value threadId() { return id<mlir::gpu::ThreadIdOp>(); }
+  mlir::Value blockId(mlir::gpu::Dimension d = mlir::gpu::Dimension::x) {
+    return id<mlir::gpu::BlockIdOp>(d);
+  }
+
+  mlir::Value add(mlir::Value a, mlir::Value c) { return mlir::arith::AddIOp::create(b, loc, a, c); }
+  mlir::Value mul(mlir::Value a, mlir::Value c) { return mlir::arith::MulIOp::create(b, loc, a, c); }
+  mlir::Value divu(mlir::Value a, mlir::Value c) { return mlir::arith::DivUIOp::create(b, loc, a, c); }
+  mlir::Value remu(mlir::Value a, mlir::Value c) { return mlir::arith::RemUIOp::create(b, loc, a, c); }
+  mlir::Value minu(mlir::Value a, mlir::Value c) { return mlir::arith::MinUIOp::create(b, loc, a, c); }
+  mlir::Value ult(mlir::Value a, mlir::Value c) {
+    return mlir::arith::CmpIOp::create(b, loc, mlir::arith::CmpIPredicate::ult, a, c);
+  }
+  mlir::Value fadd(mlir::Value a, mlir::Value c) { return mlir::arith::AddFOp::create(b, loc, a, c); }
+  mlir::Value fsub(mlir::Value a, mlir::Value c) { return mlir::arith::SubFOp::create(b, loc, a, c); }
+  mlir::Value fmul(mlir::Value a, mlir::Value c) { return mlir::arith::MulFOp::create(b, loc, a, c); }
+  mlir::Value fdiv(mlir::Value a, mlir::Value c) { return mlir::arith::DivFOp::create(b, loc, a, c); }
+  mlir::Value fma(mlir::Value a, mlir::Value c, mlir::Value acc);
+  /// The sum of `v` over the 32 lanes of a warp, in every lane (butterfly shuffles).
+  mlir::Value warpSum(mlir::Value v);
+
+  /// The address of element `index` of type `elem` from `base`.
+  mlir::Value gep(mlir::Value base, mlir::Type elem, mlir::Value index) {
+    return mlir::LLVM::GEPOp::create(b, loc, ptr(), elem, base, mlir::ValueRange{index});
+  }
+  mlir::Value load(mlir::Type t, mlir::Value base, mlir::Value index, unsigned align = 0) {
+    return mlir::LLVM::LoadOp::create(b, loc, t, gep(base, t, index), align);
+  }
+  void store(mlir::Value v, mlir::Value base, mlir::Value index) {
+    mlir::LLVM::StoreOp::create(b, loc, v, gep(base, v.getType(), index));
+  }
+};
+
+/// Creates `gpu.func @name(params) kernel` at the end of `module` and returns it with the
+/// builder's insertion point at the start of its body.
+mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                                  llvm::StringRef name, llvm::ArrayRef<mlir::Type> params);
+
+/// Builds `gpu.func @name` computing `op`'s fused elementwise body; see GenerateGpuKernels.
+mlir::LogicalResult buildElementwiseKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                                           mlir::Operation *fused, llvm::StringRef name);
+/// Builds the row kernel of a softmax, RMSNorm or LayerNorm over the last axis.
+mlir::LogicalResult buildRowKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                                   mlir::Operation *op, llvm::StringRef name);
+
+/// The scale storage of a quantized kernel.
+enum class ScaleKind { F32, F16, BF16 };
+/// Builds the 4-bit quantized matmul `name` for blocks of `rows` activation rows.
+void buildQuant4MatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                             llvm::StringRef name, ScaleKind scales, bool zeroPoints,
+                             int64_t rows);
+
+} // namespace qopt::gpu_kernels
+
+#endif // QOPT_LIB_CONVERSION_QOPTTOGPU_GPUKERNELBUILDER_H

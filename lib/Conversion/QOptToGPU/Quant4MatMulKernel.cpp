@@ -1,0 +1,122 @@
+//===- Quant4MatMulKernel.cpp - the 4-bit weight GPU matmul ---------------===//
+//
+// y[m, n] = sum_k x[m, k] * scale[n, k / group] * (code[n, k] - zero[n, k / group])
+//
+// One warp per output channel n (four per block of 128 threads) and `rows` activation rows per
+// block (grid y). Lane l takes the chunks of 32 codes l, l + 32, ...: one 16-byte load of codes,
+// all within one group (the group is a multiple of 32), decoded without integer-to-float
+// conversions: a code OR 0x4B000000 is the float 2^23 + code, so subtracting 2^23 + zero gives
+// code - zero exactly. The 32 products per row go to four partial sums (independent FMA chains),
+// scaled once per chunk. The warp's lanes are summed with butterfly shuffles.
+//
+#include "GpuKernelBuilder.h"
+
+using namespace mlir;
+
+namespace qopt::gpu_kernels {
+
+void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
+                             ScaleKind scales, bool zeroPoints, int64_t rows) {
+  Location loc = module.getLoc();
+  KernelBuilder k(b, loc);
+  Type p = k.ptr(), i64 = k.i64();
+  // (x, codes, scales, zeros, y, m, n, k, group)
+  gpu::GPUFuncOp func = createKernel(b, module, name, {p, p, p, p, p, i64, i64, i64, i64});
+  Block &entry = func.getBody().front();
+  Value x = entry.getArgument(0), codes = entry.getArgument(1), scalePtr = entry.getArgument(2),
+        zeros = entry.getArgument(3), y = entry.getArgument(4), m = entry.getArgument(5),
+        n = entry.getArgument(6), kdim = entry.getArgument(7), group = entry.getArgument(8);
+
+  Value tid = k.threadId();
+  Value c32 = k.i64c(32);
+  Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
+  Value channel = k.add(k.mul(k.blockId(), k.i64c(4)), warp);
+  Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
+  auto inRange = scf::IfOp::create(b, loc, k.ult(channel, n), /*withElse=*/false);
+  b.setInsertionPointToStart(&inRange.getThenRegion().front());
+
+  Value rowBytes = k.divu(kdim, k.i64c(2));
+  Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
+  Value chunks = k.divu(kdim, c32);
+  // Rows past m are read as row m - 1 and never written.
+  SmallVector<Value> xRow;
+  Value lastRow = k.add(m, k.i64c(-1));
+  for (int64_t r = 0; r < rows; ++r)
+    xRow.push_back(k.mul(k.minu(k.add(m0, k.i64c(r)), lastRow), kdim));
+
+  SmallVector<Value> init(rows, k.f32c(0.0f));
+  auto loop = scf::ForOp::create(b, loc, lane, chunks, c32, init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value chunk = loop.getInductionVar();
+    Value kb = k.mul(chunk, c32);
+    Type words = VectorType::get({4}, k.i32());
+    Value codeBytes = k.gep(codes, b.getI8Type(), k.add(k.mul(channel, rowBytes), k.mul(chunk, k.i64c(16))));
+    Value packed = LLVM::LoadOp::create(b, loc, words, codeBytes, /*alignment=*/16);
+    Value scaleIndex = k.add(k.mul(channel, groups), k.divu(kb, group));
+    Value scale;
+    switch (scales) {
+    case ScaleKind::F32: scale = k.load(k.f32(), scalePtr, scaleIndex); break;
+    case ScaleKind::F16:
+      scale = arith::ExtFOp::create(b, loc, k.f32(), k.load(b.getF16Type(), scalePtr, scaleIndex));
+      break;
+    case ScaleKind::BF16: {
+      Value bits = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI16Type(), scalePtr, scaleIndex));
+      bits = arith::ShLIOp::create(b, loc, bits, k.i32c(16));
+      scale = arith::BitcastOp::create(b, loc, k.f32(), bits);
+      break;
+    }
+    }
+    // 2^23 + the zero point: symmetric codes are centred on 8.
+    Value zeroBias = k.f32c(8388608.0f + 8.0f);
+    if (zeroPoints) {
+      Value z = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI8Type(), zeros, scaleIndex));
+      zeroBias = k.fadd(arith::UIToFPOp::create(b, loc, k.f32(), z), k.f32c(8388608.0f));
+    }
+    SmallVector<Value> q;
+    for (int64_t w = 0; w < 4; ++w) {
+      Value word = LLVM::ExtractElementOp::create(b, loc, packed, k.i32c(static_cast<int32_t>(w)));
+      for (int64_t s = 0; s < 8; ++s) {
+        Value nib = s ? Value(arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(4 * s)))) : word;
+        nib = arith::AndIOp::create(b, loc, nib, k.i32c(15));
+        nib = arith::OrIOp::create(b, loc, nib, k.i32c(0x4B000000));
+        q.push_back(k.fsub(arith::BitcastOp::create(b, loc, k.f32(), nib), zeroBias));
+      }
+    }
+    SmallVector<Value> results;
+    Type quad = VectorType::get({4}, k.f32());
+    for (int64_t r = 0; r < rows; ++r) {
+      Value partial[4] = {k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f)};
+      Value base = k.add(xRow[r], kb);
+      for (int64_t v = 0; v < 8; ++v) {
+        Value xs = LLVM::LoadOp::create(b, loc, quad, k.gep(x, k.f32(), k.add(base, k.i64c(4 * v))),
+                                        /*alignment=*/16);
+        for (int64_t e = 0; e < 4; ++e) {
+          Value xe = LLVM::ExtractElementOp::create(b, loc, xs, k.i32c(static_cast<int32_t>(e)));
+          partial[e] = k.fma(xe, q[4 * v + e], partial[e]);
+        }
+      }
+      Value sum = k.fadd(k.fadd(partial[0], partial[1]), k.fadd(partial[2], partial[3]));
+      results.push_back(k.fma(sum, scale, loop.getRegionIterArgs()[r]));
+    }
+    scf::YieldOp::create(b, loc, results);
+  }
+
+  SmallVector<Value> sums(loop.getResults());
+  for (Value &s : sums)
+    s = k.warpSum(s);
+  Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, k.i64c(0));
+  auto write = scf::IfOp::create(b, loc, first, /*withElse=*/false);
+  b.setInsertionPointToStart(&write.getThenRegion().front());
+  for (int64_t r = 0; r < rows; ++r) {
+    Value row = k.add(m0, k.i64c(r));
+    auto valid = scf::IfOp::create(b, loc, k.ult(row, m), /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&valid.getThenRegion().front());
+    k.store(sums[r], y, k.add(k.mul(row, n), channel));
+  }
+  b.setInsertionPointAfter(inRange);
+}
+
+} // namespace qopt::gpu_kernels

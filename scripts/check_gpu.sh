@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# check_gpu.sh - checks CUDA libraries against CPU ones on a machine with an NVIDIA GPU.
+#
+#   scripts/check_gpu.sh prepare OUT [BIN]   compile and run the CPU side (needs qopt's build)
+#   scripts/check_gpu.sh run OUT             run the CUDA side and compare (needs a GPU)
+#   scripts/check_gpu.sh all OUT [BIN]       both, on one machine that has both
+#
+# `prepare` compiles every exported fixture (test/fixtures/models) in fp32 and at --wbits=4, and
+# the shared qlm_llama at --wbits=4, once for the CPU and once with --target=cuda, both with
+# --cpu=haswell so that OUT runs on any x86-64 machine with AVX2. It runs the CPU libraries,
+# saving their outputs and qlm_llama's perplexity, and copies qopt-run and the OpenBLAS it loads
+# into OUT. `run` then runs each CUDA library on cuda:0 and compares: every output within 1e-5
+# of the CPU's (relative to its largest value: both accumulate in f32), and the perplexity
+# within 0.1%. It prints one line per check and a final `N passed, N failed`.
+set -u
+mode=${1:?usage: check_gpu.sh prepare|run|all OUT [BIN]}
+out=${2:?usage: check_gpu.sh prepare|run|all OUT [BIN]}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+bin=${3:-$root/build/bin}
+fixtures=$root/test/fixtures/models
+shared=$root/../shared
+ppl_ctx=256
+
+prepare() {
+  mkdir -p "$out/lib" "$out/ref" "$out/bin"
+  cp "$bin/qopt-run" "$out/bin/"
+  cp "$here/compare_npy.py" "$out/bin/"
+  # qopt-run and the libraries load OpenBLAS; the GPU machine may lack it.
+  blas=$(ldd "$out/bin/qopt-run" | awk '/libopenblas/ {print $3}')
+  for lib in $blas $(ldd "$blas" 2>/dev/null | awk '/libgfortran|libquadmath/ {print $3}'); do
+    cp -L "$lib" "$out/bin/"
+  done
+  for model in "$fixtures"/*.onnx; do
+    name=$(basename "$model" .onnx)
+    [ -f "$fixtures/$name.in.npy" ] || continue
+    cp "$fixtures/$name.in.npy" "$out/ref/$name.in.npy"
+    for variant in f32 w4; do
+      flags=(); [ $variant = w4 ] && flags=(--wbits=4 --group-size=32)
+      for target in cpu cuda; do
+        "$bin/qopt-compile" "$model" "${flags[@]}" --cpu=haswell --target=$target \
+          -o "$out/lib/$name.$variant.$target.so" >/dev/null 2>"$out/lib/$name.$variant.$target.log" ||
+          echo "$name.$variant.$target: compile FAILED: $(grep -m1 error "$out/lib/$name.$variant.$target.log")"
+      done
+      "$bin/qopt-run" "$out/lib/$name.$variant.cpu.so" --input "input_ids=$fixtures/$name.in.npy" \
+        --output "$out/ref/$name.$variant.npy" >/dev/null
+    done
+  done
+  if [ -f "$shared/models/qlm_llama.onnx" ]; then
+    for target in cpu cuda; do
+      "$bin/qopt-compile" "$shared/models/qlm_llama.onnx" --wbits=4 --cpu=haswell --target=$target \
+        -o "$out/lib/qlm_llama.w4.$target.so" >/dev/null
+    done
+    cp "$shared/data/valid.txt" "$out/ref/valid.txt"
+    "$bin/qopt-run" "$out/lib/qlm_llama.w4.cpu.so" --ppl "$out/ref/valid.txt" --ctx $ppl_ctx \
+      > "$out/ref/qlm_llama.ppl"
+  fi
+}
+
+run() {
+  export LD_LIBRARY_PATH="$out/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  local passed=0 failed=0 work
+  work=$(mktemp -d)
+  for lib in "$out"/lib/*.cuda.so; do
+    stem=$(basename "$lib" .cuda.so)
+    name=${stem%.*}
+    [ -f "$out/ref/$stem.npy" ] || continue
+    if ! "$out/bin/qopt-run" "$lib" --device cuda:0 --input "input_ids=$out/ref/$name.in.npy" \
+        --output "$work/$stem.npy" >"$work/log" 2>&1; then
+      echo "$stem: run FAILED: $(head -c 300 "$work/log")"; failed=$((failed + 1)); continue
+    fi
+    if result=$(python3 "$out/bin/compare_npy.py" "$work/$stem.npy" "$out/ref/$stem.npy" --tol 1e-5); then
+      echo "$stem: $result"; passed=$((passed + 1))
+    else
+      echo "$stem: MISMATCH $result"; failed=$((failed + 1))
+    fi
+  done
+  if [ -f "$out/lib/qlm_llama.w4.cuda.so" ]; then
+    gpu=$("$out/bin/qopt-run" "$out/lib/qlm_llama.w4.cuda.so" --device cuda:0 \
+          --ppl "$out/ref/valid.txt" --ctx $ppl_ctx 2>"$work/log" | awk '{print $2}')
+    cpu=$(awk '{print $2}' "$out/ref/qlm_llama.ppl")
+    if [ -n "$gpu" ] && awk -v g="$gpu" -v c="$cpu" 'BEGIN { d = (g - c) / c; exit !(d < 0.001 && d > -0.001) }'; then
+      echo "qlm_llama.w4 perplexity: GPU $gpu, CPU $cpu: ok"; passed=$((passed + 1))
+    else
+      echo "qlm_llama.w4 perplexity: GPU ${gpu:-none} ($(head -c 300 "$work/log")), CPU $cpu: MISMATCH"
+      failed=$((failed + 1))
+    fi
+  fi
+  rm -rf "$work"
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+case $mode in
+  prepare) prepare ;;
+  run) run ;;
+  all) prepare && run ;;
+  *) echo "usage: check_gpu.sh prepare|run|all OUT [BIN]" >&2; exit 2 ;;
+esac

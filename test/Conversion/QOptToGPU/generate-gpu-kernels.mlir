@@ -1,0 +1,104 @@
+// RUN: qopt-opt %s --qopt-generate-gpu-kernels --split-input-file | FileCheck %s
+
+// An f32 chain gets a kernel over a 4-D index space: the output, the element count, four
+// sizes, then each input's pointer and four strides; the body is cloned in.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.fused_elementwise(%arg0, %arg1) {qopt.gpu_kernel = "qopt_gpu_ew_0"}
+// CHECK: gpu.module @qopt_gpu
+// CHECK: gpu.func @qopt_gpu_ew_0(%[[OUT:.*]]: !llvm.ptr<1>, %[[N:.*]]: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[D3:.*]]: i64, %[[X:.*]]: !llvm.ptr<1>, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[B:.*]]: !llvm.ptr<1>, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
+// CHECK: %[[I:.*]] = arith.addi
+// CHECK: arith.cmpi ult, %[[I]], %[[N]] : i64
+// CHECK: arith.remui %[[I]], %[[D3]] : i64
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f32
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f32
+// CHECK: %[[S:.*]] = arith.addf
+// CHECK: %[[E:.*]] = math.exp %[[S]] : f32
+// CHECK: %[[P:.*]] = llvm.getelementptr %[[OUT]][%[[I]]]
+// CHECK: llvm.store %[[E]], %[[P]] : f32, !llvm.ptr<1>
+func.func @main(%x: tensor<?x4xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  %0 = qopt.fused_elementwise(%x, %b) : (tensor<?x4xf32>, tensor<4xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: f32, %c: f32):
+    %s = arith.addf %a, %c : f32
+    %e = math.exp %s : f32
+    qopt.yield %e : f32
+  }
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// Integer chains (positions, shapes) stay on the CPU: no kernel, no attribute.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.fused_elementwise(%arg0) :
+// CHECK-NOT: qopt.gpu_kernel
+// CHECK: gpu.module @qopt_gpu {
+// CHECK-NEXT: }
+func.func @main(%x: tensor<?xi64>) -> tensor<?xi64> {
+  %0 = qopt.fused_elementwise(%x) : (tensor<?xi64>) -> tensor<?xi64> {
+  ^bb0(%a: i64):
+    %one = arith.constant 1 : i64
+    %s = arith.addi %a, %one : i64
+    qopt.yield %s : i64
+  }
+  return %0 : tensor<?xi64>
+}
+
+// -----
+
+// Norms and softmax over the last axis: one block per row, the row's statistics reduced with
+// gpu.all_reduce; the epsilon is a constant of the kernel.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.rms_norm %arg0, %arg1 {epsilon = 9.99999974E-6 : f32, qopt.gpu_kernel = "qopt_gpu_row_0"}
+// CHECK: qopt.softmax %{{.*}} {qopt.gpu_kernel = "qopt_gpu_row_1"}
+// CHECK: qopt.softmax %{{.*}} {axis = 0 : i64}
+// CHECK: gpu.func @qopt_gpu_row_0(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %[[W:.*]]: i64) kernel
+// CHECK: scf.for
+// CHECK: math.fma
+// CHECK: %[[SUM:.*]] = gpu.all_reduce  add %{{.*}} uniform
+// CHECK: arith.constant 9.99999974E-6 : f32
+// CHECK: math.sqrt
+// CHECK: gpu.func @qopt_gpu_row_1
+// CHECK: gpu.all_reduce  maximumf %{{.*}} uniform
+// CHECK: math.exp
+// CHECK: gpu.all_reduce  add %{{.*}} uniform
+// CHECK-NOT: gpu.func
+func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %0 = qopt.rms_norm %x, %s {epsilon = 1.0e-5 : f32} : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %1 = qopt.softmax %0 : tensor<?x64xf32>
+  %2 = qopt.softmax %1 {axis = 0 : i64} : tensor<?x64xf32>
+  return %1, %2 : tensor<?x64xf32>, tensor<?x64xf32>
+}
+
+// -----
+
+// 4-bit integer weights in groups of a multiple of 32: one kernel family per scale type and
+// zero-point form, built for 1 and 4 rows per block. Other schemes run on the CPU.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.quantized_matmul {{.*}}qopt.gpu_kernel = "qopt_gpu_q4_f16_sym"
+// CHECK: qopt.quantized_matmul {{.*}}qopt.gpu_kernel = "qopt_gpu_q4_f16_sym"
+// CHECK: qopt.quantized_matmul
+// CHECK-NOT: qopt.gpu_kernel
+// CHECK-SAME: int8
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_r1(%[[X:.*]]: !llvm.ptr<1>, %[[C:.*]]: !llvm.ptr<1>, %[[SC:.*]]: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %[[Y:.*]]: !llvm.ptr<1>, %[[M:.*]]: i64, %[[NN:.*]]: i64, %[[K:.*]]: i64, %[[G:.*]]: i64) kernel
+// CHECK: scf.for
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f16
+// CHECK: arith.extf
+// CHECK: arith.constant 1258291200 : i32
+// CHECK: arith.bitcast %{{.*}} : i32 to f32
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK: math.fma
+// CHECK: gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_r4
+// CHECK-NOT: gpu.func
+func.func @main(%x: tensor<?x64xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
+  %codes = arith.constant dense<17> : tensor<8x32xui8>
+  %scales = arith.constant dense<1.0> : tensor<8x2xf16>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
+       : (tensor<?x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<?x8xf32>
+  %1 = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
+       : (tensor<?x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<?x8xf32>
+  %2 = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, int8_activations, scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
+       : (tensor<?x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<?x8xf32>
+  return %0, %1, %2 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+}
