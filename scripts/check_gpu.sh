@@ -24,13 +24,7 @@ ppl_ctx=256
 
 prepare() {
   mkdir -p "$out/lib" "$out/ref" "$out/bin"
-  cp "$bin/qopt-run" "$out/bin/"
-  cp "$here/compare_npy.py" "$out/bin/"
-  # qopt-run and the libraries load OpenBLAS; the GPU machine may lack it.
-  blas=$(ldd "$out/bin/qopt-run" | awk '/libopenblas/ {print $3}')
-  for lib in $blas $(ldd "$blas" 2>/dev/null | awk '/libgfortran|libquadmath/ {print $3}'); do
-    cp -L "$lib" "$out/bin/"
-  done
+  cp "$bin/qopt-run" "$here/compare_npy.py" "$out/bin/"
   for model in "$fixtures"/*.onnx; do
     name=$(basename "$model" .onnx)
     [ -f "$fixtures/$name.in.npy" ] || continue
@@ -45,6 +39,11 @@ prepare() {
       "$bin/qopt-run" "$out/lib/$name.$variant.cpu.so" --input "input_ids=$fixtures/$name.in.npy" \
         --output "$out/ref/$name.$variant.npy" >/dev/null
     done
+  done
+  # The libraries load OpenBLAS, which the GPU machine may lack.
+  blas=$(ldd "$(ls "$out"/lib/*.cpu.so | head -1)" | awk '/libopenblas/ {print $3}')
+  for lib in $blas $(ldd "$blas" | awk '/libgfortran|libquadmath/ {print $3}'); do
+    cp -L "$lib" "$out/bin/"
   done
   if [ -f "$shared/models/qlm_llama.onnx" ]; then
     for target in cpu cuda; do
