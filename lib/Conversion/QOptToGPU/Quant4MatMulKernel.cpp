@@ -3,8 +3,8 @@
 // y[m, n] = sum_k x[m, k] * scale[n, k / group] * (code[n, k] - zero[n, k / group])
 //
 // One warp per output channel n (four per block of 128 threads) and `rows` activation rows per
-// block (grid y). Lane l takes the chunks of 32 codes l, l + 32, ...: one 16-byte load of codes,
-// all within one group (the group is a multiple of 32), decoded without integer-to-float
+// block (grid y). Lane l takes the chunks of 32 codes l, l + 32, ..., two per loop step with both
+// loads issued first: one 16-byte load of codes per chunk, all within one group (the group is a multiple of 32), decoded without integer-to-float
 // conversions: a code OR 0x4B000000 is the float 2^23 + code, so subtracting 2^23 + zero gives
 // code - zero exactly. The 32 products per row go to four partial sums (independent FMA chains),
 // scaled once per chunk. The warp's lanes are summed with butterfly shuffles.
@@ -14,6 +14,9 @@
 using namespace mlir;
 
 namespace qopt::gpu_kernels {
+
+/// Chunks of 32 codes each lane loads per loop step.
+constexpr int64_t kUnroll = 2;
 
 void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                              ScaleKind scales, bool zeroPoints, int64_t rows) {
@@ -45,62 +48,77 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
     xRow.push_back(k.mul(k.minu(k.add(m0, k.i64c(r)), lastRow), kdim));
 
   SmallVector<Value> init(rows, k.f32c(0.0f));
-  auto loop = scf::ForOp::create(b, loc, lane, chunks, c32, init);
+  Value step = k.i64c(32 * kUnroll);
+  auto loop = scf::ForOp::create(b, loc, lane, chunks, step, init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    Value chunk = loop.getInductionVar();
-    Value kb = k.mul(chunk, c32);
+    Value first = loop.getInductionVar();
     Type words = VectorType::get({4}, k.i32());
-    Value codeBytes = k.gep(codes, b.getI8Type(), k.add(k.mul(channel, rowBytes), k.mul(chunk, k.i64c(16))));
-    Value packed = LLVM::LoadOp::create(b, loc, words, codeBytes, /*alignment=*/16);
-    Value scaleIndex = k.add(k.mul(channel, groups), k.divu(kb, group));
-    Value scale;
-    switch (scales) {
-    case ScaleKind::F32: scale = k.load(k.f32(), scalePtr, scaleIndex); break;
-    case ScaleKind::F16:
-      scale = arith::ExtFOp::create(b, loc, k.f32(), k.load(b.getF16Type(), scalePtr, scaleIndex));
-      break;
-    case ScaleKind::BF16: {
-      Value bits = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI16Type(), scalePtr, scaleIndex));
-      bits = arith::ShLIOp::create(b, loc, bits, k.i32c(16));
-      scale = arith::BitcastOp::create(b, loc, k.f32(), bits);
-      break;
-    }
-    }
-    // 2^23 + the zero point: symmetric codes are centred on 8.
-    Value zeroBias = k.f32c(8388608.0f + 8.0f);
-    if (zeroPoints) {
-      Value z = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI8Type(), zeros, scaleIndex));
-      zeroBias = k.fadd(arith::UIToFPOp::create(b, loc, k.f32(), z), k.f32c(8388608.0f));
-    }
-    SmallVector<Value> q;
-    for (int64_t w = 0; w < 4; ++w) {
-      Value word = LLVM::ExtractElementOp::create(b, loc, packed, k.i32c(static_cast<int32_t>(w)));
-      for (int64_t s = 0; s < 8; ++s) {
-        Value nib = s ? Value(arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(4 * s)))) : word;
-        nib = arith::AndIOp::create(b, loc, nib, k.i32c(15));
-        nib = arith::OrIOp::create(b, loc, nib, k.i32c(0x4B000000));
-        q.push_back(k.fsub(arith::BitcastOp::create(b, loc, k.f32(), nib), zeroBias));
+    // All loads of the step's chunks are issued before any arithmetic, so each warp has
+    // kUnroll loads of codes in flight. A chunk past the row's end reads the first chunk again
+    // and counts with scale 0.
+    SmallVector<Value> chunkOf, packed, scale, zeroBias;
+    for (int64_t u = 0; u < kUnroll; ++u) {
+      Value chunk = k.add(first, k.i64c(32 * u));
+      Value valid = k.ult(chunk, chunks);
+      chunk = arith::SelectOp::create(b, loc, valid, chunk, first);
+      chunkOf.push_back(chunk);
+      Value bytes = k.gep(codes, b.getI8Type(), k.add(k.mul(channel, rowBytes), k.mul(chunk, k.i64c(16))));
+      packed.push_back(LLVM::LoadOp::create(b, loc, words, bytes, /*alignment=*/16));
+      Value scaleIndex = k.add(k.mul(channel, groups), k.divu(k.mul(chunk, c32), group));
+      Value sc;
+      switch (scales) {
+      case ScaleKind::F32: sc = k.load(k.f32(), scalePtr, scaleIndex); break;
+      case ScaleKind::F16:
+        sc = arith::ExtFOp::create(b, loc, k.f32(), k.load(b.getF16Type(), scalePtr, scaleIndex));
+        break;
+      case ScaleKind::BF16: {
+        Value bits = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI16Type(), scalePtr, scaleIndex));
+        bits = arith::ShLIOp::create(b, loc, bits, k.i32c(16));
+        sc = arith::BitcastOp::create(b, loc, k.f32(), bits);
+        break;
       }
+      }
+      scale.push_back(arith::SelectOp::create(b, loc, valid, sc, k.f32c(0.0f)));
+      // 2^23 + the zero point: symmetric codes are centred on 8.
+      Value bias = k.f32c(8388608.0f + 8.0f);
+      if (zeroPoints) {
+        Value z = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI8Type(), zeros, scaleIndex));
+        bias = k.fadd(arith::UIToFPOp::create(b, loc, k.f32(), z), k.f32c(8388608.0f));
+      }
+      zeroBias.push_back(bias);
     }
-    SmallVector<Value> results;
+    SmallVector<Value> acc(loop.getRegionIterArgs());
     Type quad = VectorType::get({4}, k.f32());
-    for (int64_t r = 0; r < rows; ++r) {
-      Value partial[4] = {k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f)};
-      Value base = k.add(xRow[r], kb);
-      for (int64_t v = 0; v < 8; ++v) {
-        Value xs = LLVM::LoadOp::create(b, loc, quad, k.gep(x, k.f32(), k.add(base, k.i64c(4 * v))),
-                                        /*alignment=*/16);
-        for (int64_t e = 0; e < 4; ++e) {
-          Value xe = LLVM::ExtractElementOp::create(b, loc, xs, k.i32c(static_cast<int32_t>(e)));
-          partial[e] = k.fma(xe, q[4 * v + e], partial[e]);
+    for (int64_t u = 0; u < kUnroll; ++u) {
+      SmallVector<Value> q;
+      for (int64_t w = 0; w < 4; ++w) {
+        Value word = LLVM::ExtractElementOp::create(b, loc, packed[u], k.i32c(static_cast<int32_t>(w)));
+        for (int64_t s = 0; s < 8; ++s) {
+          Value nib = s ? Value(arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(4 * s)))) : word;
+          nib = arith::AndIOp::create(b, loc, nib, k.i32c(15));
+          nib = arith::OrIOp::create(b, loc, nib, k.i32c(0x4B000000));
+          q.push_back(k.fsub(arith::BitcastOp::create(b, loc, k.f32(), nib), zeroBias[u]));
         }
       }
-      Value sum = k.fadd(k.fadd(partial[0], partial[1]), k.fadd(partial[2], partial[3]));
-      results.push_back(k.fma(sum, scale, loop.getRegionIterArgs()[r]));
+      Value kb = k.mul(chunkOf[u], c32);
+      for (int64_t r = 0; r < rows; ++r) {
+        Value partial[4] = {k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f)};
+        Value base = k.add(xRow[r], kb);
+        for (int64_t v = 0; v < 8; ++v) {
+          Value xs = LLVM::LoadOp::create(b, loc, quad, k.gep(x, k.f32(), k.add(base, k.i64c(4 * v))),
+                                          /*alignment=*/16);
+          for (int64_t e = 0; e < 4; ++e) {
+            Value xe = LLVM::ExtractElementOp::create(b, loc, xs, k.i32c(static_cast<int32_t>(e)));
+            partial[e] = k.fma(xe, q[4 * v + e], partial[e]);
+          }
+        }
+        Value sum = k.fadd(k.fadd(partial[0], partial[1]), k.fadd(partial[2], partial[3]));
+        acc[r] = k.fma(sum, scale[u], acc[r]);
+      }
     }
-    scf::YieldOp::create(b, loc, results);
+    scf::YieldOp::create(b, loc, acc);
   }
 
   SmallVector<Value> sums(loop.getResults());
