@@ -35,6 +35,17 @@ gpu::GPUFuncOp createKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef nam
   return func;
 }
 
+void markPointers(gpu::GPUFuncOp func, unsigned inputs) {
+  Builder b(func.getContext());
+  for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+    if (!isa<LLVM::LLVMPointerType>(type))
+      continue;
+    func.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), b.getUnitAttr());
+    if (i < inputs)
+      func.setArgAttr(i, LLVM::LLVMDialect::getReadonlyAttrName(), b.getUnitAttr());
+  }
+}
+
 namespace {
 /// Bytes of an element as the runtime stores it (i1 as one byte).
 Type storageType(OpBuilder &b, Type t) { return t.isInteger(1) ? b.getI8Type() : t; }
@@ -53,6 +64,10 @@ LogicalResult buildElementwiseKernel(OpBuilder &b, gpu::GPUModuleOp module, Oper
   for (unsigned i = 0; i < body.getNumArguments(); ++i)
     params.append({k.ptr(), k.i64(), k.i64(), k.i64(), k.i64()});
   gpu::GPUFuncOp func = createKernel(b, module, name, params);
+  // The output comes first, then the inputs.
+  markPointers(func, 0);
+  for (unsigned i = 0; i < body.getNumArguments(); ++i)
+    func.setArgAttr(6 + 5 * i, LLVM::LLVMDialect::getReadonlyAttrName(), b.getUnitAttr());
   Block &entry = func.getBody().front();
   Value index = k.add(k.mul(k.blockId(), k.i64c(kBlockThreads)), k.threadId());
   auto inRange = scf::IfOp::create(b, loc, k.ult(index, entry.getArgument(1)), false);
@@ -96,6 +111,9 @@ LogicalResult buildRowKernel(OpBuilder &b, gpu::GPUModuleOp module, Operation *o
   KernelBuilder k(b, loc);
   Type p = k.ptr();
   gpu::GPUFuncOp func = createKernel(b, module, name, {p, p, p, p, k.i64()});
+  markPointers(func, 1);
+  func.setArgAttr(2, LLVM::LLVMDialect::getReadonlyAttrName(), b.getUnitAttr());
+  func.setArgAttr(3, LLVM::LLVMDialect::getReadonlyAttrName(), b.getUnitAttr());
   Block &entry = func.getBody().front();
   Value x = entry.getArgument(0), y = entry.getArgument(1), scale = entry.getArgument(2),
         bias = entry.getArgument(3), width = entry.getArgument(4);

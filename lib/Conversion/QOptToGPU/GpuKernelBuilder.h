@@ -80,6 +80,10 @@ struct KernelBuilder {
 mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                                   llvm::StringRef name, llvm::ArrayRef<mlir::Type> params);
 
+/// Marks the pointer parameters of `func`: every one `noalias` (results are fresh buffers), the
+/// first `inputs` also `readonly`, which lets NVPTX read them through the non-coherent cache.
+void markPointers(mlir::gpu::GPUFuncOp func, unsigned inputs);
+
 /// Builds `gpu.func @name` computing `op`'s fused elementwise body; see GenerateGpuKernels.
 mlir::LogicalResult buildElementwiseKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                                            mlir::Operation *fused, llvm::StringRef name);

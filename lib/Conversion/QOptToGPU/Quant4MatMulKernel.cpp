@@ -3,8 +3,8 @@
 // y[m, n] = sum_k x[m, k] * scale[n, k / group] * (code[n, k] - zero[n, k / group])
 //
 // One warp per output channel n (four per block of 128 threads) and `rows` activation rows per
-// block (grid y). Lane l takes the chunks of 32 codes l, l + 32, ..., two per loop step with both
-// loads issued first: one 16-byte load of codes per chunk, all within one group (the group is a multiple of 32), decoded without integer-to-float
+// block (grid y). Lane l takes the chunks of 32 codes l, l + 32, ..., four per loop step with
+// their loads issued first (each warp has 2 KiB of codes in flight): one 16-byte load of codes per chunk, all within one group (the group is a multiple of 32), decoded without integer-to-float
 // conversions: a code OR 0x4B000000 is the float 2^23 + code, so subtracting 2^23 + zero gives
 // code - zero exactly. The 32 products per row go to four partial sums (independent FMA chains),
 // scaled once per chunk. The warp's lanes are summed with butterfly shuffles.
@@ -16,7 +16,7 @@ using namespace mlir;
 namespace qopt::gpu_kernels {
 
 /// Chunks of 32 codes each lane loads per loop step.
-constexpr int64_t kUnroll = 2;
+constexpr int64_t kUnroll = 4;
 
 void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                              ScaleKind scales, bool zeroPoints, int64_t rows) {
@@ -25,6 +25,7 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
   Type p = k.ptr(), i64 = k.i64();
   // (x, codes, scales, zeros, y, m, n, k, group)
   gpu::GPUFuncOp func = createKernel(b, module, name, {p, p, p, p, p, i64, i64, i64, i64});
+  markPointers(func, 4);
   Block &entry = func.getBody().front();
   Value x = entry.getArgument(0), codes = entry.getArgument(1), scalePtr = entry.getArgument(2),
         zeros = entry.getArgument(3), y = entry.getArgument(4), m = entry.getArgument(5),
@@ -41,6 +42,9 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
   Value rowBytes = k.divu(kdim, k.i64c(2));
   Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
   Value chunks = k.divu(kdim, c32);
+  // Chunks per group, for the scale index: 32-bit division in the loop (a 64-bit one is a long
+  // instruction sequence on the GPU).
+  Value chunksPerGroup = arith::TruncIOp::create(b, loc, k.i32(), k.divu(group, c32));
   // Rows past m are read as row m - 1 and never written.
   SmallVector<Value> xRow;
   Value lastRow = k.add(m, k.i64c(-1));
@@ -66,7 +70,10 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
       chunkOf.push_back(chunk);
       Value bytes = k.gep(codes, b.getI8Type(), k.add(k.mul(channel, rowBytes), k.mul(chunk, k.i64c(16))));
       packed.push_back(LLVM::LoadOp::create(b, loc, words, bytes, /*alignment=*/16));
-      Value scaleIndex = k.add(k.mul(channel, groups), k.divu(k.mul(chunk, c32), group));
+      Value groupOfChunk = arith::DivUIOp::create(
+          b, loc, arith::TruncIOp::create(b, loc, k.i32(), chunk), chunksPerGroup);
+      Value scaleIndex = k.add(k.mul(channel, groups),
+                               arith::ExtUIOp::create(b, loc, k.i64(), groupOfChunk));
       Value sc;
       switch (scales) {
       case ScaleKind::F32: sc = k.load(k.f32(), scalePtr, scaleIndex); break;
@@ -92,26 +99,27 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
     SmallVector<Value> acc(loop.getRegionIterArgs());
     Type quad = VectorType::get({4}, k.f32());
     for (int64_t u = 0; u < kUnroll; ++u) {
-      SmallVector<Value> q;
-      for (int64_t w = 0; w < 4; ++w) {
-        Value word = LLVM::ExtractElementOp::create(b, loc, packed[u], k.i32c(static_cast<int32_t>(w)));
-        for (int64_t s = 0; s < 8; ++s) {
-          Value nib = s ? Value(arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(4 * s)))) : word;
-          nib = arith::AndIOp::create(b, loc, nib, k.i32c(15));
-          nib = arith::OrIOp::create(b, loc, nib, k.i32c(0x4B000000));
-          q.push_back(k.fsub(arith::BitcastOp::create(b, loc, k.f32(), nib), zeroBias[u]));
-        }
-      }
       Value kb = k.mul(chunkOf[u], c32);
       for (int64_t r = 0; r < rows; ++r) {
-        Value partial[4] = {k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f)};
+        // The chunk's 32 activations are loaded before any product: issued back to back, they
+        // wait for the cache once rather than eight times.
         Value base = k.add(xRow[r], kb);
-        for (int64_t v = 0; v < 8; ++v) {
-          Value xs = LLVM::LoadOp::create(b, loc, quad, k.gep(x, k.f32(), k.add(base, k.i64c(4 * v))),
-                                          /*alignment=*/16);
-          for (int64_t e = 0; e < 4; ++e) {
-            Value xe = LLVM::ExtractElementOp::create(b, loc, xs, k.i32c(static_cast<int32_t>(e)));
-            partial[e] = k.fma(xe, q[4 * v + e], partial[e]);
+        SmallVector<Value> xs;
+        for (int64_t v = 0; v < 8; ++v)
+          xs.push_back(LLVM::LoadOp::create(b, loc, quad,
+                                            k.gep(x, k.f32(), k.add(base, k.i64c(4 * v))),
+                                            /*alignment=*/16));
+        Value partial[4] = {k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f)};
+        for (int64_t w = 0; w < 4; ++w) {
+          Value word = LLVM::ExtractElementOp::create(b, loc, packed[u], k.i32c(static_cast<int32_t>(w)));
+          for (int64_t s = 0; s < 8; ++s) {
+            Value nib = s ? Value(arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(4 * s)))) : word;
+            nib = arith::AndIOp::create(b, loc, nib, k.i32c(15));
+            nib = arith::OrIOp::create(b, loc, nib, k.i32c(0x4B000000));
+            Value q = k.fsub(arith::BitcastOp::create(b, loc, k.f32(), nib), zeroBias[u]);
+            int64_t e = 8 * w + s;
+            Value xe = LLVM::ExtractElementOp::create(b, loc, xs[e / 4], k.i32c(static_cast<int32_t>(e % 4)));
+            partial[e % 4] = k.fma(xe, q, partial[e % 4]);
           }
         }
         Value sum = k.fadd(k.fadd(partial[0], partial[1]), k.fadd(partial[2], partial[3]));

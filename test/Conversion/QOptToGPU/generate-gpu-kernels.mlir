@@ -5,7 +5,8 @@
 // CHECK-LABEL: func.func @main
 // CHECK: qopt.fused_elementwise(%arg0, %arg1) {qopt.gpu_kernel = "qopt_gpu_ew_0"}
 // CHECK: gpu.module @qopt_gpu
-// CHECK: gpu.func @qopt_gpu_ew_0(%[[OUT:.*]]: !llvm.ptr<1>, %[[N:.*]]: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[D3:.*]]: i64, %[[X:.*]]: !llvm.ptr<1>, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[B:.*]]: !llvm.ptr<1>, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
+// Pointers are noalias (results are fresh buffers) and the inputs readonly.
+// CHECK: gpu.func @qopt_gpu_ew_0(%[[OUT:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias}, %[[N:[a-z0-9]+]]: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[D3:[a-z0-9]+]]: i64, %[[X:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[B:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
 // CHECK: %[[I:.*]] = arith.addi
 // CHECK: arith.cmpi ult, %[[I]], %[[N]] : i64
 // CHECK: arith.remui %[[I]], %[[D3]] : i64
@@ -51,7 +52,7 @@ func.func @main(%x: tensor<?xi64>) -> tensor<?xi64> {
 // CHECK: qopt.rms_norm %arg0, %arg1 {epsilon = 9.99999974E-6 : f32, qopt.gpu_kernel = "qopt_gpu_row_0"}
 // CHECK: qopt.softmax %{{.*}} {qopt.gpu_kernel = "qopt_gpu_row_1"}
 // CHECK: qopt.softmax %{{.*}} {axis = 0 : i64}
-// CHECK: gpu.func @qopt_gpu_row_0(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %[[W:.*]]: i64) kernel
+// CHECK: gpu.func @qopt_gpu_row_0(%{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: i64) kernel
 // CHECK: scf.for
 // CHECK: math.fma
 // CHECK: %[[SUM:.*]] = gpu.all_reduce  add %{{.*}} uniform
@@ -79,7 +80,7 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK: qopt.quantized_matmul
 // CHECK-NOT: qopt.gpu_kernel
 // CHECK-SAME: int8
-// CHECK: gpu.func @qopt_gpu_q4_f16_sym_r1(%[[X:.*]]: !llvm.ptr<1>, %[[C:.*]]: !llvm.ptr<1>, %[[SC:.*]]: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %[[Y:.*]]: !llvm.ptr<1>, %[[M:.*]]: i64, %[[NN:.*]]: i64, %[[K:.*]]: i64, %[[G:.*]]: i64) kernel
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_r1(%{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
 // CHECK: scf.for
 // CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
 // CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f16
