@@ -145,7 +145,10 @@ def GenerateGpuKernelsPass : Pass<"qopt-generate-gpu-kernels", "::mlir::ModuleOp
     - `qopt.quantized_matmul` with 4-bit integer codes in groups of a multiple of 32 (f16, bf16
       or f32 scales, with or without zero points), f32 activations: one warp per output channel
       and 1 or 4 activation rows per block (`_r1`, `_r4`), each lane decoding 32 codes from one
-      16-byte load, the dot products reduced across the warp with `gpu.shuffle`.
+      16-byte load, the dot products reduced across the warp with `gpu.shuffle`; and for 16
+      rows and more, `_tc`: `nvvm.mma.sync` m16n8k16 on f16 operands with f32 accumulation,
+      the codes decoded to f16 in registers, four warps splitting K and summing their 16 x 8
+      tiles in shared memory.
 
     ```mlir
     gpu.module @qopt_gpu {
@@ -154,8 +157,8 @@ def GenerateGpuKernelsPass : Pass<"qopt-generate-gpu-kernels", "::mlir::ModuleOp
     ```
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
-                           "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
-                           "::mlir::math::MathDialect"];
+                           "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
   let statistics = [
     Statistic<"numGpuKernels", "num-gpu-kernels", "GPU kernels built">,
   ];

@@ -104,7 +104,9 @@ struct GenerateGpuKernelsPass
           for (int64_t rows : {1, 4})
             buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
                                     !q.getScheme().getSymmetric(), rows);
-          numGpuKernels += 2;
+          buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc", scales,
+                                      !q.getScheme().getSymmetric());
+          numGpuKernels += 3;
         }
         op->setAttr("qopt.gpu_kernel", b.getStringAttr(name));
         return WalkResult::advance();

@@ -98,6 +98,11 @@ void buildQuant4MatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                              llvm::StringRef name, ScaleKind scales, bool zeroPoints,
                              int64_t rows);
 
+/// Builds the tensor-core form `name` of that matmul, for 16 or more rows (K and the group a
+/// multiple of 64).
+void buildQuant4TensorCoreKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                                 llvm::StringRef name, ScaleKind scales, bool zeroPoints);
+
 } // namespace qopt::gpu_kernels
 
 #endif // QOPT_LIB_CONVERSION_QOPTTOGPU_GPUKERNELBUILDER_H

@@ -260,13 +260,21 @@ bool CudaAccelerator::quantMatMul(Context &ctx, const char *kernel, Tensor **in,
   if (m == 0 || channels == 0)
     return true;
   Tensor *zeros = n > 3 ? in[3] : nullptr;
+  std::vector<uint64_t> args = {onDevice(x), onDevice(codes), onDevice(*in[2]),
+                                zeros ? onDevice(*zeros) : 0, y->device, static_cast<uint64_t>(m),
+                                static_cast<uint64_t>(channels), static_cast<uint64_t>(k),
+                                static_cast<uint64_t>(group)};
+  // 16 rows and more: tensor cores (f16 operands), tiles of 16 rows by 8 channels. Fewer: f32 on
+  // the CUDA cores, a warp per channel and 1 or 4 rows per block.
+  if (m >= 16 && k % 64 == 0 && group % 64 == 0) {
+    launch(std::string(kernel) + "_tc", static_cast<unsigned>((channels + 7) / 8),
+           static_cast<unsigned>((m + 15) / 16), 128, std::move(args));
+    return true;
+  }
   int64_t rows = m == 1 ? 1 : 4;
   launch(std::string(kernel) + (rows == 1 ? "_r1" : "_r4"),
          static_cast<unsigned>((channels + 3) / 4), static_cast<unsigned>((m + rows - 1) / rows),
-         128,
-         {onDevice(x), onDevice(codes), onDevice(*in[2]), zeros ? onDevice(*zeros) : 0,
-          y->device, static_cast<uint64_t>(m), static_cast<uint64_t>(channels),
-          static_cast<uint64_t>(k), static_cast<uint64_t>(group)});
+         128, std::move(args));
   return true;
 }
 
