@@ -93,6 +93,18 @@ mlir::LogicalResult buildRowKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp mo
 
 /// The scale storage of a quantized kernel.
 enum class ScaleKind { F32, F16, BF16 };
+
+/// The parameters every quantized matmul kernel takes, in order.
+struct QuantMatMulParams {
+  mlir::gpu::GPUFuncOp func;
+  mlir::Value x, codes, scales, zeros, y, m, n, k, group;
+};
+/// Creates the kernel `name` with the quantized matmul's parameters (x, codes, scales, zero
+/// points, y as pointers, then m, n, k and the group size), the four inputs readonly.
+QuantMatMulParams createQuantMatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                                          llvm::StringRef name);
+/// Loads scale `index` stored as `kind`, as f32.
+mlir::Value loadScale(KernelBuilder &k, ScaleKind kind, mlir::Value scales, mlir::Value index);
 /// Builds the 4-bit quantized matmul `name` for blocks of `rows` activation rows.
 void buildQuant4MatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                              llvm::StringRef name, ScaleKind scales, bool zeroPoints,

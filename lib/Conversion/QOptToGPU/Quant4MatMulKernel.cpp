@@ -15,6 +15,33 @@ using namespace mlir;
 
 namespace qopt::gpu_kernels {
 
+QuantMatMulParams createQuantMatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name) {
+  KernelBuilder k(b, module.getLoc());
+  Type p = k.ptr(), i64 = k.i64();
+  gpu::GPUFuncOp func = createKernel(b, module, name, {p, p, p, p, p, i64, i64, i64, i64});
+  markPointers(func, 4);
+  Block &entry = func.getBody().front();
+  return {func,
+          entry.getArgument(0), entry.getArgument(1), entry.getArgument(2),
+          entry.getArgument(3), entry.getArgument(4), entry.getArgument(5),
+          entry.getArgument(6), entry.getArgument(7), entry.getArgument(8)};
+}
+
+Value loadScale(KernelBuilder &k, ScaleKind kind, Value scales, Value index) {
+  OpBuilder &b = k.b;
+  switch (kind) {
+  case ScaleKind::F32: return k.load(k.f32(), scales, index);
+  case ScaleKind::F16:
+    return arith::ExtFOp::create(b, k.loc, k.f32(), k.load(b.getF16Type(), scales, index));
+  case ScaleKind::BF16: {
+    Value bits = arith::ExtUIOp::create(b, k.loc, k.i32(), k.load(b.getI16Type(), scales, index));
+    bits = arith::ShLIOp::create(b, k.loc, bits, k.i32c(16));
+    return arith::BitcastOp::create(b, k.loc, k.f32(), bits);
+  }
+  }
+  llvm_unreachable("a scale kind");
+}
+
 /// Chunks of 32 codes each lane loads per loop step.
 constexpr int64_t kUnroll = 4;
 
@@ -22,14 +49,9 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
                              ScaleKind scales, bool zeroPoints, int64_t rows) {
   Location loc = module.getLoc();
   KernelBuilder k(b, loc);
-  Type p = k.ptr(), i64 = k.i64();
-  // (x, codes, scales, zeros, y, m, n, k, group)
-  gpu::GPUFuncOp func = createKernel(b, module, name, {p, p, p, p, p, i64, i64, i64, i64});
-  markPointers(func, 4);
-  Block &entry = func.getBody().front();
-  Value x = entry.getArgument(0), codes = entry.getArgument(1), scalePtr = entry.getArgument(2),
-        zeros = entry.getArgument(3), y = entry.getArgument(4), m = entry.getArgument(5),
-        n = entry.getArgument(6), kdim = entry.getArgument(7), group = entry.getArgument(8);
+  QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
+  Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
+        y = params.y, m = params.m, n = params.n, kdim = params.k, group = params.group;
 
   Value tid = k.threadId();
   Value c32 = k.i64c(32);
@@ -74,19 +96,7 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
           b, loc, arith::TruncIOp::create(b, loc, k.i32(), chunk), chunksPerGroup);
       Value scaleIndex = k.add(k.mul(channel, groups),
                                arith::ExtUIOp::create(b, loc, k.i64(), groupOfChunk));
-      Value sc;
-      switch (scales) {
-      case ScaleKind::F32: sc = k.load(k.f32(), scalePtr, scaleIndex); break;
-      case ScaleKind::F16:
-        sc = arith::ExtFOp::create(b, loc, k.f32(), k.load(b.getF16Type(), scalePtr, scaleIndex));
-        break;
-      case ScaleKind::BF16: {
-        Value bits = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI16Type(), scalePtr, scaleIndex));
-        bits = arith::ShLIOp::create(b, loc, bits, k.i32c(16));
-        sc = arith::BitcastOp::create(b, loc, k.f32(), bits);
-        break;
-      }
-      }
+      Value sc = loadScale(k, scales, scalePtr, scaleIndex);
       scale.push_back(arith::SelectOp::create(b, loc, valid, sc, k.f32c(0.0f)));
       // 2^23 + the zero point: symmetric codes are centred on 8.
       Value bias = k.f32c(8388608.0f + 8.0f);

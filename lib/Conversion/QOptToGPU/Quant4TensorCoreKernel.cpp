@@ -33,8 +33,8 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
   Location loc = module.getLoc();
   MLIRContext *ctx = b.getContext();
   KernelBuilder k(b, loc);
-  Type p = k.ptr(), i64 = k.i64(), f16 = b.getF16Type(), f32 = k.f32();
-  Type half2 = VectorType::get({2}, f16), float2 = VectorType::get({2}, f32);
+  Type i64 = k.i64(), f16 = b.getF16Type(), f32 = k.f32();
+  Type half2 = VectorType::get({2}, f16);
   Type quad = VectorType::get({4}, f32), words = VectorType::get({2}, k.i32());
 
   // The warps' partial tiles: [warp][lane][4] f32 in shared memory.
@@ -44,12 +44,9 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
       LLVM::Linkage::Internal, (name + "_partials").str(), Attribute(), /*alignment=*/16,
       /*addrSpace=*/3);
 
-  gpu::GPUFuncOp func = createKernel(b, module, name, {p, p, p, p, p, i64, i64, i64, i64});
-  markPointers(func, 4);
-  Block &entry = func.getBody().front();
-  Value x = entry.getArgument(0), codes = entry.getArgument(1), scalePtr = entry.getArgument(2),
-        zeros = entry.getArgument(3), y = entry.getArgument(4), m = entry.getArgument(5),
-        n = entry.getArgument(6), kdim = entry.getArgument(7), group = entry.getArgument(8);
+  QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
+  Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
+        y = params.y, m = params.m, n = params.n, kdim = params.k, group = params.group;
 
   Value tid = k.threadId(), c32 = k.i64c(32), c4 = k.i64c(4);
   Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
@@ -89,17 +86,8 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
       Value groupOf = arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, k.i32(), step),
                                              stepsPerGroup);
       Value scaleIndex = k.add(k.mul(channel, groups), arith::ExtUIOp::create(b, loc, i64, groupOf));
-      Value sc;
-      switch (scales) {
-      case ScaleKind::F16: sc = k.load(f16, scalePtr, scaleIndex); break;
-      case ScaleKind::F32: sc = toHalf(k.load(f32, scalePtr, scaleIndex)); break;
-      case ScaleKind::BF16: {
-        Value bits = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI16Type(), scalePtr, scaleIndex));
-        bits = arith::ShLIOp::create(b, loc, bits, k.i32c(16));
-        sc = toHalf(arith::BitcastOp::create(b, loc, f32, bits));
-        break;
-      }
-      }
+      Value sc = scales == ScaleKind::F16 ? k.load(f16, scalePtr, scaleIndex)
+                                          : toHalf(loadScale(k, scales, scalePtr, scaleIndex));
       // A step past K counts with scale 0.
       sc = arith::SelectOp::create(b, loc, valid, sc, arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f16), llvm::APFloat::getZero(llvm::APFloat::IEEEhalf())));
       scale.push_back(splat(sc));
