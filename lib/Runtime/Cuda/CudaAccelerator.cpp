@@ -10,6 +10,7 @@
 #include "../Tensor.h"
 #include "CudaDriver.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <unordered_map>
@@ -41,6 +42,10 @@ public:
   uint64_t weightsBase = 0;
 
 private:
+  bool tensorCores = [] {
+    const char *env = std::getenv("QOPT_GPU_TENSOR_CORES");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
   void check(CUresult r, const char *what) {
     if (r != 0)
       fail(d.message(what, r));
@@ -265,8 +270,9 @@ bool CudaAccelerator::quantMatMul(Context &ctx, const char *kernel, Tensor **in,
                                 static_cast<uint64_t>(channels), static_cast<uint64_t>(k),
                                 static_cast<uint64_t>(group)};
   // 16 rows and more: tensor cores (f16 operands), tiles of 16 rows by 8 channels. Fewer: f32 on
-  // the CUDA cores, a warp per channel and 1 or 4 rows per block.
-  if (m >= 16 && k % 64 == 0 && group % 64 == 0) {
+  // the CUDA cores, a warp per channel and 1 or 4 rows per block. QOPT_GPU_TENSOR_CORES=0 keeps
+  // every size on the f32 kernels (exact agreement with the CPU, at a large cost in speed).
+  if (tensorCores && m >= 16 && k % 64 == 0 && group % 64 == 0) {
     launch(std::string(kernel) + "_tc", static_cast<unsigned>((channels + 7) / 8),
            static_cast<unsigned>((m + 15) / 16), 128, std::move(args));
     return true;
