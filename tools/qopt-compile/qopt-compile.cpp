@@ -1052,6 +1052,11 @@ int main(int argc, char **argv) {
       const char *env = std::getenv("CUDA_PATH");
       cudaToolkit = env && *env ? env : "/usr/local/cuda";
     }
+    if (StringRef(cudaArch).trim().empty()) {
+      llvm::errs() << "qopt-compile: error: --cuda-arch needs at least one architecture (sm_80, "
+                      "sm_90, ...)\n";
+      return 1;
+    }
     SmallString<256> ptxas(cudaToolkit.getValue());
     llvm::sys::path::append(ptxas, "bin", "ptxas");
     if (!llvm::sys::fs::can_execute(ptxas)) {
