@@ -9,6 +9,7 @@
 //
 #include "../Tensor.h"
 #include "CudaDriver.h"
+#include "IndexSpace.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -321,33 +322,10 @@ bool CudaAccelerator::elementwise(Context &ctx, const char *kernel, Tensor **in,
     s *= shape[d];
   }
   strides.push_back(outStrides);
-  // Merge dims, outermost first, into the next inner one wherever every operand walks both as
-  // one; size-1 dims drop out.
   std::vector<int64_t> sizes;
-  std::vector<std::vector<int64_t>> merged(strides.size());
-  for (size_t dim = 0; dim < rank; ++dim) {
-    if (shape[dim] == 1)
-      continue;
-    bool joins = !sizes.empty();
-    for (size_t k = 0; joins && k < strides.size(); ++k)
-      joins = merged[k].back() == strides[k][dim] * shape[dim];
-    if (joins) {
-      sizes.back() *= shape[dim];
-      for (size_t k = 0; k < strides.size(); ++k)
-        merged[k].back() = strides[k][dim];
-      continue;
-    }
-    sizes.push_back(shape[dim]);
-    for (size_t k = 0; k < strides.size(); ++k)
-      merged[k].push_back(strides[k][dim]);
-  }
-  if (sizes.size() > 4)
+  std::vector<std::vector<int64_t>> merged;
+  if (!foldIndexSpace(shape, strides, 4, sizes, merged))
     return false;
-  while (sizes.size() < 4) {
-    sizes.insert(sizes.begin(), 1);
-    for (auto &s : merged)
-      s.insert(s.begin(), 0);
-  }
   Tensor *y = result(ctx, dtype, shape);
   outs[0] = y;
   int64_t total = y->numElements();
