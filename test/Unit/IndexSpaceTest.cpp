@@ -31,39 +31,33 @@ void expectSameWalk(const std::vector<int64_t> &shape, const Strides &strides,
     }
   }
 }
+/// Folds into four dims, checks the walk, and returns the sizes and folded strides.
+std::pair<std::vector<int64_t>, Strides> foldChecked(const std::vector<int64_t> &shape,
+                                                     const Strides &strides) {
+  std::vector<int64_t> sizes;
+  Strides folded;
+  EXPECT_TRUE(foldIndexSpace(shape, strides, 4, sizes, folded));
+  expectSameWalk(shape, strides, sizes, folded);
+  return {sizes, folded};
+}
 } // namespace
 
 TEST(IndexSpace, ContiguousOperandsBecomeOneDim) {
-  std::vector<int64_t> shape = {2, 3, 4, 5, 6};
-  Strides strides = {{360, 120, 30, 6, 1}, {360, 120, 30, 6, 1}};
-  std::vector<int64_t> sizes;
-  Strides folded;
-  ASSERT_TRUE(foldIndexSpace(shape, strides, 4, sizes, folded));
+  auto [sizes, folded] = foldChecked({2, 3, 4, 5, 6}, {{360, 120, 30, 6, 1}, {360, 120, 30, 6, 1}});
   EXPECT_EQ(sizes, (std::vector<int64_t>{1, 1, 1, 720}));
   EXPECT_EQ(folded[0], (std::vector<int64_t>{0, 0, 0, 1}));
-  expectSameWalk(shape, strides, sizes, folded);
 }
 
 TEST(IndexSpace, BroadcastRowsKeepTheirOwnDim) {
   // [8, 16, 64] + [64] (a bias): the leading dims merge, the broadcast one stays apart.
-  std::vector<int64_t> shape = {8, 16, 64};
-  Strides strides = {{1024, 64, 1}, {0, 0, 1}, {1024, 64, 1}};
-  std::vector<int64_t> sizes;
-  Strides folded;
-  ASSERT_TRUE(foldIndexSpace(shape, strides, 4, sizes, folded));
+  auto [sizes, folded] = foldChecked({8, 16, 64}, {{1024, 64, 1}, {0, 0, 1}, {1024, 64, 1}});
   EXPECT_EQ(sizes, (std::vector<int64_t>{1, 1, 128, 64}));
   EXPECT_EQ(folded[1], (std::vector<int64_t>{0, 0, 0, 1}));
-  expectSameWalk(shape, strides, sizes, folded);
 }
 
 TEST(IndexSpace, SizeOneDimsDropOut) {
-  std::vector<int64_t> shape = {1, 4, 1, 3};
-  Strides strides = {{12, 3, 3, 1}, {0, 1, 0, 0}};
-  std::vector<int64_t> sizes;
-  Strides folded;
-  ASSERT_TRUE(foldIndexSpace(shape, strides, 4, sizes, folded));
+  auto [sizes, folded] = foldChecked({1, 4, 1, 3}, {{12, 3, 3, 1}, {0, 1, 0, 0}});
   EXPECT_EQ(sizes, (std::vector<int64_t>{1, 1, 4, 3}));
-  expectSameWalk(shape, strides, sizes, folded);
 }
 
 TEST(IndexSpace, AlternatingBroadcastsNeedMoreThanFourDims) {
