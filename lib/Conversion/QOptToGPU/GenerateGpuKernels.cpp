@@ -87,10 +87,12 @@ struct GenerateGpuKernelsPass
         name = "qopt_gpu_ew_" + std::to_string(counter++);
         if (failed(buildElementwiseKernel(b, gpuModule, op, name)))
           return WalkResult::interrupt();
+        ++numGpuKernels;
       } else if (isa<Q::SoftmaxOp, Q::RMSNormOp, Q::LayerNormOp>(op) && hasRowKernel(op)) {
         name = "qopt_gpu_row_" + std::to_string(counter++);
         if (failed(buildRowKernel(b, gpuModule, op, name)))
           return WalkResult::interrupt();
+        ++numGpuKernels;
       } else if (auto q = dyn_cast<Q::QuantizedMatMulOp>(op)) {
         name = quantKernelFamily(q);
         if (name.empty())
@@ -99,8 +101,8 @@ struct GenerateGpuKernelsPass
           Type st = cast<RankedTensorType>(q.getScales().getType()).getElementType();
           ScaleKind scales = st.isF16() ? ScaleKind::F16 : st.isBF16() ? ScaleKind::BF16
                                                                        : ScaleKind::F32;
-          // One row per block for decoding, four for longer inputs (each decoded chunk of
-          // codes then serves four rows).
+          // Kernels shared by every layer of the scheme: one row per block for decoding, four
+          // for a few rows (each decoded chunk of codes then serves four), tensor cores from 16.
           for (int64_t rows : {1, 4})
             buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
                                     !q.getScheme().getSymmetric(), rows);
@@ -108,13 +110,10 @@ struct GenerateGpuKernelsPass
                                       !q.getScheme().getSymmetric());
           numGpuKernels += 3;
         }
-        op->setAttr("qopt.gpu_kernel", b.getStringAttr(name));
-        return WalkResult::advance();
       } else {
         return WalkResult::advance();
       }
       op->setAttr("qopt.gpu_kernel", b.getStringAttr(name));
-      ++numGpuKernels;
       return WalkResult::advance();
     });
     if (result.wasInterrupted())

@@ -21,6 +21,14 @@ namespace qopt {
 using namespace mlir;
 
 namespace {
+/// The number of a CUDA architecture: 90 for sm_90 (and sm_90a), none for anything else.
+std::optional<int64_t> chipNumber(StringRef chip) {
+  int64_t number = 0;
+  if (!chip.consume_front("sm_") || chip.take_while(llvm::isDigit).getAsInteger(10, number))
+    return std::nullopt;
+  return number;
+}
+
 void appendWord(std::string &out, uint64_t v) {
   char bytes[8];
   llvm::support::endian::write64le(bytes, v);
@@ -69,8 +77,7 @@ struct LowerGpuKernelsPass : public qopt::impl::LowerGpuKernelsPassBase<LowerGpu
     SmallVector<StringRef> names;
     StringRef(chips).split(names, ',', -1, false);
     for (StringRef chip : names) {
-      int64_t number = 0;
-      if (!chip.starts_with("sm_") || chip.drop_front(3).take_while(llvm::isDigit).getAsInteger(10, number)) {
+      if (!chipNumber(chip)) {
         module.emitError() << "'" << chip << "' is not a CUDA architecture (sm_80, sm_90, ...)";
         return signalPassFailure();
       }
@@ -96,10 +103,8 @@ struct LowerGpuKernelsPass : public qopt::impl::LowerGpuKernelsPassBase<LowerGpu
     for (Attribute a : binaryOp.getObjects()) {
       auto object = cast<gpu::ObjectAttr>(a);
       auto target = cast<NVVM::NVVMTargetAttr>(object.getTarget());
-      int64_t number = 0;
-      target.getChip().drop_front(3).take_while(llvm::isDigit).getAsInteger(10, number);
       StringRef bytes = object.getObject().getValue();
-      appendWord(images, number);
+      appendWord(images, *chipNumber(target.getChip()));
       appendWord(images, bytes.size());
       images.append(bytes.data(), bytes.size());
     }

@@ -613,7 +613,7 @@ void ConvertQOptToRuntimePass::runOnOperation() {
       LLVM::StoreOp::create(b, opLoc, handle, slot(insArray, i));
     Value ints = constantArray<int64_t>(b, opLoc, call->ints, i64Type);
     Value floats = constantArray<double>(b, opLoc, call->floats, f64Type);
-    SmallVector<Value> prefix = {ctxArg};
+    SmallVector<Value> args = {ctxArg};
     LLVM::LLVMFuncOp callee = execFn;
     if (auto gpuKernel = op.getAttrOfType<StringAttr>("qopt.gpu_kernel")) {
       if (!execGpuFn)
@@ -621,9 +621,8 @@ void ConvertQOptToRuntimePass::runOnOperation() {
                                 {ptr, ptr, i64Type, ptr, i64Type, ptr, i64Type, ptr, i64Type,
                                  ptr, i64Type});
       callee = execGpuFn;
-      prefix.push_back(kernelNameOf(b, opLoc, gpuKernel.getValue()));
+      args.push_back(kernelNameOf(b, opLoc, gpuKernel.getValue()));
     }
-    SmallVector<Value> args = prefix;
     args.append({i64(b, opLoc, static_cast<int64_t>(call->opcode)), insArray,
                  i64(b, opLoc, operandHandles.size()), outsArray,
                  i64(b, opLoc, op.getNumResults()), ints, i64(b, opLoc, call->ints.size()),
