@@ -9,6 +9,8 @@
 // time being the mean of 200 launches timed with CUDA events after 20 warm-ups. Links no CUDA
 // library: the driver is opened with dlopen, as the runtime does.
 //
+#include "../lib/Runtime/Cuda/CudaImages.h"
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -62,7 +64,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   auto images = static_cast<const char *>(dlsym(model, "qopt_cuda_images"));
-  if (!images || std::memcmp(images, "QOPTCUDA", 8) != 0) {
+  if (!images || !qopt::rt::cuda::chooseCudaImage(images, 0).wellFormed) {
     std::fprintf(stderr, "gpu_matmul: %s is not a CUDA library\n", argv[1]);
     return 1;
   }
@@ -78,18 +80,10 @@ int main(int argc, char **argv) {
   void *ctx = nullptr;
   check(fn<CUresult (*)(void **, int)>("cuDevicePrimaryCtxRetain")(&ctx, device), "context");
   check(fn<CUresult (*)(void *)>("cuCtxSetCurrent")(ctx), "cuCtxSetCurrent");
-  uint64_t count, best = 0;
-  std::memcpy(&count, images + 8, 8);
-  const char *cursor = images + 16, *image = nullptr;
-  for (uint64_t i = 0; i < count; ++i) {
-    uint64_t arch, size;
-    std::memcpy(&arch, cursor, 8);
-    std::memcpy(&size, cursor + 8, 8);
-    if (arch <= static_cast<uint64_t>(major * 10 + minor) && arch >= best) {
-      image = cursor + 16;
-      best = arch;
-    }
-    cursor += 16 + size;
+  const char *image = qopt::rt::cuda::chooseCudaImage(images, major * 10 + minor).image;
+  if (!image) {
+    std::fprintf(stderr, "gpu_matmul: %s has no GPU code for this GPU\n", argv[1]);
+    return 1;
   }
   void *module = nullptr;
   check(fn<CUresult (*)(void **, const void *)>("cuModuleLoadData")(&module, image), "module");

@@ -378,12 +378,9 @@ static void runGenerated(Context &ctx, Tensor **in, int64_t numIns, Tensor **out
 /// In a GPU library: downloads the operands that only the device holds before a CPU kernel
 /// reads them. Ops that only view their input (or read its shape) take it as it is.
 static void hostOperands(Context &ctx, Opcode op, Tensor **in, int64_t numIns) {
-  bool kernelFirst = op == Opcode::Generated || op == Opcode::FusedElementwise ||
-                     op == Opcode::FusedMatMul || op == Opcode::RowKernel ||
-                     op == Opcode::MatMulKernel || op == Opcode::QuantMatMulKernel;
   bool viewsInput = op == Opcode::Reshape || op == Opcode::Squeeze || op == Opcode::Unsqueeze ||
                     op == Opcode::Shape;
-  for (int64_t k = kernelFirst ? 1 : 0; k < numIns; ++k)
+  for (int64_t k = firstTensorOperand(op); k < numIns; ++k)
     if (in[k] && in[k]->hostStale && !(viewsInput && k == 0))
       ctx.accel->toHost(ctx, *in[k]);
 }
@@ -399,9 +396,10 @@ static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tenso
       fail("a KV-cache append needs its axis and input index, and two operands");
     return runKVAppend(ctx, in, out, i[0], i[1]);
   }
-  // Only the kernels above and shape queries read a session's strided cache views.
+  // Only the kernels above and shape queries read a session's strided cache views. (A generated
+  // kernel's address, first among some ops' operands, is no tensor.)
   if (ctx.cacheSlots && op != Opcode::Shape)
-    for (int64_t k = 0; k < numIns; ++k)
+    for (int64_t k = firstTensorOperand(op); k < numIns; ++k)
       if (in[k] && in[k]->strided)
         fail("a KV-cache view reached a kernel that reads dense tensors only");
   if (op == Opcode::FusedElementwise)

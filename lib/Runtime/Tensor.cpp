@@ -90,14 +90,7 @@ void Context::drainPool() {
 
 Tensor *Context::allocate(int32_t dtype, const std::vector<int64_t> &shape) {
   Tensor *t = newTensor(dtype, shape);
-  size_t bytes = static_cast<size_t>(t->numElements()) * dtypeSize(dtype);
-  // Sizes are rounded so that buffers of similar tensors are interchangeable.
-  size_t granule = bytes > (1 << 16) ? 4096 : 64;
-  bytes = (bytes / granule + 1) * granule;
-  t->buffer = new Buffer();
-  t->buffer->data = obtain(bytes);
-  t->buffer->bytes = bytes;
-  t->data = t->buffer->data;
+  attachHostBuffer(*t);
   live.push_back(t);
   return t;
 }
@@ -128,7 +121,8 @@ Tensor *Context::allocateDeviceOnly(int32_t dtype, const std::vector<int64_t> &s
 }
 
 void Context::attachHostBuffer(Tensor &t) {
-  size_t bytes = static_cast<size_t>(t.numElements()) * dtypeSize(t.dtype);
+  size_t bytes = tensorBytes(t);
+  // Sizes are rounded so that buffers of similar tensors are interchangeable.
   size_t granule = bytes > (1 << 16) ? 4096 : 64;
   bytes = (bytes / granule + 1) * granule;
   t.buffer = new Buffer();
@@ -145,21 +139,22 @@ Tensor *Context::wrap(int32_t dtype, const std::vector<int64_t> &shape, void *da
 }
 
 void Context::release(Tensor *t) {
-  // Memory is returned early; the Tensor record itself is freed with the run.
-  if (t && t->deviceBuffer) {
-    bool output = false;
+  // Memory is returned early; the Tensor record itself is freed with the run. Graph outputs
+  // (and what shares their memory) outlive it.
+  auto sharedWithOutput = [&](auto member) {
     for (Tensor *out : outputs)
-      output |= out && out->deviceBuffer == t->deviceBuffer;
-    if (!output) {
-      if (--t->deviceBuffer->refs == 0)
-        accel->recycle(t->deviceBuffer);
-      t->deviceBuffer = nullptr;
-    }
+      if (out && out->*member == t->*member)
+        return true;
+    return false;
+  };
+  if (t && t->deviceBuffer && !sharedWithOutput(&Tensor::deviceBuffer)) {
+    if (--t->deviceBuffer->refs == 0)
+      accel->recycle(t->deviceBuffer);
+    t->deviceBuffer = nullptr;
   }
   if (t && t->buffer) {
-    for (Tensor *out : outputs)
-      if (out && out->buffer == t->buffer)
-        return; // Graph outputs outlive the run.
+    if (sharedWithOutput(&Tensor::buffer))
+      return;
     if (--t->buffer->refs == 0)
       recycle(t->buffer);
     t->buffer = nullptr;

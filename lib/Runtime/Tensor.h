@@ -68,6 +68,10 @@ struct Tensor {
 
 /// Bytes per element of `dtype`, 0 for an unknown one.
 size_t dtypeSize(int32_t dtype);
+/// Bytes of `t`'s elements, densely stored.
+inline size_t tensorBytes(const Tensor &t) {
+  return static_cast<size_t>(t.numElements()) * dtypeSize(t.dtype);
+}
 const char *dtypeName(int32_t dtype);
 /// `shape` as [2x3x4], for messages.
 std::string shapeString(const std::vector<int64_t> &shape);
@@ -214,6 +218,18 @@ private:
   void *obtain(size_t bytes);
   void recycle(Buffer *buffer);
 };
+
+/// The index of an op's first tensor operand: the opcodes that run a generated CPU kernel pass
+/// its address first (KernelABI.h).
+inline int64_t firstTensorOperand(Opcode op) {
+  switch (op) {
+  case Opcode::Generated: case Opcode::FusedElementwise: case Opcode::FusedMatMul:
+  case Opcode::RowKernel: case Opcode::MatMulKernel: case Opcode::QuantMatMulKernel:
+    return 1;
+  default:
+    return 0;
+  }
+}
 
 /// Kernels: each reads `ins` and writes `outs`.
 using KernelFn = void (*)(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,

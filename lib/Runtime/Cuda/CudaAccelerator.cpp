@@ -9,6 +9,7 @@
 //
 #include "../Tensor.h"
 #include "CudaDriver.h"
+#include "CudaImages.h"
 #include "IndexSpace.h"
 
 #include <cstdlib>
@@ -113,31 +114,15 @@ bool CudaAccelerator::start(const char *images, const void *weightData, size_t w
   if (CUresult r = d.ctxSetCurrent(context); r != 0)
     return failWith(d.message("cannot use the GPU's context", r));
 
-  // "QOPTCUDA", count, then (arch, size, bytes) per image: the newest arch the GPU runs.
-  if (std::memcmp(images, "QOPTCUDA", 8) != 0)
+  CudaImageChoice choice = chooseCudaImage(images, arch);
+  if (!choice.wellFormed)
     return failWith("the library's GPU kernels are malformed");
-  uint64_t numImages;
-  std::memcpy(&numImages, images + 8, 8);
-  const char *cursor = images + 16, *chosen = nullptr;
-  uint64_t chosenArch = 0;
-  std::string built;
-  for (uint64_t k = 0; k < numImages; ++k) {
-    uint64_t imageArch, size;
-    std::memcpy(&imageArch, cursor, 8);
-    std::memcpy(&size, cursor + 8, 8);
-    built += (built.empty() ? "sm_" : ", sm_") + std::to_string(imageArch);
-    if (imageArch <= static_cast<uint64_t>(arch) && imageArch >= chosenArch) {
-      chosen = cursor + 16;
-      chosenArch = imageArch;
-    }
-    cursor += 16 + size;
-  }
-  if (numImages > 0 && !chosen)
-    return failWith("the library's GPU code is for " + built + "; this GPU is sm_" +
+  if (choice.count > 0 && !choice.image)
+    return failWith("the library's GPU code is for " + choice.architectures + "; this GPU is sm_" +
                     std::to_string(arch) + " (compile with --cuda-arch=sm_" +
                     std::to_string(arch) + ")");
-  if (chosen)
-    if (CUresult r = d.moduleLoadData(&module, chosen); r != 0)
+  if (choice.image)
+    if (CUresult r = d.moduleLoadData(&module, choice.image); r != 0)
       return failWith(d.message("cannot load the GPU kernels", r));
 
   if (weightsSize) {
@@ -188,7 +173,7 @@ void CudaAccelerator::recycle(DeviceBuffer *buffer) {
 uint64_t CudaAccelerator::onDevice(Tensor &t) {
   if (t.device)
     return t.device;
-  size_t bytes = static_cast<size_t>(t.numElements()) * dtypeSize(t.dtype);
+  size_t bytes = tensorBytes(t);
   t.deviceBuffer = allocate(bytes);
   t.device = t.deviceBuffer->ptr;
   if (bytes)
@@ -200,7 +185,7 @@ void CudaAccelerator::toHost(Context &ctx, Tensor &t) {
   if (!t.hostStale)
     return;
   ctx.attachHostBuffer(t);
-  size_t bytes = static_cast<size_t>(t.numElements()) * dtypeSize(t.dtype);
+  size_t bytes = tensorBytes(t);
   if (bytes)
     check(d.memcpyDtoH(t.data, t.device, bytes), "downloading a tensor from the GPU");
   t.hostStale = false;
@@ -208,7 +193,7 @@ void CudaAccelerator::toHost(Context &ctx, Tensor &t) {
 
 Tensor *CudaAccelerator::result(Context &ctx, int32_t dtype, const std::vector<int64_t> &shape) {
   Tensor *t = ctx.allocateDeviceOnly(dtype, shape);
-  t->deviceBuffer = allocate(static_cast<size_t>(t->numElements()) * dtypeSize(dtype));
+  t->deviceBuffer = allocate(tensorBytes(*t));
   t->device = t->deviceBuffer->ptr;
   return t;
 }
@@ -228,9 +213,7 @@ bool CudaAccelerator::run(Context &ctx, const char *kernel, Opcode op, Tensor **
                           int64_t numIns, Tensor **outs, int64_t numOuts, const int64_t *i,
                           int64_t ni) {
   check(d.ctxSetCurrent(context), "using the GPU's context");
-  // These opcodes carry the CPU kernel's address first.
-  int64_t first = (op == Opcode::FusedElementwise || op == Opcode::RowKernel ||
-                   op == Opcode::QuantMatMulKernel) ? 1 : 0;
+  int64_t first = firstTensorOperand(op);
   Tensor **in = ins + first;
   int64_t n = numIns - first;
   for (int64_t k = 0; k < n; ++k)
