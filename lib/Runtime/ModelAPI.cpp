@@ -468,13 +468,14 @@ void qopt_rt_exec_gpu(void *c, const char *kernel, int64_t opcode, void **ins, i
   if (ctx.accel && opcode >= 0 && op < Opcode::NumOpcodes) {
     auto **in = reinterpret_cast<Tensor **>(ins);
     auto **out = reinterpret_cast<Tensor **>(outs);
-    auto t0 = ctx.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point t0 = ctx.profile ? Clock::now() : Clock::time_point();
     if (ctx.accel->run(ctx, kernel, op, in, numIns, out, numOuts, i, ni)) {
       if (ctx.profile) {
         // Each op is timed to its end on the device.
         ctx.accel->synchronize();
         double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::chrono::duration<double>(Clock::now() - t0).count();
         ctx.profile->gpuSeconds[opcode] += seconds;
         ++ctx.profile->gpuCalls[opcode];
       }
