@@ -5,8 +5,10 @@
 // for many rows, panels of output channels are decoded into a per-call buffer that stays in cache
 // and handed to SGEMM. Either way no f32 copy of the whole weight exists.
 //
+#include "PackedWeight.h"
 #include "Tensor.h"
 #include "WorkerPool.h"
+#include "qopt/Quant/ChannelPanels.h"
 #include "qopt/Quant/Codebooks.h"
 
 #include <algorithm>
@@ -18,45 +20,7 @@
 using namespace qopt::rt;
 namespace quant = qopt::quant;
 
-namespace {
-/// KernelABI.h: I = codebook (0 int, 1 nf4, 2 fp4, 3 fp8_e4m3, 4 bnb_fp4), bits, group size (0: channel),
-/// symmetric, scale dtype, double-quantization block, K.
-/// Kernels for libraries compiled for AVX-512 with VNNI (Context::isa) carry this attribute; the
-/// rest of the runtime is compiled for AVX2.
-#define QOPT_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
-
-struct PackedWeight {
-  int codebook = 0;
-  unsigned bits = 4;
-  int64_t group = 0, groups = 1;
-  bool symmetric = true;
-  int32_t scaleDtype = QOPT_FLOAT32;
-  int64_t dqBlock = 0, scaleOffset = 0;
-  int64_t n = 0, k = 0, rowBytes = 0;
-  const uint8_t *codes = nullptr;
-  const void *scales = nullptr;
-  const uint8_t *zeros = nullptr;
-  const float *scaleScales = nullptr;
-  /// Code → value before scaling (the symmetric int zero point already subtracted).
-  alignas(32) float lut[256];
-
-  float scale(int64_t row, int64_t g) const {
-    int64_t i = row * groups + g;
-    if (dqBlock > 0)
-      return (static_cast<float>(static_cast<const uint8_t *>(scales)[i]) -
-              static_cast<float>(scaleOffset)) * scaleScales[i / dqBlock];
-    switch (scaleDtype) {
-    case QOPT_FLOAT16: return _cvtsh_ss(static_cast<const uint16_t *>(scales)[i]);
-    case QOPT_BFLOAT16: return quant::bfloatToFloat(static_cast<const uint16_t *>(scales)[i]);
-    default: return static_cast<const float *>(scales)[i];
-    }
-  }
-  float zero(int64_t row, int64_t g) const {
-    return zeros ? static_cast<float>(zeros[row * groups + g]) : 0.0f;
-  }
-};
-
-PackedWeight describe(Tensor *codes, Tensor *scales, Tensor *zeros, Tensor *scaleScales,
+PackedWeight qopt::rt::describe(Tensor *codes, Tensor *scales, Tensor *zeros, Tensor *scaleScales,
                       const int64_t *i, int64_t ni) {
   if (ni < 7)
     fail("quantized kernel: expected 7 integer attributes");
@@ -92,6 +56,11 @@ PackedWeight describe(Tensor *codes, Tensor *scales, Tensor *zeros, Tensor *scal
       fail("quantized kernel: asymmetric weights need a zero point per group");
     w.zeros = zeros->as<uint8_t>();
   }
+  if (ni > 9 && i[9] == 1) {
+    if (w.bits != 4 || w.k % 8 != 0 || w.group % 8 != 0 || w.dqBlock > 0)
+      fail("quantized kernel: channel panels need 4-bit codes, K and groups multiples of 8");
+    w.panelRows = quant::panelRows(w.n);
+  }
   for (unsigned c = 0; c < 256; ++c) {
     unsigned code = c & ((1u << w.bits) - 1);
     switch (w.codebook) {
@@ -108,6 +77,7 @@ PackedWeight describe(Tensor *codes, Tensor *scales, Tensor *zeros, Tensor *scal
   return w;
 }
 
+namespace {
 float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -192,6 +162,11 @@ inline void decode16(const uint8_t *bytes, __m256 lo, __m256 hi, __m256 &v0, __m
 
 /// Row `r` of the weight, dequantized, into `out` (k floats).
 void decodeRow(const PackedWeight &w, int64_t r, float *out, float *scratch) {
+  if (r < w.panelRows) { // one code at a time: only the SGEMM fallback and gathers come here
+    for (int64_t i = 0; i < w.k; ++i)
+      out[i] = panelValue(w, r, i);
+    return;
+  }
   const uint8_t *row = w.codes + r * w.rowBytes;
   if (w.bits == 4 && w.group % 16 == 0) {
     // Decoded, shifted and scaled in registers: one pass over the output.
@@ -381,19 +356,11 @@ void gemv4Dispatch(const PackedWeight &w, const float *x, float *y, int64_t rowB
     gemv4<M, false>(w, x, y, rowBegin, rowEnd, xsum);
 }
 
-/// Activation rows quantized to int8 per group of the weight's scheme, as ONNX Runtime's
-/// accuracy-level-4 MatMulNBits does: scale = max|x| / 127, codes = round_half_even(x * 127 / max|x|).
-/// Each group is stored padded to the group size; for 4-bit weights the values of a 32-wide chunk
-/// are also kept reordered (even positions, then odd) to line up with the low and high nibbles.
-struct Int8Rows {
-  int64_t groups = 0, stride = 0;
-  std::vector<int8_t> q, interleaved;
-  std::vector<float> scale;
-  std::vector<int32_t> sum;
-};
 
-Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool interleave,
-                          float staticScale) {
+} // namespace
+
+Int8Rows qopt::rt::quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m,
+                                    bool interleave, float staticScale) {
   Int8Rows rows;
   rows.groups = w.groups;
   rows.stride = w.groups * w.group;
@@ -417,12 +384,30 @@ Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool
         rows.sum[r * w.groups + g] = sum;
         continue;
       }
-      float maxAbs = 0.0f;
-      for (int64_t i = begin; i < end; ++i)
+      // Eight at a time, then the rest; the vector conversion rounds half to even as
+      // nearbyint does, and |x| * 127 / max|x| never leaves [-127, 127].
+      const __m256 signBit = _mm256_set1_ps(-0.0f);
+      __m256 vmax = _mm256_setzero_ps();
+      int64_t i = begin;
+      for (; i + 8 <= end; i += 8)
+        vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(signBit, _mm256_loadu_ps(xr + i)));
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, vmax);
+      float maxAbs = *std::max_element(lanes, lanes + 8);
+      for (; i < end; ++i)
         maxAbs = std::max(maxAbs, std::fabs(xr[i]));
       float inverse = maxAbs != 0.0f ? 127.0f / maxAbs : 0.0f;
       rows.scale[r * w.groups + g] = maxAbs / 127.0f;
-      for (int64_t i = begin; i < end; ++i) {
+      __m256 vinverse = _mm256_set1_ps(inverse);
+      __m256i vsum = _mm256_setzero_si256();
+      for (i = begin; i + 8 <= end; i += 8) {
+        __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + i), vinverse));
+        vsum = _mm256_add_epi32(vsum, qi);
+        __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(qi), _mm256_extracti128_si256(qi, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i *>(q + i - begin), _mm_packs_epi16(words, words));
+      }
+      sum = hsumInt(vsum);
+      for (; i < end; ++i) {
         float v = std::nearbyint(xr[i] * inverse);
         q[i - begin] = static_cast<int8_t>(std::clamp(v, -128.0f, 127.0f));
         sum += q[i - begin];
@@ -439,6 +424,8 @@ Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool
   }
   return rows;
 }
+
+namespace {
 
 /// The sum over one group of int8 activations times 8-bit codes, 16 at a time widened to int16 (products up to 255 * 128 would
 /// saturate maddubs' int16 pair sums).
@@ -478,7 +465,7 @@ void rowsTimes4BitRow(const PackedWeight &w, const Int8Rows &rows, int64_t n, in
         dots[j] = _mm256_add_epi32(dots[j], _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, a), ones));
       }
     }
-    int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
+    int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[w.groupIndex(n, g)]);
     float ws = w.scale(n, g);
     for (int j = 0; j < Count; ++j) {
       int64_t rg = (r0 + j) * w.groups + g;
@@ -521,7 +508,7 @@ QOPT_VNNI void rowsTimes4BitRowVnni512(const PackedWeight &w, const Int8Rows &ro
       for (int j = 0; j < Count; ++j)
         dots[j] = _mm512_dpbusd_epi32(dots[j], nibbles, _mm512_loadu_si512(rowData[j] + c));
     }
-    int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
+    int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[w.groupIndex(n, g)]);
     float ws = w.scale(n, g);
     for (int j = 0; j < Count; ++j) {
       int64_t rg = (r0 + j) * w.groups + g;
@@ -582,7 +569,7 @@ QOPT_VNNI void int8Block4BitVnni(const PackedWeight &w, const Int8Rows &rows, in
     }
     for (int v = 0; v < WB; ++v) {
       int64_t n = n0 + v;
-      int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
+      int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[w.groupIndex(n, g)]);
       float ws = w.scale(n, g);
       for (int r = 0; r < RB; ++r) {
         int64_t rg = (r0 + r) * w.groups + g;
@@ -627,18 +614,30 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
                           float *y, float staticScale) {
   bool fast4 = w.bits == 4 && w.group % 32 == 0 && w.k % w.group == 0;
   bool fast8 = w.bits == 8 && w.group % 16 == 0 && w.k % w.group == 0;
-  Int8Rows rows = quantizeRowsInt8(w, x, m, fast4, staticScale);
+  // Rows in channel panels go to the panel kernels; the rows after them (fewer than 16) and
+  // weights in row layout to the row kernels, from `first` on.
+  const int64_t first = w.panelRows;
+  Int8Rows rows = quantizeRowsInt8(w, x, m, fast4 && first < w.n, staticScale);
   int32_t symmetricZero = 1 << (w.bits - 1);
   const bool vnni = ctx.isa >= kIsaAvx512Vnni;
   int64_t grain = std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(w.k * m, 1));
+  if (first > 0) {
+    int64_t panelGrain = std::max<int64_t>(1, grain / quant::kPanelChannels);
+    ctx.workers->parallelFor(first / quant::kPanelChannels, panelGrain,
+                             [&](int64_t begin, int64_t end) {
+                               panelInt8MatMul(w, rows, m, y, begin, end);
+                             });
+    if (first == w.n)
+      return;
+  }
   if (fast4 && vnni && m >= 8) {
-    ctx.workers->parallelFor(w.n, std::max<int64_t>(grain, 2), [&](int64_t begin, int64_t end) {
-      int8Gemm4BitVnni(w, rows, m, begin, end, symmetricZero, y);
+    ctx.workers->parallelFor(w.n - first, std::max<int64_t>(grain, 2), [&](int64_t begin, int64_t end) {
+      int8Gemm4BitVnni(w, rows, m, first + begin, first + end, symmetricZero, y);
     });
     return;
   }
-  ctx.workers->parallelFor(w.n, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
+  ctx.workers->parallelFor(w.n - first, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t n = first + begin; n < first + end; ++n) {
       const uint8_t *codes = w.codes + n * w.rowBytes;
       // Four rows at a time share each group's codes; each row sums its groups in order, so the
       // result does not depend on how rows are grouped.
@@ -677,7 +676,7 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
                 dots[j] += q[i] * codeAt(codes, start + i, w.bits);
             }
           }
-          int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[n * w.groups + g]);
+          int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[w.groupIndex(n, g)]);
           float ws = w.scale(n, g);
           for (int64_t j = 0; j < count; ++j) {
             int64_t rg = (r0 + j) * w.groups + g;
@@ -713,6 +712,19 @@ void transpose8x8(const float *src, int64_t srcStride, float *dst, int64_t dstSt
   }
 }
 
+/// Runs the generated panel kernel on rows [0, m) of x and panel p, decoded at `decoded`.
+void callPanelKernel(FusedKernelFn kernel, const float *px, int64_t m, float *decoded, int64_t k,
+                     int64_t panel, int64_t p, float *py, int64_t n) {
+  // The kernel addresses panel p at p * K * panel elements from the weight's base.
+  int64_t params[4] = {0, m, p, p + 1};
+  KernelOperands operands;
+  operands.addBuffer(px, m * k);
+  operands.addBuffer(decoded - p * k * panel, (p + 1) * k * panel);
+  operands.addBuffer(py, m * n);
+  operands.addBuffer(params, 4);
+  operands.call(kernel);
+}
+
 /// Many rows by a quantized weight through a generated panel kernel: each part of the pool decodes
 /// one panel of `panel` output channels at a time into [K, panel] (the layout the kernel reads;
 /// lanes past N zero) and multiplies every row by it while it is in cache.
@@ -725,6 +737,13 @@ void panelKernelMatMul(Context &ctx, const PackedWeight &w, const float *px, int
     rows.resize(panel * w.k);
     scratch.resize(w.k);
     for (int64_t p = begin; p < end; ++p) {
+      if (panel % quant::kPanelChannels == 0 && (p + 1) * panel <= w.panelRows) {
+        // Channel panels decode straight into the kernel's [K, panel] layout.
+        for (int64_t j = 0; j < panel; j += quant::kPanelChannels)
+          decodePanel(w, (p * panel + j) / quant::kPanelChannels, decoded.data() + j, panel);
+        callPanelKernel(kernel, px, m, decoded.data(), w.k, panel, p, py, w.n);
+        continue;
+      }
       // Decoded channel by channel ([panel, K]), then transposed in 8x8 blocks.
       for (int64_t j = 0; j < panel; ++j) {
         float *row = rows.data() + j * w.k;
@@ -745,14 +764,7 @@ void panelKernelMatMul(Context &ctx, const PackedWeight &w, const float *px, int
       for (; j < panel; ++j)
         for (int64_t kk = 0; kk < w.k; ++kk)
           decoded[kk * panel + j] = rows[j * w.k + kk];
-      // The kernel addresses panel p at p * K * panel elements from the weight's base.
-      int64_t params[4] = {0, m, p, p + 1};
-      KernelOperands operands;
-      operands.addBuffer(px, m * w.k);
-      operands.addBuffer(decoded.data() - p * w.k * panel, (p + 1) * w.k * panel);
-      operands.addBuffer(py, m * w.n);
-      operands.addBuffer(params, 4);
-      operands.call(kernel);
+      callPanelKernel(kernel, px, m, decoded.data(), w.k, panel, p, py, w.n);
     }
   };
   if (ctx.workers && ctx.threads > 1 && panels > 1)
@@ -779,6 +791,8 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
   float *py = out->as<float>();
   if (m == 0 || w.n == 0)
     return;
+  if (w.panelRows > 0 && ctx.isa < kIsaAvx512Vnni)
+    fail("quantized matmul: weights in channel panels need the AVX-512 VNNI kernels");
   if (ni > 7 && i[7] != 0) {
     if (w.codebook != 0)
       fail("quantized matmul: int8 activations need integer codes");
@@ -803,7 +817,26 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     // (about half a million weights per thread).
     int64_t grain = std::max<int64_t>(16, (int64_t(1) << 19) / w.k);
     const bool wide = ctx.isa >= kIsaAvx512Vnni && w.group % 32 == 0 && w.k % w.group == 0;
-    ctx.workers->parallelFor(w.n, grain, [&](int64_t begin, int64_t end) {
+    const int64_t first = w.panelRows;
+    if (first > 0) {
+      std::vector<float> groupSums;
+      if (w.zeros) {
+        groupSums.assign(m * w.groups, 0.0f);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t i = 0; i < w.k; ++i)
+            groupSums[r * w.groups + i / w.group] += px[r * w.k + i];
+      }
+      ctx.workers->parallelFor(first / quant::kPanelChannels,
+                               std::max<int64_t>(1, grain / quant::kPanelChannels),
+                               [&](int64_t begin, int64_t end) {
+                                 panelGemv(w, px, m, py, begin, end, groupSums.data());
+                               });
+      if (first == w.n)
+        return;
+    }
+    ctx.workers->parallelFor(w.n - first, grain, [&](int64_t begin, int64_t end) {
+      begin += first;
+      end += first;
       if (!fused4)
         return gemvRows(w, px, m, py, begin, end);
       if (wide && w.codebook == 0 && pxsum) {

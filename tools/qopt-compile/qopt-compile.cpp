@@ -117,6 +117,11 @@ cl::opt<bool> generateMatMul(
     cl::desc("Generate register-tiled kernels for f32 matmuls: linear layers on packed weights with "
              "fused epilogues, and products of two activations (default on; off calls BLAS)"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> packChannelPanels(
+    "pack-channel-panels",
+    cl::desc("Store 4-bit weights in panels of 16 output channels, the layout the AVX-512 VNNI "
+             "kernels read (default on where --cpu has AVX-512 VNNI)"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> generateRowKernels(
     "generate-row-kernels",
     cl::desc("Generate vector kernels for softmax, RMSNorm and LayerNorm (default on; off calls the "
@@ -699,6 +704,10 @@ LogicalResult lowerModule(ModuleOp module, Stage stage, const std::string &weigh
       qopt::buildKernelLoweringPipeline(
           pm, {generateRowKernels, generateMatMul, generateDataKernels, targetCPU.lanes()});
   }
+  // The CPU kernels' weight layout; GPU kernels read rows.
+  if (stage >= Stage::Fused && packChannelPanels && targetCPU.avx512Vnni &&
+      targetFlag != Target::CUDA)
+    pm.addPass(qopt::QOpt::createPackChannelPanelsPass());
   if (stage >= Stage::Runtime && targetFlag == Target::CUDA) {
     pm.addPass(qopt::createGenerateGpuKernelsPass());
     qopt::LowerGpuKernelsPassOptions gpu;

@@ -192,6 +192,11 @@ LogicalResult QuantizedMatMulOp::verify() {
     if (!(scale->convertToFloat() > 0.0f) || !std::isfinite(scale->convertToFloat()))
       return emitOpError() << "activation_scale must be positive and finite";
   }
+  if (getChannelPanels() &&
+      (getScheme().getBits() != 4 || k % 8 != 0 || getScheme().getDoubleQuantBlock() > 0 ||
+       (getScheme().getGroupSize() > 0 && getScheme().getGroupSize() % 8 != 0)))
+    return emitOpError() << "channel_panels needs 4-bit codes without double quantization, "
+                            "in_features and groups multiples of 8";
   return verifyPackedWeight(*this, getScheme(), k, getCodes(), getScales(), getZeroPoints(),
                             getScaleScales());
 }

@@ -92,6 +92,13 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
     as well (static activation quantization, the scale from calibration) every element is
     quantized with that one scale instead: round_half_even(x / scale) saturated to [-128, 127].
 
+    With `channel_panels` (4-bit codes, K a multiple of 8; set by `qopt-pack-channel-panels`) the
+    codes of the first 16 * floor(N / 16) rows are stored in panels of 16 output channels, the
+    layout the AVX-512 kernels read with one vector per 8 inputs: panel p's block b of 8 inputs is
+    64 bytes, byte 4 * j + t holding the code of channel 16 * p + j at input 8 * b + t in its low
+    nibble and at input 8 * b + t + 4 in its high nibble. The remaining rows keep the row layout.
+    The tensor's shape and size are unchanged.
+
     ```mlir
     %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 128 : i64,
            scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>}
@@ -102,7 +109,8 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
                        Optional<AnyRankedTensor>:$zero_points,
                        Optional<AnyRankedTensor>:$scale_scales,
                        QOpt_SchemeAttr:$scheme, I64Attr:$in_features,
-                       UnitAttr:$int8_activations, OptionalAttr<F32Attr>:$activation_scale);
+                       UnitAttr:$int8_activations, OptionalAttr<F32Attr>:$activation_scale,
+                       UnitAttr:$channel_panels);
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = [{
     $input `,` $codes `,` $scales (`zero_points` $zero_points^)? (`scale_scales` $scale_scales^)?

@@ -634,4 +634,33 @@ def RecognizeLoRAPass : Pass<"qopt-recognize-lora", "::mlir::ModuleOp"> {
   ];
 }
 
+def PackChannelPanelsPass : Pass<"qopt-pack-channel-panels", "::mlir::ModuleOp"> {
+  let summary = "Stores 4-bit quantized weights in panels of 16 output channels (AVX-512 kernels)";
+  let description = [{
+    Rewrites the codes of every `qopt.quantized_matmul` with 4-bit codes, `in_features` and groups
+    multiples of 8, and at least 16 output channels into the channel-panel layout (the op's
+    `channel_panels` describes it, include/qopt/Quant/ChannelPanels.h writes it) and marks the op.
+    The AVX-512 kernels then keep 16 outputs in one vector: a decode step needs one 64-byte load
+    for 128 codes and no horizontal sums, and the weights file holds the codes that way, so nothing
+    is repacked when a model loads. Codes that something other than such a matmul reads (a tied
+    embedding's `qopt.quantized_gather`) keep the row layout. qopt-compile runs this pass for CPUs
+    with AVX-512 VNNI (`--cpu`) unless `--pack-channel-panels=false`.
+
+    Before:
+    ```mlir
+    %codes = arith.constant dense<...> : tensor<32x64xui8>
+    %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 128 : i64, scheme = ...}
+    ```
+    After:
+    ```mlir
+    %codes = arith.constant dense_resource<codes.panels> : tensor<32x64xui8>
+    %y = qopt.quantized_matmul %x, %codes, %scales {channel_panels, in_features = 128 : i64, ...}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numPacked", "num-packed", "Weights stored in channel panels">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // QOPT_TRANSFORMS_PASSES_TD

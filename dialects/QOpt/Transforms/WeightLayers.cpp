@@ -2,6 +2,7 @@
 #include "dialects/QOpt/Transforms/WeightLayers.h"
 
 #include "dialects/QOpt/IR/QOptOps.h"
+#include "qopt/Quant/ChannelPanels.h"
 #include "qopt/Quant/Codebooks.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -270,9 +271,27 @@ Value qopt::QOpt::resourceConstant(OpBuilder &b, Location loc, StringRef name,
 }
 
 std::optional<quant::QuantizedWeight> qopt::QOpt::readPackedWeight(Operation *op) {
-  if (auto mm = dyn_cast<QuantizedMatMulOp>(op))
-    return readPacked(mm.getScheme(), mm.getInFeatures(), mm.getCodes(), mm.getScales(),
-                      mm.getZeroPoints(), mm.getScaleScales());
+  if (auto mm = dyn_cast<QuantizedMatMulOp>(op)) {
+    auto q = readPacked(mm.getScheme(), mm.getInFeatures(), mm.getCodes(), mm.getScales(),
+                        mm.getZeroPoints(), mm.getScaleScales());
+    if (q && mm.getChannelPanels()) { // back to rows, the layout every reader expects
+      std::vector<uint8_t> rows(q->codes.size());
+      quant::unpackChannelPanels(q->codes.data(), q->n, q->k, rows.data());
+      q->codes = std::move(rows);
+      auto unpermute = [&](auto &values) {
+        if (values.empty())
+          return;
+        auto copy = values;
+        quant::permutePanelGroups(reinterpret_cast<const uint8_t *>(copy.data()), q->n,
+                                  q->groups, sizeof(copy[0]),
+                                  reinterpret_cast<uint8_t *>(values.data()), /*unpack=*/true);
+      };
+      unpermute(q->scales);
+      unpermute(q->scaleBits);
+      unpermute(q->zeroPoints);
+    }
+    return q;
+  }
   if (auto g = dyn_cast<QuantizedGatherOp>(op))
     return readPacked(g.getScheme(), g.getRowSize(), g.getCodes(), g.getScales(),
                       g.getZeroPoints(), g.getScaleScales());

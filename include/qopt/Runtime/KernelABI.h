@@ -59,7 +59,9 @@ enum class Opcode : int64_t {
   // (0: one per row), symmetric, scale dtype (or uint8 codes when double-quantized),
   // double-quantization block (0: none), K (the row length).
   QuantMatMul,    // operands: input, codes, scales, zero points?, second-level scales?
-                  // an eighth I (optional): 1 = quantize the input to int8 per group
+                  // an eighth I (optional): 1 = quantize the input to int8 per group; a ninth:
+                  // a static int8 input scale's f32 bits (0: none); a tenth: 1 = the codes are
+                  // in channel panels (qopt/Quant/ChannelPanels.h)
   QuantGather,    // operands: codes, scales, zero points?, second-level scales?, indices
   // ONNX's integer quantization ops.
   Quantize,       // I: axis (normalized), block size, saturate, storage dtype
@@ -87,7 +89,7 @@ enum class Opcode : int64_t {
   MatMulKernel,     // as MatMul (I: the rhs is transposed, optional), the generated kernel
                     // (FusedKernelFn) first among the operands
   QuantMatMulKernel, // as QuantMatMul, the generated panel kernel (FusedKernelFn) first among the
-                     // operands; a ninth I: its panel width
+                     // operands; a ninth I: its panel width; a tenth: channel panels, as above
   Generated,         // I: the opcode performed, the generated kernel's rank, its element
                      // bytes, then that opcode's attributes; operands: the kernel
                      // (FusedKernelFn), then that opcode's operands. Data movement (Transpose,

@@ -140,6 +140,7 @@ FailureOr<KernelCall> encodeOp(Operation *op) {
                  schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
     k.ints.push_back(q.getInt8Activations() ? 1 : 0);
     k.ints.push_back(panel.getInt());
+    k.ints.push_back(q.getChannelPanels() ? 1 : 0);
     return k;
   }
   if (op->hasAttr("qopt.kernel") && isa<Q::SoftmaxOp, Q::RMSNormOp, Q::LayerNormOp>(op)) {
@@ -289,6 +290,7 @@ FailureOr<KernelCall> encodeOp(Operation *op) {
         // A static activation scale travels as its f32 bits (0: quantized per group at run time).
         float scale = q.getActivationScale() ? q.getActivationScale()->convertToFloat() : 0.0f;
         k.ints.push_back(static_cast<int64_t>(llvm::bit_cast<uint32_t>(scale)));
+        k.ints.push_back(q.getChannelPanels() ? 1 : 0);
         return k;
       })
       .Case([&](Q::AttentionOp a) {

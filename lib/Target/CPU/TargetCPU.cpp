@@ -28,6 +28,8 @@ llvm::Expected<qopt::TargetCPU> qopt::resolveTargetCPU(llvm::StringRef name) {
       return error("this machine's CPU (" + cpu.name +
                    ") lacks AVX2 and FMA, which compiled models need");
     cpu.vectorBits = features.lookup("avx512f") ? 512 : 256;
+    cpu.avx512Vnni = features.lookup("avx512f") && features.lookup("avx512bw") &&
+                     features.lookup("avx512vl") && features.lookup("avx512vnni");
     return cpu;
   }
   llvm::InitializeNativeTarget();
@@ -47,5 +49,6 @@ llvm::Expected<qopt::TargetCPU> qopt::resolveTargetCPU(llvm::StringRef name) {
     return error("CPU '" + name + "' lacks AVX2 and FMA, which compiled models need");
   cpu.name = name.str();
   cpu.vectorBits = info->checkFeatures("+avx512f") ? 512 : 256;
+  cpu.avx512Vnni = info->checkFeatures("+avx512f,+avx512bw,+avx512vl,+avx512vnni");
   return cpu;
 }

@@ -15,6 +15,9 @@ namespace qopt {
 struct TargetCPU {
   std::string name;
   int64_t vectorBits = 256;
+  /// AVX-512 with VNNI: the runtime's widest kernels (the library's qopt_isa 2), which read 4-bit
+  /// codes in channel panels.
+  bool avx512Vnni = false;
 
   /// f32 lanes per vector register.
   int64_t lanes() const { return vectorBits / 32; }

@@ -1,0 +1,55 @@
+// RUN: qopt-opt %s --split-input-file --qopt-pack-channel-panels | FileCheck %s
+// Packing then reading the weight back (qopt-dequantize-weights unpacks panels) gives the same
+// dequantized weight as reading the rows directly.
+// RUN: qopt-opt %s --split-input-file --qopt-dequantize-weights --canonicalize > %t.rows
+// RUN: qopt-opt %s --split-input-file --qopt-pack-channel-panels --qopt-dequantize-weights --canonicalize > %t.panels
+// RUN: diff %t.rows %t.panels
+// RUN: qopt-opt %s --split-input-file --qopt-pack-channel-panels --qopt-dequantize-weights --canonicalize | FileCheck %s --check-prefix=DEQ
+
+// 17 channels, K = 16, groups of 8, zero points: channels 0-15 form one panel, channel 16 keeps
+// the row layout. Code (r, i) = (3r + i) mod 16. The panel's first block (inputs 0-7) is 64
+// bytes, byte 4j + t = code(j, t) | code(j, t + 4) << 4: channel 0 gives 0x40 0x51 0x62 0x73,
+// channel 1 0x73 0x84 0x95 0xA6. The scales and zero points of the panel are stored group by
+// group, 16 channels each: scale (r, g) = (10r + g + 1) / 64, zero (r, g) = (r + g) mod 16.
+// CHECK-LABEL: func.func @asymmetric
+// CHECK: %[[C:.*]] = arith.constant dense_resource<codes.panels> : tensor<17x8xui8>
+// CHECK: %[[S:.*]] = arith.constant dense_resource<scales.panels> : tensor<17x2xf32>
+// CHECK: %[[Z:.*]] = arith.constant dense_resource<zero_points.panels> : tensor<17x2xui8>
+// CHECK: qopt.quantized_matmul %{{.*}}, %[[C]], %[[S]] zero_points %[[Z]] {{[{]}}channel_panels, in_features = 16
+// CHECK: codes.panels: "0x4000000040516273738495A6A6B7C8D9D9EAFB0C0C1D2E3F3F4051626273849595A6B7C8C8D9EAFBFB0C1D2E2E3F4051516273848495A6B7B7C8D9EAEAFB0C1D1D2E3F40C8D9EAFBFB0C1D2E2E3F4051516273848495A6B7B7C8D9EAEAFB0C1D1D2E3F4040516273738495A6A6B7C8D9D9EAFB0C0C1D2E3F3F4051626273849595A6B7C81032547698BADCFE"
+// CHECK-DAG: scales.panels: "0x400000000000803C0000303E0000A83E0000F83E0000243F00004C3F0000743F00008E3F0000A23F0000B63F0000CA3F0000DE3F0000F23F0000034000000D40000017400000003D0000403E0000B03E0000003F0000283F0000503F0000783F0000903F0000A43F0000B83F0000CC3F0000E03F0000F43F0000044000000E40000018400000214000002240"
+// CHECK-DAG: zero_points.panels: "0x40000000000102030405060708090A0B0C0D0E0F0102030405060708090A0B0C0D0E0F000001"
+// DEQ-LABEL: func.func @asymmetric
+// DEQ: qopt.matmul
+func.func @asymmetric(%x: tensor<2x16xf32>) -> tensor<2x17xf32> {
+  %codes = arith.constant dense<[[16, 50, 84, 118, 152, 186, 220, 254], [67, 101, 135, 169, 203, 237, 15, 33], [118, 152, 186, 220, 254, 16, 50, 84], [169, 203, 237, 15, 33, 67, 101, 135], [220, 254, 16, 50, 84, 118, 152, 186], [15, 33, 67, 101, 135, 169, 203, 237], [50, 84, 118, 152, 186, 220, 254, 16], [101, 135, 169, 203, 237, 15, 33, 67], [152, 186, 220, 254, 16, 50, 84, 118], [203, 237, 15, 33, 67, 101, 135, 169], [254, 16, 50, 84, 118, 152, 186, 220], [33, 67, 101, 135, 169, 203, 237, 15], [84, 118, 152, 186, 220, 254, 16, 50], [135, 169, 203, 237, 15, 33, 67, 101], [186, 220, 254, 16, 50, 84, 118, 152], [237, 15, 33, 67, 101, 135, 169, 203], [16, 50, 84, 118, 152, 186, 220, 254]]> : tensor<17x8xui8>
+  %scales = arith.constant dense<[[0.015625, 0.03125], [0.171875, 0.1875], [0.328125, 0.34375], [0.484375, 0.5], [0.640625, 0.65625], [0.796875, 0.8125], [0.953125, 0.96875], [1.109375, 1.125], [1.265625, 1.28125], [1.421875, 1.4375], [1.578125, 1.59375], [1.734375, 1.75], [1.890625, 1.90625], [2.046875, 2.0625], [2.203125, 2.21875], [2.359375, 2.375], [2.515625, 2.53125]]> : tensor<17x2xf32>
+  %zeros = arith.constant dense<[[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7], [7, 8], [8, 9], [9, 10], [10, 11], [11, 12], [12, 13], [13, 14], [14, 15], [15, 0], [0, 1]]> : tensor<17x2xui8>
+  %0 = qopt.quantized_matmul %x, %codes, %scales zero_points %zeros {in_features = 16 : i64, scheme = #qopt.scheme<int4, group = 8, asym, scale = f32>}
+       : (tensor<2x16xf32>, tensor<17x8xui8>, tensor<17x2xf32>, tensor<17x2xui8>) -> tensor<2x17xf32>
+  return %0 : tensor<2x17xf32>
+}
+
+// -----
+
+// Codes a tied embedding's gather also reads keep the row layout, as do 8-bit codes and fewer
+// than 16 channels.
+// CHECK-LABEL: func.func @left_alone
+// CHECK-NOT: channel_panels
+// CHECK: return
+func.func @left_alone(%x: tensor<1x16xf32>, %ids: tensor<1xi64>) -> (tensor<1x16xf32>, tensor<1x16xf32>, tensor<1x16xf32>, tensor<1x8xf32>) {
+  %codes = arith.constant dense<17> : tensor<16x8xui8>
+  %scales = arith.constant dense<1.0> : tensor<16x1xf16>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 16 : i64, scheme = #qopt.scheme<int4, group = channel, sym, scale = f16>}
+       : (tensor<1x16xf32>, tensor<16x8xui8>, tensor<16x1xf16>) -> tensor<1x16xf32>
+  %1 = qopt.quantized_gather %codes, %scales, %ids {row_size = 16 : i64, scheme = #qopt.scheme<int4, group = channel, sym, scale = f16>}
+       : (tensor<16x8xui8>, tensor<16x1xf16>, tensor<1xi64>) -> tensor<1x16xf32>
+  %codes8 = arith.constant dense<17> : tensor<16x16xui8>
+  %2 = qopt.quantized_matmul %x, %codes8, %scales {in_features = 16 : i64, scheme = #qopt.scheme<int8, group = channel, sym, scale = f16>}
+       : (tensor<1x16xf32>, tensor<16x16xui8>, tensor<16x1xf16>) -> tensor<1x16xf32>
+  %codes_few = arith.constant dense<17> : tensor<8x8xui8>
+  %scales_few = arith.constant dense<1.0> : tensor<8x1xf16>
+  %3 = qopt.quantized_matmul %x, %codes_few, %scales_few {in_features = 16 : i64, scheme = #qopt.scheme<int4, group = channel, sym, scale = f16>}
+       : (tensor<1x16xf32>, tensor<8x8xui8>, tensor<8x1xf16>) -> tensor<1x8xf32>
+  return %0, %1, %2, %3 : tensor<1x16xf32>, tensor<1x16xf32>, tensor<1x16xf32>, tensor<1x8xf32>
+}
