@@ -7,7 +7,9 @@
 #   from cache      one weight applied to 16 inputs (x + c, so no product repeats another): the
 #                   weight stays in the last-level cache
 # for 4096x4096 and 4096x11008 at --wbits=4 --group-size=128 (f16 scales), with float (w4) and
-# int8 (w4i8) activations. GB/s counts the packed codes and scales each GEMV reads.
+# int8 (w4i8) activations, in the layout --cpu picks (channel panels with AVX-512 VNNI) and, with
+# `-rows`, in rows (--pack-channel-panels=false). GB/s counts the packed codes and scales each
+# GEMV reads.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/build/bin"
@@ -42,7 +44,7 @@ onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
 EOF
 }
 
-printf '%-12s %-6s %-12s %10s %10s %14s\n' shape kind where "us/GEMV" "GB/s" "of bandwidth"
+printf '%-12s %-10s %-12s %10s %10s %14s\n' shape kind where "us/GEMV" "GB/s" "of bandwidth"
 for shape in ${QOPT_GEMV_SHAPES:-4096x4096 4096x11008}; do
   k=${shape%x*} n=${shape#*x}
   bytes=$(( k * n / 2 + (k / 128) * n * 2 ))
@@ -51,16 +53,17 @@ for shape in ${QOPT_GEMV_SHAPES:-4096x4096 4096x11008}; do
     copies=16
     model="$out/gemv_${shape}_$shared.onnx"
     [ -f "$model" ] || make_model "$k" "$n" "$copies" "$shared" "$model"
-    for kind in w4 w4i8; do
+    for kind in ${QOPT_GEMV_KINDS:-w4 w4i8 w4-rows w4i8-rows}; do
       flags="--wbits=4 --group-size=128"
-      [ "$kind" = w4i8 ] && flags="$flags --int8-activations"
+      case $kind in w4i8*) flags="$flags --int8-activations" ;; esac
+      case $kind in *-rows) flags="$flags --pack-channel-panels=false" ;; esac
       lib="$out/gemv_${shape}_${shared}_$kind.so"
       "$bin/qopt-compile" "$model" $flags -o "$lib" > /dev/null
       ms=$("$bin/qopt-run" "$lib" --threads "$threads" --bench "$runs" --input "x=$out/x$k.npy" | awk '{print $4}')
       us=$(echo "$ms * 1000 / $copies" | bc -l)
       gbs=$(echo "$bytes / ($us * 1000)" | bc -l)
       where=$([ "$shared" = 1 ] && echo "from cache" || echo "from memory")
-      printf '%-12s %-6s %-12s %10.1f %10.2f %13.0f%%\n' "$shape" "$kind" "$where" "$us" "$gbs" \
+      printf '%-12s %-10s %-12s %10.1f %10.2f %13.0f%%\n' "$shape" "$kind" "$where" "$us" "$gbs" \
         "$(echo "100 * $gbs / $bandwidth" | bc -l)"
     done
   done
