@@ -1,14 +1,14 @@
-//===- ChannelPanelKernels.cpp - AVX-512 kernels over 4-bit channel panels ---===//
+//===- ChannelPanelKernels.cpp - AVX-512 kernels over 4- and 8-bit channel panels ---===//
 //
 // The weight's codes come 16 output channels to a 512-bit vector, one 32-bit lane per channel
-// holding 8 consecutive inputs (qopt/Quant/ChannelPanels.h). So every kernel here accumulates
-// 16 outputs in one register and never sums across lanes, and one 64-byte load feeds 128
-// multiply-adds:
-//   - int8 activations: the low and high nibbles are bytes for two `vpdpbusd`, each against 4
-//     activations broadcast to all lanes;
+// holding 8 (4-bit) or 4 (8-bit) consecutive inputs (qopt/Quant/ChannelPanels.h). So every
+// kernel here accumulates 16 outputs in one register and never sums across lanes:
+//   - int8 activations: 4-bit codes' low and high nibbles are bytes for two `vpdpbusd`, 8-bit
+//     codes are bytes already, each `vpdpbusd` against 4 activations broadcast to all lanes;
 //   - float activations: shifting the lanes by 8t (+4) brings input t's code to the low bits,
-//     where `vpermps` looks it up in the 16-entry table of code values;
-//   - many float rows: the same lookup writes [K, 16] panels for the generated GEMM kernel.
+//     where `vpermps` looks a 4-bit code up in the 16-entry table of code values (an 8-bit code
+//     is masked and converted);
+//   - many float rows: the same decoding writes [K, 16] panels for the generated GEMM kernel.
 // A group's 16 scales (and zero points) are one load: they are stored panel by panel too.
 //
 #include "PackedWeight.h"
@@ -44,15 +44,37 @@ QOPT_VNNI inline __m512 zeroVector(const PackedWeight &w, int64_t p, int64_t g) 
       _mm_loadu_si128(reinterpret_cast<const __m128i *>(w.zeros + (p * w.groups + g) * kLanes))));
 }
 
-/// Input u (0-7) of a block: its code sits 8 * (u % 4) + 4 * (u / 4) bits up each lane.
+/// Input u (0-7) of a 4-bit block: its code sits 8 * (u % 4) + 4 * (u / 4) bits up each lane.
 constexpr int kShift[8] = {0, 8, 16, 24, 4, 12, 20, 28};
+
+/// Input u of a block as 16 floats: a 4-bit code's table value, an 8-bit code as it is.
+template <unsigned Bits>
+QOPT_VNNI inline __m512 blockInput(__m512i v, int u, __m512 table) {
+  if constexpr (Bits == 4)
+    return _mm512_permutexvar_ps(u == 0 ? v : _mm512_srli_epi32(v, kShift[u]), table);
+  __m512i byte = u == 3 ? _mm512_srli_epi32(v, 24)
+                        : _mm512_and_si512(u == 0 ? v : _mm512_srli_epi32(v, 8 * u),
+                                           _mm512_set1_epi32(0xFF));
+  return _mm512_cvtepi32_ps(byte);
+}
+
+/// The value each lane's codes are offset by: the zero points, or the implied symmetric one of
+/// 8-bit codes (4-bit codes' table already subtracts theirs).
+template <unsigned Bits>
+QOPT_VNNI inline __m512 zeroOffset(const PackedWeight &w, int64_t p, int64_t g) {
+  if (w.zeros)
+    return zeroVector(w, p, g);
+  return _mm512_set1_ps(Bits == 8 ? 128.0f : 0.0f);
+}
 
 /// y[r, 16p .. 16p + 15] for panels [p0, p1) and M float rows of x: per group, NA chains of
 /// multiply-adds per row (enough to hide their latency at one row), then scaled once.
-template <int M>
+template <int M, unsigned Bits>
 QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, int64_t p0,
                               int64_t p1, const float *xsum) {
   constexpr int NA = M == 1 ? 4 : 2;
+  constexpr int Inputs = quant::panelBlockInputs(Bits);
+  const bool offset = w.zeros || Bits == 8;
   const __m512 table = _mm512_load_ps(w.lut);
   const int64_t panelBytes = kLanes * w.rowBytes;
   for (int64_t p = p0; p < p1; ++p) {
@@ -66,10 +88,10 @@ QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, i
       for (int r = 0; r < M; ++r)
         for (int a = 0; a < NA; ++a)
           acc[r][a] = _mm512_setzero_ps();
-      for (int64_t kk = begin; kk < end; kk += 8) {
-        __m512i v = _mm512_loadu_si512(base + kk * 8);
-        for (int u = 0; u < 8; ++u) {
-          __m512 value = _mm512_permutexvar_ps(u == 0 ? v : _mm512_srli_epi32(v, kShift[u]), table);
+      for (int64_t kk = begin; kk < end; kk += Inputs) {
+        __m512i v = _mm512_loadu_si512(base + kk * 2 * Bits);
+        for (int u = 0; u < Inputs; ++u) {
+          __m512 value = blockInput<Bits>(v, u, table);
           for (int r = 0; r < M; ++r)
             acc[r][u % NA] = _mm512_fmadd_ps(value, _mm512_set1_ps(x[r * w.k + kk + u]), acc[r][u % NA]);
         }
@@ -81,8 +103,8 @@ QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, i
           sum = _mm512_add_ps(sum, acc[r][a]);
         total[r] = _mm512_fmadd_ps(sum, s, total[r]);
       }
-      if (w.zeros) {
-        __m512 zs = _mm512_mul_ps(zeroVector(w, p, g), s);
+      if (offset) {
+        __m512 zs = _mm512_mul_ps(zeroOffset<Bits>(w, p, g), s);
         for (int r = 0; r < M; ++r)
           zeroTerm[r] = _mm512_fmadd_ps(zs, _mm512_set1_ps(xsum[r * w.groups + g]), zeroTerm[r]);
       }
@@ -94,11 +116,12 @@ QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, i
 
 /// RB int8 rows from r0 against PB panels from p0: per group exact integer dots, the zero point
 /// taken off through the rows' group sums (exact in f32 below 2^24), then scaled.
-template <int RB, int PB>
+template <int RB, int PB, unsigned Bits>
 QOPT_VNNI void int8PanelBlock(const PackedWeight &w, const Int8Rows &rows, int64_t r0,
                               int64_t p0, float *y) {
+  constexpr int Inputs = quant::panelBlockInputs(Bits);
   const __m512i mask = _mm512_set1_epi8(0x0F);
-  const __m512 symmetricZero = _mm512_set1_ps(8.0f);
+  const __m512 symmetricZero = _mm512_set1_ps(Bits == 4 ? 8.0f : 128.0f);
   const int64_t panelBytes = kLanes * w.rowBytes;
   const uint8_t *base[PB];
   for (int p = 0; p < PB; ++p)
@@ -116,21 +139,28 @@ QOPT_VNNI void int8PanelBlock(const PackedWeight &w, const Int8Rows &rows, int64
     for (int r = 0; r < RB; ++r)
       for (int p = 0; p < PB; ++p)
         dots[r][p] = _mm512_setzero_si512();
-    for (int64_t kk = begin; kk < end; kk += 8) {
+    for (int64_t kk = begin; kk < end; kk += Inputs) {
       __m512i lo[PB], hi[PB];
       for (int p = 0; p < PB; ++p) {
-        __m512i v = _mm512_loadu_si512(base[p] + kk * 8);
-        lo[p] = _mm512_and_si512(v, mask);
-        hi[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        __m512i v = _mm512_loadu_si512(base[p] + kk * 2 * Bits);
+        if constexpr (Bits == 4) {
+          lo[p] = _mm512_and_si512(v, mask);
+          hi[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        } else {
+          lo[p] = v;
+        }
       }
       for (int r = 0; r < RB; ++r) {
         int32_t first, second;
         std::memcpy(&first, q[r] + kk, 4);
-        std::memcpy(&second, q[r] + kk + 4, 4);
-        __m512i a0 = _mm512_set1_epi32(first), a1 = _mm512_set1_epi32(second);
-        for (int p = 0; p < PB; ++p) {
+        __m512i a0 = _mm512_set1_epi32(first);
+        for (int p = 0; p < PB; ++p)
           dots[r][p] = _mm512_dpbusd_epi32(dots[r][p], lo[p], a0);
-          dots[r][p] = _mm512_dpbusd_epi32(dots[r][p], hi[p], a1);
+        if constexpr (Bits == 4) {
+          std::memcpy(&second, q[r] + kk + 4, 4);
+          __m512i a1 = _mm512_set1_epi32(second);
+          for (int p = 0; p < PB; ++p)
+            dots[r][p] = _mm512_dpbusd_epi32(dots[r][p], hi[p], a1);
         }
       }
     }
@@ -155,44 +185,71 @@ QOPT_VNNI void int8PanelBlock(const PackedWeight &w, const Int8Rows &rows, int64
 }
 
 /// Rows [r0, r0 + count) (count < RB) of panel block p0 through the RB - 1 .. 1 instances.
-template <int RB, int PB>
+template <int RB, int PB, unsigned Bits>
 QOPT_VNNI void int8PanelTail(const PackedWeight &w, const Int8Rows &rows, int64_t r0,
                              int64_t count, int64_t p0, float *y) {
   if constexpr (RB > 1) {
     if (count == RB - 1)
-      return int8PanelBlock<RB - 1, PB>(w, rows, r0, p0, y);
-    return int8PanelTail<RB - 1, PB>(w, rows, r0, count, p0, y);
+      return int8PanelBlock<RB - 1, PB, Bits>(w, rows, r0, p0, y);
+    return int8PanelTail<RB - 1, PB, Bits>(w, rows, r0, count, p0, y);
   }
 }
 
 /// All m rows against panels [p0, p1), PB panels at a time while they last.
-template <int RB, int PB>
+template <int RB, int PB, unsigned Bits>
 QOPT_VNNI void int8PanelRange(const PackedWeight &w, const Int8Rows &rows, int64_t m,
                               int64_t p0, int64_t p1, float *y) {
   int64_t p = p0;
   for (; p + PB <= p1; p += PB) {
     int64_t r = 0;
     for (; r + RB <= m; r += RB)
-      int8PanelBlock<RB, PB>(w, rows, r, p, y);
+      int8PanelBlock<RB, PB, Bits>(w, rows, r, p, y);
     if (r < m)
-      int8PanelTail<RB, PB>(w, rows, r, m - r, p, y);
+      int8PanelTail<RB, PB, Bits>(w, rows, r, m - r, p, y);
   }
   if constexpr (PB > 1)
     if (p < p1)
-      int8PanelRange<RB, 1>(w, rows, m, p, p1, y);
+      int8PanelRange<RB, 1, Bits>(w, rows, m, p, p1, y);
+}
+
+template <unsigned Bits>
+void int8Panels(const PackedWeight &w, const Int8Rows &rows, int64_t m, float *y, int64_t p0,
+                int64_t p1) {
+  // Few rows (decoding): several panels at a time give the chains of dot products room to
+  // overlap. Many rows: eight rows share each decoded vector.
+  switch (m) {
+  case 1: return int8PanelRange<1, 4, Bits>(w, rows, m, p0, p1, y);
+  case 2: return int8PanelRange<2, 4, Bits>(w, rows, m, p0, p1, y);
+  case 3: return int8PanelRange<3, 2, Bits>(w, rows, m, p0, p1, y);
+  case 4: return int8PanelRange<4, 2, Bits>(w, rows, m, p0, p1, y);
+  default: return int8PanelRange<8, 1, Bits>(w, rows, m, p0, p1, y);
+  }
+}
+
+template <unsigned Bits>
+void gemvPanels(const PackedWeight &w, const float *x, int64_t m, float *y, int64_t p0,
+                int64_t p1, const float *xsum) {
+  switch (m) {
+  case 1: return gemvPanelsRows<1, Bits>(w, x, y, p0, p1, xsum);
+  case 2: return gemvPanelsRows<2, Bits>(w, x, y, p0, p1, xsum);
+  case 3: return gemvPanelsRows<3, Bits>(w, x, y, p0, p1, xsum);
+  default: return gemvPanelsRows<4, Bits>(w, x, y, p0, p1, xsum);
+  }
 }
 /// Panel p dequantized into [K, 16] floats at dst, rows `stride` floats apart.
+template <unsigned Bits>
 QOPT_VNNI void decodePanelVnni(const PackedWeight &w, int64_t p, float *dst, int64_t stride) {
+  constexpr int Inputs = quant::panelBlockInputs(Bits);
   const __m512 table = _mm512_load_ps(w.lut);
   const uint8_t *base = w.codes + p * kLanes * w.rowBytes;
   for (int64_t g = 0; g < w.groups; ++g) {
     int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
     __m512 s = scaleVector(w, p, g);
-    __m512 zs = w.zeros ? _mm512_mul_ps(zeroVector(w, p, g), s) : _mm512_setzero_ps();
-    for (int64_t kk = begin; kk < end; kk += 8) {
-      __m512i v = _mm512_loadu_si512(base + kk * 8);
-      for (int u = 0; u < 8; ++u) {
-        __m512 value = _mm512_permutexvar_ps(u == 0 ? v : _mm512_srli_epi32(v, kShift[u]), table);
+    __m512 zs = _mm512_mul_ps(zeroOffset<Bits>(w, p, g), s);
+    for (int64_t kk = begin; kk < end; kk += Inputs) {
+      __m512i v = _mm512_loadu_si512(base + kk * 2 * Bits);
+      for (int u = 0; u < Inputs; ++u) {
+        __m512 value = blockInput<Bits>(v, u, table);
         _mm512_storeu_ps(dst + (kk + u) * stride, _mm512_fmsub_ps(value, s, zs));
       }
     }
@@ -202,35 +259,22 @@ QOPT_VNNI void decodePanelVnni(const PackedWeight &w, int64_t p, float *dst, int
 
 void qopt::rt::panelGemv(const PackedWeight &w, const float *x, int64_t m, float *y, int64_t p0,
                          int64_t p1, const float *xsum) {
-  switch (m) {
-  case 1: return gemvPanelsRows<1>(w, x, y, p0, p1, xsum);
-  case 2: return gemvPanelsRows<2>(w, x, y, p0, p1, xsum);
-  case 3: return gemvPanelsRows<3>(w, x, y, p0, p1, xsum);
-  default: return gemvPanelsRows<4>(w, x, y, p0, p1, xsum);
-  }
+  w.bits == 4 ? gemvPanels<4>(w, x, m, y, p0, p1, xsum) : gemvPanels<8>(w, x, m, y, p0, p1, xsum);
 }
 
 void qopt::rt::panelInt8MatMul(const PackedWeight &w, const Int8Rows &rows, int64_t m, float *y,
                                int64_t p0, int64_t p1) {
-  // Few rows (decoding): four panels at a time give the chains of dot products room to overlap.
-  // Many rows: eight rows share each decoded vector.
-  switch (m) {
-  case 1: return int8PanelRange<1, 4>(w, rows, m, p0, p1, y);
-  case 2: return int8PanelRange<2, 4>(w, rows, m, p0, p1, y);
-  case 3: return int8PanelRange<3, 2>(w, rows, m, p0, p1, y);
-  case 4: return int8PanelRange<4, 2>(w, rows, m, p0, p1, y);
-  default: return int8PanelRange<8, 1>(w, rows, m, p0, p1, y);
-  }
+  w.bits == 4 ? int8Panels<4>(w, rows, m, y, p0, p1) : int8Panels<8>(w, rows, m, y, p0, p1);
 }
 
 void qopt::rt::decodePanel(const PackedWeight &w, int64_t p, float *dst, int64_t stride) {
-  decodePanelVnni(w, p, dst, stride);
+  w.bits == 4 ? decodePanelVnni<4>(w, p, dst, stride) : decodePanelVnni<8>(w, p, dst, stride);
 }
 
 float qopt::rt::panelValue(const PackedWeight &w, int64_t row, int64_t k) {
   unsigned shift;
-  int64_t byte = quant::panelCodeByte(row, k, w.k, shift);
-  unsigned code = (w.codes[byte] >> shift) & 15;
+  int64_t byte = quant::panelCodeByte(row, k, w.k, w.bits, shift);
+  unsigned code = (w.codes[byte] >> shift) & ((1u << w.bits) - 1);
   int64_t g = k / w.group;
   return (w.lut[code] - w.zero(row, g)) * w.scale(row, g);
 }

@@ -57,8 +57,11 @@ PackedWeight qopt::rt::describe(Tensor *codes, Tensor *scales, Tensor *zeros, Te
     w.zeros = zeros->as<uint8_t>();
   }
   if (ni > 9 && i[9] == 1) {
-    if (w.bits != 4 || w.k % 8 != 0 || w.group % 8 != 0 || w.dqBlock > 0)
-      fail("quantized kernel: channel panels need 4-bit codes, K and groups multiples of 8");
+    int64_t inputs = quant::panelBlockInputs(w.bits);
+    if (!(w.bits == 4 || (w.bits == 8 && w.codebook == 0)) || w.k % inputs != 0 ||
+        w.group % inputs != 0 || w.dqBlock > 0)
+      fail("quantized kernel: channel panels need 4-bit or 8-bit integer codes, K and groups "
+           "multiples of " + std::to_string(inputs));
     w.panelRows = quant::panelRows(w.n);
   }
   for (unsigned c = 0; c < 256; ++c) {
@@ -820,7 +823,7 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     const int64_t first = w.panelRows;
     if (first > 0) {
       std::vector<float> groupSums;
-      if (w.zeros) {
+      if (w.zeros || w.bits == 8) { // the zero point's term, as the row kernels take it
         groupSums.assign(m * w.groups, 0.0f);
         for (int64_t r = 0; r < m; ++r)
           for (int64_t i = 0; i < w.k; ++i)

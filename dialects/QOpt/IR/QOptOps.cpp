@@ -192,11 +192,18 @@ LogicalResult QuantizedMatMulOp::verify() {
     if (!(scale->convertToFloat() > 0.0f) || !std::isfinite(scale->convertToFloat()))
       return emitOpError() << "activation_scale must be positive and finite";
   }
-  if (getChannelPanels() &&
-      (getScheme().getBits() != 4 || k % 8 != 0 || getScheme().getDoubleQuantBlock() > 0 ||
-       (getScheme().getGroupSize() > 0 && getScheme().getGroupSize() % 8 != 0)))
-    return emitOpError() << "channel_panels needs 4-bit codes without double quantization, "
-                            "in_features and groups multiples of 8";
+  if (getChannelPanels()) {
+    SchemeAttr scheme = getScheme();
+    unsigned bits = scheme.getBits();
+    int64_t inputs = bits == 4 ? 8 : 4;
+    if (!(bits == 4 || (bits == 8 && scheme.getCodebook() == Codebook::Int)) ||
+        scheme.getDoubleQuantBlock() > 0)
+      return emitOpError() << "channel_panels needs 4-bit codes or 8-bit integer codes, without "
+                              "double quantization";
+    if (k % inputs != 0 || (scheme.getGroupSize() > 0 && scheme.getGroupSize() % inputs != 0))
+      return emitOpError() << "channel_panels needs in_features and groups multiples of "
+                           << inputs << " for " << bits << "-bit codes";
+  }
   return verifyPackedWeight(*this, getScheme(), k, getCodes(), getScales(), getZeroPoints(),
                             getScaleScales());
 }

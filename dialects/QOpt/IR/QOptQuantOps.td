@@ -92,12 +92,13 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
     as well (static activation quantization, the scale from calibration) every element is
     quantized with that one scale instead: round_half_even(x / scale) saturated to [-128, 127].
 
-    With `channel_panels` (4-bit codes, K a multiple of 8; set by `qopt-pack-channel-panels`) the
-    codes of the first 16 * floor(N / 16) rows are stored in panels of 16 output channels, the
-    layout the AVX-512 kernels read with one vector per 8 inputs: panel p's block b of 8 inputs is
-    64 bytes, byte 4 * j + t holding the code of channel 16 * p + j at input 8 * b + t in its low
-    nibble and at input 8 * b + t + 4 in its high nibble. The remaining rows keep the row layout.
-    The tensor's shape and size are unchanged.
+    With `channel_panels` (set by `qopt-pack-channel-panels`; 4-bit codes with K and groups
+    multiples of 8, or 8-bit integer codes with multiples of 4; no double quantization) the
+    first 16 * floor(N / 16) rows are stored in panels of 16 output channels, the layout the
+    AVX-512 kernels read: 64 bytes hold 8 (4-bit) or 4 (8-bit) inputs of 16 channels, channel
+    16 * p + j's in bytes 4 * j to 4 * j + 3 (4-bit: input 8 * b + t in byte t's low nibble, input
+    8 * b + t + 4 in its high nibble). Their scales and zero points are stored as
+    [N / 16, groups, 16]. The remaining rows keep the row layout; no tensor changes shape.
 
     ```mlir
     %y = qopt.quantized_matmul %x, %codes, %scales {in_features = 128 : i64,

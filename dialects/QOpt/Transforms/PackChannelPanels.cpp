@@ -27,10 +27,16 @@ bool fitsPanels(QuantizedMatMulOp op) {
   SchemeAttr scheme = op.getScheme();
   int64_t k = op.getInFeatures();
   auto codes = cast<RankedTensorType>(op.getCodes().getType());
-  return !op.getChannelPanels() && scheme.getBits() == 4 && k % 8 == 0 &&
+  unsigned bits = scheme.getBits();
+  // 4-bit codes of any codebook (the float kernels look values up in a 16-entry table); 8-bit
+  // integer codes (converted as they are).
+  bool codesFit = bits == 4 || (bits == 8 && scheme.getCodebook() == Codebook::Int);
+  int64_t inputs = qopt::quant::panelBlockInputs(bits);
+  return !op.getChannelPanels() && codesFit && k % inputs == 0 &&
          scheme.getDoubleQuantBlock() == 0 &&
-         (scheme.isPerChannel() || scheme.getGroupSize() % 8 == 0) && codes.hasStaticShape() &&
-         codes.getDimSize(0) >= qopt::quant::kPanelChannels && codes.getDimSize(1) == k / 2;
+         (scheme.isPerChannel() || scheme.getGroupSize() % inputs == 0) &&
+         codes.hasStaticShape() && codes.getDimSize(0) >= qopt::quant::kPanelChannels &&
+         codes.getDimSize(1) == k * bits / 8;
 }
 
 /// The constant behind `v` when every use of it is operand `index` of a matmul in `ops`.
@@ -98,7 +104,8 @@ struct PackChannelPanelsPass
       int64_t k = first.getInFeatures(), groups = first.getScheme().getNumGroups(k);
       auto bytes = [](std::vector<char> &v) { return reinterpret_cast<uint8_t *>(v.data()); };
       std::vector<char> packedCodes(rows->size());
-      qopt::quant::packChannelPanels(bytes(*rows), n, k, bytes(packedCodes));
+      qopt::quant::convertChannelPanels(bytes(*rows), n, k, first.getScheme().getBits(),
+                                        bytes(packedCodes), /*toPanels=*/true);
       auto permuted = [&](std::vector<char> &values) {
         std::vector<char> out(values.size());
         qopt::quant::permutePanelGroups(bytes(values), n, groups, values.size() / (n * groups),

@@ -637,14 +637,16 @@ def RecognizeLoRAPass : Pass<"qopt-recognize-lora", "::mlir::ModuleOp"> {
 def PackChannelPanelsPass : Pass<"qopt-pack-channel-panels", "::mlir::ModuleOp"> {
   let summary = "Stores 4-bit quantized weights in panels of 16 output channels (AVX-512 kernels)";
   let description = [{
-    Rewrites the codes of every `qopt.quantized_matmul` with 4-bit codes, `in_features` and groups
-    multiples of 8, and at least 16 output channels into the channel-panel layout (the op's
-    `channel_panels` describes it, include/qopt/Quant/ChannelPanels.h writes it) and marks the op.
-    The AVX-512 kernels then keep 16 outputs in one vector: a decode step needs one 64-byte load
-    for 128 codes and no horizontal sums, and the weights file holds the codes that way, so nothing
-    is repacked when a model loads. Codes that something other than such a matmul reads (a tied
-    embedding's `qopt.quantized_gather`) keep the row layout. qopt-compile runs this pass for CPUs
-    with AVX-512 VNNI (`--cpu`) unless `--pack-channel-panels=false`.
+    Rewrites the weight of every `qopt.quantized_matmul` with 4-bit codes (`in_features` and groups
+    multiples of 8) or 8-bit integer codes (multiples of 4), no double quantization, and at least
+    16 output channels into the channel-panel layout (the op's `channel_panels` describes it,
+    include/qopt/Quant/ChannelPanels.h writes it): the codes, and the scales and zero points with
+    them. The AVX-512 kernels then keep 16 outputs in one vector: one 64-byte load feeds 128
+    (4-bit) or 64 (8-bit) multiply-adds with no horizontal sums, and the weights file holds the
+    weight that way, so nothing is repacked when a model loads. A weight that something other than
+    such matmuls reads (a tied embedding's `qopt.quantized_gather`) keeps the row layout.
+    qopt-compile runs this pass for CPUs with AVX-512 VNNI (`--cpu`) unless
+    `--pack-channel-panels=false`.
 
     Before:
     ```mlir

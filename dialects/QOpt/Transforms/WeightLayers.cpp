@@ -276,7 +276,8 @@ std::optional<quant::QuantizedWeight> qopt::QOpt::readPackedWeight(Operation *op
                         mm.getZeroPoints(), mm.getScaleScales());
     if (q && mm.getChannelPanels()) { // back to rows, the layout every reader expects
       std::vector<uint8_t> rows(q->codes.size());
-      quant::unpackChannelPanels(q->codes.data(), q->n, q->k, rows.data());
+      quant::convertChannelPanels(q->codes.data(), q->n, q->k, mm.getScheme().getBits(),
+                                   rows.data(), /*toPanels=*/false);
       q->codes = std::move(rows);
       auto unpermute = [&](auto &values) {
         if (values.empty())

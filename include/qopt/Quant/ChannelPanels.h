@@ -1,17 +1,21 @@
-//===- ChannelPanels.h - 4-bit codes in panels of 16 output channels -*- C++ -*-===//
+//===- ChannelPanels.h - 4- and 8-bit codes in panels of 16 output channels -*- C++ -*-===//
 //
-// The layout the AVX-512 kernels read 4-bit weights in (qopt.quantized_matmul's
-// `channel_panels`). One 512-bit load holds 8 inputs of 16 output channels, one 32-bit lane per
-// channel, so a vector of 16 outputs accumulates with no horizontal sums:
+// The layout the AVX-512 kernels read 4- and 8-bit integer weights in (qopt.quantized_matmul's
+// `channel_panels`). One 512-bit load holds 16 output channels, one 32-bit lane per channel, so a
+// vector of 16 outputs accumulates with no horizontal sums.
+//
+// 4-bit codes: a block of 8 inputs is 64 bytes; byte 4 * j + t holds channel 16 * p + j's code
+// at input 8 * b + t in its low nibble and at 8 * b + t + 4 in its high nibble.
 //   - `vpdpbusd` takes the low nibbles (inputs 0-3 of each lane's channel, as bytes) and the high
 //     nibbles (inputs 4-7) against 4 broadcast int8 activations each;
 //   - the float kernels shift the lane right by 8t (input t) or 8t + 4 (input t + 4) and look up
 //     its low 4 bits with `vpermps`.
-// Panel p, block b of 8 inputs: 64 bytes; byte 4 * j + t holds channel 16 * p + j's code at input
-// 8 * b + t in its low nibble and at 8 * b + t + 4 in its high nibble. Rows past the last whole
-// panel keep the row layout (codes LSB first), so the tensor keeps its shape and size.
-// The per-group scales and zero points ([n, groups]) of those rows are stored panel by panel
-// too, [n / 16, groups, 16], so that one load gives a group's 16 scales.
+// 8-bit codes: a block of 4 inputs is 64 bytes; byte 4 * j + t holds channel 16 * p + j's code at
+// input 4 * b + t: one `vpdpbusd` against 4 broadcast activations.
+//
+// Rows past the last whole panel keep the row layout, so the tensor keeps its shape and size.
+// The per-group scales and zero points ([n, groups]) of the panels' rows are stored panel by
+// panel too, [n / 16, groups, 16], so that one load gives a group's 16 scales.
 //
 // Header-only: the compiler packs with it and the runtime reads with it.
 //
@@ -24,46 +28,44 @@
 namespace qopt::quant {
 
 constexpr int64_t kPanelChannels = 16;
-constexpr int64_t kPanelInputs = 8;
-constexpr int64_t kPanelBlockBytes = kPanelChannels * kPanelInputs / 2;
+constexpr int64_t kPanelBlockBytes = 64;
+
+/// Inputs per 64-byte block: 8 for 4-bit codes, 4 for 8-bit ones.
+constexpr int64_t panelBlockInputs(unsigned bits) { return bits == 4 ? 8 : 4; }
 
 /// The rows stored in panels: whole panels of 16.
 inline int64_t panelRows(int64_t n) { return n / kPanelChannels * kPanelChannels; }
 
-/// Where channel `row`'s code at input `k` lies in panel layout: the byte and the shift (0 or 4).
-inline int64_t panelCodeByte(int64_t row, int64_t k, int64_t numInputs, unsigned &shift) {
+/// Where channel `row`'s code at input `k` lies in panel layout (`k` inputs per row of
+/// `bits`-bit codes): the byte and the bit shift of the code within it.
+inline int64_t panelCodeByte(int64_t row, int64_t k, int64_t numInputs, unsigned bits,
+                             unsigned &shift) {
   int64_t panel = row / kPanelChannels, lane = row % kPanelChannels;
-  int64_t block = k / kPanelInputs, t = k % kPanelInputs;
-  shift = t >= 4 ? 4 : 0;
-  return panel * kPanelChannels * (numInputs / 2) + block * kPanelBlockBytes + lane * 4 + t % 4;
+  int64_t inputs = panelBlockInputs(bits), block = k / inputs, t = k % inputs;
+  shift = bits == 4 && t >= 4 ? 4 : 0;
+  return panel * kPanelChannels * (numInputs * bits / 8) + block * kPanelBlockBytes + lane * 4 +
+         t % 4;
 }
 
-/// Repacks the first panelRows(n) rows of row-layout 4-bit codes `rows` ([n, k / 2] bytes, k a
-/// multiple of 8) into panels in `out` (same size); the other rows are copied as they are.
-inline void packChannelPanels(const uint8_t *rows, int64_t n, int64_t k, uint8_t *out) {
-  const int64_t rowBytes = k / 2, packed = panelRows(n);
-  std::memset(out, 0, packed * rowBytes);
-  for (int64_t r = 0; r < packed; ++r)
-    for (int64_t i = 0; i < k; ++i) {
-      unsigned code = (rows[r * rowBytes + i / 2] >> ((i % 2) * 4)) & 15, shift;
-      int64_t byte = panelCodeByte(r, i, k, shift);
-      out[byte] |= static_cast<uint8_t>(code << shift);
-    }
-  std::memcpy(out + packed * rowBytes, rows + packed * rowBytes, (n - packed) * rowBytes);
-}
-
-/// The inverse of packChannelPanels: row-layout codes from `panels`.
-inline void unpackChannelPanels(const uint8_t *panels, int64_t n, int64_t k, uint8_t *out) {
-  const int64_t rowBytes = k / 2, packed = panelRows(n);
+/// Moves codes between the row layout (LSB first, [n, k * bits / 8] bytes) and panels: the first
+/// panelRows(n) rows are repacked (`toPanels`) or unpacked, the others copied as they are.
+inline void convertChannelPanels(const uint8_t *in, int64_t n, int64_t k, unsigned bits,
+                                 uint8_t *out, bool toPanels) {
+  const int64_t rowBytes = k * bits / 8, packed = panelRows(n);
+  const unsigned mask = (1u << bits) - 1;
   std::memset(out, 0, packed * rowBytes);
   for (int64_t r = 0; r < packed; ++r)
     for (int64_t i = 0; i < k; ++i) {
       unsigned shift;
-      int64_t byte = panelCodeByte(r, i, k, shift);
-      unsigned code = (panels[byte] >> shift) & 15;
-      out[r * rowBytes + i / 2] |= static_cast<uint8_t>(code << ((i % 2) * 4));
+      int64_t panelByte = panelCodeByte(r, i, k, bits, shift);
+      int64_t rowByte = r * rowBytes + i * bits / 8;
+      unsigned rowShift = static_cast<unsigned>(i * bits % 8);
+      if (toPanels)
+        out[panelByte] |= static_cast<uint8_t>(((in[rowByte] >> rowShift) & mask) << shift);
+      else
+        out[rowByte] |= static_cast<uint8_t>(((in[panelByte] >> shift) & mask) << rowShift);
     }
-  std::memcpy(out + packed * rowBytes, panels + packed * rowBytes, (n - packed) * rowBytes);
+  std::memcpy(out + packed * rowBytes, in + packed * rowBytes, (n - packed) * rowBytes);
 }
 
 /// Reorders per-group values `in` ([n, groups], `bytes` each) into `out`: the rows of whole

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""channel_panels_vs_ort.py WORKDIR - 4-bit layers stored in channel panels (qopt-pack-channel-
+"""channel_panels_vs_ort.py WORKDIR - 4- and 8-bit layers stored in channel panels (qopt-pack-channel-
 panels, AVX-512 VNNI kernels) against ONNX Runtime running the same quantized weights
 (qopt-compile --emit=onnx: MatMulNBits at accuracy level 0 for float activations, 4 for int8 ones).
 The layers have N = 120 and 40 (7 and 2 whole panels, then 8 channels in rows), K = 200 and 120
@@ -37,6 +37,10 @@ configs = {
     "channel_bf16": ["--group-size=channel", "--scale-type=bf16"],
     "int8_g64": ["--group-size=64", "--int8-activations"],
     "int8_asym_g32": ["--group-size=32", "--int8-activations", "--asym"],
+    "w8_g64": ["--wbits=8", "--group-size=64"],
+    "w8_asym_channel": ["--wbits=8", "--group-size=channel", "--asym"],
+    "w8_int8_g32": ["--wbits=8", "--group-size=32", "--int8-activations"],
+    "w8_int8_asym_g64": ["--wbits=8", "--group-size=64", "--int8-activations", "--asym"],
 }
 results = []
 
@@ -46,7 +50,7 @@ def error(a, b):
 
 
 for name, flags in configs.items():
-    base = ["qopt-compile", path, "--wbits=4"] + flags
+    base = ["qopt-compile", path] + (flags if "--wbits=8" in flags else ["--wbits=4"] + flags)
     lib, rows, export = (os.path.join(work, name + s) for s in (".so", ".rows.so", ".onnx"))
     subprocess.run(base + ["-o", lib], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(base + ["--pack-channel-panels=false", "-o", rows], check=True,
