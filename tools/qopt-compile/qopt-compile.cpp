@@ -46,9 +46,11 @@
 #include "llvm/Support/WithColor.h"
 
 #include <array>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -846,6 +848,20 @@ std::shared_ptr<qopt::quant::CalibrationStats> calibrationStatistics(ModuleOp mo
   return stats;
 }
 
+/// Drops the pages of a memory-mapped model file from this process once it is imported: the
+/// constants hold the weights now, and a mapped file's resident pages would count against the
+/// compile's peak memory as much as the weights themselves. Calibration and ONNX export read the
+/// file again later; its pages then come back from the page cache.
+void releaseResidentPages(const llvm::MemoryBuffer &buffer) {
+  if (buffer.getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap)
+    return;
+  uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(buffer.getBufferStart()) + page - 1) & ~(page - 1);
+  uintptr_t end = reinterpret_cast<uintptr_t>(buffer.getBufferEnd()) & ~(page - 1);
+  if (end > begin)
+    madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
 LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostream &os,
                             const qopt::onnx_importer::ImportOptions &importOptions,
                             StringRef modelDir, Stage stage,
@@ -868,6 +884,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       buffer->getBuffer(), inputFile, modelDir, &context, importOptions);
   if (!module)
     return failure();
+  releaseResidentPages(*buffer);
   if (failed(verify(*module)))
     return failure();
   if (stage != Stage::Import) {

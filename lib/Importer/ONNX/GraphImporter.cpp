@@ -49,13 +49,14 @@ public:
       : ctx(ctx), builder(ctx), displayName(displayName), modelDir(modelDir), options(options),
         fileLoc(FileLineColLoc::get(ctx, displayName, 0, 0)) {}
 
-  OwningOpRef<ModuleOp> run(const onnx::ModelProto &model);
+  /// Imports `model`, releasing each initializer's data once it is a constant.
+  OwningOpRef<ModuleOp> run(onnx::ModelProto &model);
 
 private:
   InFlightDiagnostic error() { return mlir::emitError(fileLoc); }
   LogicalResult readOpsets(const onnx::ModelProto &model);
   FailureOr<Type> convertValueType(const onnx::ValueInfoProto &info);
-  LogicalResult importInitializers(const onnx::GraphProto &graph);
+  LogicalResult importInitializers(onnx::GraphProto &graph);
   LogicalResult importNode(const onnx::NodeProto &node);
 
   MLIRContext *ctx;
@@ -112,8 +113,8 @@ FailureOr<Type> GraphImporter::convertValueType(const onnx::ValueInfoProto &info
   return Type(RankedTensorType::get(shape, et));
 }
 
-LogicalResult GraphImporter::importInitializers(const onnx::GraphProto &graph) {
-  for (const auto &tensor : graph.initializer()) {
+LogicalResult GraphImporter::importInitializers(onnx::GraphProto &graph) {
+  for (onnx::TensorProto &tensor : *graph.mutable_initializer()) {
     std::string err;
     ElementsAttr value = convertTensor(tensor, modelDir, ctx, err);
     if (!value)
@@ -121,6 +122,10 @@ LogicalResult GraphImporter::importInitializers(const onnx::GraphProto &graph) {
     values[tensor.name()] = arith::ConstantOp::create(
         builder, NameLoc::get(builder.getStringAttr(tensor.name())), value.getType(),
         cast<TypedAttr>(value));
+    // The constant holds the data now: keeping the protobuf's copy as well would double the
+    // memory a large model needs while it compiles.
+    if (tensor.has_raw_data())
+      std::string().swap(*tensor.mutable_raw_data());
   }
   if (graph.sparse_initializer_size() > 0)
     return error() << "sparse initializers are not supported";
@@ -178,11 +183,11 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   return success();
 }
 
-OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model) {
+OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model) {
   ctx->loadDialect<qopt::QOpt::QOptDialect, func::FuncDialect, arith::ArithDialect>();
   if (failed(readOpsets(model)))
     return {};
-  const onnx::GraphProto &graph = model.graph();
+  onnx::GraphProto &graph = *model.mutable_graph();
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
   module->getOperation()->setAttr("qopt.opset", builder.getI64IntegerAttr(opsets[""]));

@@ -168,6 +168,20 @@ ElementsAttr qopt::onnx_importer::convertTensor(const TensorProto &tensor, Strin
   // 4-bit tensors arrive packed two to a byte, low nibble first; they are held one per byte.
   bool nibbles = et.getIntOrFloatBitWidth() == 4;
   int64_t want = nibbles ? (count + 1) / 2 : count * elemBytes;
+  auto type = RankedTensorType::get(shape, et);
+  std::string name = tensor.name().empty() ? "constant" : tensor.name();
+  if (!nibbles && tensor.data_location() != TensorProto::EXTERNAL && tensor.has_raw_data()) {
+    // Straight from the protobuf into the constant: one copy of a large weight, not two.
+    if (static_cast<int64_t>(tensor.raw_data().size()) != want) {
+      error = "tensor has " + std::to_string(tensor.raw_data().size()) +
+              " bytes of data but its shape needs " + std::to_string(want);
+      return {};
+    }
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+        ArrayRef<char>(tensor.raw_data().data(), tensor.raw_data().size()),
+        alignof(std::max_align_t));
+    return DenseResourceElementsAttr::get(type, name, std::move(blob));
+  }
   std::vector<char> bytes;
   if (tensor.data_location() == TensorProto::EXTERNAL) {
     if (!readExternal(tensor, modelDir, want, bytes, error))
@@ -219,8 +233,6 @@ ElementsAttr qopt::onnx_importer::convertTensor(const TensorProto &tensor, Strin
     }
     bytes = std::move(unpacked);
   }
-  auto type = RankedTensorType::get(shape, et);
-  std::string name = tensor.name().empty() ? "constant" : tensor.name();
   AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
       ArrayRef<char>(bytes.data(), bytes.size()), alignof(std::max_align_t));
   return DenseResourceElementsAttr::get(type, name, std::move(blob));

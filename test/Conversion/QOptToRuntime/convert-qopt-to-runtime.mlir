@@ -89,8 +89,8 @@ func.func @main(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %z: tensor<4xi8>) -> ten
 
 // A quantized matmul is one QuantMatMul call (opcode 60) whose absent zero points and second-level
 // scales are null operands; its integer attributes are codebook, bits, group, symmetric, the
-// scale dtype (f16 = 10), the double-quantization block, K and int8 activations (0 = no). Its f16
-// scales are weights.
+// scale dtype (f16 = 10), the double-quantization block, K, int8 activations (0 = no), the static
+// activation scale's bits (0 = none) and the codes' layout (0 = rows). Its f16 scales are weights.
 // CHECK-LABEL: llvm.func @qopt_graph(
 // CHECK: %[[F16:.*]] = llvm.mlir.constant(10 : i64) : i64
 // CHECK: llvm.call @qopt_rt_weight(%{{.*}}, %[[F16]],
@@ -98,7 +98,7 @@ func.func @main(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %z: tensor<4xi8>) -> ten
 // CHECK: llvm.store %[[NULL]]
 // CHECK: %[[OP:.*]] = llvm.mlir.constant(60 : i64) : i64
 // CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
-// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{[0-9]+}}(dense<[0, 4, 32, 1, 10, 0, 64, 0, 0]> : tensor<9xi64>)
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{[0-9]+}}(dense<[0, 4, 32, 1, 10, 0, 64, 0, 0, 0]> : tensor<10xi64>)
 func.func @main(%x: tensor<1x64xf32>) -> tensor<1x8xf32> {
   %codes = arith.constant dense<17> : tensor<8x32xui8>
   %scales = arith.constant dense<1.0> : tensor<8x2xf16>
@@ -271,18 +271,19 @@ func.func @main(%a: tensor<7x33xf32>, %b: tensor<20x33xf32>) -> tensor<7x20xf32>
 // -----
 
 // A quantized layer with a generated panel kernel: opcode QuantMatMulKernel (80), the kernel's
-// address first; the scheme's attributes, the int8-activations flag (0) and the panel width (32).
+// address first; the scheme's attributes, the int8-activations flag (0), the panel width (32) and
+// the codes' layout: 1 for channel panels.
 // CHECK-LABEL: llvm.func @qopt_graph(
 // CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
 // CHECK: llvm.store %[[FN]], %{{.*}} : !llvm.ptr, !llvm.ptr
 // CHECK: %[[OP:.*]] = llvm.mlir.constant(80 : i64) : i64
 // CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
-// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[{{.*}}, 0, 32]> : tensor<9xi64>)
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[{{.*}}, 0, 32, 1]> : tensor<10xi64>)
 llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
   llvm.return
 }
 func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tensor<40x2xf16>) -> tensor<?x40xf32> {
-  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, qopt.kernel_panel = 32 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {channel_panels, in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, qopt.kernel_panel = 32 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
   return %0 : tensor<?x40xf32>
 }
 
