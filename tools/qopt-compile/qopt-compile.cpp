@@ -848,9 +848,9 @@ std::shared_ptr<qopt::quant::CalibrationStats> calibrationStatistics(ModuleOp mo
   return stats;
 }
 
-/// Drops the pages of a memory-mapped model file from this process once it is imported: the
-/// constants hold the weights now, and a mapped file's resident pages would count against the
-/// compile's peak memory as much as the weights themselves. Calibration and ONNX export read the
+/// Drops the pages of a memory-mapped model file from this process once it is parsed: the
+/// protobuf, then the constants, hold the weights, and a mapped file's resident pages would count
+/// against the compile's peak memory as much as the weights themselves. Calibration and ONNX export read the
 /// file again later; its pages then come back from the page cache.
 void releaseResidentPages(const llvm::MemoryBuffer &buffer) {
   if (buffer.getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap)
@@ -880,11 +880,12 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
   int64_t before = -1, after = -1; // after >= 0 once the model is quantized
   std::string sensitivityUsed;
   OwningOpRef<ModuleOp> graphForTiming;
+  qopt::onnx_importer::ImportOptions importing = importOptions;
+  importing.onParsed = [&] { releaseResidentPages(*buffer); };
   OwningOpRef<ModuleOp> module = qopt::onnx_importer::importONNXBuffer(
-      buffer->getBuffer(), inputFile, modelDir, &context, importOptions);
+      buffer->getBuffer(), inputFile, modelDir, &context, importing);
   if (!module)
     return failure();
-  releaseResidentPages(*buffer);
   if (failed(verify(*module)))
     return failure();
   if (stage != Stage::Import) {

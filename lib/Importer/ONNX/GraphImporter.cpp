@@ -262,6 +262,8 @@ OwningOpRef<ModuleOp> qopt::onnx_importer::importONNXBuffer(StringRef buffer,
     mlir::emitError(FileLineColLoc::get(ctx, displayName, 0, 0)) << err;
     return {};
   }
+  if (options.onParsed)
+    options.onParsed();
   return GraphImporter(ctx, displayName, modelDir, options).run(model);
 }
 

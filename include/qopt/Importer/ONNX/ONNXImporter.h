@@ -12,6 +12,7 @@
 #include "llvm/ADT/StringRef.h"
 #include <map>
 #include <string>
+#include <functional>
 #include <vector>
 
 namespace qopt::onnx_importer {
@@ -19,6 +20,9 @@ namespace qopt::onnx_importer {
 struct ImportOptions {
   /// Replaces the declared shape of named graph inputs (e.g. to make a symbolic length static).
   std::map<std::string, std::vector<int64_t>> inputShapes;
+  /// Called once the protobuf is parsed, before its tensors become constants: the model's bytes
+  /// are not read again, so a caller can drop them from memory there.
+  std::function<void()> onParsed;
 };
 
 /// Imports the model at `path`. External data is resolved inside the model's own folder.
