@@ -323,15 +323,20 @@ std::vector<float> qopt::quant::roundTripWeight(const float *w, int64_t n, int64
 
 std::vector<float> qopt::quant::dequantizeWeight(const QuantizedWeight &q, const Scheme &scheme) {
   std::vector<float> out(q.n * q.k);
+  dequantizeRows(q, scheme, 0, q.n, out.data());
+  return out;
+}
+
+void qopt::quant::dequantizeRows(const QuantizedWeight &q, const Scheme &scheme, int64_t begin,
+                                 int64_t end, float *out) {
   int64_t group = scheme.groupSize ? scheme.groupSize : q.k;
   int64_t rowBytes = scheme.rowBytes(q.k);
-  for (int64_t r = 0; r < q.n; ++r)
+  for (int64_t r = begin; r < end; ++r)
     for (int64_t i = 0; i < q.k; ++i) {
       int64_t g = i / group;
       float value = codeValue(scheme, readCode(q.codes.data() + r * rowBytes, i, scheme.bits));
       if (!scheme.symmetric)
         value -= static_cast<float>(q.zeroPoints[r * q.groups + g]);
-      out[r * q.k + i] = value * q.scales[r * q.groups + g];
+      out[(r - begin) * q.k + i] = value * q.scales[r * q.groups + g];
     }
-  return out;
 }

@@ -21,6 +21,9 @@
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/SmallString.h"
 #include "mlir/IR/Diagnostics.h"
@@ -31,6 +34,7 @@
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "dialects/QOpt/Transforms/Passes.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/SHA256.h"
@@ -848,18 +852,47 @@ std::shared_ptr<qopt::quant::CalibrationStats> calibrationStatistics(ModuleOp mo
   return stats;
 }
 
-/// Drops the pages of a memory-mapped model file from this process once it is parsed: the
-/// protobuf, then the constants, hold the weights, and a mapped file's resident pages would count
-/// against the compile's peak memory as much as the weights themselves. Calibration and ONNX export read the
-/// file again later; its pages then come back from the page cache.
-void releaseResidentPages(const llvm::MemoryBuffer &buffer) {
+/// Drops the pages of `range`, part of a memory-mapped model file, from this process once the
+/// parser is done with them: the protobuf, then the constants, hold the weights, and a mapped
+/// file's resident pages would count against the compile's peak memory as much as the weights
+/// themselves. Calibration and ONNX export read the file again later; its pages then come back
+/// from the page cache. Buffers read into the heap are left alone.
+void releaseResidentPages(const llvm::MemoryBuffer &buffer, StringRef range) {
   if (buffer.getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap)
     return;
   uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t begin = (reinterpret_cast<uintptr_t>(buffer.getBufferStart()) + page - 1) & ~(page - 1);
-  uintptr_t end = reinterpret_cast<uintptr_t>(buffer.getBufferEnd()) & ~(page - 1);
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(range.begin()) + page - 1) & ~(page - 1);
+  uintptr_t end = reinterpret_cast<uintptr_t>(range.end()) & ~(page - 1);
   if (end > begin)
     madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
+/// Frees the data of the resource blobs that no op of `modules` refers to any more (the f32
+/// weights quantization replaced): the context would otherwise hold every blob it was ever given
+/// until the compile ends, the original weights beside their quantized form.
+void releaseUnusedBlobs(MLIRContext &context, ArrayRef<ModuleOp> modules) {
+  llvm::StringSet<> used;
+  for (ModuleOp m : modules) {
+    if (!m)
+      continue;
+    m.walk([&](Operation *op) {
+      op->getAttrDictionary().walk(
+          [&](DenseResourceElementsAttr r) { used.insert(r.getRawHandle().getKey()); });
+      if (auto cst = dyn_cast<arith::ConstantOp>(op))
+        cst.getValue().walk(
+            [&](DenseResourceElementsAttr r) { used.insert(r.getRawHandle().getKey()); });
+    });
+  }
+  DialectResourceBlobManager &manager =
+      DenseResourceElementsHandle::getManagerInterface(&context).getBlobManager();
+  std::vector<std::string> unused;
+  manager.getBlobMap([&](const llvm::StringMap<DialectResourceBlobManager::BlobEntry> &blobs) {
+    for (const auto &entry : blobs)
+      if (!used.contains(entry.getKey()) && entry.getValue().getBlob())
+        unused.push_back(entry.getKey().str());
+  });
+  for (const std::string &name : unused)
+    manager.update(name, AsmResourceBlob());
 }
 
 LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostream &os,
@@ -881,7 +914,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
   std::string sensitivityUsed;
   OwningOpRef<ModuleOp> graphForTiming;
   qopt::onnx_importer::ImportOptions importing = importOptions;
-  importing.onParsed = [&] { releaseResidentPages(*buffer); };
+  importing.releaseParsed = [&](StringRef range) { releaseResidentPages(*buffer, range); };
   OwningOpRef<ModuleOp> module = qopt::onnx_importer::importONNXBuffer(
       buffer->getBuffer(), inputFile, modelDir, &context, importing);
   if (!module)
@@ -1009,6 +1042,7 @@ LogicalResult compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, raw_ostr
       if (plan && quant->targetLatency > 0.0 && stage == Stage::Library)
         graphForTiming = module->clone();
     }
+    releaseUnusedBlobs(context, {*module, graphForTiming ? *graphForTiming : ModuleOp()});
     // The weights go to a partial file that becomes model.weights only once the library links,
     // so a failed build leaves nothing beside -o.
     if (failed(lowerModule(*module, stage, siblingPath(outputFile, "weights.partial"))))

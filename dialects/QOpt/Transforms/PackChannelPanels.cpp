@@ -51,15 +51,27 @@ arith::ConstantOp ownedConstant(Value v, ArrayRef<QuantizedMatMulOp> ops, unsign
   return cst;
 }
 
-/// A resource constant of `cst`'s type holding `bytes`, named after it (or `role`).
+/// `cst` holding `bytes` instead: rewritten in place where it is a mutable resource blob (a large
+/// model's codes are then never in memory twice), else a new resource constant named after it
+/// (or `role`), `cst` erased.
 Value replacementConstant(arith::ConstantOp cst, StringRef role, ArrayRef<char> bytes) {
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (blob && blob->isMutable() && blob->getData().size() == bytes.size()) {
+      llvm::copy(bytes, blob->getMutableData().begin());
+      return cst.getResult();
+    }
+  }
   OpBuilder b(cst);
   std::string name = (role + ".panels").str();
   if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue()))
     name = (res.getRawHandle().getKey() + ".panels").str();
   auto type = cast<RankedTensorType>(cst.getType());
-  return resourceConstant(b, cst.getLoc(), name, type.getShape(), type.getElementType(), bytes,
-                          64);
+  Value fresh = resourceConstant(b, cst.getLoc(), name, type.getShape(), type.getElementType(),
+                                 bytes, 64);
+  cst.getResult().replaceAllUsesWith(fresh);
+  cst->erase();
+  return fresh;
 }
 
 struct PackChannelPanelsPass
@@ -112,20 +124,12 @@ struct PackChannelPanelsPass
                                         bytes(out));
         return out;
       };
-      Value newCodes = replacementConstant(codes, "codes", packedCodes);
-      Value newScales = replacementConstant(scales, "scales", permuted(*scaleData));
-      Value newZeros = zeros ? replacementConstant(zeros, "zero_points", permuted(*zeroData)) : Value();
-      for (QuantizedMatMulOp op : ops) {
-        op.getCodesMutable().assign(newCodes);
-        op.getScalesMutable().assign(newScales);
-        if (newZeros)
-          op.getZeroPointsMutable().assign(newZeros);
-        op.setChannelPanels(true);
-      }
-      codes->erase();
-      scales->erase();
+      replacementConstant(codes, "codes", packedCodes);
+      replacementConstant(scales, "scales", permuted(*scaleData));
       if (zeros)
-        zeros->erase();
+        replacementConstant(zeros, "zero_points", permuted(*zeroData));
+      for (QuantizedMatMulOp op : ops)
+        op.setChannelPanels(true);
       ++numPacked;
     }
   }

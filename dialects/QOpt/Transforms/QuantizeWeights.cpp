@@ -188,9 +188,10 @@ private:
   FailureOr<Packed> pack(const WeightLayer &layer, SchemeAttr schemeAttr,
                          const quant::Scheme &scheme, const std::string &base) {
     Operation *op = layer.op;
-    std::optional<std::vector<float>> weight = readWeightRows(layer);
-    if (!weight)
+    std::optional<WeightRowsView> view = viewWeightRows(layer);
+    if (!view)
       return op->emitOpError() << "has a weight whose data cannot be read";
+    const float *weight = view->data;
     quant::QuantizedWeight q;
     quant::SparseOutliers sparse;
     // Embedding lookups have no input activations: they are always rounded to nearest.
@@ -203,7 +204,7 @@ private:
       options.blockSize = blockSize;
       options.actOrder = actOrder;
       options.outlierFraction = outliers;
-      quant::GPTQResult result = quant::gptqQuantize(weight->data(), layer.n, layer.k,
+      quant::GPTQResult result = quant::gptqQuantize(weight, layer.n, layer.k,
                                                      (*input)->gram.data(), scheme, options);
       if (result.fellBackToRTN)
         op->emitWarning() << "layer '" << layerDisplayName(layer)
@@ -212,7 +213,7 @@ private:
       q = std::move(result.weight);
       sparse = std::move(result.outliers);
     } else {
-      q = quant::quantizeWeight(weight->data(), layer.n, layer.k, scheme);
+      q = quant::quantizeWeight(weight, layer.n, layer.k, scheme);
       if (outliers > 0.0 && !layer.isEmbedding) {
         // Weighted by the input's energy where calibration measured it.
         std::vector<double> diagonal;
@@ -221,7 +222,7 @@ private:
               input && input->channels == layer.k)
             for (int64_t i = 0; i < layer.k; ++i)
               diagonal.push_back(input->gram[i * layer.k + i]);
-        sparse = quant::extractOutliers(weight->data(), q, scheme,
+        sparse = quant::extractOutliers(weight, q, scheme,
                                         diagonal.empty() ? nullptr : diagonal.data(), outliers);
       }
     }
@@ -265,17 +266,25 @@ private:
                                      Float16Type::get(ctx), sparse.values);
       p.bytes += sparse.bytes();
     }
-    // How far the quantized weight is from the original, for the report.
-    std::vector<float> restored = quant::dequantizeWeight(q, scheme);
-    if (sparse.count() > 0)
-      for (int64_t r = 0; r < layer.n; ++r)
-        for (int32_t j = sparse.rowOffsets[r]; j < sparse.rowOffsets[r + 1]; ++j)
-          restored[r * layer.k + sparse.columns[j]] += quant::halfToFloat(sparse.values[j]);
+    // How far the quantized weight is from the original, for the report; a block of rows at a
+    // time, so that no second full-size copy of a large weight exists.
+    const int64_t blockRows = std::max<int64_t>(1, (int64_t(1) << 20) / layer.k);
+    std::vector<float> restored(std::min(blockRows, layer.n) * layer.k);
     double errorSq = 0.0, normSq = 0.0;
-    for (size_t i = 0; i < restored.size(); ++i) {
-      double d = static_cast<double>((*weight)[i]) - restored[i];
-      errorSq += d * d;
-      normSq += static_cast<double>((*weight)[i]) * (*weight)[i];
+    for (int64_t r0 = 0; r0 < layer.n; r0 += blockRows) {
+      int64_t r1 = std::min(layer.n, r0 + blockRows);
+      quant::dequantizeRows(q, scheme, r0, r1, restored.data());
+      if (sparse.count() > 0)
+        for (int64_t r = r0; r < r1; ++r)
+          for (int32_t j = sparse.rowOffsets[r]; j < sparse.rowOffsets[r + 1]; ++j)
+            restored[(r - r0) * layer.k + sparse.columns[j]] +=
+                quant::halfToFloat(sparse.values[j]);
+      for (int64_t i = 0; i < (r1 - r0) * layer.k; ++i) {
+        double original = weight[r0 * layer.k + i];
+        double d = original - restored[i];
+        errorSq += d * d;
+        normSq += original * original;
+      }
     }
     p.relativeError = normSq > 0 ? std::sqrt(errorSq / normSq) : 0.0;
     return p;

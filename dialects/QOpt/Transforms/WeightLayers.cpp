@@ -139,35 +139,51 @@ std::string qopt::QOpt::layerDisplayName(const WeightLayer &layer) {
   return names.size() > 1 && !names[1].empty() ? names[1] : names[0];
 }
 
-std::optional<std::vector<float>> qopt::QOpt::readWeightRows(const WeightLayer &layer) {
+std::optional<WeightRowsView> qopt::QOpt::viewWeightRows(const WeightLayer &layer) {
   int64_t rows = layer.rowsAreOutputs ? layer.n : layer.k;
   int64_t cols = layer.rowsAreOutputs ? layer.k : layer.n;
-  std::vector<float> raw(rows * cols);
+  size_t count = static_cast<size_t>(rows * cols);
+  WeightRowsView view;
+  const float *stored = nullptr;
   arith::ConstantOp weight = layer.weight;
   Attribute value = weight.getValue();
   if (auto res = dyn_cast<DenseResourceElementsAttr>(value)) {
     AsmResourceBlob *blob = res.getRawHandle().getBlob();
-    if (!blob || blob->getData().size() != raw.size() * sizeof(float))
+    if (!blob || blob->getData().size() != count * sizeof(float) ||
+        reinterpret_cast<uintptr_t>(blob->getData().data()) % alignof(float) != 0)
       return std::nullopt;
-    std::memcpy(raw.data(), blob->getData().data(), raw.size() * sizeof(float));
+    stored = reinterpret_cast<const float *>(blob->getData().data());
   } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
-    int64_t i = 0;
+    view.storage.resize(count);
     if (dense.isSplat())
-      std::fill(raw.begin(), raw.end(), dense.getSplatValue<float>());
+      std::fill(view.storage.begin(), view.storage.end(), dense.getSplatValue<float>());
     else
-      for (float f : dense.getValues<float>())
-        raw[i++] = f;
+      llvm::copy(dense.getValues<float>(), view.storage.begin());
+    stored = view.storage.data();
   } else {
     return std::nullopt;
   }
-  if (layer.rowsAreOutputs)
-    return raw;
+  if (layer.rowsAreOutputs) {
+    view.data = stored;
+    return view;
+  }
   // [K, N] → [N, K].
-  std::vector<float> rowsOut(raw.size());
+  std::vector<float> transposed(count);
   for (int64_t kk = 0; kk < layer.k; ++kk)
     for (int64_t nn = 0; nn < layer.n; ++nn)
-      rowsOut[nn * layer.k + kk] = raw[kk * layer.n + nn];
-  return rowsOut;
+      transposed[nn * layer.k + kk] = stored[kk * layer.n + nn];
+  view.storage = std::move(transposed);
+  view.data = view.storage.data();
+  return view;
+}
+
+std::optional<std::vector<float>> qopt::QOpt::readWeightRows(const WeightLayer &layer) {
+  std::optional<WeightRowsView> view = viewWeightRows(layer);
+  if (!view)
+    return std::nullopt;
+  if (!view->storage.empty())
+    return std::move(view->storage);
+  return std::vector<float>(view->data, view->data + layer.n * layer.k);
 }
 
 qopt::quant::Scheme qopt::QOpt::toQuantScheme(SchemeAttr attr) {

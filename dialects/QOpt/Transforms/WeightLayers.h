@@ -75,6 +75,16 @@ std::optional<qopt::quant::QuantizedWeight> readPackedWeight(mlir::Operation *op
 /// The weight as [N, K] floats, or nothing when its data cannot be read.
 std::optional<std::vector<float>> readWeightRows(const WeightLayer &layer);
 
+/// The layer's f32 weight as [N, K] rows without copying it where it is stored that way (a
+/// resource blob of rows that are outputs: an embedding table, a Gemm's transposed weight);
+/// otherwise `storage` holds the rows and `data` points into it. A large model's weights are
+/// then never all in memory twice while they are quantized.
+struct WeightRowsView {
+  const float *data = nullptr;
+  std::vector<float> storage;
+};
+std::optional<WeightRowsView> viewWeightRows(const WeightLayer &layer);
+
 } // namespace qopt::QOpt
 
 #endif // QOPT_DIALECTS_QOPT_TRANSFORMS_WEIGHTLAYERS_H

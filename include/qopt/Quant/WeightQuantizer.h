@@ -97,6 +97,9 @@ QuantizedWeight quantizeWeight(const float *w, int64_t n, int64_t k, const Schem
 std::vector<float> roundTripWeight(const float *w, int64_t n, int64_t k, const Scheme &scheme);
 /// The weights that the quantized form stands for, n x k.
 std::vector<float> dequantizeWeight(const QuantizedWeight &q, const Scheme &scheme);
+/// Rows [begin, end) of dequantizeWeight into `out` ((end - begin) x k floats).
+void dequantizeRows(const QuantizedWeight &q, const Scheme &scheme, int64_t begin, int64_t end,
+                    float *out);
 
 /// The value of `code` before scaling; for int schemes the symmetric zero point 2^(bits-1) is
 /// already subtracted, an asymmetric one is not.

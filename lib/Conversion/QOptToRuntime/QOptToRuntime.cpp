@@ -536,6 +536,14 @@ void ConvertQOptToRuntimePass::runOnOperation() {
   }
 
   std::vector<char> weights(kWeightsHeader, 0);
+  // Reserved whole: growing by doubling would briefly hold up to twice a large model's weights.
+  size_t expected = kWeightsHeader;
+  for (Operation &op : main.getBody().front())
+    if (auto cst = dyn_cast<arith::ConstantOp>(op))
+      if (auto type = dyn_cast<RankedTensorType>(cst.getType()); type && type.hasStaticShape())
+        expected += kWeightsAlign + static_cast<size_t>(type.getNumElements()) *
+                                        std::max<unsigned>(1, type.getElementTypeBitWidth() / 8);
+  weights.reserve(expected);
   // Constants tagged `qopt.weight_slot` have their offset in the weights file recorded on the
   // module, for tools that rewrite a weight in place (sensitivity measurement).
   SmallVector<NamedAttribute> slotOffsets;

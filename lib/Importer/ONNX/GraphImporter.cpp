@@ -258,12 +258,10 @@ OwningOpRef<ModuleOp> qopt::onnx_importer::importONNXBuffer(StringRef buffer,
                                                            const ImportOptions &options) {
   onnx::ModelProto model;
   std::string err;
-  if (!parseModel(buffer, model, err)) {
+  if (!parseModel(buffer, model, err, options.releaseParsed)) {
     mlir::emitError(FileLineColLoc::get(ctx, displayName, 0, 0)) << err;
     return {};
   }
-  if (options.onParsed)
-    options.onParsed();
   return GraphImporter(ctx, displayName, modelDir, options).run(model);
 }
 

@@ -3,9 +3,45 @@
 
 #include "onnx/defs/parser.h"
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <limits>
 
 using namespace qopt::onnx_importer;
+
+namespace {
+/// The buffer in blocks, telling `release` of the bytes before each new block: the parser copies
+/// what it keeps and never backs up past the current block.
+class ReleasingInputStream : public google::protobuf::io::ZeroCopyInputStream {
+public:
+  ReleasingInputStream(llvm::StringRef buffer, const std::function<void(llvm::StringRef)> &release)
+      : inner(buffer.data(), static_cast<int>(buffer.size()), kBlockBytes), buffer(buffer),
+        release(release) {}
+  ~ReleasingInputStream() override {
+    if (release && done < buffer.size())
+      release(buffer.drop_front(done));
+  }
+  bool Next(const void **data, int *size) override {
+    if (!inner.Next(data, size))
+      return false;
+    size_t start = static_cast<size_t>(static_cast<const char *>(*data) - buffer.data());
+    if (release && start > done) {
+      release(buffer.slice(done, start));
+      done = start;
+    }
+    return true;
+  }
+  void BackUp(int count) override { inner.BackUp(count); }
+  bool Skip(int count) override { return inner.Skip(count); }
+  int64_t ByteCount() const override { return inner.ByteCount(); }
+
+private:
+  static constexpr int kBlockBytes = 8 << 20;
+  google::protobuf::io::ArrayInputStream inner;
+  llvm::StringRef buffer;
+  const std::function<void(llvm::StringRef)> &release;
+  size_t done = 0;
+};
+} // namespace
 
 /// ONNX's text syntax opens with the model header `<ir_version: ..., opset_import: [...]>`.
 static bool looksLikeText(llvm::StringRef buffer) {
@@ -19,7 +55,8 @@ static bool looksLikeText(llvm::StringRef buffer) {
 }
 
 bool qopt::onnx_importer::parseModel(llvm::StringRef buffer, onnx::ModelProto &model,
-                                     std::string &error) {
+                                     std::string &error,
+                                     const std::function<void(llvm::StringRef)> &release) {
   try {
     if (looksLikeText(buffer)) {
       std::string text = buffer.str();
@@ -35,8 +72,8 @@ bool qopt::onnx_importer::parseModel(llvm::StringRef buffer, onnx::ModelProto &m
       error = "protobuf is larger than 2 GB; keep the weights in external data files";
       return false;
     }
-    google::protobuf::io::CodedInputStream stream(
-        reinterpret_cast<const uint8_t *>(buffer.data()), static_cast<int>(buffer.size()));
+    ReleasingInputStream blocks(buffer, release);
+    google::protobuf::io::CodedInputStream stream(&blocks);
     stream.SetTotalBytesLimit(std::numeric_limits<int>::max());
     if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
       error = "not a valid ONNX model: the protobuf is truncated or corrupt";

@@ -20,9 +20,9 @@ namespace qopt::onnx_importer {
 struct ImportOptions {
   /// Replaces the declared shape of named graph inputs (e.g. to make a symbolic length static).
   std::map<std::string, std::vector<int64_t>> inputShapes;
-  /// Called once the protobuf is parsed, before its tensors become constants: the model's bytes
-  /// are not read again, so a caller can drop them from memory there.
-  std::function<void()> onParsed;
+  /// Called with each part of the model's bytes the parser is done with (they are not read
+  /// again), so that a caller can drop them from memory while the rest is parsed.
+  std::function<void(llvm::StringRef)> releaseParsed;
 };
 
 /// Imports the model at `path`. External data is resolved inside the model's own folder.
