@@ -57,11 +57,10 @@ PackedWeight qopt::rt::describe(Tensor *codes, Tensor *scales, Tensor *zeros, Te
     w.zeros = zeros->as<uint8_t>();
   }
   if (ni > 9 && i[9] == 1) {
-    int64_t inputs = quant::panelBlockInputs(w.bits);
-    if (!(w.bits == 4 || (w.bits == 8 && w.codebook == 0)) || w.k % inputs != 0 ||
-        w.group % inputs != 0 || w.dqBlock > 0)
+    if (!quant::panelCodesFit(w.bits, w.codebook == 0, w.dqBlock > 0) ||
+        !quant::panelShapeFits(w.bits, w.k, w.group))
       fail("quantized kernel: channel panels need 4-bit or 8-bit integer codes, K and groups "
-           "multiples of " + std::to_string(inputs));
+           "multiples of " + std::to_string(quant::panelBlockInputs(w.bits)));
     w.panelRows = quant::panelRows(w.n);
   }
   for (unsigned c = 0; c < 256; ++c) {
@@ -808,31 +807,28 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
   }
   if (m <= 4) {
     bool fused4 = w.bits == 4 && w.group % 16 == 0 && w.k % 16 == 0;
+    const int64_t first = w.panelRows;
+    // The group sums of x carry the zero point's term: for the row kernels' int path, and for
+    // panels with zero points or 8-bit codes. Computed once for both.
+    bool rowsNeedSums = fused4 && (w.codebook == 0 || !w.symmetric);
+    bool panelsNeedSums = first > 0 && (w.zeros || w.bits == 8);
     std::vector<float> xsum;
-    if (fused4 && (w.codebook == 0 || !w.symmetric)) { // the int path needs the group sums
+    if (rowsNeedSums || panelsNeedSums) {
       xsum.assign(m * w.groups, 0.0f);
       for (int64_t r = 0; r < m; ++r)
         for (int64_t i = 0; i < w.k; ++i)
           xsum[r * w.groups + i / w.group] += px[r * w.k + i];
     }
-    const float *pxsum = xsum.empty() ? nullptr : xsum.data();
+    const float *pxsum = rowsNeedSums ? xsum.data() : nullptr;
     // Waking another thread costs tens of microseconds: split only layers big enough to repay it
     // (about half a million weights per thread).
     int64_t grain = std::max<int64_t>(16, (int64_t(1) << 19) / w.k);
     const bool wide = ctx.isa >= kIsaAvx512Vnni && w.group % 32 == 0 && w.k % w.group == 0;
-    const int64_t first = w.panelRows;
     if (first > 0) {
-      std::vector<float> groupSums;
-      if (w.zeros || w.bits == 8) { // the zero point's term, as the row kernels take it
-        groupSums.assign(m * w.groups, 0.0f);
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t i = 0; i < w.k; ++i)
-            groupSums[r * w.groups + i / w.group] += px[r * w.k + i];
-      }
       ctx.workers->parallelFor(first / quant::kPanelChannels,
                                std::max<int64_t>(1, grain / quant::kPanelChannels),
                                [&](int64_t begin, int64_t end) {
-                                 panelGemv(w, px, m, py, begin, end, groupSums.data());
+                                 panelGemv(w, px, m, py, begin, end, xsum.data());
                                });
       if (first == w.n)
         return;

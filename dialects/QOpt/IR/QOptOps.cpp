@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "qopt/Quant/ChannelPanels.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
@@ -195,14 +196,14 @@ LogicalResult QuantizedMatMulOp::verify() {
   if (getChannelPanels()) {
     SchemeAttr scheme = getScheme();
     unsigned bits = scheme.getBits();
-    int64_t inputs = bits == 4 ? 8 : 4;
-    if (!(bits == 4 || (bits == 8 && scheme.getCodebook() == Codebook::Int)) ||
-        scheme.getDoubleQuantBlock() > 0)
+    if (!qopt::quant::panelCodesFit(bits, scheme.getCodebook() == Codebook::Int,
+                                    scheme.getDoubleQuantBlock() > 0))
       return emitOpError() << "channel_panels needs 4-bit codes or 8-bit integer codes, without "
                               "double quantization";
-    if (k % inputs != 0 || (scheme.getGroupSize() > 0 && scheme.getGroupSize() % inputs != 0))
+    if (!qopt::quant::panelShapeFits(bits, k, scheme.getGroupSize()))
       return emitOpError() << "channel_panels needs in_features and groups multiples of "
-                           << inputs << " for " << bits << "-bit codes";
+                           << qopt::quant::panelBlockInputs(bits) << " for " << bits
+                           << "-bit codes";
   }
   return verifyPackedWeight(*this, getScheme(), k, getCodes(), getScales(), getZeroPoints(),
                             getScaleScales());

@@ -30,13 +30,11 @@ bool fitsPanels(QuantizedMatMulOp op) {
   unsigned bits = scheme.getBits();
   // 4-bit codes of any codebook (the float kernels look values up in a 16-entry table); 8-bit
   // integer codes (converted as they are).
-  bool codesFit = bits == 4 || (bits == 8 && scheme.getCodebook() == Codebook::Int);
-  int64_t inputs = qopt::quant::panelBlockInputs(bits);
-  return !op.getChannelPanels() && codesFit && k % inputs == 0 &&
-         scheme.getDoubleQuantBlock() == 0 &&
-         (scheme.isPerChannel() || scheme.getGroupSize() % inputs == 0) &&
-         codes.hasStaticShape() && codes.getDimSize(0) >= qopt::quant::kPanelChannels &&
-         codes.getDimSize(1) == k * bits / 8;
+  return !op.getChannelPanels() &&
+         qopt::quant::panelCodesFit(bits, scheme.getCodebook() == Codebook::Int,
+                                    scheme.getDoubleQuantBlock() > 0) &&
+         qopt::quant::panelShapeFits(bits, k, scheme.getGroupSize()) && codes.hasStaticShape() &&
+         codes.getDimSize(0) >= qopt::quant::kPanelChannels && codes.getDimSize(1) == k * bits / 8;
 }
 
 /// The constant behind `v` when every use of it is operand `index` of a matmul in `ops`.

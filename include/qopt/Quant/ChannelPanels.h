@@ -33,6 +33,18 @@ constexpr int64_t kPanelBlockBytes = 64;
 /// Inputs per 64-byte block: 8 for 4-bit codes, 4 for 8-bit ones.
 constexpr int64_t panelBlockInputs(unsigned bits) { return bits == 4 ? 8 : 4; }
 
+/// Whether codes can be stored in panels: 4-bit codes of any codebook, or 8-bit integer codes
+/// (`integerCodes`), without double-quantized scales (their blocks follow the row order).
+inline bool panelCodesFit(unsigned bits, bool integerCodes, bool doubleQuantized) {
+  return !doubleQuantized && (bits == 4 || (bits == 8 && integerCodes));
+}
+
+/// Whether `k` inputs in groups of `group` (0: one group per row) are whole blocks of inputs.
+inline bool panelShapeFits(unsigned bits, int64_t k, int64_t group) {
+  int64_t inputs = panelBlockInputs(bits);
+  return k % inputs == 0 && group % inputs == 0;
+}
+
 /// The rows stored in panels: whole panels of 16.
 inline int64_t panelRows(int64_t n) { return n / kPanelChannels * kPanelChannels; }
 

@@ -170,13 +170,14 @@ ElementsAttr qopt::onnx_importer::convertTensor(const TensorProto &tensor, Strin
   int64_t want = nibbles ? (count + 1) / 2 : count * elemBytes;
   auto type = RankedTensorType::get(shape, et);
   std::string name = tensor.name().empty() ? "constant" : tensor.name();
-  if (!nibbles && tensor.data_location() != TensorProto::EXTERNAL && tensor.has_raw_data()) {
+  bool inlineRaw = tensor.data_location() != TensorProto::EXTERNAL && tensor.has_raw_data();
+  if (inlineRaw && static_cast<int64_t>(tensor.raw_data().size()) != want) {
+    error = "tensor has " + std::to_string(tensor.raw_data().size()) +
+            " bytes of data but its shape needs " + std::to_string(want);
+    return {};
+  }
+  if (inlineRaw && !nibbles) {
     // Straight from the protobuf into the constant: one copy of a large weight, not two.
-    if (static_cast<int64_t>(tensor.raw_data().size()) != want) {
-      error = "tensor has " + std::to_string(tensor.raw_data().size()) +
-              " bytes of data but its shape needs " + std::to_string(want);
-      return {};
-    }
     AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
         ArrayRef<char>(tensor.raw_data().data(), tensor.raw_data().size()),
         alignof(std::max_align_t));
@@ -186,12 +187,7 @@ ElementsAttr qopt::onnx_importer::convertTensor(const TensorProto &tensor, Strin
   if (tensor.data_location() == TensorProto::EXTERNAL) {
     if (!readExternal(tensor, modelDir, want, bytes, error))
       return {};
-  } else if (tensor.has_raw_data()) {
-    if (static_cast<int64_t>(tensor.raw_data().size()) != want) {
-      error = "tensor has " + std::to_string(tensor.raw_data().size()) +
-              " bytes of data but its shape needs " + std::to_string(want);
-      return {};
-    }
+  } else if (inlineRaw) {
     bytes.assign(tensor.raw_data().begin(), tensor.raw_data().end());
   } else {
     bool ok;
