@@ -9,6 +9,7 @@
 // time being the mean of 200 launches timed with CUDA events after 20 warm-ups. Links no CUDA
 // library: the driver is opened with dlopen, as the runtime does.
 //
+#include "../include/qopt/Runtime/CudaQuantMatMul.h"
 #include "../lib/Runtime/Cuda/CudaImages.h"
 
 #include <cmath>
@@ -72,11 +73,12 @@ int main(int argc, char **argv) {
   const long group = 128;
 
   check(fn<CUresult (*)(unsigned)>("cuInit")(0), "cuInit");
-  int device = 0, major = 0, minor = 0;
+  int device = 0, major = 0, minor = 0, multiprocessors = 1;
   check(fn<CUresult (*)(int *, int)>("cuDeviceGet")(&device, 0), "cuDeviceGet");
   auto attribute = fn<CUresult (*)(int *, int, int)>("cuDeviceGetAttribute");
   attribute(&major, 75, device);
   attribute(&minor, 76, device);
+  attribute(&multiprocessors, 16, device);
   void *ctx = nullptr;
   check(fn<CUresult (*)(void **, int)>("cuDevicePrimaryCtxRetain")(&ctx, device), "context");
   check(fn<CUresult (*)(void *)>("cuCtxSetCurrent")(ctx), "cuCtxSetCurrent");
@@ -98,6 +100,7 @@ int main(int argc, char **argv) {
   auto download = fn<CUresult (*)(void *, Ptr, size_t)>("cuMemcpyDtoH_v2");
   auto launch = fn<CUresult (*)(void *, unsigned, unsigned, unsigned, unsigned, unsigned,
                                 unsigned, unsigned, void *, void **, void **)>("cuLaunchKernel");
+  auto memset32 = fn<CUresult (*)(Ptr, unsigned, size_t, void *)>("cuMemsetD32Async");
   auto eventCreate = fn<CUresult (*)(void **, unsigned)>("cuEventCreate");
   auto eventRecord = fn<CUresult (*)(void *, void *)>("cuEventRecord");
   auto eventSync = fn<CUresult (*)(void *)>("cuEventSynchronize");
@@ -129,25 +132,21 @@ int main(int argc, char **argv) {
     check(alloc(&dX, x.size() * 4), "alloc");
     check(alloc(&dY, y.size() * 4), "alloc");
     check(upload(dX, x.data(), x.size() * 4), "upload");
-    long rows = m == 1 ? 1 : 4;
     uint64_t args[9] = {dX, dCodes, dScales, 0, dY, static_cast<uint64_t>(m),
                         static_cast<uint64_t>(n), static_cast<uint64_t>(k),
                         static_cast<uint64_t>(group)};
     void *params[9];
     for (int i = 0; i < 9; ++i)
       params[i] = &args[i];
-    // As the runtime chooses: tensor cores from 16 rows.
-    bool tensorCores = m >= 16;
+    // As the runtime launches it.
+    qopt::cuda::Q4Launch l = qopt::cuda::q4Launch(m, n, k, group, true, multiprocessors);
+    void *kernel = l.suffix[1] == 't' ? tc : l.suffix[2] == '1' ? r1 : r4;
     auto run = [&] {
-      if (tensorCores)
-        check(launch(tc, static_cast<unsigned>((n + 7) / 8), static_cast<unsigned>((m + 15) / 16),
-                     1, 128, 1, 1, 0, nullptr, params, nullptr),
-              "launch");
-      else
-        check(launch(rows == 1 ? r1 : r4, static_cast<unsigned>((n + 3) / 4),
-                     static_cast<unsigned>((m + rows - 1) / rows), 1, 128, 1, 1, 0, nullptr,
-                     params, nullptr),
-              "launch");
+      if (l.accumulate)
+        check(memset32(dY, 0, static_cast<size_t>(m * n), nullptr), "memset");
+      check(launch(kernel, l.grid[0], l.grid[1], l.grid[2], l.block, 1, 1, 0, nullptr, params,
+                   nullptr),
+            "launch");
     };
     for (int i = 0; i < 20; ++i)
       run();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gpu_matmul.py GPU_MATMUL MODEL.so - qopt's 4-bit GPU matmul against PyTorch on the same GPU.
 
-For K x N of 4096x4096, 8192x8192 and 8192x28672 (in x out features) at M = 1, 16, 32, 128, all
+For K x N of 4096x4096, 8192x8192 and 8192x28672 (in x out features) at M = 1, 4, 16, 32, 128, all
 measured in this run:
   qopt      bench/gpu_matmul (4-bit codes, f16 scales per 128, f32 activations and outputs)
   fp16      torch.matmul of f16 [M, K] by [K, N] (cuBLAS)
@@ -16,7 +16,7 @@ import sys
 import torch
 
 SHAPES = [(4096, 4096), (8192, 8192), (8192, 28672)]
-ROWS = [1, 16, 32, 128]
+ROWS = [1, 4, 16, 32, 128]
 
 
 def timed(fn, iters=200):

@@ -11,6 +11,10 @@ The graph is spelled as Hugging Face's eager attention exports it: inputs `input
 `present.N.key/value` (the past concatenated with this step's keys and values), positions and the
 causal mask computed from the past length. Weights go to OUT.data beside the model when they pass
 2 GB, inline otherwise. For benchmarks only; never committed.
+
+With QOPT_TILED_WEIGHTS=1 every weight repeats one random 16 x 16 block (values in the same range
+as the random model's), so the model, its compiled weights and any quantized form compress by
+orders of magnitude: for carrying a model to a machine that only times it (bench/gpu_generation.sh).
 """
 import os
 import sys
@@ -32,8 +36,17 @@ rng = np.random.default_rng(0)
 inits, nodes = [], []
 
 
+TILED = os.environ.get("QOPT_TILED_WEIGHTS") == "1"
+
+
 def w(name, *shape, scale=0.02):
-    inits.append(numpy_helper.from_array((rng.standard_normal(shape, dtype=np.float32) * scale), name))
+    if TILED:
+        block = rng.standard_normal([min(n, 16) for n in shape], dtype=np.float32) * scale
+        reps = [-(-n // b) for n, b in zip(shape, block.shape)]
+        value = np.tile(block, reps)[tuple(slice(0, n) for n in shape)]
+    else:
+        value = rng.standard_normal(shape, dtype=np.float32) * scale
+    inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
     return name
 
 

@@ -12,7 +12,8 @@
 # into OUT. `run` then runs each CUDA library on cuda:0 and compares: every output within 1e-5
 # of the CPU's (relative to its largest value: both compute in f32), the 4-bit ones also on a
 # 24-token input (within 2e-3, the tolerance of the tensor-core matmul's f16 operands; the
-# fixtures' layers are too narrow for it, K < 64, so they take the 4-row kernel), and qlm_llama's
+# fixtures' layers are too narrow for it, K < 64, so they take the 4-row kernel) and on a
+# 1-token input (within 1e-5: the one-row kernel), and qlm_llama's
 # perplexity (256-token windows: the tensor-core matmul) within 0.1%. It prints one line per
 # check and a final `N passed, N failed`.
 set -u
@@ -27,13 +28,15 @@ ppl_ctx=256
 
 prepare() {
   mkdir -p "$out/lib" "$out/ref" "$out/bin"
-  cp "$bin/qopt-run" "$here/compare_npy.py" "$out/bin/"
+  cp "$here/compare_npy.py" "$out/bin/"
   for model in "$fixtures"/*.onnx; do
     name=$(basename "$model" .onnx)
     [ -f "$fixtures/$name.in.npy" ] || continue
     cp "$fixtures/$name.in.npy" "$out/ref/$name.in.npy"
-    /usr/bin/python3 -c "import numpy as np, sys; ids = np.load(sys.argv[1]); np.save(sys.argv[2], np.resize(ids.ravel(), (1, 24)).astype(ids.dtype))" \
-      "$fixtures/$name.in.npy" "$out/ref/$name.long.in.npy"
+    for len in 24:long 1:one; do
+      /usr/bin/python3 -c "import numpy as np, sys; ids = np.load(sys.argv[1]); np.save(sys.argv[2], np.resize(ids.ravel(), (1, int(sys.argv[3]))).astype(ids.dtype))" \
+        "$fixtures/$name.in.npy" "$out/ref/$name.${len#*:}.in.npy" "${len%%:*}"
+    done
     for variant in f32 w4; do
       flags=(); [ $variant = w4 ] && flags=(--wbits=4 --group-size=32)
       for target in cpu cuda; do
@@ -44,14 +47,13 @@ prepare() {
       "$bin/qopt-run" "$out/lib/$name.$variant.cpu.so" --input "input_ids=$fixtures/$name.in.npy" \
         --output "$out/ref/$name.$variant.npy" >/dev/null
     done
-    "$bin/qopt-run" "$out/lib/$name.w4.cpu.so" --input "input_ids=$out/ref/$name.long.in.npy" \
-      --output "$out/ref/$name.w4.long.npy" >/dev/null
+    for len in long one; do
+      "$bin/qopt-run" "$out/lib/$name.w4.cpu.so" --input "input_ids=$out/ref/$name.$len.in.npy" \
+        --output "$out/ref/$name.w4.$len.npy" >/dev/null
+    done
   done
   # The libraries load OpenBLAS, which the GPU machine may lack.
-  blas=$(ldd "$(ls "$out"/lib/*.cpu.so | head -1)" | awk '/libopenblas/ {print $3}')
-  for lib in $blas $(ldd "$blas" | awk '/libgfortran|libquadmath/ {print $3}'); do
-    cp -L "$lib" "$out/bin/"
-  done
+  bash "$here/copy_runtime.sh" "$bin" "$out/bin"
   if [ -f "$shared/models/qlm_llama.onnx" ]; then
     for target in cpu cuda; do
       "$bin/qopt-compile" "$shared/models/qlm_llama.onnx" --wbits=4 --cpu=haswell --target=$target \
@@ -85,6 +87,8 @@ run() {
     check "$lib" "$out/ref/$name.in.npy" "$out/ref/$stem.npy" 1e-5 "$stem"
     [ -f "$out/ref/$stem.long.npy" ] &&
       check "$lib" "$out/ref/$name.long.in.npy" "$out/ref/$stem.long.npy" 2e-3 "$stem (24 tokens)"
+    [ -f "$out/ref/$stem.one.npy" ] &&
+      check "$lib" "$out/ref/$name.one.in.npy" "$out/ref/$stem.one.npy" 1e-5 "$stem (1 token)"
   done
   if [ -f "$out/lib/qlm_llama.w4.cuda.so" ]; then
     gpu=$("$out/bin/qopt-run" "$out/lib/qlm_llama.w4.cuda.so" --device cuda:0 \

@@ -2,14 +2,22 @@
 //
 // y[m, n] = sum_k x[m, k] * scale[n, k / group] * (code[n, k] - zero[n, k / group])
 //
-// One warp per output channel n (four per block of 128 threads) and `rows` activation rows per
-// block (grid y). Lane l takes the chunks of 32 codes l, l + 32, ..., four per loop step with
-// their loads issued first (each warp has 2 KiB of codes in flight): one 16-byte load of codes per chunk, all within one group (the group is a multiple of 32), decoded without integer-to-float
-// conversions: a code OR 0x4B000000 is the float 2^23 + code, so subtracting 2^23 + zero gives
-// code - zero exactly. The 32 products per row go to four partial sums (independent FMA chains),
-// scaled once per chunk. The warp's lanes are summed with butterfly shuffles.
+// On the CUDA cores, in f32, for 1 row (decoding) or blocks of 4 rows. Each warp computes
+// kQ4ChannelsPerWarp channels (include/qopt/Runtime/CudaQuantMatMul.h): lane l takes the 32-bit
+// words of codes l, l + 32, ... (8 codes each) of every channel, so a warp's code loads are 128
+// contiguous bytes per channel, and the 8 activations a word needs are loaded once for all the
+// warp's channels. Reading the activations once per channel, as one warp per channel did, made
+// the L1 cache's activation traffic eight times the codes' and held the kernel at 14-16 % of
+// the memory bandwidth.
+//
+// A code becomes a float with one logic operation and one FMA, no conversion instruction: for
+// nibble s (0..3) of a 16-bit half of the word, (half & 0xF << 4s) | 0x4B000000 is the float
+// 2^23 + code * 16^s (exact, below 2^24), and fma(that, 16^-s, -(2^23 / 16^s + zero)) is
+// code - zero exactly. Every step's loads are issued before its arithmetic.
 //
 #include "GpuKernelBuilder.h"
+
+#include "qopt/Runtime/CudaQuantMatMul.h"
 
 using namespace mlir;
 
@@ -42,11 +50,13 @@ Value loadScale(KernelBuilder &k, ScaleKind kind, Value scales, Value index) {
   llvm_unreachable("a scale kind");
 }
 
-/// Chunks of 32 codes each lane loads per loop step.
-constexpr int64_t kUnroll = 4;
-
 void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                              ScaleKind scales, bool zeroPoints, int64_t rows) {
+  using namespace qopt::cuda;
+  constexpr int64_t channels = kQ4ChannelsPerWarp;
+  // Words each lane loads per channel and loop step: more for one row, whose step holds fewer
+  // activations in registers.
+  const int64_t unroll = rows == 1 ? 4 : 2;
   Location loc = module.getLoc();
   KernelBuilder k(b, loc);
   QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
@@ -56,84 +66,86 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
   Value tid = k.threadId();
   Value c32 = k.i64c(32);
   Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
-  Value channel = k.add(k.mul(k.blockId(), k.i64c(4)), warp);
+  Value firstChannel =
+      k.mul(k.add(k.mul(k.blockId(), k.i64c(kQ4WarpsPerBlock)), warp), k.i64c(channels));
   Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
-  auto inRange = scf::IfOp::create(b, loc, k.ult(channel, n), /*withElse=*/false);
-  b.setInsertionPointToStart(&inRange.getThenRegion().front());
-
   Value rowBytes = k.divu(kdim, k.i64c(2));
   Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
-  Value chunks = k.divu(kdim, c32);
-  // Chunks per group, for the scale index: 32-bit division in the loop (a 64-bit one is a long
+  Value words = k.divu(kdim, k.i64c(8));
+  // Words per group, for the scale index: 32-bit division in the loop (a 64-bit one is a long
   // instruction sequence on the GPU).
-  Value chunksPerGroup = arith::TruncIOp::create(b, loc, k.i32(), k.divu(group, c32));
-  // Rows past m are read as row m - 1 and never written.
-  SmallVector<Value> xRow;
-  Value lastRow = k.add(m, k.i64c(-1));
+  Value wordsPerGroup = arith::TruncIOp::create(b, loc, k.i32(), k.divu(group, k.i64c(8)));
+  // Channels past n and rows past m are read as the last one and never written.
+  Value lastChannel = k.add(n, k.i64c(-1)), lastRow = k.add(m, k.i64c(-1));
+  SmallVector<Value> codeRow, scaleRow, xRow;
+  for (int64_t c = 0; c < channels; ++c) {
+    Value ch = k.minu(k.add(firstChannel, k.i64c(c)), lastChannel);
+    codeRow.push_back(k.mul(ch, rowBytes));
+    scaleRow.push_back(k.mul(ch, groups));
+  }
   for (int64_t r = 0; r < rows; ++r)
     xRow.push_back(k.mul(k.minu(k.add(m0, k.i64c(r)), lastRow), kdim));
 
-  SmallVector<Value> init(rows, k.f32c(0.0f));
-  Value step = k.i64c(32 * kUnroll);
-  auto loop = scf::ForOp::create(b, loc, lane, chunks, step, init);
+  SmallVector<Value> init(rows * channels, k.f32c(0.0f));
+  auto loop = scf::ForOp::create(b, loc, lane, words, k.i64c(32 * unroll), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value first = loop.getInductionVar();
-    Type words = VectorType::get({4}, k.i32());
-    // All loads of the step's chunks are issued before any arithmetic, so each warp has
-    // kUnroll loads of codes in flight. A chunk past the row's end reads the first chunk again
-    // and counts with scale 0.
-    SmallVector<Value> chunkOf, packed, scale, zeroBias;
-    for (int64_t u = 0; u < kUnroll; ++u) {
-      Value chunk = k.add(first, k.i64c(32 * u));
-      Value valid = k.ult(chunk, chunks);
-      chunk = arith::SelectOp::create(b, loc, valid, chunk, first);
-      chunkOf.push_back(chunk);
-      Value bytes = k.gep(codes, b.getI8Type(), k.add(k.mul(channel, rowBytes), k.mul(chunk, k.i64c(16))));
-      packed.push_back(LLVM::LoadOp::create(b, loc, words, bytes, /*alignment=*/16));
-      Value groupOfChunk = arith::DivUIOp::create(
-          b, loc, arith::TruncIOp::create(b, loc, k.i32(), chunk), chunksPerGroup);
-      Value scaleIndex = k.add(k.mul(channel, groups),
-                               arith::ExtUIOp::create(b, loc, k.i64(), groupOfChunk));
-      Value sc = loadScale(k, scales, scalePtr, scaleIndex);
-      scale.push_back(arith::SelectOp::create(b, loc, valid, sc, k.f32c(0.0f)));
-      // 2^23 + the zero point: symmetric codes are centred on 8.
-      Value bias = k.f32c(8388608.0f + 8.0f);
-      if (zeroPoints) {
-        Value z = arith::ExtUIOp::create(b, loc, k.i32(), k.load(b.getI8Type(), zeros, scaleIndex));
-        bias = k.fadd(arith::UIToFPOp::create(b, loc, k.f32(), z), k.f32c(8388608.0f));
+    Type quad = VectorType::get({4}, k.f32());
+    // Loads first: codes, scales and activations of every word of the step. A word past the
+    // row's end reads the step's first word again and counts with scale 0.
+    SmallVector<Value> packed, scale, zero, xs;
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value w = k.add(first, k.i64c(32 * u));
+      Value valid = k.ult(w, words);
+      w = arith::SelectOp::create(b, loc, valid, w, first);
+      Value groupOfWord = arith::ExtUIOp::create(
+          b, loc, k.i64(),
+          arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, k.i32(), w),
+                                 wordsPerGroup));
+      for (int64_t c = 0; c < channels; ++c) {
+        Value at = k.add(codeRow[c], k.mul(w, k.i64c(4)));
+        packed.push_back(LLVM::LoadOp::create(b, loc, k.i32(), k.gep(codes, b.getI8Type(), at),
+                                              /*alignment=*/4));
+        Value index = k.add(scaleRow[c], groupOfWord);
+        Value sc = loadScale(k, scales, scalePtr, index);
+        scale.push_back(arith::SelectOp::create(b, loc, valid, sc, k.f32c(0.0f)));
+        zero.push_back(zeroPoints
+                           ? Value(arith::UIToFPOp::create(
+                                 b, loc, k.f32(),
+                                 arith::ExtUIOp::create(b, loc, k.i32(),
+                                                        k.load(b.getI8Type(), zeros, index))))
+                           : k.f32c(8.0f));
       }
-      zeroBias.push_back(bias);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t h = 0; h < 2; ++h)
+          xs.push_back(LLVM::LoadOp::create(
+              b, loc, quad, k.gep(x, k.f32(), k.add(xRow[r], k.add(k.mul(w, k.i64c(8)), k.i64c(4 * h)))),
+              /*alignment=*/16));
     }
     SmallVector<Value> acc(loop.getRegionIterArgs());
-    Type quad = VectorType::get({4}, k.f32());
-    for (int64_t u = 0; u < kUnroll; ++u) {
-      Value kb = k.mul(chunkOf[u], c32);
-      for (int64_t r = 0; r < rows; ++r) {
-        // The chunk's 32 activations are loaded before any product: issued back to back, they
-        // wait for the cache once rather than eight times.
-        Value base = k.add(xRow[r], kb);
-        SmallVector<Value> xs;
-        for (int64_t v = 0; v < 8; ++v)
-          xs.push_back(LLVM::LoadOp::create(b, loc, quad,
-                                            k.gep(x, k.f32(), k.add(base, k.i64c(4 * v))),
-                                            /*alignment=*/16));
-        Value partial[4] = {k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f), k.f32c(0.0f)};
-        for (int64_t w = 0; w < 4; ++w) {
-          Value word = LLVM::ExtractElementOp::create(b, loc, packed[u], k.i32c(static_cast<int32_t>(w)));
-          for (int64_t s = 0; s < 8; ++s) {
-            Value nib = s ? Value(arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(4 * s)))) : word;
-            nib = arith::AndIOp::create(b, loc, nib, k.i32c(15));
-            nib = arith::OrIOp::create(b, loc, nib, k.i32c(0x4B000000));
-            Value q = k.fsub(arith::BitcastOp::create(b, loc, k.f32(), nib), zeroBias[u]);
-            int64_t e = 8 * w + s;
-            Value xe = LLVM::ExtractElementOp::create(b, loc, xs[e / 4], k.i32c(static_cast<int32_t>(e % 4)));
-            partial[e % 4] = k.fma(xe, q, partial[e % 4]);
+    for (int64_t u = 0; u < unroll; ++u) {
+      for (int64_t c = 0; c < channels; ++c) {
+        Value word = packed[u * channels + c];
+        Value halves[2] = {word, arith::ShRUIOp::create(b, loc, word, k.i32c(16))};
+        Value z = zero[u * channels + c];
+        SmallVector<Value> partial(rows);
+        for (int64_t j = 0; j < 8; ++j) {
+          int32_t s = static_cast<int32_t>(j % 4);
+          Value bits = arith::AndIOp::create(b, loc, halves[j / 4], k.i32c(0xF << (4 * s)));
+          bits = arith::OrIOp::create(b, loc, bits, k.i32c(0x4B000000));
+          float down = 1.0f / static_cast<float>(1 << (4 * s));
+          Value bias = k.fsub(k.f32c(-8388608.0f * down), z);
+          Value q = k.fma(arith::BitcastOp::create(b, loc, k.f32(), bits), k.f32c(down), bias);
+          for (int64_t r = 0; r < rows; ++r) {
+            Value xv = LLVM::ExtractElementOp::create(b, loc, xs[(u * rows + r) * 2 + j / 4],
+                                                      k.i32c(static_cast<int32_t>(j % 4)));
+            partial[r] = j ? k.fma(xv, q, partial[r]) : k.fmul(xv, q);
           }
         }
-        Value sum = k.fadd(k.fadd(partial[0], partial[1]), k.fadd(partial[2], partial[3]));
-        acc[r] = k.fma(sum, scale[u], acc[r]);
+        for (int64_t r = 0; r < rows; ++r)
+          acc[r * channels + c] = k.fma(partial[r], scale[u * channels + c], acc[r * channels + c]);
       }
     }
     scf::YieldOp::create(b, loc, acc);
@@ -142,17 +154,20 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
   SmallVector<Value> sums(loop.getResults());
   for (Value &s : sums)
     s = k.warpSum(s);
-  Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, k.i64c(0));
-  auto write = scf::IfOp::create(b, loc, first, /*withElse=*/false);
+  Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, k.i64c(0));
+  auto write = scf::IfOp::create(b, loc, firstLane, /*withElse=*/false);
   b.setInsertionPointToStart(&write.getThenRegion().front());
   for (int64_t r = 0; r < rows; ++r) {
-    Value row = k.add(m0, k.i64c(r));
-    auto valid = scf::IfOp::create(b, loc, k.ult(row, m), /*withElse=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&valid.getThenRegion().front());
-    k.store(sums[r], y, k.add(k.mul(row, n), channel));
+    for (int64_t c = 0; c < channels; ++c) {
+      Value row = k.add(m0, k.i64c(r)), ch = k.add(firstChannel, k.i64c(c));
+      Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(ch, n));
+      auto valid = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&valid.getThenRegion().front());
+      k.store(sums[r * channels + c], y, k.add(k.mul(row, n), ch));
+    }
   }
-  b.setInsertionPointAfter(inRange);
+  b.setInsertionPointAfter(write);
 }
 
 } // namespace qopt::gpu_kernels

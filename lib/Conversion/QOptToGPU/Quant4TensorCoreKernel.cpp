@@ -2,11 +2,15 @@
 //
 // For 16 or more activation rows: mma.sync m16n8k16 (f16 operands, f32 accumulation), the
 // weights decoded to f16 in registers on the way in. A block of four warps computes a tile of 16
-// rows by 8 output channels; its warps split K (warp w takes the 64-code steps w, w + 4, ...) and
-// sum their tiles through shared memory at the end.
+// rows by kTcChannelsPerBlock channels (include/qopt/Runtime/CudaQuantMatMul.h); each warp takes
+// kTcTilesPerWarp tiles of 8 channels, and every A fragment it loads serves all of them. A block
+// covering 8 channels, as the first version did, re-read the whole activation matrix for each 8
+// channels: the L2 traffic of activations was 16 times the codes', which bound 16 rows to about
+// half the speed of cuBLAS fp16. Where the grid has too few blocks for the GPU, K is split
+// across gridDim.z and each block adds its sums into y (zeroed by the runtime) with atomics.
 //
-// Each lane (g = lane / 4, t = lane % 4) of a step loads 8 bytes of channel g's codes, the codes
-// 16t .. 16t + 15 of the step's 64. Since a dot product does not depend on the order of k, the
+// Each lane (g = lane / 4, t = lane % 4) of a 64-code step loads 8 bytes of its channel's codes,
+// codes 16t .. 16t + 15 of the step. Since a dot product does not depend on the order of k, the
 // mma's k slots are assigned so that these codes need no shuffling: in k-step s of the four, the
 // lane's slots 2t, 2t+1, 2t+8, 2t+9 take codes 16t + 4s + 0..3 (two bytes: b0 and b1 of the B
 // fragment), and its A fragment takes activations 16t + 4s + 0..3 of rows g and g + 8 (one
@@ -15,6 +19,8 @@
 // multiplies in f16.
 //
 #include "GpuKernelBuilder.h"
+
+#include "qopt/Runtime/CudaQuantMatMul.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
@@ -25,24 +31,22 @@ namespace qopt::gpu_kernels {
 namespace {
 /// 64-code steps each warp loads before computing.
 constexpr int64_t kSteps = 2;
-constexpr int64_t kWarps = 4;
 } // namespace
 
 void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                                  ScaleKind scales, bool zeroPoints) {
+  using namespace qopt::cuda;
+  constexpr int64_t tiles = kTcTilesPerWarp;
   Location loc = module.getLoc();
   MLIRContext *ctx = b.getContext();
   KernelBuilder k(b, loc);
   Type i64 = k.i64(), f16 = b.getF16Type(), f32 = k.f32();
   Type half2 = VectorType::get({2}, f16);
   Type quad = VectorType::get({4}, f32), words = VectorType::get({2}, k.i32());
-
-  // The warps' partial tiles: [warp][lane][4] f32 in shared memory.
-  b.setInsertionPointToEnd(module.getBody());
-  auto partials = LLVM::GlobalOp::create(
-      b, loc, LLVM::LLVMArrayType::get(f32, kWarps * 32 * 4), /*isConstant=*/false,
-      LLVM::Linkage::Internal, (name + "_partials").str(), Attribute(), /*alignment=*/16,
-      /*addrSpace=*/3);
+  auto halfConst = [&](const char *v) {
+    return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f16),
+                                          llvm::APFloat(llvm::APFloat::IEEEhalf(), v));
+  };
 
   QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
   Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
@@ -51,16 +55,27 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
   Value tid = k.threadId(), c32 = k.i64c(32), c4 = k.i64c(4);
   Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
   Value g = k.divu(lane, c4), t = k.remu(lane, c4);
-  Value n0 = k.mul(k.blockId(), k.i64c(8));
+  Value n0 = k.add(k.mul(k.blockId(), k.i64c(kTcChannelsPerBlock)), k.mul(warp, k.i64c(8 * tiles)));
   Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(16));
   // Loads past the matrices' ends read their last row or channel; those results are not written.
-  Value channel = k.minu(k.add(n0, g), k.add(n, k.i64c(-1)));
-  Value rowA = k.mul(k.minu(k.add(m0, g), k.add(m, k.i64c(-1))), kdim);
-  Value rowB = k.mul(k.minu(k.add(m0, k.add(g, k.i64c(8))), k.add(m, k.i64c(-1))), kdim);
   Value rowBytes = k.divu(kdim, k.i64c(2));
   Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
-  Value steps = k.divu(kdim, k.i64c(64));
-  Value stepsPerGroup = arith::TruncIOp::create(b, loc, k.i32(), k.divu(group, k.i64c(64)));
+  SmallVector<Value> codeRow, scaleRow;
+  for (int64_t j = 0; j < tiles; ++j) {
+    Value channel = k.minu(k.add(n0, k.add(k.i64c(8 * j), g)), k.add(n, k.i64c(-1)));
+    codeRow.push_back(k.add(k.mul(channel, rowBytes), k.mul(t, k.i64c(8))));
+    scaleRow.push_back(k.mul(channel, groups));
+  }
+  Value rowA = k.mul(k.minu(k.add(m0, g), k.add(m, k.i64c(-1))), kdim);
+  Value rowB = k.mul(k.minu(k.add(m0, k.add(g, k.i64c(8))), k.add(m, k.i64c(-1))), kdim);
+  Value steps = k.divu(kdim, k.i64c(kTcStepCodes));
+  Value stepsPerGroup =
+      arith::TruncIOp::create(b, loc, k.i32(), k.divu(group, k.i64c(kTcStepCodes)));
+  // This block's share of K: split z of gridDim.z.
+  Value splits = k.id<gpu::GridDimOp>(gpu::Dimension::z);
+  Value perSplit = k.divu(k.add(steps, k.add(splits, k.i64c(-1))), splits);
+  Value begin = k.mul(k.blockId(gpu::Dimension::z), perSplit);
+  Value end = k.minu(k.add(begin, perSplit), steps);
 
   auto splat = [&](Value v) {
     Value vec = LLVM::PoisonOp::create(b, loc, half2);
@@ -70,37 +85,39 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
   auto toHalf = [&](Value v) { return arith::TruncFOp::create(b, loc, f16, v).getResult(); };
 
   Value zero = k.f32c(0.0f);
-  auto loop = scf::ForOp::create(b, loc, warp, steps, k.i64c(kWarps * kSteps),
-                                 ValueRange{zero, zero, zero, zero});
+  SmallVector<Value> init(4 * tiles, zero);
+  auto loop = scf::ForOp::create(b, loc, begin, end, k.i64c(kSteps), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value first = loop.getInductionVar();
     SmallVector<Value> packed, scale, bias, xa, xb;
     for (int64_t u = 0; u < kSteps; ++u) {
-      Value step = k.add(first, k.i64c(kWarps * u));
-      Value valid = k.ult(step, steps);
+      Value step = k.add(first, k.i64c(u));
+      Value valid = k.ult(step, end);
       step = arith::SelectOp::create(b, loc, valid, step, first);
-      Value at = k.add(k.mul(channel, rowBytes), k.add(k.mul(step, c32), k.mul(t, k.i64c(8))));
-      packed.push_back(LLVM::LoadOp::create(b, loc, words, k.gep(codes, b.getI8Type(), at), 8));
-      Value groupOf = arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, k.i32(), step),
-                                             stepsPerGroup);
-      Value scaleIndex = k.add(k.mul(channel, groups), arith::ExtUIOp::create(b, loc, i64, groupOf));
-      Value sc = scales == ScaleKind::F16 ? k.load(f16, scalePtr, scaleIndex)
-                                          : toHalf(loadScale(k, scales, scalePtr, scaleIndex));
-      // A step past K counts with scale 0.
-      sc = arith::SelectOp::create(b, loc, valid, sc, arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f16), llvm::APFloat::getZero(llvm::APFloat::IEEEhalf())));
-      scale.push_back(splat(sc));
-      Value z = arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f16),
-                                               llvm::APFloat(llvm::APFloat::IEEEhalf(), "1032"));
-      if (zeroPoints) {
-        Value code = k.load(b.getI8Type(), zeros, scaleIndex);
-        z = arith::AddFOp::create(b, loc, arith::UIToFPOp::create(b, loc, f16, code),
-                                  arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f16),
-                                  llvm::APFloat(llvm::APFloat::IEEEhalf(), "1024")));
+      Value groupOf = arith::ExtUIOp::create(
+          b, loc, i64,
+          arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, k.i32(), step),
+                                 stepsPerGroup));
+      for (int64_t j = 0; j < tiles; ++j) {
+        Value at = k.add(codeRow[j], k.mul(step, c32));
+        packed.push_back(LLVM::LoadOp::create(b, loc, words, k.gep(codes, b.getI8Type(), at), 8));
+        Value scaleIndex = k.add(scaleRow[j], groupOf);
+        Value sc = scales == ScaleKind::F16 ? k.load(f16, scalePtr, scaleIndex)
+                                            : toHalf(loadScale(k, scales, scalePtr, scaleIndex));
+        // A step past this block's share counts with scale 0.
+        sc = arith::SelectOp::create(b, loc, valid, sc, halfConst("0"));
+        scale.push_back(splat(sc));
+        Value z = halfConst("1032");
+        if (zeroPoints) {
+          Value code = k.load(b.getI8Type(), zeros, scaleIndex);
+          z = arith::AddFOp::create(b, loc, arith::UIToFPOp::create(b, loc, f16, code),
+                                    halfConst("1024"));
+        }
+        bias.push_back(splat(z));
       }
-      bias.push_back(splat(z));
-      Value kOffset = k.add(k.mul(step, k.i64c(64)), k.mul(t, k.i64c(16)));
+      Value kOffset = k.add(k.mul(step, k.i64c(kTcStepCodes)), k.mul(t, k.i64c(16)));
       for (int64_t s = 0; s < 4; ++s) {
         xa.push_back(LLVM::LoadOp::create(b, loc, quad, k.gep(x, f32, k.add(rowA, k.add(kOffset, k.i64c(4 * s)))), 16));
         xb.push_back(LLVM::LoadOp::create(b, loc, quad, k.gep(x, f32, k.add(rowB, k.add(kOffset, k.i64c(4 * s)))), 16));
@@ -111,60 +128,58 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
       Value pair = LLVM::ShuffleVectorOp::create(b, loc, v, v, ArrayRef<int32_t>{first, first + 1});
       return arith::TruncFOp::create(b, loc, half2, pair).getResult();
     };
+    Type result = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
     for (int64_t u = 0; u < kSteps; ++u) {
       for (int64_t s = 0; s < 4; ++s) {
-        // Bytes 2s and 2s + 1 of the lane's eight: codes 4s .. 4s + 3 of its sixteen.
-        SmallVector<Value> bFragment;
-        for (int64_t byte = 2 * s; byte < 2 * s + 2; ++byte) {
-          Value word = LLVM::ExtractElementOp::create(b, loc, packed[u], k.i32c(static_cast<int32_t>(byte / 4)));
-          Value v = arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(8 * (byte % 4))));
-          Value lo = arith::AndIOp::create(b, loc, v, k.i32c(0xF));
-          Value hi = arith::ShLIOp::create(b, loc, arith::AndIOp::create(b, loc, v, k.i32c(0xF0)), k.i32c(12));
-          Value halves = arith::OrIOp::create(b, loc, arith::OrIOp::create(b, loc, lo, hi), k.i32c(0x64006400));
-          Value h = LLVM::BitcastOp::create(b, loc, half2, halves);
-          bFragment.push_back(arith::MulFOp::create(b, loc, arith::SubFOp::create(b, loc, h, bias[u]), scale[u]));
-        }
         Value a0 = pairOf(xa[4 * u + s], 0), a2 = pairOf(xa[4 * u + s], 2);
         Value a1 = pairOf(xb[4 * u + s], 0), a3 = pairOf(xb[4 * u + s], 2);
-        Type result = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-        auto mma = NVVM::MmaOp::create(
-            b, loc, result, ValueRange{a0, a1, a2, a3}, bFragment, acc, {16, 8, 16}, std::nullopt,
-            std::nullopt, std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::f16, NVVM::MMATypes::f16},
-            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
-        for (int64_t i = 0; i < 4; ++i)
-          acc[i] = LLVM::ExtractValueOp::create(b, loc, mma, ArrayRef<int64_t>{i});
+        for (int64_t j = 0; j < tiles; ++j) {
+          int64_t at = u * tiles + j;
+          // Bytes 2s and 2s + 1 of the lane's eight: codes 4s .. 4s + 3 of its sixteen.
+          SmallVector<Value> bFragment;
+          for (int64_t byte = 2 * s; byte < 2 * s + 2; ++byte) {
+            Value word = LLVM::ExtractElementOp::create(b, loc, packed[at], k.i32c(static_cast<int32_t>(byte / 4)));
+            Value v = arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(8 * (byte % 4))));
+            Value lo = arith::AndIOp::create(b, loc, v, k.i32c(0xF));
+            Value hi = arith::ShLIOp::create(b, loc, arith::AndIOp::create(b, loc, v, k.i32c(0xF0)), k.i32c(12));
+            Value halves = arith::OrIOp::create(b, loc, arith::OrIOp::create(b, loc, lo, hi), k.i32c(0x64006400));
+            Value h = LLVM::BitcastOp::create(b, loc, half2, halves);
+            bFragment.push_back(arith::MulFOp::create(b, loc, arith::SubFOp::create(b, loc, h, bias[at]), scale[at]));
+          }
+          SmallVector<Value> c(acc.begin() + 4 * j, acc.begin() + 4 * j + 4);
+          auto mma = NVVM::MmaOp::create(
+              b, loc, result, ValueRange{a0, a1, a2, a3}, bFragment, c, {16, 8, 16}, std::nullopt,
+              std::nullopt, std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::f16, NVVM::MMATypes::f16},
+              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+          for (int64_t i = 0; i < 4; ++i)
+            acc[4 * j + i] = LLVM::ExtractValueOp::create(b, loc, mma, ArrayRef<int64_t>{i});
+        }
       }
     }
     scf::YieldOp::create(b, loc, acc);
   }
 
-  // The four warps' tiles summed by the first warp.
-  Value shared = LLVM::AddressOfOp::create(b, loc, partials);
-  Type sharedPtr = LLVM::LLVMPointerType::get(ctx, 3);
-  auto sharedAt = [&](Value index) {
-    return LLVM::GEPOp::create(b, loc, sharedPtr, f32, shared, ValueRange{index}).getResult();
-  };
-  Value slot = k.mul(k.add(k.mul(warp, c32), lane), c4);
-  for (int64_t i = 0; i < 4; ++i)
-    LLVM::StoreOp::create(b, loc, loop.getResult(i), sharedAt(k.add(slot, k.i64c(i))));
-  gpu::BarrierOp::create(b, loc);
-  Value firstWarp = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warp, k.i64c(0));
-  auto reduce = scf::IfOp::create(b, loc, firstWarp, false);
-  b.setInsertionPointToStart(&reduce.getThenRegion().front());
-  for (int64_t i = 0; i < 4; ++i) {
-    Value sum = zero;
-    for (int64_t w = 0; w < kWarps; ++w)
-      sum = k.fadd(sum, LLVM::LoadOp::create(b, loc, f32, sharedAt(k.add(k.mul(k.add(k.i64c(w * 32), lane), c4), k.i64c(i)))));
-    // c0: (g, 2t), c1: (g, 2t + 1), c2: (g + 8, 2t), c3: (g + 8, 2t + 1).
-    Value row = k.add(m0, i < 2 ? g : k.add(g, k.i64c(8)));
-    Value col = k.add(n0, k.add(k.mul(t, k.i64c(2)), k.i64c(i % 2)));
-    Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(col, n));
-    auto write = scf::IfOp::create(b, loc, inside, false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&write.getThenRegion().front());
-    k.store(sum, y, k.add(k.mul(row, n), col));
+  // Each lane writes its fragments: c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8,
+  // 2t + 1) of each tile; with K split, added to y.
+  Value alone = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, splits, k.i64c(1));
+  for (int64_t j = 0; j < tiles; ++j) {
+    for (int64_t i = 0; i < 4; ++i) {
+      Value row = k.add(m0, i < 2 ? g : k.add(g, k.i64c(8)));
+      Value col = k.add(n0, k.add(k.i64c(8 * j), k.add(k.mul(t, k.i64c(2)), k.i64c(i % 2))));
+      Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(col, n));
+      auto write = scf::IfOp::create(b, loc, inside, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&write.getThenRegion().front());
+      Value sum = loop.getResult(4 * j + i);
+      auto store = scf::IfOp::create(b, loc, alone, /*withElse=*/true);
+      b.setInsertionPointToStart(&store.getThenRegion().front());
+      k.store(sum, y, k.add(k.mul(row, n), col));
+      b.setInsertionPointToStart(&store.getElseRegion().front());
+      LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::fadd,
+                                k.gep(y, f32, k.add(k.mul(row, n), col)), sum,
+                                LLVM::AtomicOrdering::monotonic);
+    }
   }
-  b.setInsertionPointAfter(reduce);
 }
 
 } // namespace qopt::gpu_kernels

@@ -11,6 +11,7 @@
 #include "CudaDriver.h"
 #include "CudaImages.h"
 #include "IndexSpace.h"
+#include "qopt/Runtime/CudaQuantMatMul.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -59,7 +60,7 @@ private:
   /// A result of `shape` in fresh device memory.
   Tensor *result(Context &ctx, int32_t dtype, const std::vector<int64_t> &shape);
   void launch(const std::string &name, unsigned gridX, unsigned gridY, unsigned block,
-              std::vector<uint64_t> args);
+              std::vector<uint64_t> args, unsigned gridZ = 1);
 
   bool quantMatMul(Context &ctx, const char *kernel, Tensor **in, int64_t n, Tensor **outs,
                    const int64_t *i, int64_t ni);
@@ -69,6 +70,7 @@ private:
 
   const Driver &d;
   CUdevice device = 0;
+  int multiprocessors = 1;
   CUcontext context = nullptr;
   CUmodule module = nullptr;
   bool retained = false;
@@ -108,6 +110,7 @@ bool CudaAccelerator::start(const char *images, const void *weightData, size_t w
   d.deviceGetAttribute(&major, kAttributeComputeCapabilityMajor, device);
   d.deviceGetAttribute(&minor, kAttributeComputeCapabilityMinor, device);
   int arch = major * 10 + minor;
+  d.deviceGetAttribute(&multiprocessors, kAttributeMultiprocessorCount, device);
   if (CUresult r = d.primaryCtxRetain(&context, device); r != 0)
     return failWith(d.message("cannot create a context on the GPU", r));
   retained = true;
@@ -199,12 +202,12 @@ Tensor *CudaAccelerator::result(Context &ctx, int32_t dtype, const std::vector<i
 }
 
 void CudaAccelerator::launch(const std::string &name, unsigned gridX, unsigned gridY,
-                             unsigned block, std::vector<uint64_t> args) {
+                             unsigned block, std::vector<uint64_t> args, unsigned gridZ) {
   // Every kernel parameter is a pointer or an i64: eight bytes each.
   std::vector<void *> params(args.size());
   for (size_t k = 0; k < args.size(); ++k)
     params[k] = &args[k];
-  check(d.launchKernel(function(name), gridX, gridY, 1, block, 1, 1, 0, nullptr, params.data(),
+  check(d.launchKernel(function(name), gridX, gridY, gridZ, block, 1, 1, 0, nullptr, params.data(),
                        nullptr),
         ("launching GPU kernel " + name).c_str());
 }
@@ -253,18 +256,16 @@ bool CudaAccelerator::quantMatMul(Context &ctx, const char *kernel, Tensor **in,
                                 zeros ? onDevice(*zeros) : 0, y->device, static_cast<uint64_t>(m),
                                 static_cast<uint64_t>(channels), static_cast<uint64_t>(k),
                                 static_cast<uint64_t>(group)};
-  // 16 rows and more: tensor cores (f16 operands), tiles of 16 rows by 8 channels. Fewer: f32 on
-  // the CUDA cores, a warp per channel and 1 or 4 rows per block. QOPT_GPU_TENSOR_CORES=0 keeps
-  // every size on the f32 kernels (agreement with the CPU to f32 rounding, at a cost in speed).
-  if (tensorCores && m >= 16 && k % 64 == 0 && group % 64 == 0) {
-    launch(std::string(kernel) + "_tc", static_cast<unsigned>((channels + 7) / 8),
-           static_cast<unsigned>((m + 15) / 16), 128, std::move(args));
-    return true;
-  }
-  int64_t rows = m == 1 ? 1 : 4;
-  launch(std::string(kernel) + (rows == 1 ? "_r1" : "_r4"),
-         static_cast<unsigned>((channels + 3) / 4), static_cast<unsigned>((m + rows - 1) / rows),
-         128, std::move(args));
+  // Tensor cores (f16 operands) from 16 rows, f32 on the CUDA cores below; the geometry is
+  // shared with the compiler (CudaQuantMatMul.h). QOPT_GPU_TENSOR_CORES=0 keeps every size on
+  // the f32 kernels (agreement with the CPU to f32 rounding, at a cost in speed).
+  qopt::cuda::Q4Launch l =
+      qopt::cuda::q4Launch(m, channels, k, group, tensorCores, multiprocessors);
+  if (l.accumulate)
+    check(d.memsetD32Async(y->device, 0, static_cast<size_t>(m * channels), nullptr),
+          "clearing a matmul's output on the GPU");
+  launch(std::string(kernel) + l.suffix, l.grid[0], l.grid[1], l.block, std::move(args),
+         l.grid[2]);
   return true;
 }
 

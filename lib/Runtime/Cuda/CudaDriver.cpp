@@ -39,6 +39,7 @@ bool Driver::load(std::string &error) {
          resolve(lib, "cuMemFree_v2", memFree, error) &&
          resolve(lib, "cuMemcpyHtoD_v2", memcpyHtoD, error) &&
          resolve(lib, "cuMemcpyDtoH_v2", memcpyDtoH, error) &&
+         resolve(lib, "cuMemsetD32Async", memsetD32Async, error) &&
          resolve(lib, "cuGetErrorString", getErrorString, error);
 }
 

@@ -23,6 +23,7 @@ using CUstream = struct CUstream_st *;
 
 constexpr int kAttributeComputeCapabilityMajor = 75;
 constexpr int kAttributeComputeCapabilityMinor = 76;
+constexpr int kAttributeMultiprocessorCount = 16;
 
 /// The driver's entry points; `load` fills them.
 struct Driver {
@@ -46,6 +47,8 @@ struct Driver {
   CUresult (*memFree)(CUdeviceptr ptr) = nullptr;
   CUresult (*memcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes) = nullptr;
   CUresult (*memcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes) = nullptr;
+  CUresult (*memsetD32Async)(CUdeviceptr dst, unsigned value, size_t count,
+                             CUstream stream) = nullptr;
   CUresult (*getErrorString)(CUresult error, const char **text) = nullptr;
 
   /// Opens libcuda and resolves the entry points; false with `error` set when there is no

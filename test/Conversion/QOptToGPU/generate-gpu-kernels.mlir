@@ -81,24 +81,34 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK-NOT: qopt.gpu_kernel
 // CHECK-SAME: int8
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_r1(%{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
-// CHECK: scf.for
-// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
-// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f16
-// CHECK: arith.extf
+// Four channels a warp, one sum each: a 32-bit word of codes (8 codes) and its scale per
+// channel, then the word's 8 activations, loaded once for the four.
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32)
+// CHECK-COUNT-4: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> i32
+// CHECK-COUNT-2: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK-NOT: -> i32
+// CHECK: arith.addi %{{.*}}, %c32_i64
+// Nibble 3 of a half-word: masked in place, made the float 2^23 + code * 4096, scaled by 1/4096.
+// CHECK: arith.constant 61440 : i32
 // CHECK: arith.constant 1258291200 : i32
 // CHECK: arith.bitcast %{{.*}} : i32 to f32
-// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK: arith.constant 2.44140625E-4 : f32
 // CHECK: math.fma
 // CHECK: gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// Four rows by four channels: sixteen sums.
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_r4
-// From 16 rows: tensor cores, the warps' tiles summed in shared memory.
-// CHECK: llvm.mlir.global internal @qopt_gpu_q4_f16_sym_tc_partials() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<512 x f32>
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// From 16 rows: tensor cores, four 8-channel tiles a warp on the same activations; K split over
+// gridDim.z, with the partial sums added atomically.
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_tc
+// CHECK: gpu.grid_dim  z
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
 // CHECK: arith.constant 1677747200 : i32
 // CHECK: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
 // CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
-// CHECK: gpu.barrier
+// CHECK: llvm.store
+// CHECK: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
 // CHECK-NOT: gpu.func
 func.func @main(%x: tensor<?x64xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
   %codes = arith.constant dense<17> : tensor<8x32xui8>

@@ -1,0 +1,73 @@
+//===- CudaQuantMatMul.h - how the 4-bit GPU matmuls are launched -*- C++ -*-===//
+//
+// The compiler builds the 4-bit GPU matmul kernels for one launch geometry and the runtime (and
+// bench/gpu_matmul) launches them with it; this header is that geometry, shared by both. It
+// includes nothing from MLIR or CUDA.
+//
+// Kernel family suffixes:
+//   _r1, _r4  f32 on the CUDA cores, for 1 and 2..15 rows (and shapes tensor cores do not take):
+//             each warp computes kQ4ChannelsPerWarp output channels for 1 or 4 rows, so one
+//             load of activations serves every channel of the warp.
+//   _tc       tensor cores (mma.sync m16n8k16, f16 operands, f32 sums) from 16 rows: a block
+//             computes 16 rows by kTcChannelsPerBlock channels, each warp kTcTilesPerWarp tiles
+//             of 8 channels on the same activation fragments. When the grid would leave
+//             multiprocessors idle, K is split across gridDim.z and the blocks add their sums
+//             into an output the runtime zeroed first.
+//
+#ifndef QOPT_RUNTIME_CUDAQUANTMATMUL_H
+#define QOPT_RUNTIME_CUDAQUANTMATMUL_H
+
+#include <algorithm>
+#include <cstdint>
+
+namespace qopt::cuda {
+
+constexpr int64_t kQ4WarpsPerBlock = 4;
+constexpr int64_t kQ4ChannelsPerWarp = 4;
+constexpr int64_t kQ4ChannelsPerBlock = kQ4WarpsPerBlock * kQ4ChannelsPerWarp;
+
+constexpr int64_t kTcWarps = 4;
+constexpr int64_t kTcTilesPerWarp = 4;
+constexpr int64_t kTcChannelsPerBlock = kTcWarps * kTcTilesPerWarp * 8;
+/// Codes per K step of the tensor-core kernel; K and the group must be multiples of it.
+constexpr int64_t kTcStepCodes = 64;
+
+struct Q4Launch {
+  /// "_r1", "_r4" or "_tc".
+  const char *suffix;
+  unsigned grid[3];
+  unsigned block;
+  /// The blocks add partial sums into y (split K): y must be zero before the launch.
+  bool accumulate;
+};
+
+/// The kernel and grid for y[m, n] = x[m, k] * W^T with groups of `group` codes, on a GPU with
+/// `multiprocessors` SMs. `tensorCores` false keeps every size on the f32 kernels.
+inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool tensorCores,
+                         int64_t multiprocessors) {
+  if (tensorCores && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0) {
+    int64_t tiles = (n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock * ((m + 15) / 16);
+    int64_t steps = k / kTcStepCodes, splits = 1;
+    // Two blocks per multiprocessor, each split keeping at least four steps.
+    if (tiles < 2 * multiprocessors)
+      splits = std::clamp<int64_t>((2 * multiprocessors + tiles - 1) / tiles, 1,
+                                   std::max<int64_t>(1, steps / 4));
+    int64_t perSplit = (steps + splits - 1) / splits;
+    splits = (steps + perSplit - 1) / perSplit;
+    return {"_tc",
+            {static_cast<unsigned>((n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock),
+             static_cast<unsigned>((m + 15) / 16), static_cast<unsigned>(splits)},
+            static_cast<unsigned>(32 * kTcWarps),
+            splits > 1};
+  }
+  int64_t rows = m == 1 ? 1 : 4;
+  return {m == 1 ? "_r1" : "_r4",
+          {static_cast<unsigned>((n + kQ4ChannelsPerBlock - 1) / kQ4ChannelsPerBlock),
+           static_cast<unsigned>((m + rows - 1) / rows), 1},
+          static_cast<unsigned>(32 * kQ4WarpsPerBlock),
+          false};
+}
+
+} // namespace qopt::cuda
+
+#endif // QOPT_RUNTIME_CUDAQUANTMATMUL_H
