@@ -27,12 +27,14 @@ if subprocess.run(["/usr/bin/python3", "-c", "import torch"], stdout=subprocess.
                   stderr=subprocess.DEVNULL).returncode == 0:
     config.available_features.add("torch")
 
-# Tests of the AVX-512 VNNI kernels need a CPU that runs them.
+# Tests of the AVX-512 VNNI and AVX-VNNI kernels need a CPU that runs them.
 try:
     with open("/proc/cpuinfo") as cpuinfo:
         flags = cpuinfo.read()
     if " avx512_vnni" in flags and " avx512vl" in flags and " avx512bw" in flags:
         config.available_features.add("avx512vnni")
+    if " avx_vnni" in flags:
+        config.available_features.add("avxvnni")
 except OSError:
     pass
 

@@ -20,6 +20,8 @@ namespace qopt::rt {
 /// Kernels for libraries compiled for AVX-512 with VNNI (Context::isa) carry this attribute; the
 /// rest of the runtime is compiled for AVX2.
 #define QOPT_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+/// Kernels for libraries compiled for AVX-VNNI (256-bit vpdpbusd without AVX-512).
+#define QOPT_AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 
 struct PackedWeight {
   int codebook = 0;

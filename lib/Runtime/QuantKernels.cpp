@@ -441,44 +441,6 @@ inline int32_t dotGroup8(const uint8_t *codes, const int8_t *q, int64_t len) {
   return hsumInt(acc);
 }
 
-/// `Count` (1-4) int8 rows against one row of 4-bit codes (group % 32 == 0, K a multiple of the
-/// group): per group the integer dot products, with the zero point taken off exactly through the
-/// rows' group sums, are scaled in f32 lanes; the lanes are summed once at the end.
-template <int Count>
-void rowsTimes4BitRow(const PackedWeight &w, const Int8Rows &rows, int64_t n, int64_t r0,
-                      int32_t symmetricZero, float *y) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  const uint8_t *codes = w.codes + n * w.rowBytes;
-  const int8_t *rowData[Count];
-  __m256 acc[Count];
-  for (int j = 0; j < Count; ++j) {
-    rowData[j] = rows.interleaved.data() + (r0 + j) * rows.stride;
-    acc[j] = _mm256_setzero_ps();
-  }
-  for (int64_t g = 0; g < w.groups; ++g) {
-    int64_t start = g * w.group;
-    __m256i dots[Count];
-    for (int j = 0; j < Count; ++j)
-      dots[j] = _mm256_setzero_si256();
-    for (int64_t c = start; c < start + w.group; c += 32) {
-      __m256i nibbles = nibbles32(codes + c / 2);
-      for (int j = 0; j < Count; ++j) {
-        __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(rowData[j] + c));
-        dots[j] = _mm256_add_epi32(dots[j], _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, a), ones));
-      }
-    }
-    int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[w.groupIndex(n, g)]);
-    float ws = w.scale(n, g);
-    for (int j = 0; j < Count; ++j) {
-      int64_t rg = (r0 + j) * w.groups + g;
-      __m256i exact = _mm256_sub_epi32(dots[j], _mm256_setr_epi32(zero * rows.sum[rg], 0, 0, 0, 0, 0, 0, 0));
-      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), _mm256_set1_ps(rows.scale[rg] * ws), acc[j]);
-    }
-  }
-  for (int j = 0; j < Count; ++j)
-    y[(r0 + j) * w.n + n] = hsum(acc[j]);
-}
-
 /// rowsTimes4BitRow with VNNI on 512-bit vectors, for groups that are a multiple of 64: one
 /// vpdpbusd per 64 code-activation products (the 32-code chunks the activations are interleaved
 /// in, two at a time) instead of three instructions per 32. The products and pair sums are the
@@ -523,93 +485,31 @@ QOPT_VNNI void rowsTimes4BitRowVnni512(const PackedWeight &w, const Int8Rows &ro
     y[(r0 + j) * w.n + n] = _mm512_reduce_add_ps(acc[j]) - correction[j];
 }
 
-/// dotGroup8 with VNNI: unsigned 8-bit codes times int8 activations, 32 per vpdpbusd.
-QOPT_VNNI int32_t dotGroup8Vnni(const uint8_t *codes, const int8_t *q, int64_t len) {
-  __m256i acc = _mm256_setzero_si256();
-  int64_t c = 0;
-  for (; c + 32 <= len; c += 32)
-    acc = _mm256_dpbusd_epi32(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(codes + c)),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + c)));
-  int32_t sum = hsumInt(acc);
-  for (; c < len; ++c)
-    sum += static_cast<int32_t>(codes[c]) * q[c];
-  return sum;
-}
-
-/// The int8 GEMM for many activation rows (a prefill) with VNNI: each weight row's nibbles are
-/// unpacked once into bytes, then blocks of `RB` activation rows times `WB` weight rows share
-/// every load (RB + WB loads for RB * WB vpdpbusd). Per group the integer dots are scaled into
-/// f32 lanes and the zero point's term (zero * sum of the row's codes, exact in int32) into a
-/// scalar taken off at the end; the float sums differ from rowsTimes4BitRow's in order only.
-template <int RB, int WB>
-QOPT_VNNI void int8Block4BitVnni(const PackedWeight &w, const Int8Rows &rows, int64_t r0,
-                                 int64_t n0, const uint8_t *const *unpacked,
-                                 int32_t symmetricZero, float *y) {
-  __m256 acc[RB][WB];
-  float correction[RB][WB] = {};
-  const int8_t *act[RB];
-  for (int r = 0; r < RB; ++r) {
-    act[r] = rows.interleaved.data() + (r0 + r) * rows.stride;
-    for (int v = 0; v < WB; ++v)
-      acc[r][v] = _mm256_setzero_ps();
-  }
-  for (int64_t g = 0; g < w.groups; ++g) {
-    int64_t start = g * w.group;
-    __m256i dots[RB][WB];
-    for (int r = 0; r < RB; ++r)
-      for (int v = 0; v < WB; ++v)
-        dots[r][v] = _mm256_setzero_si256();
-    for (int64_t c = start; c < start + w.group; c += 32) {
-      __m256i codes[WB];
-      for (int v = 0; v < WB; ++v)
-        codes[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(unpacked[v] + c));
-      for (int r = 0; r < RB; ++r) {
-        __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(act[r] + c));
-        for (int v = 0; v < WB; ++v)
-          dots[r][v] = _mm256_dpbusd_epi32(dots[r][v], codes[v], a);
-      }
-    }
-    for (int v = 0; v < WB; ++v) {
-      int64_t n = n0 + v;
-      int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[w.groupIndex(n, g)]);
-      float ws = w.scale(n, g);
-      for (int r = 0; r < RB; ++r) {
-        int64_t rg = (r0 + r) * w.groups + g;
-        float scale = rows.scale[rg] * ws;
-        acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots[r][v]), _mm256_set1_ps(scale),
-                                    acc[r][v]);
-        correction[r][v] += static_cast<float>(zero * rows.sum[rg]) * scale;
-      }
-    }
-  }
-  for (int r = 0; r < RB; ++r)
-    for (int v = 0; v < WB; ++v)
-      y[(r0 + r) * w.n + n0 + v] = hsum(acc[r][v]) - correction[r][v];
-}
-
-/// Weight rows [nBegin, nEnd) of the VNNI int8 GEMM, two at a time.
-QOPT_VNNI void int8Gemm4BitVnni(const PackedWeight &w, const Int8Rows &rows, int64_t m,
-                                int64_t nBegin, int64_t nEnd, int32_t symmetricZero, float *y) {
-  std::vector<uint8_t> buffer(2 * w.k + 64);
-  uint8_t *rowsUnpacked[2] = {buffer.data(), buffer.data() + w.k + 32};
-  for (int64_t n = nBegin; n < nEnd; n += 2) {
-    int wb = nEnd - n >= 2 ? 2 : 1;
-    for (int v = 0; v < wb; ++v) {
-      const uint8_t *codes = w.codes + (n + v) * w.rowBytes;
-      for (int64_t c = 0; c < w.k; c += 32)
-        _mm256_storeu_si256(reinterpret_cast<__m256i *>(rowsUnpacked[v] + c),
-                            nibbles32(codes + c / 2));
-    }
-    const uint8_t *const *unpacked = rowsUnpacked;
-    int64_t r0 = 0;
-    for (; r0 + 4 <= m; r0 += 4)
-      wb == 2 ? int8Block4BitVnni<4, 2>(w, rows, r0, n, unpacked, symmetricZero, y)
-              : int8Block4BitVnni<4, 1>(w, rows, r0, n, unpacked, symmetricZero, y);
-    for (; r0 < m; ++r0)
-      wb == 2 ? int8Block4BitVnni<1, 2>(w, rows, r0, n, unpacked, symmetricZero, y)
-              : int8Block4BitVnni<1, 1>(w, rows, r0, n, unpacked, symmetricZero, y);
-  }
-}
+// The 256-bit int8 kernels, for AVX-512 VNNI, AVX-VNNI and AVX2.
+namespace vnni512 {
+#define QOPT_DOT256_TARGET QOPT_VNNI
+#define QOPT_DOT256(acc, a, b) _mm256_dpbusd_epi32(acc, a, b)
+#include "Int8Dot256.inc"
+#undef QOPT_DOT256
+#undef QOPT_DOT256_TARGET
+} // namespace vnni512
+namespace avxvnni {
+#define QOPT_DOT256_TARGET QOPT_AVXVNNI
+#define QOPT_DOT256(acc, a, b) _mm256_dpbusd_avx_epi32(acc, a, b)
+#include "Int8Dot256.inc"
+#undef QOPT_DOT256
+#undef QOPT_DOT256_TARGET
+} // namespace avxvnni
+namespace avx2 {
+#define QOPT_DOT256_TARGET
+#define QOPT_DOT256(acc, a, b)                                                                 \
+  _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)))
+#define QOPT_DOT256_SATURATES
+#include "Int8Dot256.inc"
+#undef QOPT_DOT256_SATURATES
+#undef QOPT_DOT256
+#undef QOPT_DOT256_TARGET
+} // namespace avx2
 
 /// y[r, n] = sum over groups of (dot(q_r, codes_n) - zero * sum(q_r)) * scale_x * scale_w.
 void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, int64_t m,
@@ -621,7 +521,7 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
   const int64_t first = w.panelRows;
   Int8Rows rows = quantizeRowsInt8(w, x, m, fast4 && first < w.n, staticScale);
   int32_t symmetricZero = 1 << (w.bits - 1);
-  const bool vnni = ctx.isa >= kIsaAvx512Vnni;
+  const bool vnni = ctx.isa >= kIsaAvx512Vnni, avxVnni = ctx.isa == kIsaAvxVnni;
   int64_t grain = std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(w.k * m, 1));
   if (first > 0) {
     int64_t panelGrain = std::max<int64_t>(1, grain / quant::kPanelChannels);
@@ -632,9 +532,10 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
     if (first == w.n)
       return;
   }
-  if (fast4 && vnni && m >= 8) {
+  if (fast4 && m >= 8) {
     ctx.workers->parallelFor(w.n - first, std::max<int64_t>(grain, 2), [&](int64_t begin, int64_t end) {
-      int8Gemm4BitVnni(w, rows, m, first + begin, first + end, symmetricZero, y);
+      auto gemm = vnni ? vnni512::int8Gemm4Bit : avxVnni ? avxvnni::int8Gemm4Bit : avx2::int8Gemm4Bit;
+      gemm(w, rows, m, first + begin, first + end, symmetricZero, y);
     });
     return;
   }
@@ -655,12 +556,9 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
           continue;
         }
         if (fast4) {
-          switch (count) {
-          case 1: rowsTimes4BitRow<1>(w, rows, n, r0, symmetricZero, y); break;
-          case 2: rowsTimes4BitRow<2>(w, rows, n, r0, symmetricZero, y); break;
-          case 3: rowsTimes4BitRow<3>(w, rows, n, r0, symmetricZero, y); break;
-          default: rowsTimes4BitRow<4>(w, rows, n, r0, symmetricZero, y); break;
-          }
+          auto rowKernel = vnni ? vnni512::rowsTimes4BitRows : avxVnni ? avxvnni::rowsTimes4BitRows
+                                                                       : avx2::rowsTimes4BitRows;
+          rowKernel(count, w, rows, n, r0, symmetricZero, y);
           continue;
         }
         float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -670,7 +568,9 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
           for (int64_t j = 0; j < count; ++j) {
             const int8_t *q = rows.q.data() + (r0 + j) * rows.stride + start;
             if (fast8 && vnni) {
-              dots[j] = dotGroup8Vnni(codes + start, q, len);
+              dots[j] = vnni512::dotGroup8(codes + start, q, len);
+            } else if (fast8 && avxVnni) {
+              dots[j] = avxvnni::dotGroup8(codes + start, q, len);
             } else if (fast8) {
               dots[j] = dotGroup8(codes + start, q, len);
             } else {
