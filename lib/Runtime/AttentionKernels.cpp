@@ -12,6 +12,7 @@
 #include <cblas.h>
 #include <cmath>
 #include <cstring>
+#include <immintrin.h>
 #include <limits>
 
 using namespace qopt::rt;
@@ -22,12 +23,24 @@ namespace {
 /// the same as every other), so the product for it need not be computed.
 constexpr float kMasked = -1e30f;
 
+float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
 /// Softmax of `scores[0, n)` in place (with the mask added first when given); returns false for
-/// a row masked everywhere by -inf, which attends to nothing. Eight running maxima and sums let
-/// the loops vectorize (fastExp included): a prefill spends most of its attention time here.
+/// a row masked everywhere by -inf, which attends to nothing. Written with AVX2 intrinsics: the
+/// loops with a mask's condition and fastExp were left scalar by the vectorizer, and a prefill
+/// spends most of its attention time here.
 inline bool softmaxRow(float *scores, int64_t n, const float *maskRow, int64_t maskStride,
                        float scale) {
-  constexpr int kLanes = 8;
   const float lowest = -std::numeric_limits<float>::infinity();
   auto scaled = [&](int64_t t) {
     float x = scores[t] * scale;
@@ -37,55 +50,66 @@ inline bool softmaxRow(float *scores, int64_t n, const float *maskRow, int64_t m
     }
     return x;
   };
-  float bests[kLanes];
-  std::fill(bests, bests + kLanes, lowest);
+  const __m256 vscale = _mm256_set1_ps(scale), vmasked = _mm256_set1_ps(kMasked);
+  __m256 vbest = _mm256_set1_ps(lowest);
   int64_t t = 0;
-  for (; t + kLanes <= n; t += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      float x = scaled(t + j);
-      scores[t + j] = x;
-      bests[j] = bests[j] > x ? bests[j] : x;
+  for (; t + 8 <= n; t += 8) {
+    __m256 x = _mm256_mul_ps(_mm256_loadu_ps(scores + t), vscale);
+    if (maskRow) {
+      __m256 m;
+      if (maskStride == 1) {
+        m = _mm256_loadu_ps(maskRow + t);
+      } else {
+        alignas(32) float lanes[8];
+        for (int j = 0; j < 8; ++j)
+          lanes[j] = maskRow[(t + j) * maskStride];
+        m = _mm256_load_ps(lanes);
+      }
+      x = _mm256_blendv_ps(_mm256_add_ps(x, m), m, _mm256_cmp_ps(m, vmasked, _CMP_LE_OQ));
     }
-  float best = lowest;
-  for (; t < n; ++t) {
-    scores[t] = scaled(t);
-    best = std::max(best, scores[t]);
+    _mm256_storeu_ps(scores + t, x);
+    vbest = _mm256_max_ps(vbest, x);
   }
-  for (float b : bests)
-    best = std::max(best, b);
+  float best = hmax(vbest);
+  for (int64_t u = t; u < n; ++u) {
+    scores[u] = scaled(u);
+    best = std::max(best, scores[u]);
+  }
   if (best == lowest)
     return false;
-  float sums[kLanes] = {};
-  for (t = 0; t + kLanes <= n; t += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      scores[t + j] = fastExp(scores[t + j] - best);
-      sums[j] += scores[t + j];
-    }
-  float sum = 0.0f;
-  for (; t < n; ++t) {
-    scores[t] = fastExp(scores[t] - best);
-    sum += scores[t];
+  const __m256 vtop = _mm256_set1_ps(best);
+  __m256 vsum = _mm256_setzero_ps();
+  for (t = 0; t + 8 <= n; t += 8) {
+    __m256 e = fastExp8(_mm256_sub_ps(_mm256_loadu_ps(scores + t), vtop));
+    _mm256_storeu_ps(scores + t, e);
+    vsum = _mm256_add_ps(vsum, e);
   }
-  for (float part : sums)
-    sum += part;
-  float inv = 1.0f / sum;
-  for (t = 0; t < n; ++t)
-    scores[t] *= inv;
+  float sum = hsum(vsum);
+  for (int64_t u = t; u < n; ++u) {
+    scores[u] = fastExp(scores[u] - best);
+    sum += scores[u];
+  }
+  const __m256 vinv = _mm256_set1_ps(1.0f / sum);
+  for (t = 0; t + 8 <= n; t += 8)
+    _mm256_storeu_ps(scores + t, _mm256_mul_ps(_mm256_loadu_ps(scores + t), vinv));
+  for (; t < n; ++t)
+    scores[t] *= 1.0f / sum;
   return true;
 }
 
-/// Dot product of two contiguous float rows, in eight running sums so the loop vectorizes.
+/// Dot product of two contiguous float rows.
 inline float dot(const float *a, const float *b, int64_t n) {
-  float acc[8] = {};
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
   for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j)
-      acc[j] += a[i + j] * b[i + j];
-  float sum = 0.0f;
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  float sum = hsum(_mm256_add_ps(acc0, acc1));
   for (; i < n; ++i)
     sum += a[i] * b[i];
-  for (int j = 0; j < 8; ++j)
-    sum += acc[j];
   return sum;
 }
 
