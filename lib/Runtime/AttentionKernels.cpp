@@ -180,12 +180,15 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
   const float *md = mask ? mask->as<float>() : nullptr;
   float *od = out->as<float>();
   const float scale = static_cast<float>(scaleAttr);
-  // Many query rows (a prefill): per head, two BLAS products around a softmax of the [rows,
-  // length] scores; the heads split across the pool, one BLAS thread each.
+  // Many query rows (a prefill): per block of query rows and key head, two BLAS products around
+  // a softmax of the scores, the key head's query heads (grouped-query attention) stacked into
+  // one product so the keys and values are packed once for all of them; the blocks split across
+  // the pool, one BLAS thread each.
   if (rows >= 16) {
     // Keys masked out for a whole block of rows (the future, under a causal mask) are left out
     // of the block's products: the softmax gives them exactly 0.
     constexpr int64_t kBlock = 64;
+    const int64_t blocks = (rows + kBlock - 1) / kBlock;
     auto usedKeys = [&](const float *maskBlock, int64_t count) {
       if (!maskBlock)
         return length;
@@ -201,36 +204,55 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
       }
       return used;
     };
-    auto prefillHeads = [&](int64_t begin, int64_t end) {
-      std::vector<float> scores(static_cast<size_t>(kBlock * length));
-      for (int64_t bh = begin; bh < end; ++bh) {
-        int64_t h = bh % heads, b = bh / heads;
-        const float *keys = kd + b * ks[0] + (h / groups) * ks[1];
-        const float *values = vd + b * vs[0] + (h / groups) * vs[1];
-        for (int64_t s0 = 0; s0 < rows; s0 += kBlock) {
-          int64_t count = std::min(kBlock, rows - s0);
-          const float *maskBlock = md ? md + b * ms[0] + h * ms[1] + s0 * ms[2] : nullptr;
-          int64_t used = usedKeys(maskBlock, count);
-          float *o = od + (bh * rows + s0) * valueWidth;
-          if (used == 0) {
+    auto prefillBlocks = [&](int64_t begin, int64_t end) {
+      std::vector<float> scores(static_cast<size_t>(groups * kBlock * length));
+      std::vector<float> queries(static_cast<size_t>(groups * kBlock * width));
+      std::vector<float> results(static_cast<size_t>(groups * kBlock * valueWidth));
+      for (int64_t item = begin; item < end; ++item) {
+        int64_t block = item % blocks, kh = (item / blocks) % kvHeads, b = item / (blocks * kvHeads);
+        int64_t s0 = block * kBlock, count = std::min(kBlock, rows - s0);
+        const float *keys = kd + b * ks[0] + kh * ks[1];
+        const float *values = vd + b * vs[0] + kh * vs[1];
+        auto maskBlockOf = [&](int64_t h) {
+          return md ? md + b * ms[0] + h * ms[1] + s0 * ms[2] : nullptr;
+        };
+        // The keys any of the group's rows may attend to (one scan when the mask does not vary
+        // by head).
+        int64_t used = 0;
+        for (int64_t g = 0; g < (ms[1] ? groups : 1); ++g)
+          used = std::max(used, usedKeys(maskBlockOf(kh * groups + g), count));
+        if (used == 0) {
+          for (int64_t g = 0; g < groups; ++g) {
+            float *o = od + ((b * heads + kh * groups + g) * rows + s0) * valueWidth;
             std::fill(o, o + count * valueWidth, 0.0f);
-            continue;
           }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count, used, width, 1.0f,
-                      qd + b * qs[0] + h * qs[1] + s0 * qs[2], qs[2], keys, ks[2], 0.0f,
-                      scores.data(), used);
-          for (int64_t s = 0; s < count; ++s) {
-            float *row = scores.data() + s * used;
-            const float *maskRow = maskBlock ? maskBlock + s * ms[2] : nullptr;
-            if (!softmaxRow(row, used, maskRow, ms[3], scale))
-              std::fill(row, row + used, 0.0f);
-          }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, count, valueWidth, used, 1.0f,
-                      scores.data(), used, values, vs[2], 0.0f, o, valueWidth);
+          continue;
         }
+        // Row g * count + s of the stacked block is row s0 + s of query head kh * groups + g.
+        for (int64_t g = 0; g < groups; ++g)
+          for (int64_t s = 0; s < count; ++s)
+            std::memcpy(queries.data() + (g * count + s) * width,
+                        qd + b * qs[0] + (kh * groups + g) * qs[1] + (s0 + s) * qs[2],
+                        width * sizeof(float));
+        int64_t stacked = groups * count;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, stacked, used, width, 1.0f,
+                    queries.data(), width, keys, ks[2], 0.0f, scores.data(), used);
+        for (int64_t r = 0; r < stacked; ++r) {
+          float *row = scores.data() + r * used;
+          const float *maskBlock = maskBlockOf(kh * groups + r / count);
+          const float *maskRow = maskBlock ? maskBlock + (r % count) * ms[2] : nullptr;
+          if (!softmaxRow(row, used, maskRow, ms[3], scale))
+            std::fill(row, row + used, 0.0f);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, stacked, valueWidth, used, 1.0f,
+                    scores.data(), used, values, vs[2], 0.0f, results.data(), valueWidth);
+        for (int64_t g = 0; g < groups; ++g)
+          std::memcpy(od + ((b * heads + kh * groups + g) * rows + s0) * valueWidth,
+                      results.data() + g * count * valueWidth,
+                      count * valueWidth * sizeof(float));
       }
     };
-    return runBlasPerPart(ctx, batch * heads, prefillHeads);
+    return runBlasPerPart(ctx, batch * kvHeads * blocks, prefillBlocks);
   }
   int64_t work = std::max<int64_t>(1, length * (width + valueWidth));
   ctx.workers->parallelFor(batch * heads * rows, std::max<int64_t>(1, 32768 / work),
