@@ -19,7 +19,7 @@ std::pair<int64_t, int64_t> partRange(int64_t n, int parts, int part) {
 
 WorkerPool::WorkerPool(int threads) {
   for (int i = 1; i < threads; ++i)
-    workers.emplace_back([this, i] { work(i); });
+    workers.emplace_back([this] { work(); });
 }
 
 WorkerPool::~WorkerPool() {
@@ -33,7 +33,16 @@ WorkerPool::~WorkerPool() {
     t.join();
 }
 
-void WorkerPool::work(int index) {
+void WorkerPool::runParts() {
+  for (int part = nextPart.fetch_add(1, std::memory_order_relaxed); part < jobParts;
+       part = nextPart.fetch_add(1, std::memory_order_relaxed)) {
+    auto [begin, end] = partRange(jobSize, jobParts, part);
+    if (begin < end)
+      (*job)(begin, end);
+  }
+}
+
+void WorkerPool::work() {
   uint64_t seen = 0;
   while (true) {
     uint64_t now = generation.load(std::memory_order_acquire);
@@ -52,11 +61,7 @@ void WorkerPool::work(int index) {
     seen = now;
     if (stopping)
       return;
-    if (index < jobParts) {
-      auto [begin, end] = partRange(jobSize, jobParts, index);
-      if (begin < end)
-        (*job)(begin, end);
-    }
+    runParts();
     pending.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
@@ -66,7 +71,7 @@ void WorkerPool::parallelFor(int64_t n, int64_t grain,
   if (n <= 0)
     return;
   int64_t maxParts = grain > 0 ? (n + grain - 1) / grain : n;
-  int parts = static_cast<int>(std::min<int64_t>(size(), maxParts));
+  int parts = static_cast<int>(std::min<int64_t>(int64_t(size()) * kPartsPerThread, maxParts));
   if (parts <= 1 || workers.empty()) {
     body(0, n);
     return;
@@ -76,12 +81,12 @@ void WorkerPool::parallelFor(int64_t n, int64_t grain,
     job = &body;
     jobSize = n;
     jobParts = parts;
+    nextPart.store(0, std::memory_order_relaxed);
     pending.store(static_cast<int>(workers.size()), std::memory_order_release);
     generation.fetch_add(1, std::memory_order_acq_rel);
   }
   wake.notify_all();
-  auto [begin, end] = partRange(n, parts, 0);
-  body(begin, end);
+  runParts();
   while (pending.load(std::memory_order_acquire) != 0)
     _mm_pause();
 }

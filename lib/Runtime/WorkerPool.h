@@ -26,11 +26,15 @@ public:
 
   int size() const { return static_cast<int>(workers.size()) + 1; }
   /// Calls `body(begin, end)` on contiguous parts of [0, n), at least `grain` long, in parallel,
-  /// and returns when all are done. The calling thread takes a part too.
+  /// and returns when all are done. The calling thread takes parts too. Parts are handed out
+  /// as threads ask for them (up to kPartsPerThread per thread), so a thread slowed by other
+  /// work on its core takes fewer instead of holding the others up.
   void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)> &body);
 
+  static constexpr int kPartsPerThread = 4;
+
 private:
-  void work(int index);
+  void work();
 
   std::vector<std::thread> workers;
   std::mutex mutex;
@@ -42,6 +46,9 @@ private:
   const std::function<void(int64_t, int64_t)> *job = nullptr;
   int64_t jobSize = 0;
   int jobParts = 0;
+  std::atomic<int> nextPart{0};
+  /// Takes parts of the current job until none is left.
+  void runParts();
 };
 
 } // namespace qopt::rt
