@@ -1,13 +1,14 @@
-//===- ChannelPanelKernels.cpp - AVX-512 kernels over 4- and 8-bit channel panels ---===//
+//===- ChannelPanelKernels.cpp - AVX-512 kernels over 2-, 4- and 8-bit channel panels ---===//
 //
 // The weight's codes come 16 output channels to a 512-bit vector, one 32-bit lane per channel
-// holding 8 (4-bit) or 4 (8-bit) consecutive inputs (qopt/Quant/ChannelPanels.h). So every
-// kernel here accumulates 16 outputs in one register and never sums across lanes:
-//   - int8 activations: 4-bit codes' low and high nibbles are bytes for two `vpdpbusd`, 8-bit
-//     codes are bytes already, each `vpdpbusd` against 4 activations broadcast to all lanes;
-//   - float activations: shifting the lanes by 8t (+4) brings input t's code to the low bits,
-//     where `vpermps` looks a 4-bit code up in the 16-entry table of code values (an 8-bit code
-//     is masked and converted);
+// holding 16 (2-bit), 8 (4-bit) or 4 (8-bit) consecutive inputs (qopt/Quant/ChannelPanels.h). So
+// every kernel here accumulates 16 outputs in one register and never sums across lanes:
+//   - int8 activations: each lane's codes split into planes of one code per byte (four planes
+//     of 2-bit codes, the low and high nibbles of 4-bit ones, 8-bit codes as they are), each
+//     plane a `vpdpbusd` against 4 activations broadcast to all lanes;
+//   - float activations: shifting the lanes brings input u's code to the low bits, where
+//     `vpermps` looks it up in a 16-entry table of code values (a 2-bit code's table repeats its
+//     4 values, so the bits above it need no mask; an 8-bit code is masked and converted);
 //   - many float rows: the same decoding writes [K, 16] panels for the generated GEMM kernel.
 // A group's 16 scales (and zero points) are one load: they are stored panel by panel too.
 //
@@ -44,14 +45,23 @@ QOPT_VNNI inline __m512 zeroVector(const PackedWeight &w, int64_t p, int64_t g) 
       _mm_loadu_si128(reinterpret_cast<const __m128i *>(w.zeros + (p * w.groups + g) * kLanes))));
 }
 
-/// Input u (0-7) of a 4-bit block: its code sits 8 * (u % 4) + 4 * (u / 4) bits up each lane.
-constexpr int kShift[8] = {0, 8, 16, 24, 4, 12, 20, 28};
+/// How far up each lane input u of a block sits: byte u % 4, then Bits * (u / 4) bits.
+template <unsigned Bits> constexpr int blockShift(int u) { return 8 * (u % 4) + Bits * (u / 4); }
 
-/// Input u of a block as 16 floats: a 4-bit code's table value, an 8-bit code as it is.
+/// The table `blockInput` looks codes up in: the 16 code values, or for 2-bit codes their 4
+/// values repeated, indexed by the code and the two bits above it.
+template <unsigned Bits> QOPT_VNNI inline __m512 codeTable(const PackedWeight &w) {
+  if constexpr (Bits == 2)
+    return _mm512_permutexvar_ps(_mm512_set_epi32(3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0),
+                                 _mm512_load_ps(w.lut));
+  return _mm512_load_ps(w.lut);
+}
+
+/// Input u of a block as 16 floats: a 2- or 4-bit code's table value, an 8-bit code as it is.
 template <unsigned Bits>
 QOPT_VNNI inline __m512 blockInput(__m512i v, int u, __m512 table) {
-  if constexpr (Bits == 4)
-    return _mm512_permutexvar_ps(u == 0 ? v : _mm512_srli_epi32(v, kShift[u]), table);
+  if constexpr (Bits != 8)
+    return _mm512_permutexvar_ps(u == 0 ? v : _mm512_srli_epi32(v, blockShift<Bits>(u)), table);
   __m512i byte = u == 3 ? _mm512_srli_epi32(v, 24)
                         : _mm512_and_si512(u == 0 ? v : _mm512_srli_epi32(v, 8 * u),
                                            _mm512_set1_epi32(0xFF));
@@ -59,7 +69,7 @@ QOPT_VNNI inline __m512 blockInput(__m512i v, int u, __m512 table) {
 }
 
 /// The value each lane's codes are offset by: the zero points, or the implied symmetric one of
-/// 8-bit codes (4-bit codes' table already subtracts theirs).
+/// 8-bit codes (2- and 4-bit codes' table already subtracts theirs).
 template <unsigned Bits>
 QOPT_VNNI inline __m512 zeroOffset(const PackedWeight &w, int64_t p, int64_t g) {
   if (w.zeros)
@@ -75,7 +85,7 @@ QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, i
   constexpr int NA = M == 1 ? 4 : 2;
   constexpr int Inputs = quant::panelBlockInputs(Bits);
   const bool offset = w.zeros || Bits == 8;
-  const __m512 table = _mm512_load_ps(w.lut);
+  const __m512 table = codeTable<Bits>(w);
   const int64_t panelBytes = kLanes * w.rowBytes;
   for (int64_t p = p0; p < p1; ++p) {
     const uint8_t *base = w.codes + p * panelBytes;
@@ -120,8 +130,10 @@ template <int RB, int PB, unsigned Bits>
 QOPT_VNNI void int8PanelBlock(const PackedWeight &w, const Int8Rows &rows, int64_t r0,
                               int64_t p0, float *y) {
   constexpr int Inputs = quant::panelBlockInputs(Bits);
-  const __m512i mask = _mm512_set1_epi8(0x0F);
-  const __m512 symmetricZero = _mm512_set1_ps(Bits == 4 ? 8.0f : 128.0f);
+  // Planes of one code per byte in each block: input 4j + t of the block is byte t of plane j.
+  constexpr int Planes = 8 / Bits;
+  const __m512i mask = _mm512_set1_epi8(static_cast<char>((1u << Bits) - 1));
+  const __m512 symmetricZero = _mm512_set1_ps(static_cast<float>(1 << (Bits - 1)));
   const int64_t panelBytes = kLanes * w.rowBytes;
   const uint8_t *base[PB];
   for (int p = 0; p < PB; ++p)
@@ -140,29 +152,21 @@ QOPT_VNNI void int8PanelBlock(const PackedWeight &w, const Int8Rows &rows, int64
       for (int p = 0; p < PB; ++p)
         dots[r][p] = _mm512_setzero_si512();
     for (int64_t kk = begin; kk < end; kk += Inputs) {
-      __m512i lo[PB], hi[PB];
+      __m512i plane[PB][Planes];
       for (int p = 0; p < PB; ++p) {
         __m512i v = _mm512_loadu_si512(base[p] + kk * 2 * Bits);
-        if constexpr (Bits == 4) {
-          lo[p] = _mm512_and_si512(v, mask);
-          hi[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
-        } else {
-          lo[p] = v;
-        }
+        for (int j = 0; j < Planes; ++j)
+          plane[p][j] = Bits == 8 ? v
+                                  : _mm512_and_si512(j ? _mm512_srli_epi16(v, Bits * j) : v, mask);
       }
-      for (int r = 0; r < RB; ++r) {
-        int32_t first, second;
-        std::memcpy(&first, q[r] + kk, 4);
-        __m512i a0 = _mm512_set1_epi32(first);
-        for (int p = 0; p < PB; ++p)
-          dots[r][p] = _mm512_dpbusd_epi32(dots[r][p], lo[p], a0);
-        if constexpr (Bits == 4) {
-          std::memcpy(&second, q[r] + kk + 4, 4);
-          __m512i a1 = _mm512_set1_epi32(second);
+      for (int r = 0; r < RB; ++r)
+        for (int j = 0; j < Planes; ++j) {
+          int32_t four;
+          std::memcpy(&four, q[r] + kk + 4 * j, 4);
+          __m512i a = _mm512_set1_epi32(four);
           for (int p = 0; p < PB; ++p)
-            dots[r][p] = _mm512_dpbusd_epi32(dots[r][p], hi[p], a1);
+            dots[r][p] = _mm512_dpbusd_epi32(dots[r][p], plane[p][j], a);
         }
-      }
     }
     __m512 s[PB], z[PB];
     for (int p = 0; p < PB; ++p) {
@@ -240,7 +244,7 @@ void gemvPanels(const PackedWeight &w, const float *x, int64_t m, float *y, int6
 template <unsigned Bits>
 QOPT_VNNI void decodePanelVnni(const PackedWeight &w, int64_t p, float *dst, int64_t stride) {
   constexpr int Inputs = quant::panelBlockInputs(Bits);
-  const __m512 table = _mm512_load_ps(w.lut);
+  const __m512 table = codeTable<Bits>(w);
   const uint8_t *base = w.codes + p * kLanes * w.rowBytes;
   for (int64_t g = 0; g < w.groups; ++g) {
     int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
@@ -259,16 +263,28 @@ QOPT_VNNI void decodePanelVnni(const PackedWeight &w, int64_t p, float *dst, int
 
 void qopt::rt::panelGemv(const PackedWeight &w, const float *x, int64_t m, float *y, int64_t p0,
                          int64_t p1, const float *xsum) {
-  w.bits == 4 ? gemvPanels<4>(w, x, m, y, p0, p1, xsum) : gemvPanels<8>(w, x, m, y, p0, p1, xsum);
+  switch (w.bits) {
+  case 2: return gemvPanels<2>(w, x, m, y, p0, p1, xsum);
+  case 4: return gemvPanels<4>(w, x, m, y, p0, p1, xsum);
+  default: return gemvPanels<8>(w, x, m, y, p0, p1, xsum);
+  }
 }
 
 void qopt::rt::panelInt8MatMul(const PackedWeight &w, const Int8Rows &rows, int64_t m, float *y,
                                int64_t p0, int64_t p1) {
-  w.bits == 4 ? int8Panels<4>(w, rows, m, y, p0, p1) : int8Panels<8>(w, rows, m, y, p0, p1);
+  switch (w.bits) {
+  case 2: return int8Panels<2>(w, rows, m, y, p0, p1);
+  case 4: return int8Panels<4>(w, rows, m, y, p0, p1);
+  default: return int8Panels<8>(w, rows, m, y, p0, p1);
+  }
 }
 
 void qopt::rt::decodePanel(const PackedWeight &w, int64_t p, float *dst, int64_t stride) {
-  w.bits == 4 ? decodePanelVnni<4>(w, p, dst, stride) : decodePanelVnni<8>(w, p, dst, stride);
+  switch (w.bits) {
+  case 2: return decodePanelVnni<2>(w, p, dst, stride);
+  case 4: return decodePanelVnni<4>(w, p, dst, stride);
+  default: return decodePanelVnni<8>(w, p, dst, stride);
+  }
 }
 
 float qopt::rt::panelValue(const PackedWeight &w, int64_t row, int64_t k) {

@@ -1,6 +1,6 @@
-//===- ChannelPanels.h - 4- and 8-bit codes in panels of 16 output channels -*- C++ -*-===//
+//===- ChannelPanels.h - 2-, 4- and 8-bit codes in panels of 16 output channels -*- C++ -*-===//
 //
-// The layout the AVX-512 kernels read 4- and 8-bit integer weights in (qopt.quantized_matmul's
+// The layout the AVX-512 kernels read 2-, 4- and 8-bit weights in (qopt.quantized_matmul's
 // `channel_panels`). One 512-bit load holds 16 output channels, one 32-bit lane per channel, so a
 // vector of 16 outputs accumulates with no horizontal sums.
 //
@@ -12,6 +12,10 @@
 //     its low 4 bits with `vpermps`.
 // 8-bit codes: a block of 4 inputs is 64 bytes; byte 4 * j + t holds channel 16 * p + j's code at
 // input 4 * b + t: one `vpdpbusd` against 4 broadcast activations.
+// 2-bit codes: a block of 16 inputs is 64 bytes; byte 4 * j + t holds channel 16 * p + j's codes
+// at inputs 16 * b + t + 4c in bits 2c, 2c + 1 (c = 0..3): four `vpdpbusd`, one per pair of bits.
+// In general a block holds 32 / bits inputs, input u of a block sitting at byte u % 4, bit
+// bits * (u / 4) of its lane.
 //
 // Rows past the last whole panel keep the row layout, so the tensor keeps its shape and size.
 // The per-group scales and zero points ([n, groups]) of the panels' rows are stored panel by
@@ -30,13 +34,13 @@ namespace qopt::quant {
 constexpr int64_t kPanelChannels = 16;
 constexpr int64_t kPanelBlockBytes = 64;
 
-/// Inputs per 64-byte block: 8 for 4-bit codes, 4 for 8-bit ones.
-constexpr int64_t panelBlockInputs(unsigned bits) { return bits == 4 ? 8 : 4; }
+/// Inputs per 64-byte block: 16 for 2-bit codes, 8 for 4-bit ones, 4 for 8-bit ones.
+constexpr int64_t panelBlockInputs(unsigned bits) { return 32 / bits; }
 
-/// Whether codes can be stored in panels: 4-bit codes of any codebook, or 8-bit integer codes
-/// (`integerCodes`), without double-quantized scales (their blocks follow the row order).
+/// Whether codes can be stored in panels: 4-bit codes of any codebook, or 2- and 8-bit integer
+/// codes (`integerCodes`), without double-quantized scales (their blocks follow the row order).
 inline bool panelCodesFit(unsigned bits, bool integerCodes, bool doubleQuantized) {
-  return !doubleQuantized && (bits == 4 || (bits == 8 && integerCodes));
+  return !doubleQuantized && (bits == 4 || ((bits == 2 || bits == 8) && integerCodes));
 }
 
 /// Whether `k` inputs in groups of `group` (0: one group per row) are whole blocks of inputs.
@@ -54,7 +58,7 @@ inline int64_t panelCodeByte(int64_t row, int64_t k, int64_t numInputs, unsigned
                              unsigned &shift) {
   int64_t panel = row / kPanelChannels, lane = row % kPanelChannels;
   int64_t inputs = panelBlockInputs(bits), block = k / inputs, t = k % inputs;
-  shift = bits == 4 && t >= 4 ? 4 : 0;
+  shift = static_cast<unsigned>(bits * (t / 4));
   return panel * kPanelChannels * (numInputs * bits / 8) + block * kPanelBlockBytes + lane * 4 +
          t % 4;
 }

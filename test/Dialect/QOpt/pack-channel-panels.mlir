@@ -76,3 +76,22 @@ func.func @eight_bit(%x: tensor<1x8xf32>) -> tensor<1x16xf32> {
        : (tensor<1x8xf32>, tensor<16x8xui8>, tensor<16x2xf32>) -> tensor<1x16xf32>
   return %0 : tensor<1x16xf32>
 }
+
+// -----
+
+// 2-bit codes: 16 inputs a block, byte 4j + t holds code(j, t + 4c) in bits 2c, 2c + 1. Code
+// (r, i) = (r + i) mod 4, so channel 0's bytes are t repeated in every pair of bits (00 55 AA FF)
+// and channel 1's start one code later (55 AA FF 00).
+// CHECK-LABEL: func.func @two_bit
+// CHECK: qopt.quantized_matmul {{.*}}channel_panels
+// CHECK: codes.panels: "0x400000000055AAFF55AAFF00AAFF0055FF0055AA0055AAFF55AAFF00AAFF0055FF0055AA0055AAFF55AAFF00AAFF0055FF0055AA0055AAFF55AAFF00AAFF0055FF0055AA"
+func.func @two_bit(%x: tensor<1x16xf32>) -> tensor<1x16xf32> {
+  %codes = arith.constant dense<[[228, 228, 228, 228], [57, 57, 57, 57], [78, 78, 78, 78], [147, 147, 147, 147],
+      [228, 228, 228, 228], [57, 57, 57, 57], [78, 78, 78, 78], [147, 147, 147, 147],
+      [228, 228, 228, 228], [57, 57, 57, 57], [78, 78, 78, 78], [147, 147, 147, 147],
+      [228, 228, 228, 228], [57, 57, 57, 57], [78, 78, 78, 78], [147, 147, 147, 147]]> : tensor<16x4xui8>
+  %scales = arith.constant dense<0.5> : tensor<16x1xf32>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 16 : i64, scheme = #qopt.scheme<int2, group = 16, sym, scale = f32>}
+       : (tensor<1x16xf32>, tensor<16x4xui8>, tensor<16x1xf32>) -> tensor<1x16xf32>
+  return %0 : tensor<1x16xf32>
+}
