@@ -90,10 +90,6 @@ int main(int argc, char **argv) {
   void *module = nullptr;
   check(fn<CUresult (*)(void **, const void *)>("cuModuleLoadData")(&module, image), "module");
   auto getFunction = fn<CUresult (*)(void **, void *, const char *)>("cuModuleGetFunction");
-  void *r1 = nullptr, *r4 = nullptr, *tc = nullptr;
-  check(getFunction(&r1, module, "qopt_gpu_q4_f16_sym_r1"), "kernel _r1");
-  check(getFunction(&r4, module, "qopt_gpu_q4_f16_sym_r4"), "kernel _r4");
-  check(getFunction(&tc, module, "qopt_gpu_q4_f16_sym_tc"), "kernel _tc");
 
   auto alloc = fn<CUresult (*)(Ptr *, size_t)>("cuMemAlloc_v2");
   auto upload = fn<CUresult (*)(Ptr, const void *, size_t)>("cuMemcpyHtoD_v2");
@@ -140,7 +136,9 @@ int main(int argc, char **argv) {
       params[i] = &args[i];
     // As the runtime launches it.
     qopt::cuda::Q4Launch l = qopt::cuda::q4Launch(m, n, k, group, true, multiprocessors);
-    void *kernel = l.suffix[1] == 't' ? tc : l.suffix[2] == '1' ? r1 : r4;
+    void *kernel = nullptr;
+    std::string name = std::string("qopt_gpu_q4_f16_sym") + l.suffix;
+    check(getFunction(&kernel, module, name.c_str()), name.c_str());
     auto run = [&] {
       if (l.accumulate)
         check(memset32(dY, 0, static_cast<size_t>(m * n), nullptr), "memset");

@@ -5,6 +5,7 @@
 // key heads under grouped-query attention without the repetition ever being materialized.
 //
 #include "FastMath.h"
+#include "HorizontalReductions.h"
 #include "Tensor.h"
 #include "WorkerPool.h"
 
@@ -22,18 +23,6 @@ namespace {
 /// a score that small contributes exactly 0 after the softmax (or, in a row masked everywhere,
 /// the same as every other), so the product for it need not be computed.
 constexpr float kMasked = -1e30f;
-
-float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-}
 
 /// Softmax of `scores[0, n)` in place (with the mask added first when given); returns false for
 /// a row masked everywhere by -inf, which attends to nothing. Written with AVX2 intrinsics: the
@@ -89,11 +78,12 @@ inline bool softmaxRow(float *scores, int64_t n, const float *maskRow, int64_t m
     scores[u] = fastExp(scores[u] - best);
     sum += scores[u];
   }
-  const __m256 vinv = _mm256_set1_ps(1.0f / sum);
+  const float inv = 1.0f / sum;
+  const __m256 vinv = _mm256_set1_ps(inv);
   for (t = 0; t + 8 <= n; t += 8)
     _mm256_storeu_ps(scores + t, _mm256_mul_ps(_mm256_loadu_ps(scores + t), vinv));
   for (; t < n; ++t)
-    scores[t] *= 1.0f / sum;
+    scores[t] *= inv;
   return true;
 }
 

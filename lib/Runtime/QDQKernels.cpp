@@ -4,8 +4,8 @@
 // arithmetic ONNX specifies: division by the scale, rounding half to even (nearbyint under the
 // default rounding mode), saturation to the storage type, exact int32 accumulation.
 //
+#include "HorizontalReductions.h"
 #include "Tensor.h"
-
 #include "WorkerPool.h"
 #include "qopt/Quant/Codebooks.h"
 
@@ -203,11 +203,7 @@ int32_t dotInt16(const int16_t *x, const int16_t *y, int64_t kPad) {
     acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(
         _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x + i)),
         _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y + i))));
-  __m256i acc = _mm256_add_epi32(acc0, acc1);
-  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  v = _mm_hadd_epi32(v, v);
-  v = _mm_hadd_epi32(v, v);
-  return _mm_cvtsi128_si32(v);
+  return hsumInt(_mm256_add_epi32(acc0, acc1));
 }
 
 /// Reads element i of an 8-bit tensor as int32.

@@ -5,6 +5,7 @@
 // for many rows, panels of output channels are decoded into a per-call buffer that stays in cache
 // and handed to SGEMM. Either way no f32 copy of the whole weight exists.
 //
+#include "HorizontalReductions.h"
 #include "PackedWeight.h"
 #include "Tensor.h"
 #include "WorkerPool.h"
@@ -59,8 +60,8 @@ PackedWeight qopt::rt::describe(Tensor *codes, Tensor *scales, Tensor *zeros, Te
   if (ni > 9 && i[9] == 1) {
     if (!quant::panelCodesFit(w.bits, w.codebook == 0, w.dqBlock > 0) ||
         !quant::panelShapeFits(w.bits, w.k, w.group))
-      fail("quantized kernel: channel panels need 4-bit or 8-bit integer codes, K and groups "
-           "multiples of " + std::to_string(quant::panelBlockInputs(w.bits)));
+      fail("quantized kernel: channel panels need 4-bit codes or 2- or 8-bit integer codes, K "
+           "and groups multiples of " + std::to_string(quant::panelBlockInputs(w.bits)));
     w.panelRows = quant::panelRows(w.n);
   }
   for (unsigned c = 0; c < 256; ++c) {
@@ -80,20 +81,6 @@ PackedWeight qopt::rt::describe(Tensor *codes, Tensor *scales, Tensor *zeros, Te
 }
 
 namespace {
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-int32_t hsumInt(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_hadd_epi32(s, s);
-  s = _mm_hadd_epi32(s, s);
-  return _mm_cvtsi128_si32(s);
-}
-
 /// The 32 four-bit codes of 16 bytes as bytes, in the order int8 rows are interleaved in (low
 /// nibbles, i.e. even positions, then high nibbles).
 inline __m256i nibbles32(const uint8_t *bytes) {
@@ -511,6 +498,24 @@ namespace avx2 {
 #undef QOPT_DOT256_TARGET
 } // namespace avx2
 
+/// The 256-bit int8 kernels of one instruction set.
+struct Int8Kernels256 {
+  decltype(&avx2::int8Gemm4Bit) gemm4;
+  decltype(&avx2::rowsTimes4BitRows) rows4;
+  int32_t (*dotGroup8)(const uint8_t *codes, const int8_t *q, int64_t len);
+};
+
+/// The kernels a library of instruction-set level `isa` (Context::isa) runs. AVX2 keeps its
+/// widening 8-bit dot, which cannot saturate.
+const Int8Kernels256 &int8Kernels256(int32_t isa) {
+  static const Int8Kernels256 avx512Vnni = {vnni512::int8Gemm4Bit, vnni512::rowsTimes4BitRows,
+                                            vnni512::dotGroup8},
+                              avxVnni = {avxvnni::int8Gemm4Bit, avxvnni::rowsTimes4BitRows,
+                                         avxvnni::dotGroup8},
+                              plain = {avx2::int8Gemm4Bit, avx2::rowsTimes4BitRows, dotGroup8};
+  return isa >= kIsaAvx512Vnni ? avx512Vnni : isa == kIsaAvxVnni ? avxVnni : plain;
+}
+
 /// y[r, n] = sum over groups of (dot(q_r, codes_n) - zero * sum(q_r)) * scale_x * scale_w.
 void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, int64_t m,
                           float *y, float staticScale) {
@@ -521,7 +526,8 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
   const int64_t first = w.panelRows;
   Int8Rows rows = quantizeRowsInt8(w, x, m, fast4 && first < w.n, staticScale);
   int32_t symmetricZero = 1 << (w.bits - 1);
-  const bool vnni = ctx.isa >= kIsaAvx512Vnni, avxVnni = ctx.isa == kIsaAvxVnni;
+  const bool vnni = ctx.isa >= kIsaAvx512Vnni;
+  const Int8Kernels256 &kernels = int8Kernels256(ctx.isa);
   int64_t grain = std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(w.k * m, 1));
   if (first > 0) {
     int64_t panelGrain = std::max<int64_t>(1, grain / quant::kPanelChannels);
@@ -534,8 +540,7 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
   }
   if (fast4 && m >= 8) {
     ctx.workers->parallelFor(w.n - first, std::max<int64_t>(grain, 2), [&](int64_t begin, int64_t end) {
-      auto gemm = vnni ? vnni512::int8Gemm4Bit : avxVnni ? avxvnni::int8Gemm4Bit : avx2::int8Gemm4Bit;
-      gemm(w, rows, m, first + begin, first + end, symmetricZero, y);
+      kernels.gemm4(w, rows, m, first + begin, first + end, symmetricZero, y);
     });
     return;
   }
@@ -556,9 +561,7 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
           continue;
         }
         if (fast4) {
-          auto rowKernel = vnni ? vnni512::rowsTimes4BitRows : avxVnni ? avxvnni::rowsTimes4BitRows
-                                                                       : avx2::rowsTimes4BitRows;
-          rowKernel(count, w, rows, n, r0, symmetricZero, y);
+          kernels.rows4(count, w, rows, n, r0, symmetricZero, y);
           continue;
         }
         float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -567,12 +570,8 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
           int32_t dots[4] = {0, 0, 0, 0};
           for (int64_t j = 0; j < count; ++j) {
             const int8_t *q = rows.q.data() + (r0 + j) * rows.stride + start;
-            if (fast8 && vnni) {
-              dots[j] = vnni512::dotGroup8(codes + start, q, len);
-            } else if (fast8 && avxVnni) {
-              dots[j] = avxvnni::dotGroup8(codes + start, q, len);
-            } else if (fast8) {
-              dots[j] = dotGroup8(codes + start, q, len);
+            if (fast8) {
+              dots[j] = kernels.dotGroup8(codes + start, q, len);
             } else {
               for (int64_t i = 0; i < len; ++i)
                 dots[j] += q[i] * codeAt(codes, start + i, w.bits);

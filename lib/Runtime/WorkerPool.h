@@ -31,9 +31,9 @@ public:
   /// work on its core takes fewer instead of holding the others up.
   void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)> &body);
 
+private:
   static constexpr int kPartsPerThread = 4;
 
-private:
   void work();
 
   std::vector<std::thread> workers;

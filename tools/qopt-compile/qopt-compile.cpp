@@ -875,12 +875,10 @@ void releaseUnusedBlobs(MLIRContext &context, ArrayRef<ModuleOp> modules) {
   for (ModuleOp m : modules) {
     if (!m)
       continue;
+    // An op's attribute dictionary holds its inherent attributes too (a constant's value).
     m.walk([&](Operation *op) {
       op->getAttrDictionary().walk(
           [&](DenseResourceElementsAttr r) { used.insert(r.getRawHandle().getKey()); });
-      if (auto cst = dyn_cast<arith::ConstantOp>(op))
-        cst.getValue().walk(
-            [&](DenseResourceElementsAttr r) { used.insert(r.getRawHandle().getKey()); });
     });
   }
   DialectResourceBlobManager &manager =
