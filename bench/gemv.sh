@@ -6,9 +6,9 @@
 #                   bytes, beyond the caches), time per weight
 #   from cache      one weight applied to 16 inputs (x + c, so no product repeats another): the
 #                   weight stays in the last-level cache
-# for 4096x4096 and 4096x11008 at --wbits=4 --group-size=128 (f16 scales), with float (w4) and
-# int8 (w4i8) activations, in the layout --cpu picks (channel panels with AVX-512 VNNI) and, with
-# `-rows`, in rows (--pack-channel-panels=false). GB/s counts the packed codes and scales each
+# for 4096x4096 and 4096x11008 at --wbits=4 --group-size=128 (f16 scales), with float (w4), int8
+# (w4i8) and bf16 (w4bf16, --activations=bf16) activations, in the layout --cpu picks (channel
+# panels with AVX-512 VNNI) and, with `-rows`, in rows (--pack-channel-panels=false). GB/s counts the packed codes and scales each
 # GEMV reads.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,9 +53,10 @@ for shape in ${QOPT_GEMV_SHAPES:-4096x4096 4096x11008}; do
     copies=16
     model="$out/gemv_${shape}_$shared.onnx"
     [ -f "$model" ] || make_model "$k" "$n" "$copies" "$shared" "$model"
-    for kind in ${QOPT_GEMV_KINDS:-w4 w4i8 w4-rows w4i8-rows}; do
+    for kind in ${QOPT_GEMV_KINDS:-w4 w4i8 w4bf16 w4-rows w4i8-rows}; do
       flags="--wbits=4 --group-size=128"
       case $kind in w4i8*) flags="$flags --int8-activations" ;; esac
+      case $kind in w4bf16*) flags="$flags --activations=bf16" ;; esac
       case $kind in *-rows) flags="$flags --pack-channel-panels=false" ;; esac
       lib="$out/gemv_${shape}_${shared}_$kind.so"
       "$bin/qopt-compile" "$model" $flags -o "$lib" > /dev/null

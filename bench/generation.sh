@@ -4,7 +4,8 @@
 # of 128-160 and 992-1024, within GPT-2's 1024 positions) of qopt against ONNX Runtime on the same KV-cache model, all measured in the same run
 # on the same thread count:
 #   qopt fp32, qopt 4-bit (--wbits=4 --group-size=128, the head quantized as well: `w4`), the same
-#   with int8 activations (`w4i8`), and 4-bit with the head left fp32 (`w4 head32`);
+#   with int8 activations (`w4i8`) and with bf16 ones (`w4bf16`, --activations=bf16), and 4-bit
+#   with the head left fp32 (`w4 head32`);
 #   ONNX Runtime fp32, and ONNX Runtime running qopt's own 4-bit weights as MatMulNBits
 #   (`qopt-compile --emit=onnx`, block 128) at accuracy level 4 (int8 activations, its fastest)
 #   and 0 (float activations).
@@ -44,14 +45,16 @@ for shape in ${QOPT_BENCH_MODELS:-gpt2-124m}; do
   "$bin/qopt-compile" "$model" -o "$models/$shape.so"
   "$bin/qopt-compile" "$model" --wbits=4 --group-size=128 --quantize-embeddings --int8-activations \
     -o "$models/$shape.w4i8.so" > /dev/null
+  "$bin/qopt-compile" "$model" --wbits=4 --group-size=128 --quantize-embeddings --activations=bf16 \
+    -o "$models/$shape.w4bf16.so" > /dev/null
   "$bin/qopt-compile" "$model" --wbits=4 --group-size=128 -o "$models/$shape.w4h.so" > /dev/null
   for level in 4 0; do
     "$bin/qopt-compile" "$model" --wbits=4 --group-size=128 --emit=onnx --onnx-accuracy-level=$level \
       -o "$models/$shape.mnb4_acc$level.onnx" > /dev/null
   done
 
-  printf '\n%-10s %-14s %12s %12s %12s %12s %12s %12s %12s\n' "$shape" measure "ORT fp32" \
-    "ORT int4 a4" "ORT int4 a0" "qopt fp32" "qopt w4" "qopt w4i8" "w4 head32"
+  printf '\n%-10s %-14s %12s %12s %12s %12s %12s %12s %12s %12s\n' "$shape" measure "ORT fp32" \
+    "ORT int4 a4" "ORT int4 a0" "qopt fp32" "qopt w4" "qopt w4i8" "qopt w4bf16" "w4 head32"
   for run in "prefill 128 1" "prefill 512 1" "decode 128 32" "decode 992 32"; do
     set -- $run
     kind=$1 prompt=$2 fresh=$3
@@ -60,12 +63,13 @@ for shape in ${QOPT_BENCH_MODELS:-gpt2-124m}; do
     for m in "$model" "$models/$shape.mnb4_acc4.onnx" "$models/$shape.mnb4_acc0.onnx"; do
       row+=("$(ort_rates "$m" "$prompt" "$fresh" | cut -d' ' -f$col)")
     done
-    for lib in "$shape.so" "$shape.w4.so" "$shape.w4i8.so" "$shape.w4h.so"; do
+    for lib in "$shape.so" "$shape.w4.so" "$shape.w4i8.so" "$shape.w4bf16.so" "$shape.w4h.so"; do
       row+=("$(qopt_rates "$models/$lib" "$prompt" "$((fresh + 1))" | cut -d' ' -f$col)")
     done
-    printf '%-10s %-14s %12s %12s %12s %12s %12s %12s %12s\n' "" "$kind@$prompt tok/s" "${row[@]}"
-    printf '%-10s %-14s %12s %12s %12s %12.2f %12.2f %12.2f %12.2f\n' "" "  vs ORT int4 a4" "" "" "" \
+    printf '%-10s %-14s %12s %12s %12s %12s %12s %12s %12s %12s\n' "" "$kind@$prompt tok/s" "${row[@]}"
+    printf '%-10s %-14s %12s %12s %12s %12.2f %12.2f %12.2f %12.2f %12.2f\n' "" "  vs ORT int4 a4" "" "" "" \
       "$(echo "${row[3]} / ${row[1]}" | bc -l)" "$(echo "${row[4]} / ${row[1]}" | bc -l)" \
-      "$(echo "${row[5]} / ${row[1]}" | bc -l)" "$(echo "${row[6]} / ${row[1]}" | bc -l)"
+      "$(echo "${row[5]} / ${row[1]}" | bc -l)" "$(echo "${row[6]} / ${row[1]}" | bc -l)" \
+      "$(echo "${row[7]} / ${row[1]}" | bc -l)"
   done
 done

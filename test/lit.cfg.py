@@ -27,7 +27,7 @@ if subprocess.run(["/usr/bin/python3", "-c", "import torch"], stdout=subprocess.
                   stderr=subprocess.DEVNULL).returncode == 0:
     config.available_features.add("torch")
 
-# Tests of the AVX-512 VNNI and AVX-VNNI kernels need a CPU that runs them.
+# Tests of the AVX-512 VNNI, AVX-512-BF16 and AVX-VNNI kernels need a CPU that runs them.
 try:
     with open("/proc/cpuinfo") as cpuinfo:
         flags = cpuinfo.read()
@@ -35,6 +35,8 @@ try:
         config.available_features.add("avx512vnni")
     if " avx_vnni" in flags:
         config.available_features.add("avxvnni")
+    if " avx512_bf16" in flags and " avx512_vnni" in flags:
+        config.available_features.add("avx512bf16")
 except OSError:
     pass
 

@@ -116,6 +116,9 @@ qopt_model *qopt_model_create_on(const char *weightsPath, int numThreads, int de
     return failCreate("the library was compiled for AVX-512 with VNNI (qopt-compile --cpu), which "
                       "this CPU lacks; compile it with --cpu naming this machine's CPU (or "
                       "haswell for AVX2)");
+  if (qopt_isa >= kIsaAvx512Bf16 && !__builtin_cpu_supports("avx512bf16"))
+    return failCreate("the library was compiled for AVX-512-BF16 (qopt-compile --cpu), which this "
+                      "CPU lacks; compile it with --cpu naming this machine's CPU");
   if (qopt_isa == kIsaAvxVnni && !__builtin_cpu_supports("avxvnni"))
     return failCreate("the library was compiled for AVX-VNNI (qopt-compile --cpu), which this CPU "
                       "lacks; compile it with --cpu naming this machine's CPU");

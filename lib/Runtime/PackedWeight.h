@@ -83,6 +83,24 @@ struct Int8Rows {
 Int8Rows quantizeRowsInt8(const PackedWeight &w, const float *x, int64_t m, bool interleave,
                           float staticScale);
 
+/// Activation rows rounded to bf16, as the AVX-512-BF16 panel kernels read them
+/// (Bf16PanelKernels.cpp): per block of the weight's inputs, bf16 pairs in the order its code
+/// planes come in; with zero points, the group sums of the rounded values.
+struct Bf16Rows {
+  int64_t stride = 0;
+  std::vector<uint32_t> pairs;
+  std::vector<float> sum;
+};
+/// `count` floats rounded to bf16 (to nearest, ties to even) and widened back to f32.
+void roundRowsBf16(const float *x, int64_t count, float *out);
+/// m rows of already rounded floats ([m, K]) packed for `panelBf16MatMul`.
+Bf16Rows packRowsBf16(const PackedWeight &w, const float *rounded, int64_t m);
+/// Whether `panelBf16MatMul` takes `w`: 2- or 4-bit integer codes in channel panels.
+bool bf16PanelsFit(const PackedWeight &w);
+/// y = x · Wᵀ for m bf16 rows, panels [p0, p1), with `vdpbf16ps` (AVX-512-BF16 only).
+void panelBf16MatMul(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y, int64_t p0,
+                     int64_t p1);
+
 // Kernels over channel panels (ChannelPanelKernels.cpp, AVX-512 VNNI only): panels [p0, p1)
 // give outputs [16 * p0, 16 * p1) of every row.
 

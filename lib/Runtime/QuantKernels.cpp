@@ -674,6 +674,33 @@ void panelKernelMatMul(Context &ctx, const PackedWeight &w, const float *px, int
     part(0, panels);
 }
 
+void floatMatMul(Context &ctx, const PackedWeight &w, const float *px, int64_t m, float *py,
+                 int64_t kernelPanel, FusedKernelFn kernel);
+
+/// y = bf16(x) · Wᵀ: `vdpbf16ps` over channel panels where the library's CPU has AVX-512-BF16
+/// and the codes suit it, else the f32 kernels on the rounded input.
+void bf16ActivationMatMul(Context &ctx, const PackedWeight &w, const float *px, int64_t m,
+                          float *py) {
+  std::vector<float> rounded(m * w.k);
+  roundRowsBf16(px, m * w.k, rounded.data());
+  if (ctx.isa < kIsaAvx512Bf16 || !bf16PanelsFit(w))
+    return floatMatMul(ctx, w, rounded.data(), m, py, 0, nullptr);
+  Bf16Rows rows = packRowsBf16(w, rounded.data(), m);
+  int64_t grain = std::max<int64_t>(16, (int64_t(1) << 18) / std::max<int64_t>(w.k * m, 1));
+  ctx.workers->parallelFor(w.panelRows / quant::kPanelChannels,
+                           std::max<int64_t>(1, grain / quant::kPanelChannels),
+                           [&](int64_t begin, int64_t end) {
+                             panelBf16MatMul(w, rows, m, py, begin, end);
+                           });
+  // The rows past the last whole panel (fewer than 16) keep the row layout.
+  std::vector<float> row(w.k), scratch(w.k);
+  for (int64_t n = w.panelRows; n < w.n; ++n) {
+    decodeRow(w, n, row.data(), scratch.data());
+    for (int64_t r = 0; r < m; ++r)
+      py[r * w.n + n] = dot(rounded.data() + r * w.k, row.data(), w.k);
+  }
+}
+
 void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, const int64_t *i,
                  int64_t ni, FusedKernelFn kernel = nullptr) {
   if (numIns < 5 || !ins[0] || ins[0]->dtype != QOPT_FLOAT32)
@@ -694,7 +721,8 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     return;
   if (w.panelRows > 0 && ctx.isa < kIsaAvx512Vnni)
     fail("quantized matmul: weights in channel panels need the AVX-512 VNNI kernels");
-  if (ni > 7 && i[7] != 0) {
+  int64_t activations = ni > 7 ? i[7] : 0;
+  if (activations == kActivationsInt8) {
     if (w.codebook != 0)
       fail("quantized matmul: int8 activations need integer codes");
     float staticScale = 0.0f;
@@ -704,6 +732,17 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     }
     return int8ActivationMatMul(ctx, w, px, m, py, staticScale);
   }
+  if (activations == kActivationsBf16)
+    return bf16ActivationMatMul(ctx, w, px, m, py);
+  if (activations != 0)
+    fail("quantized matmul: unknown activation mode " + std::to_string(activations));
+  floatMatMul(ctx, w, px, m, py, kernel && ni > 8 ? i[8] : 0, kernel);
+}
+
+/// y = x · Wᵀ in f32; with a generated panel kernel (`kernel`, `kernelPanel` channels wide), many
+/// rows go through it.
+void floatMatMul(Context &ctx, const PackedWeight &w, const float *px, int64_t m, float *py,
+                 int64_t kernelPanel, FusedKernelFn kernel) {
   if (m <= 4) {
     bool fused4 = w.bits == 4 && w.group % 16 == 0 && w.k % 16 == 0;
     const int64_t first = w.panelRows;
@@ -754,8 +793,8 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     });
     return;
   }
-  if (kernel && ni > 8 && i[8] > 0)
-    return panelKernelMatMul(ctx, w, px, m, py, kernel, i[8]);
+  if (kernel && kernelPanel > 0)
+    return panelKernelMatMul(ctx, w, px, m, py, kernel, kernelPanel);
   // Panels of output channels, decoded in parallel and multiplied by SGEMM while in cache.
   // A panel of at most 4 MB of decoded rows (the "packing" of a blocked GEMM): big enough for SGEMM
   // to run at speed, so the per-call overhead is amortized, and bounded whatever the layer size.

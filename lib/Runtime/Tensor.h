@@ -151,6 +151,8 @@ public:
 constexpr int32_t kIsaAvx2 = 0;
 constexpr int32_t kIsaAvxVnni = 1;
 constexpr int32_t kIsaAvx512Vnni = 2;
+/// AVX-512 VNNI with BF16 (`vdpbf16ps`).
+constexpr int32_t kIsaAvx512Bf16 = 3;
 
 /// A generation session's buffer for one KV-cache input: `[batch, heads, capacity, dim]` floats.
 struct CacheSlot {

@@ -187,10 +187,11 @@ cl::opt<bool> int8Activations(
     cl::desc("The same as --activations=int8-dynamic"), cl::cat(quantCategory));
 cl::opt<std::string> activationsFlag(
     "activations",
-    cl::desc("Inputs of 4- and 8-bit integer matmuls: none (f32, default), int8-dynamic "
-             "(quantized per group at run time: integer dot products, about twice as fast when "
-             "decoding) or int8-static (one scale per tensor from calibration)"),
-    cl::value_desc("none|int8-dynamic|int8-static"), cl::init("none"), cl::cat(quantCategory));
+    cl::desc("Inputs of the quantized matmuls: none (f32, default), int8-dynamic (4- and "
+             "8-bit integer codes; quantized per group at run time: integer dot products, about "
+             "twice as fast when decoding), int8-static (one scale per tensor from calibration) "
+             "or bf16 (rounded to bf16: AVX-512-BF16 pair dot products on CPUs that have them)"),
+    cl::value_desc("none|int8-dynamic|int8-static|bf16"), cl::init("none"), cl::cat(quantCategory));
 cl::opt<std::string> calibratorFlag(
     "calibrator",
     cl::desc("int8-static ranges: minmax (default), percentile, mse or entropy (KL divergence)"),
@@ -458,13 +459,16 @@ bool parseQuantFlags(qopt::QuantizationPipelineOptions &o, bool &enabled) {
     return bad("--algorithm=" + algorithm +
                ": expected rtn, gptq, awq, awq+gptq, smoothquant or smoothquant+gptq");
   std::string activations = activationsFlag;
-  if (activations != "none" && activations != "int8-dynamic" && activations != "int8-static")
-    return bad("--activations=" + activations + ": expected none, int8-dynamic or int8-static");
-  if (int8Activations && activations == "int8-static")
-    return bad("--int8-activations (int8-dynamic) and --activations=int8-static exclude each other");
+  if (activations != "none" && activations != "int8-dynamic" && activations != "int8-static" &&
+      activations != "bf16")
+    return bad("--activations=" + activations +
+               ": expected none, int8-dynamic, int8-static or bf16");
+  if (int8Activations && (activations == "int8-static" || activations == "bf16"))
+    return bad("--int8-activations (int8-dynamic) and --activations=" + activations +
+               " exclude each other");
   if (int8Activations)
     activations = "int8-dynamic";
-  if (activations != "none" && wtype != "int")
+  if (activations != "none" && activations != "bf16" && wtype != "int")
     return bad("--activations=" + activations + " needs integer codes, not --wtype=" + wtype);
   if (activations == "int8-static" && calibrationData.empty() && loadCalibration.empty())
     return bad("--activations=int8-static needs calibration data: --calibration=FILE or "
@@ -803,12 +807,15 @@ qopt::LatencyOptions latencyOptions(const qopt::QuantizationPipelineOptions &qua
   options.cpu = targetCPU.name;
   options.threads = latencyThreads;
   options.progress = !quiet && llvm::sys::Process::StandardErrIsDisplayed();
-  bool int8 = quant.activations == "int8-dynamic";
   // Timing libraries are compiled as the model will be: rounded to nearest (the algorithm does
-  // not change a kernel's time), then every later stage.
-  options.buildLibrary = [int8](ModuleOp m, const std::string &libraryPath) -> LogicalResult {
+  // not change a kernel's time), with the same activations (static int8 times as dynamic: it
+  // needs no statistics here), then every later stage.
+  qopt::QOpt::QuantizeWeightsPassOptions timing;
+  timing.activations = quant.activations == "int8-static" ? std::string("int8-dynamic")
+                                                          : std::string(quant.activations);
+  options.buildLibrary = [timing](ModuleOp m, const std::string &libraryPath) -> LogicalResult {
     PassManager pm(m.getContext());
-    pm.addPass(qopt::QOpt::createQuantizeWeightsPass(nullptr, int8));
+    pm.addPass(qopt::QOpt::createQuantizeWeightsPass(timing, nullptr, nullptr));
     if (failed(pm.run(m)))
       return failure();
     if (failed(lowerModule(m, Stage::Library, siblingPath(libraryPath, "weights"))))

@@ -187,6 +187,8 @@ LogicalResult QuantizedMatMulOp::verify() {
                          << " features, the weight " << k;
   if (getInt8Activations() && getScheme().getCodebook() != Codebook::Int)
     return emitOpError() << "int8_activations needs integer codes";
+  if (getInt8Activations() && getBf16Activations())
+    return emitOpError() << "int8_activations and bf16_activations exclude each other";
   if (auto scale = getActivationScale()) {
     if (!getInt8Activations())
       return emitOpError() << "activation_scale needs int8_activations";

@@ -92,6 +92,11 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
     as well (static activation quantization, the scale from calibration) every element is
     quantized with that one scale instead: round_half_even(x / scale) saturated to [-128, 127].
 
+    With `bf16_activations`, each element of `input` is rounded to bfloat16 (to nearest, ties to
+    even) before the products, which are summed in f32: the weight's codes are exact in bf16, so
+    on CPUs with AVX-512-BF16 the products are `vdpbf16ps` pair dot products (the precision that
+    MatMulNBits' accuracy level 3 allows). Excludes `int8_activations`.
+
     With `channel_panels` (set by `qopt-pack-channel-panels`; 4-bit codes with K and groups
     multiples of 8, or 8-bit integer codes with multiples of 4; no double quantization) the
     first 16 * floor(N / 16) rows are stored in panels of 16 output channels, the layout the
@@ -111,7 +116,7 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
                        Optional<AnyRankedTensor>:$scale_scales,
                        QOpt_SchemeAttr:$scheme, I64Attr:$in_features,
                        UnitAttr:$int8_activations, OptionalAttr<F32Attr>:$activation_scale,
-                       UnitAttr:$channel_panels);
+                       UnitAttr:$channel_panels, UnitAttr:$bf16_activations);
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = [{
     $input `,` $codes `,` $scales (`zero_points` $zero_points^)? (`scale_scales` $scale_scales^)?

@@ -190,6 +190,9 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
     With `activations=int8-static`, the int4/int8 matmuls also get an `activation_scale`: the
     range the `calibrator` finds in the statistics of the layer's input, over 127.
 
+    With `activations=bf16`, every quantized matmul gets `bf16_activations`: its input rounded to
+    bf16, the products summed in f32 (`vdpbf16ps` where the CPU has AVX-512-BF16).
+
     With `outliers=F`, the fraction F of each linear layer's weights whose rounding costs most
     is kept in f16 as a `qopt.sparse_matmul` added to the quantized matmul's output (their codes
     stand for zero); they count in the layer's bytes.
@@ -199,7 +202,8 @@ def QuantizeWeightsPass : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
            "Mark matmuls over 4- and 8-bit integer codes to quantize their input to int8 per group">,
     Option<"activations", "activations", "std::string", "\"none\"",
            "Inputs of 4- and 8-bit integer matmuls: none (f32), int8-dynamic (per group at run "
-           "time, as int8-activations) or int8-static (one scale per tensor from calibration)">,
+           "time, as int8-activations), int8-static (one scale per tensor from calibration) or "
+           "bf16 (every quantized matmul rounds its input to bf16)">,
     Option<"calibrator", "calibrator", "std::string", "\"minmax\"",
            "int8-static ranges: minmax, percentile, mse or entropy">,
     Option<"percentile", "percentile", "double", "99.99",

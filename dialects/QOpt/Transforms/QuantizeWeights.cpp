@@ -54,9 +54,14 @@ struct QuantizeWeightsPass
       getOperation().emitError() << "algorithm '" << algorithm << "' is not rtn or gptq";
       return signalPassFailure();
     }
-    if (activations != "none" && activations != "int8-dynamic" && activations != "int8-static") {
+    if (activations != "none" && activations != "int8-dynamic" && activations != "int8-static" &&
+        activations != "bf16") {
       getOperation().emitError() << "activations '" << activations
-                                 << "' is not none, int8-dynamic or int8-static";
+                                 << "' is not none, int8-dynamic, int8-static or bf16";
+      return signalPassFailure();
+    }
+    if (int8Activations && activations == "bf16") {
+      getOperation().emitError() << "int8-activations and activations=bf16 exclude each other";
       return signalPassFailure();
     }
     if (int8Activations && activations == "none")
@@ -126,7 +131,7 @@ private:
                                             op->getOperand(0), codes, scales, zeroPoints,
                                             scaleScales, schemeAttr, b.getI64IntegerAttr(layer.k),
                                             UnitAttr(), FloatAttr());
-      if (failed(markInt8(quantized, layer)))
+      if (failed(markActivations(quantized, layer)))
         return failure();
       // The factors AWQ or SmoothQuant folded into a norm, for exports (qopt-apply-awq).
       if (Attribute factors = op->getAttr("qopt.input_scale"))
@@ -291,9 +296,14 @@ private:
   }
 
   /// With int8 activations, a matmul over 4- or 8-bit integer codes quantizes its input: per
-  /// group at run time, or with the one scale calibration gives its input.
-  LogicalResult markInt8(QuantizedMatMulOp op, const WeightLayer &layer) {
+  /// group at run time, or with the one scale calibration gives its input. With bf16 ones,
+  /// every quantized matmul rounds its input to bf16.
+  LogicalResult markActivations(QuantizedMatMulOp op, const WeightLayer &layer) {
     SchemeAttr s = op.getScheme();
+    if (activations == "bf16") {
+      op.setBf16Activations(true);
+      return success();
+    }
     if (activations == "none" || s.getCodebook() != Codebook::Int ||
         (s.getBits() != 4 && s.getBits() != 8))
       return success();

@@ -94,6 +94,16 @@ inline float bfloatToFloat(uint16_t b) {
   return value;
 }
 
+/// float → bfloat16 bits, rounded to nearest with ties to even (a NaN stays a quiet NaN).
+inline uint16_t floatToBfloat(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7FFFu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
 } // namespace qopt::quant
 
 #endif // QOPT_QUANT_CODEBOOKS_H

@@ -59,7 +59,8 @@ enum class Opcode : int64_t {
   // (0: one per row), symmetric, scale dtype (or uint8 codes when double-quantized),
   // double-quantization block (0: none), K (the row length).
   QuantMatMul,    // operands: input, codes, scales, zero points?, second-level scales?
-                  // an eighth I (optional): 1 = quantize the input to int8 per group; a ninth:
+                  // an eighth I (optional): 1 = quantize the input to int8 per group, 2 =
+                  // round it to bf16 (kActivationsInt8, kActivationsBf16); a ninth:
                   // a static int8 input scale's f32 bits (0: none); a tenth: 1 = the codes are
                   // in channel panels (qopt/Quant/ChannelPanels.h)
   QuantGather,    // operands: codes, scales, zero points?, second-level scales?, indices
@@ -106,6 +107,10 @@ enum class Opcode : int64_t {
                      // strided view of the cache; otherwise a concat
   NumOpcodes
 };
+
+/// QuantMatMul's eighth integer attribute: what happens to the input before the products.
+constexpr int64_t kActivationsInt8 = 1;
+constexpr int64_t kActivationsBf16 = 2;
 
 /// A generated elementwise kernel (qopt-outline-fused-kernels): `operands` points to one MLIR
 /// memref descriptor per input and then the output's, all of the output's rank: allocated and

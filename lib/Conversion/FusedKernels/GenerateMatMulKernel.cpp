@@ -282,7 +282,8 @@ func::FuncOp qopt::generateActivationMatMulKernel(OpBuilder &mb, Operation *matm
 
 bool qopt::hasQuantizedMatMulForm(Operation *op) {
   auto q = dyn_cast<Q::QuantizedMatMulOp>(op);
-  return q && !q.getInt8Activations() &&
+  // Rounded (bf16) or quantized (int8) inputs go to the runtime's kernels for them.
+  return q && !q.getInt8Activations() && !q.getBf16Activations() &&
          cast<RankedTensorType>(q.getInput().getType()).getElementType().isF32();
 }
 

@@ -57,7 +57,7 @@ std::string quantKernelFamily(Q::QuantizedMatMulOp q) {
   Q::SchemeAttr s = q.getScheme();
   int64_t k = q.getInFeatures(), group = s.getGroupSize() ? s.getGroupSize() : k;
   if (static_cast<int64_t>(s.getCodebook()) != 0 || s.getBits() != 4 || s.getDoubleQuantBlock() ||
-      q.getInt8Activations() || k % 32 || group % 32 || !isF32Tensor(q.getInput()))
+      q.getInt8Activations() || q.getBf16Activations() || k % 32 || group % 32 || !isF32Tensor(q.getInput()))
     return "";
   Type st = cast<RankedTensorType>(q.getScales().getType()).getElementType();
   const char *scales = st.isF16() ? "f16" : st.isBF16() ? "bf16" : st.isF32() ? "f32" : nullptr;

@@ -138,7 +138,7 @@ FailureOr<KernelCall> encodeOp(Operation *op) {
       return op->emitOpError() << "has a generated kernel but no qopt.kernel_panel width";
     KernelCall k{Opcode::QuantMatMulKernel,
                  schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
-    k.ints.push_back(q.getInt8Activations() ? 1 : 0);
+    k.ints.push_back(q.getInt8Activations() ? rt::kActivationsInt8 : 0);
     k.ints.push_back(panel.getInt());
     k.ints.push_back(q.getChannelPanels() ? 1 : 0);
     return k;
@@ -286,7 +286,9 @@ FailureOr<KernelCall> encodeOp(Operation *op) {
       .Case([&](Q::ReduceProdOp r) { return reduceCall(Opcode::ReduceProd, r); })
       .Case([&](Q::QuantizedMatMulOp q) {
         KernelCall k{Opcode::QuantMatMul, schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
-        k.ints.push_back(q.getInt8Activations() ? 1 : 0);
+        k.ints.push_back(q.getInt8Activations()   ? rt::kActivationsInt8
+                         : q.getBf16Activations() ? rt::kActivationsBf16
+                                                  : 0);
         // A static activation scale travels as its f32 bits (0: quantized per group at run time).
         float scale = q.getActivationScale() ? q.getActivationScale()->convertToFloat() : 0.0f;
         k.ints.push_back(static_cast<int64_t>(llvm::bit_cast<uint32_t>(scale)));

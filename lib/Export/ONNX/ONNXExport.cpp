@@ -496,7 +496,9 @@ private:
       editor.addInitializer(zName, kUInt8, {l.n * rowBytes}, zeros);
     }
     int64_t level = options.accuracyLevel >= 0 ? options.accuracyLevel
-                                               : (l.int8Activations ? 4 : 0);
+                                               : l.int8Activations ? 4
+                                               : l.bf16Activations ? 3
+                                                                   : 0;
     auto &graph = editor.getGraph();
     for (int index : matmuls) {
       onnx::NodeProto &node = *graph.mutable_node(index);

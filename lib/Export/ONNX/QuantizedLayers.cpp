@@ -90,6 +90,7 @@ qopt::onnx_export::collectQuantizedLayers(ModuleOp module) {
       if (std::optional<APFloat> s = mm.getActivationScale())
         layer.activationScale = s->convertToFloat();
     }
+    layer.bf16Activations = mm && mm.getBf16Activations();
     layers.push_back(std::move(layer));
   });
   if (failedAny)

@@ -27,6 +27,8 @@ struct ExportedLayer {
   /// int8 activations: per group of the scheme at run time, or one static scale (> 0).
   bool int8Activations = false;
   float activationScale = 0.0f;
+  /// Inputs rounded to bf16 (exported as MatMulNBits accuracy level 3).
+  bool bf16Activations = false;
   /// Per input channel, the factors AWQ or SmoothQuant multiplied the weight by while dividing a
   /// norm (`qopt.input_scale`); empty when none.
   std::vector<float> inputScale;

@@ -85,9 +85,11 @@ LogicalResult qopt::emitLibrary(ModuleOp module, const LibraryOptions &options) 
   // The instruction set the runtime's kernels may use (KernelABI.h: qopt_isa), from the CPU's
   // features; the library refuses to load on a CPU without them.
   const llvm::MCSubtargetInfo *subtarget = machine->getMCSubtargetInfo();
-  int32_t isa = subtarget->checkFeatures("+avx512f,+avx512bw,+avx512vl,+avx512vnni") ? 2
-                : subtarget->checkFeatures("+avxvnni")                             ? 1
-                                                                                   : 0;
+  const char *avx512 = "+avx512f,+avx512bw,+avx512vl,+avx512vnni";
+  int32_t isa = subtarget->checkFeatures(std::string(avx512) + ",+avx512bf16") ? 3
+                : subtarget->checkFeatures(avx512)                            ? 2
+                : subtarget->checkFeatures("+avxvnni")                        ? 1
+                                                                              : 0;
   new llvm::GlobalVariable(*llvmModule, llvm::Type::getInt32Ty(llvmContext), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage,
                            llvm::ConstantInt::get(llvm::Type::getInt32Ty(llvmContext), isa),

@@ -101,17 +101,20 @@ func.func @main(%a: tensor<1x6x?x64xf32>, %b: tensor<1x6x64x?xf32>) -> tensor<1x
 // -----
 
 // A quantized layer on f32 activations gets a panel kernel of its K (256) and N (40), with no
-// epilogue, and the panel width the runtime decodes into; one with int8 activations does not.
+// epilogue, and the panel width the runtime decodes into; one with int8 or bf16 activations does
+// not (the runtime's kernels for them take every row count).
 // CHECK-LABEL: func.func @main
 // CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, qopt.kernel_panel = 32 : i64
 // CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {in_features = 256 : i64, int8_activations, scheme
+// CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {bf16_activations, in_features = 256 : i64, scheme
 // CHECK-LABEL: func.func private @qopt_kernel_0
 // CHECK: scf.for %{{.*}} = %c0 to %c256 step %c1 iter_args(
 // CHECK: vector.load
 // CHECK: vector.fma
 // CHECK: vector.maskedstore
-func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tensor<40x2xf16>) -> (tensor<?x40xf32>, tensor<?x40xf32>) {
+func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tensor<40x2xf16>) -> (tensor<?x40xf32>, tensor<?x40xf32>, tensor<?x40xf32>) {
   %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
   %1 = qopt.quantized_matmul %x, %codes, %scales {in_features = 256 : i64, int8_activations, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
-  return %0, %1 : tensor<?x40xf32>, tensor<?x40xf32>
+  %2 = qopt.quantized_matmul %x, %codes, %scales {bf16_activations, in_features = 256 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
+  return %0, %1, %2 : tensor<?x40xf32>, tensor<?x40xf32>, tensor<?x40xf32>
 }

@@ -80,6 +80,9 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK: qopt.quantized_matmul
 // CHECK-NOT: qopt.gpu_kernel
 // CHECK-SAME: int8
+// CHECK: qopt.quantized_matmul
+// CHECK-SAME: bf16_activations
+// CHECK-NOT: qopt.gpu_kernel
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_r1(%{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
 // Four channels a warp, one sum each: a 32-bit word of codes (8 codes) and its scale per
 // channel, then the word's 8 activations, loaded once for the four.
@@ -110,7 +113,7 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK: llvm.store
 // CHECK: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
 // CHECK-NOT: gpu.func
-func.func @main(%x: tensor<?x64xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
+func.func @main(%x: tensor<?x64xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
   %codes = arith.constant dense<17> : tensor<8x32xui8>
   %scales = arith.constant dense<1.0> : tensor<8x2xf16>
   %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
@@ -119,5 +122,7 @@ func.func @main(%x: tensor<?x64xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tens
        : (tensor<?x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<?x8xf32>
   %2 = qopt.quantized_matmul %x, %codes, %scales {in_features = 64 : i64, int8_activations, scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
        : (tensor<?x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<?x8xf32>
-  return %0, %1, %2 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+  %3 = qopt.quantized_matmul %x, %codes, %scales {bf16_activations, in_features = 64 : i64, scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
+       : (tensor<?x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<?x8xf32>
+  return %0, %1, %2, %3 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
 }

@@ -109,6 +109,19 @@ func.func @main(%x: tensor<1x64xf32>) -> tensor<1x8xf32> {
 
 // -----
 
+// bf16 activations are the activation mode 2 (KernelABI.h: kActivationsBf16).
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{[0-9]+}}(dense<[0, 4, 32, 1, 10, 0, 64, 2, 0, 0]> : tensor<10xi64>)
+func.func @main(%x: tensor<1x64xf32>) -> tensor<1x8xf32> {
+  %codes = arith.constant dense<17> : tensor<8x32xui8>
+  %scales = arith.constant dense<1.0> : tensor<8x2xf16>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {bf16_activations, in_features = 64 : i64, scheme = #qopt.scheme<int4, group = 32, sym, scale = f16>}
+       : (tensor<1x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<1x8xf32>
+  return %0 : tensor<1x8xf32>
+}
+
+// -----
+
 // A fused op calls its generated kernel through the runtime: opcode FusedElementwise (74), the
 // kernel's address first among the operands, then the inputs; its rank and output dtype (f32: 1)
 // are the attributes.

@@ -435,6 +435,14 @@ func.func @sparse_matmul_counts(%x: tensor<2x4xf32>, %o: tensor<3xi32>, %c: tens
 
 // -----
 
+func.func @int8_and_bf16_activations(%x: tensor<2x4xf32>, %c: tensor<2x2xui8>, %s: tensor<2x1xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{int8_activations and bf16_activations exclude each other}}
+  %0 = qopt.quantized_matmul %x, %c, %s {bf16_activations, in_features = 4 : i64, int8_activations, scheme = #qopt.scheme<int4, group = 4, sym, scale = f32>} : (tensor<2x4xf32>, tensor<2x2xui8>, tensor<2x1xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
 func.func @static_scale_needs_int8(%x: tensor<2x4xf32>, %c: tensor<2x2xui8>, %s: tensor<2x1xf32>) -> tensor<2x2xf32> {
   // expected-error @+1 {{activation_scale needs int8_activations}}
   %0 = qopt.quantized_matmul %x, %c, %s {activation_scale = 0.5 : f32, in_features = 4 : i64, scheme = #qopt.scheme<int4, group = 4, sym, scale = f32>} : (tensor<2x4xf32>, tensor<2x2xui8>, tensor<2x1xf32>) -> tensor<2x2xf32>

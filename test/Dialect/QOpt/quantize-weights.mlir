@@ -8,6 +8,18 @@
 // INT8-LABEL: func.func @tied
 // INT8-NOT: int8_activations
 // INT8-LABEL: func.func @gemm_double_quant
+// RUN: qopt-opt %s --split-input-file --verify-diagnostics --qopt-quantize-weights=activations=bf16 | FileCheck %s --check-prefix=BF16
+// With activations=bf16, every quantized matmul is marked (int2 and nf4 codes too), the gather not.
+// BF16-LABEL: func.func @int4_sym
+// BF16: qopt.quantized_matmul {{.*}}{bf16_activations, in_features = 4 : i64, scheme = #qopt.scheme<int4
+// BF16-LABEL: func.func @int2_asym
+// BF16: qopt.quantized_matmul {{.*}}bf16_activations, {{.*}}scheme = #qopt.scheme<int2
+// BF16-LABEL: func.func @tied
+// BF16: qopt.quantized_gather
+// BF16-NOT: bf16_activations
+// BF16-SAME: -> tensor<1x3x8xf32>
+// BF16: qopt.quantized_matmul {{.*}}bf16_activations, {{.*}}scheme = #qopt.scheme<nf4
+// BF16-NOT: int8_activations
 
 // Symmetric int4, one group of 4: m = -1, scale = -1 / -8 = 0.125, codes round(w * 8 + 8) =
 // 0, 12, 10, 8, packed low nibble first: 0xC0 0x8A. The f32 weight is gone.

@@ -1,0 +1,219 @@
+//===- Bf16PanelKernels.cpp - AVX-512-BF16 kernels over 2- and 4-bit channel panels ---===//
+//
+// Quantized matmuls whose input is rounded to bf16 (qopt.quantized_matmul's `bf16_activations`).
+// Integer codes minus their symmetric zero point are small integers, exact in bf16, so each
+// panel's 32-bit lanes (qopt/Quant/ChannelPanels.h) become pairs of bf16 code values for
+// `vdpbf16ps`, which multiplies a pair of bf16 activations into every lane's f32 sum: 32 products
+// per instruction against 16 for an f32 FMA, and no rounding of the weights.
+//
+// Decoding a plane takes a shift and a `vpermw`: shifting the lane right by `bits * s` brings
+// one code to the low bits of each 16-bit half, and `vpermw` looks the low 5 bits of each half up
+// in a 32-entry table of bf16 code values (repeated, so the bits above the code need no mask).
+// Plane s thus pairs the inputs at bit `bits * s` of the low half and of the high half, which
+// `packRowsBf16` mirrors on the activation side.
+//
+#include "PackedWeight.h"
+#include "qopt/Quant/ChannelPanels.h"
+
+#include <immintrin.h>
+
+using namespace qopt::rt;
+namespace quant = qopt::quant;
+
+/// Kernels for libraries compiled for AVX-512 with BF16 (kIsaAvx512Bf16).
+#define QOPT_BF16                                                                                  \
+  __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16")))
+
+namespace {
+constexpr int64_t kLanes = quant::kPanelChannels;
+
+/// The input of a block that the low half of plane `s`'s lanes holds (the high half holds the one
+/// two further on): the code at bit `bits * s` of the lane, byte b / 8, bit b % 8.
+constexpr int planeInput(unsigned bits, int s) {
+  int b = static_cast<int>(bits) * s;
+  return b / 8 + 4 * ((b % 8) / static_cast<int>(bits));
+}
+
+/// The 32 bf16 values `vpermw` looks codes up in: entry e is code (e mod 2^bits)'s value.
+QOPT_BF16 inline __m512i codeTableBf16(const PackedWeight &w) {
+  alignas(64) uint16_t table[32];
+  for (int e = 0; e < 32; ++e)
+    table[e] = quant::floatToBfloat(w.lut[e & ((1 << w.bits) - 1)]);
+  return _mm512_load_si512(table);
+}
+
+QOPT_BF16 inline __m512 scaleVectorBf16(const PackedWeight &w, int64_t p, int64_t g) {
+  int64_t i = (p * w.groups + g) * kLanes;
+  const uint16_t *half = static_cast<const uint16_t *>(w.scales) + i;
+  switch (w.scaleDtype) {
+  case QOPT_FLOAT16:
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(half)));
+  case QOPT_BFLOAT16:
+    return _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(half))), 16));
+  default: return _mm512_loadu_ps(static_cast<const float *>(w.scales) + i);
+  }
+}
+
+/// RB rows from r0 against PB panels from p0: per group, f32 sums of bf16 pair products, the
+/// zero points taken off through the rows' group sums, then scaled.
+template <int RB, int PB, unsigned Bits>
+QOPT_BF16 void bf16PanelBlock(const PackedWeight &w, const Bf16Rows &rows, int64_t r0, int64_t p0,
+                              float *y) {
+  constexpr int Inputs = quant::panelBlockInputs(Bits);
+  constexpr int Planes = Inputs / 2;
+  const __m512i table = codeTableBf16(w);
+  const int64_t panelBytes = kLanes * w.rowBytes;
+  const uint8_t *base[PB];
+  for (int p = 0; p < PB; ++p)
+    base[p] = w.codes + (p0 + p) * panelBytes;
+  const uint32_t *pairs[RB];
+  __m512 acc[RB][PB];
+  for (int r = 0; r < RB; ++r) {
+    pairs[r] = rows.pairs.data() + (r0 + r) * rows.stride;
+    for (int p = 0; p < PB; ++p)
+      acc[r][p] = _mm512_setzero_ps();
+  }
+  for (int64_t g = 0; g < w.groups; ++g) {
+    int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
+    __m512 dots[RB][PB];
+    for (int r = 0; r < RB; ++r)
+      for (int p = 0; p < PB; ++p)
+        dots[r][p] = _mm512_setzero_ps();
+    for (int64_t kk = begin; kk < end; kk += Inputs) {
+      __m512i v[PB];
+      for (int p = 0; p < PB; ++p)
+        v[p] = _mm512_loadu_si512(base[p] + kk * 2 * Bits);
+      for (int s = 0; s < Planes; ++s) {
+        __m512bh plane[PB];
+        for (int p = 0; p < PB; ++p)
+          plane[p] = (__m512bh)_mm512_permutexvar_epi16(
+              s ? _mm512_srli_epi32(v[p], Bits * s) : v[p], table);
+        for (int r = 0; r < RB; ++r) {
+          __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(pairs[r][kk / 2 + s]));
+          for (int p = 0; p < PB; ++p)
+            dots[r][p] = _mm512_dpbf16_ps(dots[r][p], plane[p], a);
+        }
+      }
+    }
+    for (int p = 0; p < PB; ++p) {
+      __m512 s = scaleVectorBf16(w, p0 + p, g);
+      __m512 z = w.zeros ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(
+                               reinterpret_cast<const __m128i *>(
+                                   w.zeros + ((p0 + p) * w.groups + g) * kLanes))))
+                         : _mm512_setzero_ps();
+      for (int r = 0; r < RB; ++r) {
+        __m512 d = dots[r][p];
+        if (w.zeros)
+          d = _mm512_fnmadd_ps(z, _mm512_set1_ps(rows.sum[(r0 + r) * w.groups + g]), d);
+        acc[r][p] = _mm512_fmadd_ps(d, s, acc[r][p]);
+      }
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int p = 0; p < PB; ++p)
+      _mm512_storeu_ps(y + (r0 + r) * w.n + (p0 + p) * kLanes, acc[r][p]);
+}
+
+/// Rows [r0, r0 + count) (count < RB) of panel block p0 through the RB - 1 .. 1 instances.
+template <int RB, int PB, unsigned Bits>
+QOPT_BF16 void bf16PanelTail(const PackedWeight &w, const Bf16Rows &rows, int64_t r0,
+                             int64_t count, int64_t p0, float *y) {
+  if constexpr (RB > 1) {
+    if (count == RB - 1)
+      return bf16PanelBlock<RB - 1, PB, Bits>(w, rows, r0, p0, y);
+    return bf16PanelTail<RB - 1, PB, Bits>(w, rows, r0, count, p0, y);
+  }
+}
+
+/// All m rows against panels [p0, p1), PB panels at a time while they last.
+template <int RB, int PB, unsigned Bits>
+QOPT_BF16 void bf16PanelRange(const PackedWeight &w, const Bf16Rows &rows, int64_t m, int64_t p0,
+                              int64_t p1, float *y) {
+  int64_t p = p0;
+  for (; p + PB <= p1; p += PB) {
+    int64_t r = 0;
+    for (; r + RB <= m; r += RB)
+      bf16PanelBlock<RB, PB, Bits>(w, rows, r, p, y);
+    if (r < m)
+      bf16PanelTail<RB, PB, Bits>(w, rows, r, m - r, p, y);
+  }
+  if constexpr (PB > 1)
+    if (p < p1)
+      bf16PanelRange<RB, 1, Bits>(w, rows, m, p, p1, y);
+}
+
+template <unsigned Bits>
+void bf16Panels(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y, int64_t p0,
+                int64_t p1) {
+  // Few rows (decoding): four panels at a time give four independent chains of `vdpbf16ps` per
+  // row. Many rows: eight rows share each decoded plane.
+  switch (m) {
+  case 1: return bf16PanelRange<1, 4, Bits>(w, rows, m, p0, p1, y);
+  case 2: return bf16PanelRange<2, 4, Bits>(w, rows, m, p0, p1, y);
+  case 3: return bf16PanelRange<3, 2, Bits>(w, rows, m, p0, p1, y);
+  case 4: return bf16PanelRange<4, 2, Bits>(w, rows, m, p0, p1, y);
+  default: return bf16PanelRange<8, 1, Bits>(w, rows, m, p0, p1, y);
+  }
+}
+} // namespace
+
+bool qopt::rt::bf16PanelsFit(const PackedWeight &w) {
+  return w.panelRows > 0 && w.codebook == 0 && (w.bits == 2 || w.bits == 4) && w.dqBlock == 0;
+}
+
+void qopt::rt::roundRowsBf16(const float *x, int64_t count, float *out) {
+  // Round to nearest, ties to even, as quant::floatToBfloat (which NaNs take): 8 at a time.
+  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7FFF);
+  const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))) {
+      for (int j = 0; j < 8; ++j)
+        out[i + j] = quant::bfloatToFloat(quant::floatToBfloat(x[i + j]));
+      continue;
+    }
+    __m256i bits = _mm256_castps_si256(v);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), one);
+    bits = _mm256_and_si256(_mm256_add_epi32(bits, _mm256_add_epi32(bias, odd)), high);
+    _mm256_storeu_ps(out + i, _mm256_castsi256_ps(bits));
+  }
+  for (; i < count; ++i)
+    out[i] = quant::bfloatToFloat(quant::floatToBfloat(x[i]));
+}
+
+Bf16Rows qopt::rt::packRowsBf16(const PackedWeight &w, const float *rounded, int64_t m) {
+  Bf16Rows rows;
+  const int inputs = static_cast<int>(quant::panelBlockInputs(w.bits));
+  rows.stride = w.k / 2;
+  rows.pairs.resize(m * rows.stride);
+  auto bits = [](float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return b >> 16;
+  };
+  for (int64_t r = 0; r < m; ++r) {
+    const float *x = rounded + r * w.k;
+    uint32_t *out = rows.pairs.data() + r * rows.stride;
+    for (int64_t kk = 0; kk < w.k; kk += inputs)
+      for (int s = 0; s < inputs / 2; ++s) {
+        int lo = planeInput(w.bits, s);
+        out[kk / 2 + s] = bits(x[kk + lo]) | bits(x[kk + lo + 2]) << 16;
+      }
+  }
+  if (w.zeros) {
+    rows.sum.assign(m * w.groups, 0.0f);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t i = 0; i < w.k; ++i)
+        rows.sum[r * w.groups + i / w.group] += rounded[r * w.k + i];
+  }
+  return rows;
+}
+
+void qopt::rt::panelBf16MatMul(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y,
+                               int64_t p0, int64_t p1) {
+  if (w.bits == 2)
+    return bf16Panels<2>(w, rows, m, y, p0, p1);
+  return bf16Panels<4>(w, rows, m, y, p0, p1);
+}
