@@ -1,4 +1,4 @@
-//===- Bf16PanelKernels.cpp - AVX-512-BF16 kernels over 2- and 4-bit channel panels ---===//
+//===- Bf16PanelKernels.cpp - AVX-512-BF16 kernels over 2-, 3- and 4-bit channel panels ===//
 //
 // Quantized matmuls whose input is rounded to bf16 (qopt.quantized_matmul's `bf16_activations`).
 // Integer codes minus their symmetric zero point are small integers, exact in bf16, so each
@@ -10,7 +10,8 @@
 // one code to the low bits of each 16-bit half, and `vpermw` looks the low 5 bits of each half up
 // in a 32-entry table of bf16 code values (repeated, so the bits above the code need no mask).
 // Plane s thus pairs the inputs at bit `bits * s` of the low half and of the high half, which
-// `packRowsBf16` mirrors on the activation side.
+// `packRowsBf16` mirrors on the activation side. 3-bit codes are first made into byte planes (as
+// for `vpdpbusd`), each looked up twice: as it is (bytes 0 and 2) and shifted by a byte (1 and 3).
 //
 #include "PackedWeight.h"
 #include "qopt/Quant/ChannelPanels.h"
@@ -28,8 +29,11 @@ namespace {
 constexpr int64_t kLanes = quant::kPanelChannels;
 
 /// The input of a block that the low half of plane `s`'s lanes holds (the high half holds the one
-/// two further on): the code at bit `bits * s` of the lane, byte b / 8, bit b % 8.
+/// two further on): the code at bit `bits * s` of the lane, byte b / 8, bit b % 8; for 3-bit
+/// codes, byte s % 2 of byte plane s / 2.
 constexpr int planeInput(unsigned bits, int s) {
+  if (bits == 3)
+    return 4 * (s / 2) + s % 2;
   int b = static_cast<int>(bits) * s;
   return b / 8 + 4 * ((b % 8) / static_cast<int>(bits));
 }
@@ -62,6 +66,9 @@ QOPT_BF16 void bf16PanelBlock(const PackedWeight &w, const Bf16Rows &rows, int64
                               float *y) {
   constexpr int Inputs = quant::panelBlockInputs(Bits);
   constexpr int Planes = Inputs / 2;
+  // `vpdpbf16ps` waits for its sum: one row's PB chains alternate between two sums each, so
+  // that 2 * PB of them overlap.
+  constexpr int NA = RB == 1 ? 2 : 1;
   const __m512i table = codeTableBf16(w);
   const int64_t panelBytes = kLanes * w.rowBytes;
   const uint8_t *base[PB];
@@ -76,23 +83,33 @@ QOPT_BF16 void bf16PanelBlock(const PackedWeight &w, const Bf16Rows &rows, int64
   }
   for (int64_t g = 0; g < w.groups; ++g) {
     int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
-    __m512 dots[RB][PB];
+    __m512 dots[RB][PB][NA];
     for (int r = 0; r < RB; ++r)
       for (int p = 0; p < PB; ++p)
-        dots[r][p] = _mm512_setzero_ps();
+        for (int a = 0; a < NA; ++a)
+          dots[r][p][a] = _mm512_setzero_ps();
     for (int64_t kk = begin; kk < end; kk += Inputs) {
       __m512i v[PB];
       for (int p = 0; p < PB; ++p)
         v[p] = _mm512_loadu_si512(base[p] + kk * 2 * Bits);
+      __m512i bytes[PB];
       for (int s = 0; s < Planes; ++s) {
         __m512bh plane[PB];
-        for (int p = 0; p < PB; ++p)
-          plane[p] = (__m512bh)_mm512_permutexvar_epi16(
-              s ? _mm512_srli_epi32(v[p], Bits * s) : v[p], table);
+        for (int p = 0; p < PB; ++p) {
+          __m512i index;
+          if constexpr (Bits == 3) {
+            if (s % 2 == 0)
+              bytes[p] = threeBitPlane(v[p], base[p] + kk * 2 * Bits, s / 2);
+            index = s % 2 ? _mm512_srli_epi32(bytes[p], 8) : bytes[p];
+          } else {
+            index = s ? _mm512_srli_epi32(v[p], Bits * s) : v[p];
+          }
+          plane[p] = (__m512bh)_mm512_permutexvar_epi16(index, table);
+        }
         for (int r = 0; r < RB; ++r) {
           __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(pairs[r][kk / 2 + s]));
           for (int p = 0; p < PB; ++p)
-            dots[r][p] = _mm512_dpbf16_ps(dots[r][p], plane[p], a);
+            dots[r][p][s % NA] = _mm512_dpbf16_ps(dots[r][p][s % NA], plane[p], a);
         }
       }
     }
@@ -103,7 +120,9 @@ QOPT_BF16 void bf16PanelBlock(const PackedWeight &w, const Bf16Rows &rows, int64
                                    w.zeros + ((p0 + p) * w.groups + g) * kLanes))))
                          : _mm512_setzero_ps();
       for (int r = 0; r < RB; ++r) {
-        __m512 d = dots[r][p];
+        __m512 d = dots[r][p][0];
+        if constexpr (NA > 1)
+          d = _mm512_add_ps(d, dots[r][p][1]);
         if (w.zeros)
           d = _mm512_fnmadd_ps(z, _mm512_set1_ps(rows.sum[(r0 + r) * w.groups + g]), d);
         acc[r][p] = _mm512_fmadd_ps(d, s, acc[r][p]);
@@ -159,7 +178,7 @@ void bf16Panels(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y
 } // namespace
 
 bool qopt::rt::bf16PanelsFit(const PackedWeight &w) {
-  return w.panelRows > 0 && w.codebook == 0 && (w.bits == 2 || w.bits == 4) && w.dqBlock == 0;
+  return w.panelRows > 0 && w.codebook == 0 && w.bits >= 2 && w.bits <= 4 && w.dqBlock == 0;
 }
 
 void qopt::rt::roundRowsBf16(const float *x, int64_t count, float *out) {
@@ -213,7 +232,9 @@ Bf16Rows qopt::rt::packRowsBf16(const PackedWeight &w, const float *rounded, int
 
 void qopt::rt::panelBf16MatMul(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y,
                                int64_t p0, int64_t p1) {
-  if (w.bits == 2)
-    return bf16Panels<2>(w, rows, m, y, p0, p1);
-  return bf16Panels<4>(w, rows, m, y, p0, p1);
+  switch (w.bits) {
+  case 2: return bf16Panels<2>(w, rows, m, y, p0, p1);
+  case 3: return bf16Panels<3>(w, rows, m, y, p0, p1);
+  default: return bf16Panels<4>(w, rows, m, y, p0, p1);
+  }
 }

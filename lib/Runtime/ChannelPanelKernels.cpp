@@ -1,14 +1,17 @@
-//===- ChannelPanelKernels.cpp - AVX-512 kernels over 2-, 4- and 8-bit channel panels ---===//
+//===- ChannelPanelKernels.cpp - AVX-512 kernels over 2-, 3-, 4- and 8-bit channel panels ===//
 //
 // The weight's codes come 16 output channels to a 512-bit vector, one 32-bit lane per channel
-// holding 16 (2-bit), 8 (4-bit) or 4 (8-bit) consecutive inputs (qopt/Quant/ChannelPanels.h). So
+// holding 16 (2-bit; 3-bit with a mask of high bits), 8 (4-bit) or 4 (8-bit) inputs
+// (qopt/Quant/ChannelPanels.h). So
 // every kernel here accumulates 16 outputs in one register and never sums across lanes:
 //   - int8 activations: each lane's codes split into planes of one code per byte (four planes
-//     of 2-bit codes, the low and high nibbles of 4-bit ones, 8-bit codes as they are), each
-//     plane a `vpdpbusd` against 4 activations broadcast to all lanes;
+//     of 2-bit codes, or of 3-bit codes' low bits plus their masked high bit, the low and high
+//     nibbles of 4-bit ones, 8-bit codes as they are), each plane a `vpdpbusd` against 4
+//     activations broadcast to all lanes;
 //   - float activations: shifting the lanes brings input u's code to the low bits, where
 //     `vpermps` looks it up in a 16-entry table of code values (a 2-bit code's table repeats its
-//     4 values, so the bits above it need no mask; an 8-bit code is masked and converted);
+//     4 values, so the bits above it need no mask; a 3-bit code is looked up from its plane's
+//     byte; an 8-bit code is masked and converted);
 //   - many float rows: the same decoding writes [K, 16] panels for the generated GEMM kernel.
 // A group's 16 scales (and zero points) are one load: they are stored panel by panel too.
 //
@@ -68,6 +71,23 @@ QOPT_VNNI inline __m512 blockInput(__m512i v, int u, __m512 table) {
   return _mm512_cvtepi32_ps(byte);
 }
 
+/// Calls f(u, value) for every input u of the block at `block`, value holding the 16 lanes' code
+/// values as floats: 3-bit codes from their byte planes, the others through `blockInput`.
+template <unsigned Bits, typename F>
+QOPT_VNNI inline void forEachBlockInput(const uint8_t *block, __m512 table, F &&f) {
+  __m512i v = _mm512_loadu_si512(block);
+  if constexpr (Bits == 3) {
+    for (int c = 0; c < 4; ++c) {
+      __m512i plane = threeBitPlane(v, block, c);
+      for (int t = 0; t < 4; ++t)
+        f(4 * c + t, _mm512_permutexvar_ps(t ? _mm512_srli_epi32(plane, 8 * t) : plane, table));
+    }
+  } else {
+    for (int u = 0; u < static_cast<int>(quant::panelBlockInputs(Bits)); ++u)
+      f(u, blockInput<Bits>(v, u, table));
+  }
+}
+
 /// The value each lane's codes are offset by: the zero points, or the implied symmetric one of
 /// 8-bit codes (2- and 4-bit codes' table already subtracts theirs).
 template <unsigned Bits>
@@ -98,14 +118,12 @@ QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, i
       for (int r = 0; r < M; ++r)
         for (int a = 0; a < NA; ++a)
           acc[r][a] = _mm512_setzero_ps();
-      for (int64_t kk = begin; kk < end; kk += Inputs) {
-        __m512i v = _mm512_loadu_si512(base + kk * 2 * Bits);
-        for (int u = 0; u < Inputs; ++u) {
-          __m512 value = blockInput<Bits>(v, u, table);
+      for (int64_t kk = begin; kk < end; kk += Inputs)
+        forEachBlockInput<Bits>(base + kk * 2 * Bits, table, [&](int u, __m512 value) QOPT_VNNI {
           for (int r = 0; r < M; ++r)
-            acc[r][u % NA] = _mm512_fmadd_ps(value, _mm512_set1_ps(x[r * w.k + kk + u]), acc[r][u % NA]);
-        }
-      }
+            acc[r][u % NA] =
+                _mm512_fmadd_ps(value, _mm512_set1_ps(x[r * w.k + kk + u]), acc[r][u % NA]);
+        });
       __m512 s = scaleVector(w, p, g);
       for (int r = 0; r < M; ++r) {
         __m512 sum = acc[r][0];
@@ -131,7 +149,7 @@ QOPT_VNNI void int8PanelBlock(const PackedWeight &w, const Int8Rows &rows, int64
                               int64_t p0, float *y) {
   constexpr int Inputs = quant::panelBlockInputs(Bits);
   // Planes of one code per byte in each block: input 4j + t of the block is byte t of plane j.
-  constexpr int Planes = 8 / Bits;
+  constexpr int Planes = Bits == 3 ? 4 : 8 / Bits;
   const __m512i mask = _mm512_set1_epi8(static_cast<char>((1u << Bits) - 1));
   const __m512 symmetricZero = _mm512_set1_ps(static_cast<float>(1 << (Bits - 1)));
   const int64_t panelBytes = kLanes * w.rowBytes;
@@ -155,9 +173,12 @@ QOPT_VNNI void int8PanelBlock(const PackedWeight &w, const Int8Rows &rows, int64
       __m512i plane[PB][Planes];
       for (int p = 0; p < PB; ++p) {
         __m512i v = _mm512_loadu_si512(base[p] + kk * 2 * Bits);
-        for (int j = 0; j < Planes; ++j)
-          plane[p][j] = Bits == 8 ? v
-                                  : _mm512_and_si512(j ? _mm512_srli_epi16(v, Bits * j) : v, mask);
+        for (int j = 0; j < Planes; ++j) {
+          if constexpr (Bits == 3)
+            plane[p][j] = threeBitPlane(v, base[p] + kk * 2 * Bits, j);
+          else
+            plane[p][j] = Bits == 8 ? v : _mm512_and_si512(j ? _mm512_srli_epi16(v, Bits * j) : v, mask);
+        }
       }
       for (int r = 0; r < RB; ++r)
         for (int j = 0; j < Planes; ++j) {
@@ -250,13 +271,10 @@ QOPT_VNNI void decodePanelVnni(const PackedWeight &w, int64_t p, float *dst, int
     int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
     __m512 s = scaleVector(w, p, g);
     __m512 zs = _mm512_mul_ps(zeroOffset<Bits>(w, p, g), s);
-    for (int64_t kk = begin; kk < end; kk += Inputs) {
-      __m512i v = _mm512_loadu_si512(base + kk * 2 * Bits);
-      for (int u = 0; u < Inputs; ++u) {
-        __m512 value = blockInput<Bits>(v, u, table);
+    for (int64_t kk = begin; kk < end; kk += Inputs)
+      forEachBlockInput<Bits>(base + kk * 2 * Bits, table, [&](int u, __m512 value) QOPT_VNNI {
         _mm512_storeu_ps(dst + (kk + u) * stride, _mm512_fmsub_ps(value, s, zs));
-      }
-    }
+      });
   }
 }
 } // namespace
@@ -265,6 +283,7 @@ void qopt::rt::panelGemv(const PackedWeight &w, const float *x, int64_t m, float
                          int64_t p1, const float *xsum) {
   switch (w.bits) {
   case 2: return gemvPanels<2>(w, x, m, y, p0, p1, xsum);
+  case 3: return gemvPanels<3>(w, x, m, y, p0, p1, xsum);
   case 4: return gemvPanels<4>(w, x, m, y, p0, p1, xsum);
   default: return gemvPanels<8>(w, x, m, y, p0, p1, xsum);
   }
@@ -274,6 +293,7 @@ void qopt::rt::panelInt8MatMul(const PackedWeight &w, const Int8Rows &rows, int6
                                int64_t p0, int64_t p1) {
   switch (w.bits) {
   case 2: return int8Panels<2>(w, rows, m, y, p0, p1);
+  case 3: return int8Panels<3>(w, rows, m, y, p0, p1);
   case 4: return int8Panels<4>(w, rows, m, y, p0, p1);
   default: return int8Panels<8>(w, rows, m, y, p0, p1);
   }
@@ -282,15 +302,14 @@ void qopt::rt::panelInt8MatMul(const PackedWeight &w, const Int8Rows &rows, int6
 void qopt::rt::decodePanel(const PackedWeight &w, int64_t p, float *dst, int64_t stride) {
   switch (w.bits) {
   case 2: return decodePanelVnni<2>(w, p, dst, stride);
+  case 3: return decodePanelVnni<3>(w, p, dst, stride);
   case 4: return decodePanelVnni<4>(w, p, dst, stride);
   default: return decodePanelVnni<8>(w, p, dst, stride);
   }
 }
 
 float qopt::rt::panelValue(const PackedWeight &w, int64_t row, int64_t k) {
-  unsigned shift;
-  int64_t byte = quant::panelCodeByte(row, k, w.k, w.bits, shift);
-  unsigned code = (w.codes[byte] >> shift) & ((1u << w.bits) - 1);
+  unsigned code = quant::readPanelCode(w.codes, row, k, w.k, w.bits);
   int64_t g = k / w.group;
   return (w.lut[code] - w.zero(row, g)) * w.scale(row, g);
 }

@@ -10,6 +10,7 @@
 #include "qopt/Quant/Codebooks.h"
 
 #include <cstdint>
+#include <cstring>
 #include <immintrin.h>
 #include <vector>
 
@@ -63,6 +64,16 @@ struct PackedWeight {
   }
 };
 
+/// Plane c of a 3-bit panel block at `block` (qopt/Quant/ChannelPanels.h), whose first 64 bytes
+/// are `low`: inputs 4c .. 4c + 3 of each lane's channel, one code a byte (byte t: input 4c + t),
+/// made of the pair of bits 2c of every byte plus 4 where the block's mask c holds the high bit.
+QOPT_VNNI inline __m512i threeBitPlane(__m512i low, const uint8_t *block, int c) {
+  uint64_t high;
+  std::memcpy(&high, block + 64 + 8 * c, 8);
+  __m512i pairs = _mm512_and_si512(c ? _mm512_srli_epi16(low, 2 * c) : low, _mm512_set1_epi8(3));
+  return _mm512_mask_add_epi8(pairs, _cvtu64_mask64(high), pairs, _mm512_set1_epi8(4));
+}
+
 /// The weight of a quantized kernel call from its operands and integer attributes (KernelABI.h).
 PackedWeight describe(Tensor *codes, Tensor *scales, Tensor *zeros, Tensor *scaleScales,
                       const int64_t *i, int64_t ni);
@@ -95,7 +106,7 @@ struct Bf16Rows {
 void roundRowsBf16(const float *x, int64_t count, float *out);
 /// m rows of already rounded floats ([m, K]) packed for `panelBf16MatMul`.
 Bf16Rows packRowsBf16(const PackedWeight &w, const float *rounded, int64_t m);
-/// Whether `panelBf16MatMul` takes `w`: 2- or 4-bit integer codes in channel panels.
+/// Whether `panelBf16MatMul` takes `w`: 2-, 3- or 4-bit integer codes in channel panels.
 bool bf16PanelsFit(const PackedWeight &w);
 /// y = x · Wᵀ for m bf16 rows, panels [p0, p1), with `vdpbf16ps` (AVX-512-BF16 only).
 void panelBf16MatMul(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y, int64_t p0,

@@ -60,7 +60,7 @@ PackedWeight qopt::rt::describe(Tensor *codes, Tensor *scales, Tensor *zeros, Te
   if (ni > 9 && i[9] == 1) {
     if (!quant::panelCodesFit(w.bits, w.codebook == 0, w.dqBlock > 0) ||
         !quant::panelShapeFits(w.bits, w.k, w.group))
-      fail("quantized kernel: channel panels need 4-bit codes or 2- or 8-bit integer codes, K "
+      fail("quantized kernel: channel panels need 4-bit codes or 2-, 3- or 8-bit integer codes, K "
            "and groups multiples of " + std::to_string(quant::panelBlockInputs(w.bits)));
     w.panelRows = quant::panelRows(w.n);
   }

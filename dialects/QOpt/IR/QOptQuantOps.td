@@ -98,11 +98,14 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
     MatMulNBits' accuracy level 3 allows). Excludes `int8_activations`.
 
     With `channel_panels` (set by `qopt-pack-channel-panels`; 4-bit codes with K and groups
-    multiples of 8, or 8-bit integer codes with multiples of 4; no double quantization) the
+    multiples of 8, 2- or 3-bit integer codes with multiples of 16, or 8-bit integer codes with
+    multiples of 4; no double quantization) the
     first 16 * floor(N / 16) rows are stored in panels of 16 output channels, the layout the
-    AVX-512 kernels read: 64 bytes hold 8 (4-bit) or 4 (8-bit) inputs of 16 channels, channel
-    16 * p + j's in bytes 4 * j to 4 * j + 3 (4-bit: input 8 * b + t in byte t's low nibble, input
-    8 * b + t + 4 in its high nibble). Their scales and zero points are stored as
+    AVX-512 kernels read: 64 bytes hold 16 (2-bit), 8 (4-bit) or 4 (8-bit) inputs of 16
+    channels, channel 16 * p + j's in bytes 4 * j to 4 * j + 3 (4-bit: input 8 * b + t in byte t's
+    low nibble, input 8 * b + t + 4 in its high nibble); 3-bit codes take 96 bytes for 16 inputs,
+    their low two bits as 2-bit codes and then four 64-bit masks of their high bits
+    (include/qopt/Quant/ChannelPanels.h). Their scales and zero points are stored as
     [N / 16, groups, 16]. The remaining rows keep the row layout; no tensor changes shape.
 
     ```mlir

@@ -95,3 +95,22 @@ func.func @two_bit(%x: tensor<1x16xf32>) -> tensor<1x16xf32> {
        : (tensor<1x16xf32>, tensor<16x4xui8>, tensor<16x1xf32>) -> tensor<1x16xf32>
   return %0 : tensor<1x16xf32>
 }
+
+// -----
+
+// 3-bit codes: 16 inputs in 96 bytes. The first 64 hold the low two bits as 2-bit codes do (byte
+// 4j + t: code(j, t + 4c) & 3 in bits 2c, 2c + 1); then four 8-byte masks, mask c's bit 4j + t
+// the high bit of code(j, 4c + t). Code (r, i) = (i + 4 * (r mod 2)) mod 8: every channel's low
+// bits read 00 55 AA FF; the high bit is set for inputs 4-7 and 12-15 of even channels (masks 1
+// and 3: bits 4j .. 4j + 3 for even j, bytes 0F) and inputs 0-3 and 8-11 of odd ones (masks 0
+// and 2: bytes F0).
+// CHECK-LABEL: func.func @three_bit
+// CHECK: qopt.quantized_matmul {{.*}}channel_panels
+// CHECK: codes.panels: "0x400000000055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFF0055AAFFF0F0F0F0F0F0F0F00F0F0F0F0F0F0F0FF0F0F0F0F0F0F0F00F0F0F0F0F0F0F0F"
+func.func @three_bit(%x: tensor<1x16xf32>) -> tensor<1x16xf32> {
+  %codes = arith.constant dense<[[136, 198, 250, 136, 198, 250], [172, 143, 104, 172, 143, 104], [136, 198, 250, 136, 198, 250], [172, 143, 104, 172, 143, 104], [136, 198, 250, 136, 198, 250], [172, 143, 104, 172, 143, 104], [136, 198, 250, 136, 198, 250], [172, 143, 104, 172, 143, 104], [136, 198, 250, 136, 198, 250], [172, 143, 104, 172, 143, 104], [136, 198, 250, 136, 198, 250], [172, 143, 104, 172, 143, 104], [136, 198, 250, 136, 198, 250], [172, 143, 104, 172, 143, 104], [136, 198, 250, 136, 198, 250], [172, 143, 104, 172, 143, 104]]> : tensor<16x6xui8>
+  %scales = arith.constant dense<0.5> : tensor<16x1xf32>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 16 : i64, scheme = #qopt.scheme<int3, group = 16, sym, scale = f32>}
+       : (tensor<1x16xf32>, tensor<16x6xui8>, tensor<16x1xf32>) -> tensor<1x16xf32>
+  return %0 : tensor<1x16xf32>
+}

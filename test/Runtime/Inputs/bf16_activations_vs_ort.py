@@ -7,13 +7,13 @@ by numpy. One quantized layer, so that the rounded input is the layer's whole in
 
 Each configuration runs three ways, which must all agree with ONNX Runtime to 1e-5 of its largest
 output:
-  - panels: channel panels in a library for this CPU (AVX-512-BF16: `vdpbf16ps` for 2- and 4-bit
-    integer codes; 8-bit codes take the f32 kernels on the rounded input);
+  - panels: channel panels in a library for this CPU (AVX-512-BF16: `vdpbf16ps` for 2-, 3- and
+    4-bit integer codes; 8-bit codes take the f32 kernels on the rounded input);
   - rows: --pack-channel-panels=false (the row kernels on the rounded input);
   - vnni: --cpu=cascadelake, AVX-512 VNNI without BF16 (panels, the f32 kernels on the rounded
     input).
-The layer has N = 120 (7 whole panels, then 8 channels in rows) and K = 200 (2-bit: N = 144,
-K = 256), rows 1, 3, 13 and 37. The unrounded input must give a result further away (the rounding
+The layer has N = 120 (7 whole panels, then 8 channels in rows) and K = 200 (2- and 3-bit:
+N = 144, K = 256), rows 1, 3, 13 and 37. The unrounded input must give a result further away (the rounding
 happens). Prints one line per case and `N passed, N failed`."""
 import os
 import subprocess
@@ -50,7 +50,7 @@ def round_bf16(x):
 
 
 models = {4: write_model("layer", 200, 120), 2: write_model("layer2", 256, 144),
-          8: write_model("layer8", 200, 120)}
+          8: write_model("layer8", 200, 120), 3: write_model("layer3", 256, 144)}
 configs = {
     "bf16_g64": ["--group-size=64"],
     "bf16_asym_g32": ["--group-size=32", "--asym", "--scale-type=f32"],
@@ -58,6 +58,8 @@ configs = {
     "w2_bf16_g32": ["--wbits=2", "--group-size=32"],
     "w2_bf16_asym_g48": ["--wbits=2", "--group-size=48", "--asym"],
     "w8_bf16_g64": ["--wbits=8", "--group-size=64"],
+    "w3_bf16_g32": ["--wbits=3", "--group-size=32"],
+    "w3_bf16_asym_g64": ["--wbits=3", "--group-size=64", "--asym"],
 }
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""channel_panels_vs_ort.py WORKDIR - 2-, 4- and 8-bit layers stored in channel panels (qopt-pack-channel-
-panels, AVX-512 VNNI kernels) against ONNX Runtime running the same quantized weights
-(qopt-compile --emit=onnx: MatMulNBits at accuracy level 0 for float activations, 4 for int8 ones).
+"""channel_panels_vs_ort.py WORKDIR - 2-, 3-, 4- and 8-bit layers stored in channel panels
+(qopt-pack-channel-panels, AVX-512 VNNI kernels) against ONNX Runtime running the same quantized
+weights (qopt-compile --emit=onnx: MatMulNBits, or DequantizeLinear + MatMul, at accuracy level 0
+for float activations, 4 for int8 ones).
 The 4- and 8-bit layers have N = 120 and 40 (7 and 2 whole panels, then 8 channels in rows), K =
-200 and 120; the 2-bit ones (whose blocks are 16 inputs) N = 144 and 40, K = 256 and 144. Groups
+200 and 120; the 2- and 3-bit ones (whose blocks are 16 inputs) N = 144 and 40, K = 256 and 144. Groups
 leave a partial last group, and the rows run 1, 2, 3, 4 (the GEMV kernels) and
 13 and 37 tokens (8-row blocks with a remainder; the float path's partly packed last panel). Each
 configuration is also compiled with --pack-channel-panels=false, which must give the same result.
@@ -58,6 +59,10 @@ configs = {
     "w2_asym_g48": ["--wbits=2", "--group-size=48", "--asym", "--scale-type=f32"],
     "w2_int8_g32": ["--wbits=2", "--group-size=32", "--int8-activations"],
     "w2_int8_asym_g64": ["--wbits=2", "--group-size=64", "--int8-activations", "--asym"],
+    "w3_g32": ["--wbits=3", "--group-size=32"],
+    "w3_asym_g48": ["--wbits=3", "--group-size=48", "--asym", "--scale-type=f32"],
+    "w3_int8_g32": ["--wbits=3", "--group-size=32", "--int8-activations"],
+    "w3_int8_asym_g64": ["--wbits=3", "--group-size=64", "--int8-activations", "--asym"],
 }
 results = []
 
@@ -67,7 +72,7 @@ def error(a, b):
 
 
 for name, flags in configs.items():
-    path, k = models["w2" if "--wbits=2" in flags else "w48"]
+    path, k = models["w2" if "--wbits=2" in flags or "--wbits=3" in flags else "w48"]
     base = ["qopt-compile", path] + (flags if "--wbits=" in flags[0] else ["--wbits=4"] + flags)
     lib, rows, export = (os.path.join(work, name + s) for s in (".so", ".rows.so", ".onnx"))
     subprocess.run(base + ["-o", lib], check=True, stdout=subprocess.DEVNULL)
@@ -91,7 +96,11 @@ for name, flags in configs.items():
         r = np.load(ref).astype(np.float64)
         vs_ort = error(np.load(outs["panels"]), r)
         vs_rows = error(np.load(outs["panels"]), np.load(outs["rows"]).astype(np.float64))
-        ok = vs_ort <= 1e-5 and vs_rows <= 1e-5 and fused.count("channel_panels") == 2
+        # 3-bit codes are exported as DequantizeLinear of 4-bit integers, which ONNX Runtime
+        # multiplies in f32 whatever the accuracy level: with int8 activations only the row
+        # layout is exact, ONNX Runtime within int8 rounding.
+        ort_tolerance = 2e-2 if "--wbits=3" in flags and "--int8-activations" in flags else 1e-5
+        ok = vs_ort <= ort_tolerance and vs_rows <= 1e-5 and fused.count("channel_panels") == 2
         results.append(ok)
         print(f"{name} rows={s}: {'ok' if ok else 'FAIL'} {vs_ort:.2e} x max|ort|, "
               f"{vs_rows:.2e} from the row layout, {fused.count('channel_panels')} layers in panels")
