@@ -11,7 +11,8 @@
 //   - float activations: shifting the lanes brings input u's code to the low bits, where
 //     `vpermps` looks it up in a 16-entry table of code values (a 2-bit code's table repeats its
 //     4 values, so the bits above it need no mask; a 3-bit code is looked up from its plane's
-//     byte; an 8-bit code is masked and converted);
+//     byte; an 8-bit code is masked and converted, an FP8 one decoded with integer and float
+//     operations);
 //   - many float rows: the same decoding writes [K, 16] panels for the generated GEMM kernel.
 // A group's 16 scales (and zero points) are one load: they are stored panel by panel too.
 //
@@ -60,20 +61,38 @@ template <unsigned Bits> QOPT_VNNI inline __m512 codeTable(const PackedWeight &w
   return _mm512_load_ps(w.lut);
 }
 
-/// Input u of a block as 16 floats: a 2- or 4-bit code's table value, an 8-bit code as it is.
-template <unsigned Bits>
+/// 16 FP8 E4M3 codes (one per 32-bit lane) as floats: the 7 bits below the sign, shifted to the top
+/// of an f32's exponent and mantissa, are the value times 2^-120 (subnormal codes too); then the
+/// sign, and NaN for the two NaN codes.
+QOPT_VNNI inline __m512 fp8Values(__m512i byte) {
+  __m512i magnitude = _mm512_and_si512(byte, _mm512_set1_epi32(0x7F));
+  __m512 value = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(magnitude, 20)),
+                               _mm512_set1_ps(0x1p120f));
+  // value | (byte << 24 & sign bit)
+  value = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+      _mm512_castps_si512(value), _mm512_slli_epi32(byte, 24),
+      _mm512_set1_epi32(static_cast<int>(0x80000000u)), 0xF8));
+  return _mm512_mask_mov_ps(value, _mm512_cmpeq_epi32_mask(magnitude, _mm512_set1_epi32(0x7F)),
+                            _mm512_set1_ps(__builtin_nanf("")));
+}
+
+/// Input u of a block as 16 floats: a 2- or 4-bit code's table value, an 8-bit integer code as it
+/// is, an FP8 code (`Float8`) decoded.
+template <unsigned Bits, bool Float8 = false>
 QOPT_VNNI inline __m512 blockInput(__m512i v, int u, __m512 table) {
   if constexpr (Bits != 8)
     return _mm512_permutexvar_ps(u == 0 ? v : _mm512_srli_epi32(v, blockShift<Bits>(u)), table);
   __m512i byte = u == 3 ? _mm512_srli_epi32(v, 24)
                         : _mm512_and_si512(u == 0 ? v : _mm512_srli_epi32(v, 8 * u),
                                            _mm512_set1_epi32(0xFF));
+  if constexpr (Float8)
+    return fp8Values(byte);
   return _mm512_cvtepi32_ps(byte);
 }
 
 /// Calls f(u, value) for every input u of the block at `block`, value holding the 16 lanes' code
 /// values as floats: 3-bit codes from their byte planes, the others through `blockInput`.
-template <unsigned Bits, typename F>
+template <unsigned Bits, bool Float8, typename F>
 QOPT_VNNI inline void forEachBlockInput(const uint8_t *block, __m512 table, F &&f) {
   __m512i v = _mm512_loadu_si512(block);
   if constexpr (Bits == 3) {
@@ -84,27 +103,28 @@ QOPT_VNNI inline void forEachBlockInput(const uint8_t *block, __m512 table, F &&
     }
   } else {
     for (int u = 0; u < static_cast<int>(quant::panelBlockInputs(Bits)); ++u)
-      f(u, blockInput<Bits>(v, u, table));
+      f(u, blockInput<Bits, Float8>(v, u, table));
   }
 }
 
 /// The value each lane's codes are offset by: the zero points, or the implied symmetric one of
-/// 8-bit codes (2- and 4-bit codes' table already subtracts theirs).
-template <unsigned Bits>
+/// 8-bit integer codes (2-, 3- and 4-bit codes' table already subtracts theirs; FP8 codes have
+/// none).
+template <unsigned Bits, bool Float8>
 QOPT_VNNI inline __m512 zeroOffset(const PackedWeight &w, int64_t p, int64_t g) {
   if (w.zeros)
     return zeroVector(w, p, g);
-  return _mm512_set1_ps(Bits == 8 ? 128.0f : 0.0f);
+  return _mm512_set1_ps(Bits == 8 && !Float8 ? 128.0f : 0.0f);
 }
 
 /// y[r, 16p .. 16p + 15] for panels [p0, p1) and M float rows of x: per group, NA chains of
 /// multiply-adds per row (enough to hide their latency at one row), then scaled once.
-template <int M, unsigned Bits>
+template <int M, unsigned Bits, bool Float8>
 QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, int64_t p0,
                               int64_t p1, const float *xsum) {
   constexpr int NA = M == 1 ? 4 : 2;
   constexpr int Inputs = quant::panelBlockInputs(Bits);
-  const bool offset = w.zeros || Bits == 8;
+  const bool offset = w.zeros || (Bits == 8 && !Float8);
   const __m512 table = codeTable<Bits>(w);
   const int64_t panelBytes = kLanes * w.rowBytes;
   for (int64_t p = p0; p < p1; ++p) {
@@ -119,7 +139,7 @@ QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, i
         for (int a = 0; a < NA; ++a)
           acc[r][a] = _mm512_setzero_ps();
       for (int64_t kk = begin; kk < end; kk += Inputs)
-        forEachBlockInput<Bits>(base + kk * 2 * Bits, table, [&](int u, __m512 value) QOPT_VNNI {
+        forEachBlockInput<Bits, Float8>(base + kk * 2 * Bits, table, [&](int u, __m512 value) QOPT_VNNI {
           for (int r = 0; r < M; ++r)
             acc[r][u % NA] =
                 _mm512_fmadd_ps(value, _mm512_set1_ps(x[r * w.k + kk + u]), acc[r][u % NA]);
@@ -132,7 +152,7 @@ QOPT_VNNI void gemvPanelsRows(const PackedWeight &w, const float *x, float *y, i
         total[r] = _mm512_fmadd_ps(sum, s, total[r]);
       }
       if (offset) {
-        __m512 zs = _mm512_mul_ps(zeroOffset<Bits>(w, p, g), s);
+        __m512 zs = _mm512_mul_ps(zeroOffset<Bits, Float8>(w, p, g), s);
         for (int r = 0; r < M; ++r)
           zeroTerm[r] = _mm512_fmadd_ps(zs, _mm512_set1_ps(xsum[r * w.groups + g]), zeroTerm[r]);
       }
@@ -251,18 +271,18 @@ void int8Panels(const PackedWeight &w, const Int8Rows &rows, int64_t m, float *y
   }
 }
 
-template <unsigned Bits>
+template <unsigned Bits, bool Float8 = false>
 void gemvPanels(const PackedWeight &w, const float *x, int64_t m, float *y, int64_t p0,
                 int64_t p1, const float *xsum) {
   switch (m) {
-  case 1: return gemvPanelsRows<1, Bits>(w, x, y, p0, p1, xsum);
-  case 2: return gemvPanelsRows<2, Bits>(w, x, y, p0, p1, xsum);
-  case 3: return gemvPanelsRows<3, Bits>(w, x, y, p0, p1, xsum);
-  default: return gemvPanelsRows<4, Bits>(w, x, y, p0, p1, xsum);
+  case 1: return gemvPanelsRows<1, Bits, Float8>(w, x, y, p0, p1, xsum);
+  case 2: return gemvPanelsRows<2, Bits, Float8>(w, x, y, p0, p1, xsum);
+  case 3: return gemvPanelsRows<3, Bits, Float8>(w, x, y, p0, p1, xsum);
+  default: return gemvPanelsRows<4, Bits, Float8>(w, x, y, p0, p1, xsum);
   }
 }
 /// Panel p dequantized into [K, 16] floats at dst, rows `stride` floats apart.
-template <unsigned Bits>
+template <unsigned Bits, bool Float8 = false>
 QOPT_VNNI void decodePanelVnni(const PackedWeight &w, int64_t p, float *dst, int64_t stride) {
   constexpr int Inputs = quant::panelBlockInputs(Bits);
   const __m512 table = codeTable<Bits>(w);
@@ -270,9 +290,9 @@ QOPT_VNNI void decodePanelVnni(const PackedWeight &w, int64_t p, float *dst, int
   for (int64_t g = 0; g < w.groups; ++g) {
     int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
     __m512 s = scaleVector(w, p, g);
-    __m512 zs = _mm512_mul_ps(zeroOffset<Bits>(w, p, g), s);
+    __m512 zs = _mm512_mul_ps(zeroOffset<Bits, Float8>(w, p, g), s);
     for (int64_t kk = begin; kk < end; kk += Inputs)
-      forEachBlockInput<Bits>(base + kk * 2 * Bits, table, [&](int u, __m512 value) QOPT_VNNI {
+      forEachBlockInput<Bits, Float8>(base + kk * 2 * Bits, table, [&](int u, __m512 value) QOPT_VNNI {
         _mm512_storeu_ps(dst + (kk + u) * stride, _mm512_fmsub_ps(value, s, zs));
       });
   }
@@ -285,7 +305,10 @@ void qopt::rt::panelGemv(const PackedWeight &w, const float *x, int64_t m, float
   case 2: return gemvPanels<2>(w, x, m, y, p0, p1, xsum);
   case 3: return gemvPanels<3>(w, x, m, y, p0, p1, xsum);
   case 4: return gemvPanels<4>(w, x, m, y, p0, p1, xsum);
-  default: return gemvPanels<8>(w, x, m, y, p0, p1, xsum);
+  default:
+    if (w.codebook != 0)
+      return gemvPanels<8, true>(w, x, m, y, p0, p1, xsum);
+    return gemvPanels<8>(w, x, m, y, p0, p1, xsum);
   }
 }
 
@@ -304,7 +327,10 @@ void qopt::rt::decodePanel(const PackedWeight &w, int64_t p, float *dst, int64_t
   case 2: return decodePanelVnni<2>(w, p, dst, stride);
   case 3: return decodePanelVnni<3>(w, p, dst, stride);
   case 4: return decodePanelVnni<4>(w, p, dst, stride);
-  default: return decodePanelVnni<8>(w, p, dst, stride);
+  default:
+    if (w.codebook != 0)
+      return decodePanelVnni<8, true>(w, p, dst, stride);
+    return decodePanelVnni<8>(w, p, dst, stride);
   }
 }
 

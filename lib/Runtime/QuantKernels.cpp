@@ -60,7 +60,7 @@ PackedWeight qopt::rt::describe(Tensor *codes, Tensor *scales, Tensor *zeros, Te
   if (ni > 9 && i[9] == 1) {
     if (!quant::panelCodesFit(w.bits, w.codebook == 0, w.dqBlock > 0) ||
         !quant::panelShapeFits(w.bits, w.k, w.group))
-      fail("quantized kernel: channel panels need 4-bit codes or 2-, 3- or 8-bit integer codes, K "
+      fail("quantized kernel: channel panels need 4- or 8-bit codes or 2- or 3-bit integer codes, K "
            "and groups multiples of " + std::to_string(quant::panelBlockInputs(w.bits)));
     w.panelRows = quant::panelRows(w.n);
   }
@@ -749,7 +749,7 @@ void floatMatMul(Context &ctx, const PackedWeight &w, const float *px, int64_t m
     // The group sums of x carry the zero point's term: for the row kernels' int path, and for
     // panels with zero points or 8-bit codes. Computed once for both.
     bool rowsNeedSums = fused4 && (w.codebook == 0 || !w.symmetric);
-    bool panelsNeedSums = first > 0 && (w.zeros || w.bits == 8);
+    bool panelsNeedSums = first > 0 && (w.zeros || (w.bits == 8 && w.codebook == 0));
     std::vector<float> xsum;
     if (rowsNeedSums || panelsNeedSums) {
       xsum.assign(m * w.groups, 0.0f);

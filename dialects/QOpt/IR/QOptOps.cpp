@@ -200,7 +200,7 @@ LogicalResult QuantizedMatMulOp::verify() {
     unsigned bits = scheme.getBits();
     if (!qopt::quant::panelCodesFit(bits, scheme.getCodebook() == Codebook::Int,
                                     scheme.getDoubleQuantBlock() > 0))
-      return emitOpError() << "channel_panels needs 4-bit codes or 2-, 3- or 8-bit integer "
+      return emitOpError() << "channel_panels needs 4- or 8-bit codes or 2- or 3-bit integer "
                               "codes, without double quantization";
     if (!qopt::quant::panelShapeFits(bits, k, scheme.getGroupSize()))
       return emitOpError() << "channel_panels needs in_features and groups multiples of "

@@ -98,8 +98,8 @@ def QOpt_QuantizedMatMulOp : QOpt_Op<"quantized_matmul", [Pure, AttrSizedOperand
     MatMulNBits' accuracy level 3 allows). Excludes `int8_activations`.
 
     With `channel_panels` (set by `qopt-pack-channel-panels`; 4-bit codes with K and groups
-    multiples of 8, 2- or 3-bit integer codes with multiples of 16, or 8-bit integer codes with
-    multiples of 4; no double quantization) the
+    multiples of 8, 2- or 3-bit integer codes with multiples of 16, or 8-bit integer or FP8 codes
+    with multiples of 4; no double quantization) the
     first 16 * floor(N / 16) rows are stored in panels of 16 output channels, the layout the
     AVX-512 kernels read: 64 bytes hold 16 (2-bit), 8 (4-bit) or 4 (8-bit) inputs of 16
     channels, channel 16 * p + j's in bytes 4 * j to 4 * j + 3 (4-bit: input 8 * b + t in byte t's

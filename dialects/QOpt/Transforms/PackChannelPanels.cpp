@@ -28,8 +28,8 @@ bool fitsPanels(QuantizedMatMulOp op) {
   int64_t k = op.getInFeatures();
   auto codes = cast<RankedTensorType>(op.getCodes().getType());
   unsigned bits = scheme.getBits();
-  // 4-bit codes of any codebook (the float kernels look values up in a 16-entry table); 2-, 3-
-  // and 8-bit integer codes.
+  // 4-bit codes of any codebook (the float kernels look values up in a 16-entry table), 8-bit
+  // integer and FP8 codes, 2- and 3-bit integer codes.
   return !op.getChannelPanels() &&
          qopt::quant::panelCodesFit(bits, scheme.getCodebook() == Codebook::Int,
                                     scheme.getDoubleQuantBlock() > 0) &&

@@ -48,12 +48,11 @@ constexpr int64_t panelBlockBytes(unsigned bits) {
   return kPanelChannels * panelBlockInputs(bits) * bits / 8;
 }
 
-/// Whether codes can be stored in panels: 4-bit codes of any codebook, or 2-, 3- and 8-bit
-/// integer codes (`integerCodes`), without double-quantized scales (their blocks follow the row
-/// order).
+/// Whether codes can be stored in panels: 4- and 8-bit codes of any codebook (FP8 for 8 bits), or
+/// 2- and 3-bit integer codes (`integerCodes`), without double-quantized scales (their blocks
+/// follow the row order).
 inline bool panelCodesFit(unsigned bits, bool integerCodes, bool doubleQuantized) {
-  return !doubleQuantized &&
-         (bits == 4 || ((bits == 2 || bits == 3 || bits == 8) && integerCodes));
+  return !doubleQuantized && (bits == 4 || bits == 8 || ((bits == 2 || bits == 3) && integerCodes));
 }
 
 /// Whether `k` inputs in groups of `group` (0: one group per row) are whole blocks of inputs.

@@ -476,7 +476,7 @@ func.func @kv_append_width(%p: tensor<1x2x?x8xf32>, %n: tensor<1x2x1x4xf32>) -> 
 // -----
 
 func.func @channel_panels_five_bit(%x: tensor<1x64xf32>, %codes: tensor<16x40xui8>, %scales: tensor<16x1xf32>) -> tensor<1x16xf32> {
-  // expected-error @+1 {{channel_panels needs 4-bit codes or 2-, 3- or 8-bit integer codes, without double quantization}}
+  // expected-error @+1 {{channel_panels needs 4- or 8-bit codes or 2- or 3-bit integer codes, without double quantization}}
   %0 = qopt.quantized_matmul %x, %codes, %scales {channel_panels, in_features = 64 : i64, scheme = #qopt.scheme<int5, group = channel, sym, scale = f32>}
        : (tensor<1x64xf32>, tensor<16x40xui8>, tensor<16x1xf32>) -> tensor<1x16xf32>
   return %0 : tensor<1x16xf32>

@@ -32,8 +32,8 @@ func.func @asymmetric(%x: tensor<2x16xf32>) -> tensor<2x17xf32> {
 
 // -----
 
-// Codes a tied embedding's gather also reads keep the row layout, as do 8-bit float codes
-// (fp8_e4m3) and fewer than 16 channels.
+// Codes a tied embedding's gather also reads keep the row layout, as do 5-bit codes (no panel
+// layout holds them) and fewer than 16 channels.
 // CHECK-LABEL: func.func @left_alone
 // CHECK-NOT: channel_panels
 // CHECK: return
@@ -44,9 +44,9 @@ func.func @left_alone(%x: tensor<1x16xf32>, %ids: tensor<1xi64>) -> (tensor<1x16
        : (tensor<1x16xf32>, tensor<16x8xui8>, tensor<16x1xf16>) -> tensor<1x16xf32>
   %1 = qopt.quantized_gather %codes, %scales, %ids {row_size = 16 : i64, scheme = #qopt.scheme<int4, group = channel, sym, scale = f16>}
        : (tensor<16x8xui8>, tensor<16x1xf16>, tensor<1xi64>) -> tensor<1x16xf32>
-  %codes8 = arith.constant dense<17> : tensor<16x16xui8>
-  %2 = qopt.quantized_matmul %x, %codes8, %scales {in_features = 16 : i64, scheme = #qopt.scheme<fp8_e4m3, group = channel, sym, scale = f16>}
-       : (tensor<1x16xf32>, tensor<16x16xui8>, tensor<16x1xf16>) -> tensor<1x16xf32>
+  %codes5 = arith.constant dense<17> : tensor<16x10xui8>
+  %2 = qopt.quantized_matmul %x, %codes5, %scales {in_features = 16 : i64, scheme = #qopt.scheme<int5, group = channel, sym, scale = f16>}
+       : (tensor<1x16xf32>, tensor<16x10xui8>, tensor<16x1xf16>) -> tensor<1x16xf32>
   %codes_few = arith.constant dense<17> : tensor<8x8xui8>
   %scales_few = arith.constant dense<1.0> : tensor<8x1xf16>
   %3 = qopt.quantized_matmul %x, %codes_few, %scales_few {in_features = 16 : i64, scheme = #qopt.scheme<int4, group = channel, sym, scale = f16>}
@@ -73,6 +73,27 @@ func.func @eight_bit(%x: tensor<1x8xf32>) -> tensor<1x16xf32> {
       [224, 225, 226, 227, 228, 229, 230, 231], [240, 241, 242, 243, 244, 245, 246, 247]]> : tensor<16x8xui8>
   %scales = arith.constant dense<0.5> : tensor<16x2xf32>
   %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 8 : i64, scheme = #qopt.scheme<int8, group = 4, sym, scale = f32>}
+       : (tensor<1x8xf32>, tensor<16x8xui8>, tensor<16x2xf32>) -> tensor<1x16xf32>
+  return %0 : tensor<1x16xf32>
+}
+
+// -----
+
+// FP8 codes take the 8-bit layout.
+// CHECK-LABEL: func.func @fp8
+// CHECK: qopt.quantized_matmul {{.*}}channel_panels
+// CHECK: codes.panels: "0x40000000000102031011121320212223{{.*}}F0F1F2F3040506071415161724
+func.func @fp8(%x: tensor<1x8xf32>) -> tensor<1x16xf32> {
+  %codes = arith.constant dense<[[0, 1, 2, 3, 4, 5, 6, 7], [16, 17, 18, 19, 20, 21, 22, 23],
+      [32, 33, 34, 35, 36, 37, 38, 39], [48, 49, 50, 51, 52, 53, 54, 55],
+      [64, 65, 66, 67, 68, 69, 70, 71], [80, 81, 82, 83, 84, 85, 86, 87],
+      [96, 97, 98, 99, 100, 101, 102, 103], [112, 113, 114, 115, 116, 117, 118, 119],
+      [128, 129, 130, 131, 132, 133, 134, 135], [144, 145, 146, 147, 148, 149, 150, 151],
+      [160, 161, 162, 163, 164, 165, 166, 167], [176, 177, 178, 179, 180, 181, 182, 183],
+      [192, 193, 194, 195, 196, 197, 198, 199], [208, 209, 210, 211, 212, 213, 214, 215],
+      [224, 225, 226, 227, 228, 229, 230, 231], [240, 241, 242, 243, 244, 245, 246, 247]]> : tensor<16x8xui8>
+  %scales = arith.constant dense<0.5> : tensor<16x2xf32>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 8 : i64, scheme = #qopt.scheme<fp8_e4m3, group = 4, sym, scale = f32>}
        : (tensor<1x8xf32>, tensor<16x8xui8>, tensor<16x2xf32>) -> tensor<1x16xf32>
   return %0 : tensor<1x16xf32>
 }
