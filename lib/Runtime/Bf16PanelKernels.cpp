@@ -60,27 +60,24 @@ QOPT_BF16 inline __m512 scaleVectorBf16(const PackedWeight &w, int64_t p, int64_
 }
 
 /// RB rows from r0 against PB panels from p0: per group, f32 sums of bf16 pair products, the
-/// zero points taken off through the rows' group sums, then scaled.
+/// zero points taken off through the rows' group sums, then scaled and added into y (kept there
+/// between groups, so that the registers hold only the RB * PB * NA running sums).
 template <int RB, int PB, unsigned Bits>
 QOPT_BF16 void bf16PanelBlock(const PackedWeight &w, const Bf16Rows &rows, int64_t r0, int64_t p0,
                               float *y) {
   constexpr int Inputs = quant::panelBlockInputs(Bits);
   constexpr int Planes = Inputs / 2;
-  // `vpdpbf16ps` waits for its sum: one row's PB chains alternate between two sums each, so
-  // that 2 * PB of them overlap.
-  constexpr int NA = RB == 1 ? 2 : 1;
+  // `vdpbf16ps` waits for its sum: with few rows each row-panel chain alternates between two
+  // sums, so that at least 8 chains overlap.
+  constexpr int NA = RB <= 4 ? 2 : 1;
   const __m512i table = codeTableBf16(w);
   const int64_t panelBytes = kLanes * w.rowBytes;
   const uint8_t *base[PB];
   for (int p = 0; p < PB; ++p)
     base[p] = w.codes + (p0 + p) * panelBytes;
   const uint32_t *pairs[RB];
-  __m512 acc[RB][PB];
-  for (int r = 0; r < RB; ++r) {
+  for (int r = 0; r < RB; ++r)
     pairs[r] = rows.pairs.data() + (r0 + r) * rows.stride;
-    for (int p = 0; p < PB; ++p)
-      acc[r][p] = _mm512_setzero_ps();
-  }
   for (int64_t g = 0; g < w.groups; ++g) {
     int64_t begin = g * w.group, end = std::min(w.k, begin + w.group);
     __m512 dots[RB][PB][NA];
@@ -125,13 +122,12 @@ QOPT_BF16 void bf16PanelBlock(const PackedWeight &w, const Bf16Rows &rows, int64
           d = _mm512_add_ps(d, dots[r][p][1]);
         if (w.zeros)
           d = _mm512_fnmadd_ps(z, _mm512_set1_ps(rows.sum[(r0 + r) * w.groups + g]), d);
-        acc[r][p] = _mm512_fmadd_ps(d, s, acc[r][p]);
+        float *out = y + (r0 + r) * w.n + (p0 + p) * kLanes;
+        _mm512_storeu_ps(out, g == 0 ? _mm512_mul_ps(d, s)
+                                     : _mm512_fmadd_ps(d, s, _mm512_loadu_ps(out)));
       }
     }
   }
-  for (int r = 0; r < RB; ++r)
-    for (int p = 0; p < PB; ++p)
-      _mm512_storeu_ps(y + (r0 + r) * w.n + (p0 + p) * kLanes, acc[r][p]);
 }
 
 /// Rows [r0, r0 + count) (count < RB) of panel block p0 through the RB - 1 .. 1 instances.
@@ -165,14 +161,14 @@ QOPT_BF16 void bf16PanelRange(const PackedWeight &w, const Bf16Rows &rows, int64
 template <unsigned Bits>
 void bf16Panels(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y, int64_t p0,
                 int64_t p1) {
-  // Few rows (decoding): four panels at a time give four independent chains of `vdpbf16ps` per
-  // row. Many rows: eight rows share each decoded plane.
+  // Few rows (decoding): several panels at a time give independent chains of `vdpbf16ps`. Many
+  // rows: eight rows share each decoded plane, two panels at a time (16 chains).
   switch (m) {
   case 1: return bf16PanelRange<1, 4, Bits>(w, rows, m, p0, p1, y);
   case 2: return bf16PanelRange<2, 4, Bits>(w, rows, m, p0, p1, y);
   case 3: return bf16PanelRange<3, 2, Bits>(w, rows, m, p0, p1, y);
   case 4: return bf16PanelRange<4, 2, Bits>(w, rows, m, p0, p1, y);
-  default: return bf16PanelRange<8, 1, Bits>(w, rows, m, p0, p1, y);
+  default: return bf16PanelRange<8, 2, Bits>(w, rows, m, p0, p1, y);
   }
 }
 } // namespace
