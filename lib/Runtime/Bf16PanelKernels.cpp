@@ -10,7 +10,7 @@
 // one code to the low bits of each 16-bit half, and `vpermw` looks the low 5 bits of each half up
 // in a 32-entry table of bf16 code values (repeated, so the bits above the code need no mask).
 // Plane s thus pairs the inputs at bit `bits * s` of the low half and of the high half, which
-// `packRowsBf16` mirrors on the activation side. 3-bit codes are first made into byte planes (as
+// `packRowBf16` mirrors on the activation side. 3-bit codes are first made into byte planes (as
 // for `vpdpbusd`), each looked up twice: as it is (bytes 0 and 2) and shifted by a byte (1 and 3).
 //
 #include "PackedWeight.h"
@@ -198,32 +198,51 @@ void qopt::rt::roundRowsBf16(const float *x, int64_t count, float *out) {
     out[i] = quant::bfloatToFloat(quant::floatToBfloat(x[i]));
 }
 
-Bf16Rows qopt::rt::packRowsBf16(const PackedWeight &w, const float *rounded, int64_t m) {
-  Bf16Rows rows;
+QOPT_BF16 void qopt::rt::packRowBf16(const PackedWeight &w, const float *x, uint32_t *pairs,
+                                     float *sums) {
+  // 16 inputs at a time: rounded to nearest even in integer arithmetic (as quant::floatToBfloat),
+  // then the 8 pairs of the chunk gathered in plane order, low halves from `lo`, high from lo + 2.
   const int inputs = static_cast<int>(quant::panelBlockInputs(w.bits));
-  rows.stride = w.k / 2;
-  rows.pairs.resize(m * rows.stride);
-  auto bits = [](float f) {
-    uint32_t b;
-    std::memcpy(&b, &f, 4);
-    return b >> 16;
-  };
-  for (int64_t r = 0; r < m; ++r) {
-    const float *x = rounded + r * w.k;
-    uint32_t *out = rows.pairs.data() + r * rows.stride;
-    for (int64_t kk = 0; kk < w.k; kk += inputs)
-      for (int s = 0; s < inputs / 2; ++s) {
-        int lo = planeInput(w.bits, s);
-        out[kk / 2 + s] = bits(x[kk + lo]) | bits(x[kk + lo + 2]) << 16;
-      }
+  alignas(64) int32_t lo[16] = {}, hi[16] = {};
+  for (int s = 0; s < 8; ++s) {
+    int block = 2 * s / inputs, plane = s % (inputs / 2);
+    lo[s] = block * inputs + planeInput(w.bits, plane);
+    hi[s] = lo[s] + 2;
   }
-  if (w.zeros) {
-    rows.sum.assign(m * w.groups, 0.0f);
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t i = 0; i < w.k; ++i)
-        rows.sum[r * w.groups + i / w.group] += rounded[r * w.k + i];
+  const __m512i loIndex = _mm512_load_si512(lo), hiIndex = _mm512_load_si512(hi);
+  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF);
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  alignas(64) float rounded[16];
+  int64_t i = 0;
+  for (; i + 16 <= w.k; i += 16) {
+    __m512 v = _mm512_loadu_ps(x + i);
+    __m512i bits = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), one);
+    bits = _mm512_and_si512(_mm512_add_epi32(bits, _mm512_add_epi32(bias, odd)), high);
+    if (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)) {
+      for (int j = 0; j < 16; ++j)
+        rounded[j] = quant::bfloatToFloat(quant::floatToBfloat(x[i + j]));
+      bits = _mm512_load_si512(rounded);
+    }
+    __m512i pair = _mm512_or_si512(_mm512_srli_epi32(_mm512_permutexvar_epi32(loIndex, bits), 16),
+                                   _mm512_and_si512(_mm512_permutexvar_epi32(hiIndex, bits), high));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(pairs + i / 2), _mm512_castsi512_si256(pair));
+    if (sums) {
+      _mm512_store_si512(rounded, bits);
+      for (int j = 0; j < 16; ++j)
+        sums[(i + j) / w.group] += rounded[j];
+    }
   }
-  return rows;
+  // A last block of 8 inputs (4-bit codes, K an odd multiple of 8).
+  for (; i < w.k; i += inputs)
+    for (int s = 0; s < inputs / 2; ++s) {
+      int l = planeInput(w.bits, s);
+      uint32_t a = quant::floatToBfloat(x[i + l]), b = quant::floatToBfloat(x[i + l + 2]);
+      pairs[i / 2 + s] = a | b << 16;
+      if (sums)
+        for (int j = 0; j < 2; ++j)
+          sums[(i + l + 2 * j) / w.group] += quant::bfloatToFloat(static_cast<uint16_t>(j ? b : a));
+    }
 }
 
 void qopt::rt::panelBf16MatMul(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y,

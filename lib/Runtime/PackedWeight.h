@@ -104,8 +104,9 @@ struct Bf16Rows {
 };
 /// `count` floats rounded to bf16 (to nearest, ties to even) and widened back to f32.
 void roundRowsBf16(const float *x, int64_t count, float *out);
-/// m rows of already rounded floats ([m, K]) packed for `panelBf16MatMul`.
-Bf16Rows packRowsBf16(const PackedWeight &w, const float *rounded, int64_t m);
+/// One row of x ([K]) rounded to bf16 and packed for `panelBf16MatMul` into `pairs` (K / 2);
+/// with `sums`, the rounded values' group sums added to them (AVX-512-BF16 libraries only).
+void packRowBf16(const PackedWeight &w, const float *x, uint32_t *pairs, float *sums);
 /// Whether `panelBf16MatMul` takes `w`: 2-, 3- or 4-bit integer codes in channel panels.
 bool bf16PanelsFit(const PackedWeight &w);
 /// y = x · Wᵀ for m bf16 rows, panels [p0, p1), with `vdpbf16ps` (AVX-512-BF16 only).

@@ -678,21 +678,38 @@ void floatMatMul(Context &ctx, const PackedWeight &w, const float *px, int64_t m
                  int64_t kernelPanel, FusedKernelFn kernel);
 
 /// y = bf16(x) · Wᵀ: `vdpbf16ps` over channel panels where the library's CPU has AVX-512-BF16
-/// and the codes suit it, else the f32 kernels on the rounded input.
+/// and the codes suit it, else the f32 kernels (a generated one if given) on the rounded input.
 void bf16ActivationMatMul(Context &ctx, const PackedWeight &w, const float *px, int64_t m,
-                          float *py) {
-  std::vector<float> rounded(m * w.k);
-  roundRowsBf16(px, m * w.k, rounded.data());
-  if (ctx.isa < kIsaAvx512Bf16 || !bf16PanelsFit(w))
-    return floatMatMul(ctx, w, rounded.data(), m, py, 0, nullptr);
-  Bf16Rows rows = packRowsBf16(w, rounded.data(), m);
+                          float *py, int64_t kernelPanel, FusedKernelFn kernel) {
+  std::vector<float> rounded;
+  auto roundAll = [&] {
+    rounded.resize(m * w.k);
+    roundRowsBf16(px, m * w.k, rounded.data());
+  };
+  if (ctx.isa < kIsaAvx512Bf16 || !bf16PanelsFit(w)) {
+    roundAll();
+    return floatMatMul(ctx, w, rounded.data(), m, py, kernelPanel, kernel);
+  }
+  Bf16Rows rows;
+  rows.stride = w.k / 2;
+  rows.pairs.resize(m * rows.stride);
+  if (w.zeros)
+    rows.sum.assign(m * w.groups, 0.0f);
+  ctx.workers->parallelFor(m, std::max<int64_t>(1, 8192 / w.k), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      packRowBf16(w, px + r * w.k, rows.pairs.data() + r * rows.stride,
+                  w.zeros ? rows.sum.data() + r * w.groups : nullptr);
+  });
   int64_t grain = std::max<int64_t>(16, (int64_t(1) << 18) / std::max<int64_t>(w.k * m, 1));
   ctx.workers->parallelFor(w.panelRows / quant::kPanelChannels,
                            std::max<int64_t>(1, grain / quant::kPanelChannels),
                            [&](int64_t begin, int64_t end) {
                              panelBf16MatMul(w, rows, m, py, begin, end);
                            });
+  if (w.panelRows == w.n)
+    return;
   // The rows past the last whole panel (fewer than 16) keep the row layout.
+  roundAll();
   std::vector<float> row(w.k), scratch(w.k);
   for (int64_t n = w.panelRows; n < w.n; ++n) {
     decodeRow(w, n, row.data(), scratch.data());
@@ -732,11 +749,13 @@ void quantMatMul(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, cons
     }
     return int8ActivationMatMul(ctx, w, px, m, py, staticScale);
   }
+  // With a generated kernel, the ninth attribute is its panel width.
+  int64_t kernelPanel = kernel && ni > 8 ? i[8] : 0;
   if (activations == kActivationsBf16)
-    return bf16ActivationMatMul(ctx, w, px, m, py);
+    return bf16ActivationMatMul(ctx, w, px, m, py, kernelPanel, kernel);
   if (activations != 0)
     fail("quantized matmul: unknown activation mode " + std::to_string(activations));
-  floatMatMul(ctx, w, px, m, py, kernel && ni > 8 ? i[8] : 0, kernel);
+  floatMatMul(ctx, w, px, m, py, kernelPanel, kernel);
 }
 
 /// y = x · Wᵀ in f32; with a generated panel kernel (`kernel`, `kernelPanel` channels wide), many

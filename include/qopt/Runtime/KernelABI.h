@@ -90,7 +90,8 @@ enum class Opcode : int64_t {
   MatMulKernel,     // as MatMul (I: the rhs is transposed, optional), the generated kernel
                     // (FusedKernelFn) first among the operands
   QuantMatMulKernel, // as QuantMatMul, the generated panel kernel (FusedKernelFn) first among the
-                     // operands; a ninth I: its panel width; a tenth: channel panels, as above
+                     // operands; the eighth I: 0 or kActivationsBf16; a ninth: its panel width;
+                     // a tenth: channel panels, as above
   Generated,         // I: the opcode performed, the generated kernel's rank, its element
                      // bytes, then that opcode's attributes; operands: the kernel
                      // (FusedKernelFn), then that opcode's operands. Data movement (Transpose,

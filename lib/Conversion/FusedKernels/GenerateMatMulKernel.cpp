@@ -282,8 +282,10 @@ func::FuncOp qopt::generateActivationMatMulKernel(OpBuilder &mb, Operation *matm
 
 bool qopt::hasQuantizedMatMulForm(Operation *op) {
   auto q = dyn_cast<Q::QuantizedMatMulOp>(op);
-  // Rounded (bf16) or quantized (int8) inputs go to the runtime's kernels for them.
-  return q && !q.getInt8Activations() && !q.getBf16Activations() &&
+  // Quantized (int8) inputs go to the runtime's integer kernels. Rounded (bf16) ones keep the
+  // kernel: the runtime runs it on the rounded input where its bf16 kernels do not apply (row
+  // layout, 8-bit codes, codebooks, CPUs without AVX-512-BF16).
+  return q && !q.getInt8Activations() &&
          cast<RankedTensorType>(q.getInput().getType()).getElementType().isF32();
 }
 

@@ -138,7 +138,7 @@ FailureOr<KernelCall> encodeOp(Operation *op) {
       return op->emitOpError() << "has a generated kernel but no qopt.kernel_panel width";
     KernelCall k{Opcode::QuantMatMulKernel,
                  schemeInts(q.getScheme(), q.getScales(), q.getInFeatures()), {}};
-    k.ints.push_back(q.getInt8Activations() ? rt::kActivationsInt8 : 0);
+    k.ints.push_back(q.getBf16Activations() ? rt::kActivationsBf16 : 0);
     k.ints.push_back(panel.getInt());
     k.ints.push_back(q.getChannelPanels() ? 1 : 0);
     return k;

@@ -101,12 +101,13 @@ func.func @main(%a: tensor<1x6x?x64xf32>, %b: tensor<1x6x64x?xf32>) -> tensor<1x
 // -----
 
 // A quantized layer on f32 activations gets a panel kernel of its K (256) and N (40), with no
-// epilogue, and the panel width the runtime decodes into; one with int8 or bf16 activations does
-// not (the runtime's kernels for them take every row count).
+// epilogue, and the panel width the runtime decodes into; one with int8 activations does not
+// (the runtime's integer kernels take every row count); one with bf16 activations does (for the
+// weights the runtime's bf16 kernels do not take).
 // CHECK-LABEL: func.func @main
 // CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, qopt.kernel_panel = 32 : i64
 // CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {in_features = 256 : i64, int8_activations, scheme
-// CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {bf16_activations, in_features = 256 : i64, scheme
+// CHECK: qopt.quantized_matmul %arg0, %arg1, %arg2 {bf16_activations, in_features = 256 : i64, qopt.kernel = @qopt_kernel_1, qopt.kernel_panel = 32 : i64
 // CHECK-LABEL: func.func private @qopt_kernel_0
 // CHECK: scf.for %{{.*}} = %c0 to %c256 step %c1 iter_args(
 // CHECK: vector.load

@@ -284,7 +284,7 @@ func.func @main(%a: tensor<7x33xf32>, %b: tensor<20x33xf32>) -> tensor<7x20xf32>
 // -----
 
 // A quantized layer with a generated panel kernel: opcode QuantMatMulKernel (80), the kernel's
-// address first; the scheme's attributes, the int8-activations flag (0), the panel width (32) and
+// address first; the scheme's attributes, the activation mode (0: f32), the panel width (32) and
 // the codes' layout: 1 for channel panels.
 // CHECK-LABEL: llvm.func @qopt_graph(
 // CHECK: %[[FN:.*]] = llvm.mlir.addressof @qopt_kernel_0 : !llvm.ptr
@@ -297,6 +297,21 @@ llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
 }
 func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tensor<40x2xf16>) -> tensor<?x40xf32> {
   %0 = qopt.quantized_matmul %x, %codes, %scales {channel_panels, in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, qopt.kernel_panel = 32 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
+  return %0 : tensor<?x40xf32>
+}
+
+// -----
+
+// With bf16 activations the kernel stays, and the eighth attribute says so (2, kActivationsBf16).
+// CHECK-LABEL: llvm.func @qopt_graph(
+// CHECK: %[[OP:.*]] = llvm.mlir.constant(80 : i64) : i64
+// CHECK: llvm.call @qopt_rt_exec(%{{.*}}, %[[OP]],
+// CHECK: llvm.mlir.global private constant @__qopt_attrs_{{.*}}(dense<[{{.*}}, 2, 32, 0]> : tensor<10xi64>)
+llvm.func internal @qopt_kernel_0(%operands: !llvm.ptr) {
+  llvm.return
+}
+func.func @main(%x: tensor<?x256xf32>, %codes: tensor<40x128xui8>, %scales: tensor<40x2xf16>) -> tensor<?x40xf32> {
+  %0 = qopt.quantized_matmul %x, %codes, %scales {bf16_activations, in_features = 256 : i64, qopt.kernel = @qopt_kernel_0, qopt.kernel_panel = 32 : i64, scheme = #qopt.scheme<int4, group = 128, sym, scale = f16>} : (tensor<?x256xf32>, tensor<40x128xui8>, tensor<40x2xf16>) -> tensor<?x40xf32>
   return %0 : tensor<?x40xf32>
 }
 
