@@ -14,6 +14,7 @@
 // for `vpdpbusd`), each looked up twice: as it is (bytes 0 and 2) and shifted by a byte (1 and 3).
 //
 #include "PackedWeight.h"
+#include "PanelKernelHelpers.h"
 #include "qopt/Quant/ChannelPanels.h"
 
 #include <immintrin.h>
@@ -44,19 +45,6 @@ QOPT_BF16 inline __m512i codeTableBf16(const PackedWeight &w) {
   for (int e = 0; e < 32; ++e)
     table[e] = quant::floatToBfloat(w.lut[e & ((1 << w.bits) - 1)]);
   return _mm512_load_si512(table);
-}
-
-QOPT_BF16 inline __m512 scaleVectorBf16(const PackedWeight &w, int64_t p, int64_t g) {
-  int64_t i = (p * w.groups + g) * kLanes;
-  const uint16_t *half = static_cast<const uint16_t *>(w.scales) + i;
-  switch (w.scaleDtype) {
-  case QOPT_FLOAT16:
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(half)));
-  case QOPT_BFLOAT16:
-    return _mm512_castsi512_ps(_mm512_slli_epi32(
-        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(half))), 16));
-  default: return _mm512_loadu_ps(static_cast<const float *>(w.scales) + i);
-  }
 }
 
 /// RB rows from r0 against PB panels from p0: per group, f32 sums of bf16 pair products, the
@@ -111,11 +99,8 @@ QOPT_BF16 void bf16PanelBlock(const PackedWeight &w, const Bf16Rows &rows, int64
       }
     }
     for (int p = 0; p < PB; ++p) {
-      __m512 s = scaleVectorBf16(w, p0 + p, g);
-      __m512 z = w.zeros ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(
-                               reinterpret_cast<const __m128i *>(
-                                   w.zeros + ((p0 + p) * w.groups + g) * kLanes))))
-                         : _mm512_setzero_ps();
+      __m512 s = scaleVector(w, p0 + p, g);
+      __m512 z = w.zeros ? zeroVector(w, p0 + p, g) : _mm512_setzero_ps();
       for (int r = 0; r < RB; ++r) {
         __m512 d = dots[r][p][0];
         if constexpr (NA > 1)
@@ -130,47 +115,13 @@ QOPT_BF16 void bf16PanelBlock(const PackedWeight &w, const Bf16Rows &rows, int64
   }
 }
 
-/// Rows [r0, r0 + count) (count < RB) of panel block p0 through the RB - 1 .. 1 instances.
-template <int RB, int PB, unsigned Bits>
-QOPT_BF16 void bf16PanelTail(const PackedWeight &w, const Bf16Rows &rows, int64_t r0,
-                             int64_t count, int64_t p0, float *y) {
-  if constexpr (RB > 1) {
-    if (count == RB - 1)
-      return bf16PanelBlock<RB - 1, PB, Bits>(w, rows, r0, p0, y);
-    return bf16PanelTail<RB - 1, PB, Bits>(w, rows, r0, count, p0, y);
+/// The bf16 tile kernel, for PanelKernelHelpers.h.
+template <unsigned Bits> struct Bf16PanelKernel {
+  template <int RB, int PB>
+  static void block(const PackedWeight &w, const Bf16Rows &rows, int64_t r0, int64_t p0, float *y) {
+    bf16PanelBlock<RB, PB, Bits>(w, rows, r0, p0, y);
   }
-}
-
-/// All m rows against panels [p0, p1), PB panels at a time while they last.
-template <int RB, int PB, unsigned Bits>
-QOPT_BF16 void bf16PanelRange(const PackedWeight &w, const Bf16Rows &rows, int64_t m, int64_t p0,
-                              int64_t p1, float *y) {
-  int64_t p = p0;
-  for (; p + PB <= p1; p += PB) {
-    int64_t r = 0;
-    for (; r + RB <= m; r += RB)
-      bf16PanelBlock<RB, PB, Bits>(w, rows, r, p, y);
-    if (r < m)
-      bf16PanelTail<RB, PB, Bits>(w, rows, r, m - r, p, y);
-  }
-  if constexpr (PB > 1)
-    if (p < p1)
-      bf16PanelRange<RB, 1, Bits>(w, rows, m, p, p1, y);
-}
-
-template <unsigned Bits>
-void bf16Panels(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y, int64_t p0,
-                int64_t p1) {
-  // Few rows (decoding): several panels at a time give independent chains of `vdpbf16ps`. Many
-  // rows: eight rows share each decoded plane, two panels at a time (16 chains).
-  switch (m) {
-  case 1: return bf16PanelRange<1, 4, Bits>(w, rows, m, p0, p1, y);
-  case 2: return bf16PanelRange<2, 4, Bits>(w, rows, m, p0, p1, y);
-  case 3: return bf16PanelRange<3, 2, Bits>(w, rows, m, p0, p1, y);
-  case 4: return bf16PanelRange<4, 2, Bits>(w, rows, m, p0, p1, y);
-  default: return bf16PanelRange<8, 2, Bits>(w, rows, m, p0, p1, y);
-  }
-}
+};
 } // namespace
 
 bool qopt::rt::bf16PanelsFit(const PackedWeight &w) {
@@ -247,9 +198,10 @@ QOPT_BF16 void qopt::rt::packRowBf16(const PackedWeight &w, const float *x, uint
 
 void qopt::rt::panelBf16MatMul(const PackedWeight &w, const Bf16Rows &rows, int64_t m, float *y,
                                int64_t p0, int64_t p1) {
+  // Many rows: eight share each decoded plane, two panels at a time (16 chains of `vdpbf16ps`).
   switch (w.bits) {
-  case 2: return bf16Panels<2>(w, rows, m, y, p0, p1);
-  case 3: return bf16Panels<3>(w, rows, m, y, p0, p1);
-  default: return bf16Panels<4>(w, rows, m, y, p0, p1);
+  case 2: return panelTiles<Bf16PanelKernel<2>, 2>(w, rows, m, p0, p1, y);
+  case 3: return panelTiles<Bf16PanelKernel<3>, 2>(w, rows, m, p0, p1, y);
+  default: return panelTiles<Bf16PanelKernel<4>, 2>(w, rows, m, p0, p1, y);
   }
 }

@@ -17,6 +17,7 @@
 // A group's 16 scales (and zero points) are one load: they are stored panel by panel too.
 //
 #include "PackedWeight.h"
+#include "PanelKernelHelpers.h"
 #include "qopt/Quant/ChannelPanels.h"
 
 #include <immintrin.h>
@@ -26,28 +27,6 @@ namespace quant = qopt::quant;
 
 namespace {
 constexpr int64_t kLanes = quant::kPanelChannels;
-
-/// The 16 scales of panel `p`'s group `g`.
-QOPT_VNNI inline __m512 scaleVector(const PackedWeight &w, int64_t p, int64_t g) {
-  int64_t i = (p * w.groups + g) * kLanes;
-  switch (w.scaleDtype) {
-  case QOPT_FLOAT16:
-    return _mm512_cvtph_ps(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(w.scales) + i)));
-  case QOPT_BFLOAT16:
-    return _mm512_castsi512_ps(_mm512_slli_epi32(
-        _mm512_cvtepu16_epi32(_mm256_loadu_si256(
-            reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(w.scales) + i))),
-        16));
-  default: return _mm512_loadu_ps(static_cast<const float *>(w.scales) + i);
-  }
-}
-
-/// The 16 zero points of panel `p`'s group `g` (asymmetric weights).
-QOPT_VNNI inline __m512 zeroVector(const PackedWeight &w, int64_t p, int64_t g) {
-  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
-      _mm_loadu_si128(reinterpret_cast<const __m128i *>(w.zeros + (p * w.groups + g) * kLanes))));
-}
 
 /// How far up each lane input u of a block sits: byte u % 4, then Bits * (u / 4) bits.
 template <unsigned Bits> constexpr int blockShift(int u) { return 8 * (u % 4) + Bits * (u / 4); }
@@ -229,47 +208,13 @@ QOPT_VNNI void int8PanelBlock(const PackedWeight &w, const Int8Rows &rows, int64
       _mm512_storeu_ps(y + (r0 + r) * w.n + (p0 + p) * kLanes, acc[r][p]);
 }
 
-/// Rows [r0, r0 + count) (count < RB) of panel block p0 through the RB - 1 .. 1 instances.
-template <int RB, int PB, unsigned Bits>
-QOPT_VNNI void int8PanelTail(const PackedWeight &w, const Int8Rows &rows, int64_t r0,
-                             int64_t count, int64_t p0, float *y) {
-  if constexpr (RB > 1) {
-    if (count == RB - 1)
-      return int8PanelBlock<RB - 1, PB, Bits>(w, rows, r0, p0, y);
-    return int8PanelTail<RB - 1, PB, Bits>(w, rows, r0, count, p0, y);
+/// The int8 tile kernel, for PanelKernelHelpers.h.
+template <unsigned Bits> struct Int8PanelKernel {
+  template <int RB, int PB>
+  static void block(const PackedWeight &w, const Int8Rows &rows, int64_t r0, int64_t p0, float *y) {
+    int8PanelBlock<RB, PB, Bits>(w, rows, r0, p0, y);
   }
-}
-
-/// All m rows against panels [p0, p1), PB panels at a time while they last.
-template <int RB, int PB, unsigned Bits>
-QOPT_VNNI void int8PanelRange(const PackedWeight &w, const Int8Rows &rows, int64_t m,
-                              int64_t p0, int64_t p1, float *y) {
-  int64_t p = p0;
-  for (; p + PB <= p1; p += PB) {
-    int64_t r = 0;
-    for (; r + RB <= m; r += RB)
-      int8PanelBlock<RB, PB, Bits>(w, rows, r, p, y);
-    if (r < m)
-      int8PanelTail<RB, PB, Bits>(w, rows, r, m - r, p, y);
-  }
-  if constexpr (PB > 1)
-    if (p < p1)
-      int8PanelRange<RB, 1, Bits>(w, rows, m, p, p1, y);
-}
-
-template <unsigned Bits>
-void int8Panels(const PackedWeight &w, const Int8Rows &rows, int64_t m, float *y, int64_t p0,
-                int64_t p1) {
-  // Few rows (decoding): several panels at a time give the chains of dot products room to
-  // overlap. Many rows: eight rows share each decoded vector.
-  switch (m) {
-  case 1: return int8PanelRange<1, 4, Bits>(w, rows, m, p0, p1, y);
-  case 2: return int8PanelRange<2, 4, Bits>(w, rows, m, p0, p1, y);
-  case 3: return int8PanelRange<3, 2, Bits>(w, rows, m, p0, p1, y);
-  case 4: return int8PanelRange<4, 2, Bits>(w, rows, m, p0, p1, y);
-  default: return int8PanelRange<8, 1, Bits>(w, rows, m, p0, p1, y);
-  }
-}
+};
 
 template <unsigned Bits, bool Float8 = false>
 void gemvPanels(const PackedWeight &w, const float *x, int64_t m, float *y, int64_t p0,
@@ -314,11 +259,12 @@ void qopt::rt::panelGemv(const PackedWeight &w, const float *x, int64_t m, float
 
 void qopt::rt::panelInt8MatMul(const PackedWeight &w, const Int8Rows &rows, int64_t m, float *y,
                                int64_t p0, int64_t p1) {
+  // Many rows: eight share each decoded vector, one panel at a time.
   switch (w.bits) {
-  case 2: return int8Panels<2>(w, rows, m, y, p0, p1);
-  case 3: return int8Panels<3>(w, rows, m, y, p0, p1);
-  case 4: return int8Panels<4>(w, rows, m, y, p0, p1);
-  default: return int8Panels<8>(w, rows, m, y, p0, p1);
+  case 2: return panelTiles<Int8PanelKernel<2>, 1>(w, rows, m, p0, p1, y);
+  case 3: return panelTiles<Int8PanelKernel<3>, 1>(w, rows, m, p0, p1, y);
+  case 4: return panelTiles<Int8PanelKernel<4>, 1>(w, rows, m, p0, p1, y);
+  default: return panelTiles<Int8PanelKernel<8>, 1>(w, rows, m, p0, p1, y);
   }
 }
 
