@@ -39,12 +39,13 @@ constexpr int planeInput(unsigned bits, int s) {
   return b / 8 + 4 * ((b % 8) / static_cast<int>(bits));
 }
 
-/// The 32 bf16 values `vpermw` looks codes up in: entry e is code (e mod 2^bits)'s value.
+/// The 32 bf16 values `vpermw` looks codes up in: entry e is code (e mod 2^bits)'s value. The
+/// lookup table's first 16 entries already repeat a 2- or 3-bit code's values (PackedWeight::lut
+/// is indexed by the code's bits alone), and integer code values convert to bf16 exactly, so the
+/// table is those 16 converted and repeated: three instructions, once per tile.
 QOPT_BF16 inline __m512i codeTableBf16(const PackedWeight &w) {
-  alignas(64) uint16_t table[32];
-  for (int e = 0; e < 32; ++e)
-    table[e] = quant::floatToBfloat(w.lut[e & ((1 << w.bits) - 1)]);
-  return _mm512_load_si512(table);
+  __m256i sixteen = (__m256i)_mm512_cvtneps_pbh(_mm512_load_ps(w.lut));
+  return _mm512_broadcast_i64x4(sixteen);
 }
 
 /// RB rows from r0 against PB panels from p0: per group, f32 sums of bf16 pair products, the

@@ -89,16 +89,6 @@ inline __m256i nibbles32(const uint8_t *bytes) {
 }
 
 /// Values of codes [begin, end) of `row` (before scaling) into `out`.
-/// Code `i` of a packed row (LSB first); a code that straddles two bytes
-/// reads the second, which the row always holds.
-inline int32_t codeAt(const uint8_t *row, int64_t i, unsigned bits) {
-  int64_t bit = i * bits;
-  uint32_t word = row[bit / 8];
-  if ((bit % 8) + bits > 8)
-    word |= static_cast<uint32_t>(row[bit / 8 + 1]) << 8;
-  return static_cast<int32_t>((word >> (bit % 8)) & ((1u << bits) - 1));
-}
-
 void decodeCodes(const PackedWeight &w, const uint8_t *row, int64_t begin, int64_t end, float *out) {
   int64_t i = begin;
   if (w.bits == 8) {
@@ -133,7 +123,7 @@ void decodeCodes(const PackedWeight &w, const uint8_t *row, int64_t begin, int64
   }
   // Any other width: codes straddle bytes.
   for (; i < end; ++i)
-    *out++ = w.lut[codeAt(row, i, w.bits)];
+    *out++ = w.lut[quant::readRowCode(row, i, w.bits)];
 }
 
 /// 16 four-bit codes (8 bytes) through the 16-entry table into two vectors of 8 values.
@@ -574,7 +564,7 @@ void int8ActivationMatMul(Context &ctx, const PackedWeight &w, const float *x, i
               dots[j] = kernels.dotGroup8(codes + start, q, len);
             } else {
               for (int64_t i = 0; i < len; ++i)
-                dots[j] += q[i] * codeAt(codes, start + i, w.bits);
+                dots[j] += q[i] * static_cast<int32_t>(quant::readRowCode(codes, start + i, w.bits));
             }
           }
           int32_t zero = w.symmetric ? symmetricZero : static_cast<int32_t>(w.zeros[w.groupIndex(n, g)]);

@@ -97,7 +97,8 @@ inline unsigned readPanelCode(const uint8_t *codes, int64_t row, int64_t k, int6
   return code;
 }
 
-/// The code at `index` of a row of codes packed LSB first (codes may straddle bytes).
+/// The code at `index` of a row of codes packed LSB first (codes may straddle bytes; the row holds
+/// the second byte of one that does). The runtime's row kernels read codes with it too.
 inline unsigned readRowCode(const uint8_t *row, int64_t index, unsigned bits) {
   int64_t bit = index * bits;
   unsigned shift = static_cast<unsigned>(bit % 8), value = row[bit / 8] >> shift;
