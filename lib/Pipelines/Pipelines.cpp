@@ -10,8 +10,9 @@
 using namespace mlir;
 
 void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options) {
-  // Half-precision graphs compute in f32 from the start, so every later pass sees f32.
-  pm.addNestedPass<func::FuncOp>(QOpt::createWidenHalfFloatsPass());
+  // Half-precision graphs compute in f32 from the start, so every later pass sees f32. (Like
+  // the two weight-folding passes below, it names resources, so it runs on the whole module.)
+  pm.addPass(QOpt::createWidenHalfFloatsPass());
   pm.addPass(QOpt::createInferShapesPass());
   if (options.raisePatterns)
     pm.addNestedPass<func::FuncOp>(QOpt::createRaisePatternsPass());
@@ -20,9 +21,12 @@ void qopt::buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &opt
   // Integer groups of QDQ models run as integer ops, as ONNX Runtime runs them; then the weights
   // that arrive quantized and still feed float matmuls stay packed.
   // A QAT export's float weights behind QuantizeLinear become the codes they round to first.
-  pm.addNestedPass<func::FuncOp>(QOpt::createFoldConstantQuantizePass());
+  // The passes that create weight resources run on the whole module, one function after the
+  // other: run on functions in parallel, the resources' names (uniqued by a counter) depended on
+  // the threads' order.
+  pm.addPass(QOpt::createFoldConstantQuantizePass());
   pm.addNestedPass<func::FuncOp>(QOpt::createFuseQDQPass());
-  pm.addNestedPass<func::FuncOp>(QOpt::createFoldWeightDequantizePass());
+  pm.addPass(QOpt::createFoldWeightDequantizePass());
   // LoRA adapters: marked for the quantization passes, or merged into their base weights.
   QOpt::RecognizeLoRAPassOptions lora;
   lora.merge = options.mergeAdapters;

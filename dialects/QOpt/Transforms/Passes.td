@@ -333,7 +333,7 @@ def FoldScalesPass : Pass<"qopt-fold-scales", "::mlir::ModuleOp"> {
   ];
 }
 
-def FoldWeightDequantizePass : Pass<"qopt-fold-weight-dequantize", "::mlir::func::FuncOp"> {
+def FoldWeightDequantizePass : Pass<"qopt-fold-weight-dequantize", "::mlir::ModuleOp"> {
   let summary = "Turns a constant weight's DequantizeLinear feeding a matmul into a quantized matmul";
   let description = [{
     A `qopt.dequantize` of a constant 8- or 4-bit integer weight that is the right operand of a
@@ -389,7 +389,7 @@ def FuseQDQPass : Pass<"qopt-fuse-qdq", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
-def WidenHalfFloatsPass : Pass<"qopt-widen-half-floats", "::mlir::func::FuncOp"> {
+def WidenHalfFloatsPass : Pass<"qopt-widen-half-floats", "::mlir::ModuleOp"> {
   let summary = "Computes a half-precision (f16) graph in f32, keeping its f16 inputs and outputs";
   let description = [{
     The kernels compute in f32. For a function with f16 values this casts each f16 argument to
@@ -600,7 +600,7 @@ def InsertFakeQuantPass : Pass<"qopt-insert-fake-quant", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
-def FoldConstantQuantizePass : Pass<"qopt-fold-constant-quantize", "::mlir::func::FuncOp"> {
+def FoldConstantQuantizePass : Pass<"qopt-fold-constant-quantize", "::mlir::ModuleOp"> {
   let summary = "Folds QuantizeLinear of a constant (a QAT export's weights) into constant codes";
   let description = [{
     A model exported for quantization-aware training keeps its weights in float behind

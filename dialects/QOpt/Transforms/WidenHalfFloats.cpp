@@ -44,10 +44,17 @@ bool readsHalfStorage(Operation *op) {
 
 struct WidenHalfFloatsPass
     : public qopt::QOpt::impl::WidenHalfFloatsPassBase<WidenHalfFloatsPass> {
+  // On the module, one function after the other: the f32 copies of weights are named resources,
+  // whose names (uniqued by a counter) would depend on the threads' order otherwise.
   void runOnOperation() override {
-    func::FuncOp func = getOperation();
+    for (func::FuncOp func : getOperation().getOps<func::FuncOp>())
+      if (failed(widen(func)))
+        return signalPassFailure();
+  }
+
+  LogicalResult widen(func::FuncOp func) {
     if (func.isExternal())
-      return;
+      return success();
     bool anyHalf = false, storage = false;
     func.walk([&](Operation *op) {
       for (Value v : op->getResults())
@@ -59,7 +66,7 @@ struct WidenHalfFloatsPass
     for (Type t : func.getArgumentTypes())
       anyHalf |= isHalfTensor(t);
     if (!anyHalf || storage)
-      return;
+      return success();
 
     Block &body = func.getBody().front();
     OpBuilder b(&getContext());
@@ -76,7 +83,7 @@ struct WidenHalfFloatsPass
     for (Operation &op : llvm::make_early_inc_range(body.without_terminator())) {
       if (auto c = dyn_cast<arith::ConstantOp>(op); c && isHalfTensor(c.getType())) {
         if (failed(widenConstant(b, c)))
-          return signalPassFailure();
+          return failure();
         continue;
       }
       if (auto c = dyn_cast<CastOp>(op); c && c.getTo().isF16())
@@ -85,7 +92,7 @@ struct WidenHalfFloatsPass
         std::optional<SmallVector<double>> v = getFloatValues(c.getValue());
         if (!v || v->size() != 1) {
           c.emitOpError() << "has a half-precision fill value that cannot be read";
-          return signalPassFailure();
+          return failure();
         }
         auto type = RankedTensorType::get({1}, b.getF32Type());
         c.setValueAttr(DenseElementsAttr::get(type, static_cast<float>((*v)[0])));
@@ -105,6 +112,7 @@ struct WidenHalfFloatsPass
       ret->setOperand(i, cast.getResult());
     }
     ++numWidened;
+    return success();
   }
 
   /// An f16 weight as f32: small ones dense, large ones a resource blob like the importer's.

@@ -1,4 +1,8 @@
 // RUN: qopt-opt --qopt-fold-constant-quantize %s | FileCheck %s
+// The codes' resource names do not depend on threads: the pass runs on the module, in order.
+// RUN: qopt-opt --qopt-fold-constant-quantize --mlir-disable-threading %s > %t.serial
+// RUN: qopt-opt --qopt-fold-constant-quantize %s > %t.threads
+// RUN: diff %t.serial %t.threads
 
 // Blocked int4 along K (blocks of 2): ONNX rounds the quotient half to even (-2.5 → -2, 0.5 → 0,
 // -1.5 → -2) and saturates to the storage type (200 → 7, -400 → -8).
