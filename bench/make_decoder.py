@@ -4,7 +4,7 @@
 SHAPE is `gpt2-124m` (12 layers, hidden 768, 12 heads, MLP 3072, vocabulary 50257, learned
 positions, LayerNorm, tanh GELU, tied head) or `llama-1.1b` (TinyLlama's shapes: 22 layers, hidden
 2048, 32 query and 4 key-value heads, SwiGLU MLP 5632, vocabulary 32000, rotary positions,
-RMSNorm), or `llama-tiny` (the same graph, 2 layers of hidden 256, for checking the script).
+RMSNorm), or `llama-tiny` and `gpt2-tiny` (the same graphs, 2 layers of hidden 256: for checks).
 
 The graph is spelled as Hugging Face's eager attention exports it: inputs `input_ids [1, seq]` and
 `past_key_values.N.key/value [1, kv_heads, past, head_dim]`, outputs `logits` and
@@ -27,6 +27,7 @@ SHAPES = {
     "gpt2-124m": dict(family="gpt2", L=12, D=768, H=12, KV=12, F=3072, V=50257, P=1024),
     "llama-1.1b": dict(family="llama", L=22, D=2048, H=32, KV=4, F=5632, V=32000, P=2048),
     "llama-tiny": dict(family="llama", L=2, D=256, H=8, KV=2, F=512, V=512, P=512),
+    "gpt2-tiny": dict(family="gpt2", L=2, D=256, H=4, KV=4, F=1024, V=512, P=512),
 }
 shape_name, out = sys.argv[1], sys.argv[2]
 S = SHAPES[shape_name]

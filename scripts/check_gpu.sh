@@ -14,8 +14,11 @@
 # 24-token input (within 2e-3, the tolerance of the tensor-core matmul's f16 operands; the
 # fixtures' layers are too narrow for it, K < 64, so they take the 4-row kernel) and on a
 # 1-token input (within 1e-5: the one-row kernel), and qlm_llama's
-# perplexity (256-token windows: the tensor-core matmul) within 0.1%. It prints one line per
-# check and a final `N passed, N failed`.
+# perplexity (256-token windows: the tensor-core matmul) within 0.1%. Two decoders with a KV
+# cache (bench/make_decoder.py's llama-tiny, grouped-query, and gpt2-tiny), in fp32 and at 4
+# bits, score 40 tokens in a generation session (a 24-token prefill, then one token a step, the
+# cache and attention on the GPU): every step's logits within 1e-5 of the CPU's in fp32 and 2e-3
+# at 4 bits. It prints one line per check and a final `N passed, N failed`.
 set -u
 mode=${1:?usage: check_gpu.sh prepare|run|all OUT [BIN]}
 out=${2:?usage: check_gpu.sh prepare|run|all OUT [BIN]}
@@ -51,6 +54,21 @@ prepare() {
       "$bin/qopt-run" "$out/lib/$name.w4.cpu.so" --input "input_ids=$out/ref/$name.$len.in.npy" \
         --output "$out/ref/$name.w4.$len.npy" >/dev/null
     done
+  done
+  # Decoders with a KV cache, scored in a session.
+  /usr/bin/python3 -c "import numpy as n; n.save('$out/ref/session.ids.npy', ((n.arange(40) * 37 + 11) % 96).reshape(1, 40).astype(n.int64))"
+  for shape in llama-tiny gpt2-tiny; do
+    /usr/bin/python3 "$root/bench/make_decoder.py" "$shape" "$out/lib/$shape.onnx" >/dev/null
+    for variant in f32 w4; do
+      flags=(); [ $variant = w4 ] && flags=(--wbits=4 --group-size=32)
+      for target in cpu cuda; do
+        "$bin/qopt-compile" "$out/lib/$shape.onnx" "${flags[@]}" --cpu=haswell --target=$target \
+          -o "$out/lib/$shape.$variant.$target.so" >/dev/null
+      done
+      "$bin/qopt-run" "$out/lib/$shape.$variant.cpu.so" --score-ids "$out/ref/session.ids.npy" \
+        --prefill 24 --output "$out/ref/$shape.$variant.session.npy" >/dev/null
+    done
+    rm -f "$out/lib/$shape.onnx"*
   done
   # The libraries load OpenBLAS, which the GPU machine may lack.
   bash "$here/copy_runtime.sh" "$bin" "$out/bin"
@@ -89,6 +107,20 @@ run() {
       check "$lib" "$out/ref/$name.long.in.npy" "$out/ref/$stem.long.npy" 2e-3 "$stem (24 tokens)"
     [ -f "$out/ref/$stem.one.npy" ] &&
       check "$lib" "$out/ref/$name.one.in.npy" "$out/ref/$stem.one.npy" 1e-5 "$stem (1 token)"
+  done
+  for ref in "$out"/ref/*.session.npy; do
+    [ -f "$ref" ] || continue
+    stem=$(basename "$ref" .session.npy)
+    tol=1e-5; [ "${stem##*.}" = w4 ] && tol=2e-3
+    if ! "$out/bin/qopt-run" "$out/lib/$stem.cuda.so" --device cuda:0 \
+        --score-ids "$out/ref/session.ids.npy" --prefill 24 --output "$work/out.npy" >"$work/log" 2>&1; then
+      echo "$stem (session): run FAILED: $(head -c 300 "$work/log")"; failed=$((failed + 1)); continue
+    fi
+    if result=$(python3 "$out/bin/compare_npy.py" "$work/out.npy" "$ref" --tol "$tol"); then
+      echo "$stem (session): $result"; passed=$((passed + 1))
+    else
+      echo "$stem (session): MISMATCH $result"; failed=$((failed + 1))
+    fi
   done
   if [ -f "$out/lib/qlm_llama.w4.cuda.so" ]; then
     gpu=$("$out/bin/qopt-run" "$out/lib/qlm_llama.w4.cuda.so" --device cuda:0 \

@@ -275,6 +275,23 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
   });
 }
 
+int64_t qopt::rt::checkCacheAppend(const CacheSlot &slot, const Tensor &past, const Tensor &added,
+                                   int64_t axis) {
+  if (axis != 2 || past.rank != 4 || added.rank != 4 || added.dtype != QOPT_FLOAT32 ||
+      added.strided)
+    fail("a KV-cache append takes rank-4 float32 keys or values along axis 2");
+  for (int d : {0, 1, 3})
+    if (added.dims[d] != slot.dims[d])
+      fail("the keys or values appended have shape " + shapeString(added.shape()) +
+           ", which does not fit the cache's [" + std::to_string(slot.dims[0]) + "x" +
+           std::to_string(slot.dims[1]) + "x?x" + std::to_string(slot.dims[3]) + "]");
+  int64_t start = past.dims[2], count = added.dims[2];
+  if (start + count > slot.dims[2])
+    fail("the KV cache holds " + std::to_string(slot.dims[2]) + " positions; " +
+         std::to_string(start + count) + " were asked for");
+  return start;
+}
+
 void qopt::rt::runKVAppend(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis,
                            int64_t inputIndex) {
   const Tensor &past = *ins[0], &added = *ins[1];
@@ -284,18 +301,10 @@ void qopt::rt::runKVAppend(Context &ctx, Tensor **ins, Tensor **outs, int64_t ax
     Tensor *pair[2] = {ins[0], ins[1]};
     return runShapeOp(Opcode::Concat, ctx, pair, 2, outs, 1, &axis, 1, nullptr, 0);
   }
-  if (axis != 2 || past.rank != 4 || added.rank != 4 || added.dtype != QOPT_FLOAT32 ||
-      added.strided)
-    fail("a KV-cache append takes rank-4 float32 keys or values along axis 2");
-  for (int d : {0, 1, 3})
-    if (added.dims[d] != slot->dims[d])
-      fail("the keys or values appended have shape " + shapeString(added.shape()) +
-           ", which does not fit the cache's [" + std::to_string(slot->dims[0]) + "x" +
-           std::to_string(slot->dims[1]) + "x?x" + std::to_string(slot->dims[3]) + "]");
-  int64_t start = past.dims[2], count = added.dims[2], capacity = slot->dims[2];
-  if (start + count > capacity)
-    fail("the KV cache holds " + std::to_string(capacity) + " positions; " +
-         std::to_string(start + count) + " were asked for");
+  if (slot->device)
+    fail("the KV cache lives on the GPU, which did not append to it");
+  int64_t start = checkCacheAppend(*slot, past, added, axis);
+  int64_t count = added.dims[2], capacity = slot->dims[2];
   int64_t heads = slot->dims[1], width = slot->dims[3];
   const float *src = added.as<float>();
   for (int64_t b = 0; b < slot->dims[0]; ++b)

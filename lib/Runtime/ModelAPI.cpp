@@ -324,8 +324,14 @@ void *qopt_rt_input(void *c, int64_t index) {
   const qopt_tensor &in = ctx.inputs[index];
   Tensor *t = ctx.wrap(in.dtype, std::vector<int64_t>(in.dims, in.dims + in.rank), in.data);
   // A session's cache input: the past as a view of the buffer with room for the whole context.
-  if (const CacheSlot *slot = ctx.cacheSlot(index); slot && in.rank == 4)
+  if (const CacheSlot *slot = ctx.cacheSlot(index); slot && in.rank == 4) {
     slot->stridedView(*t);
+    // In a GPU library the device holds the current cache.
+    if (slot->device) {
+      t->device = slot->device;
+      t->hostStale = true;
+    }
+  }
   return t;
 }
 
@@ -390,6 +396,13 @@ static void hostOperands(Context &ctx, Opcode op, Tensor **in, int64_t numIns) {
 
 static void dispatch(Context &ctx, Opcode op, Tensor **in, int64_t numIns, Tensor **out,
                      int64_t numOuts, const int64_t *i, int64_t ni, const double *f, int64_t nf) {
+  // A session's cache on the GPU is appended to there, however the append was compiled.
+  if (op == Opcode::KVAppend && ctx.accel && ni >= 2) {
+    const CacheSlot *slot = ctx.cacheSlot(i[1]);
+    if (slot && slot->device &&
+        ctx.accel->run(ctx, "", op, in, numIns, out, numOuts, i, ni, f, nf))
+      return;
+  }
   if (ctx.accel)
     hostOperands(ctx, op, in, numIns);
   if (op == Opcode::Attention)
@@ -458,7 +471,8 @@ void qopt_rt_exec(void *c, int64_t opcode, void **ins, int64_t numIns, void **ou
 void qopt_rt_output(void *c, int64_t index, void *tensor) {
   Context &ctx = *static_cast<Context *>(c);
   auto *t = static_cast<Tensor *>(tensor);
-  if (ctx.accel)
+  // A session's cache (a strided view) stays on the device: the session reads only the logits.
+  if (ctx.accel && !t->strided)
     ctx.accel->toHost(ctx, *t);
   ctx.outputs[index] = t;
 }
@@ -473,7 +487,7 @@ void qopt_rt_exec_gpu(void *c, const char *kernel, int64_t opcode, void **ins, i
     auto **out = reinterpret_cast<Tensor **>(outs);
     using Clock = std::chrono::steady_clock;
     Clock::time_point t0 = ctx.profile ? Clock::now() : Clock::time_point();
-    if (ctx.accel->run(ctx, kernel, op, in, numIns, out, numOuts, i, ni)) {
+    if (ctx.accel->run(ctx, kernel, op, in, numIns, out, numOuts, i, ni, f, nf)) {
       if (ctx.profile) {
         // Each op is timed to its end on the device.
         ctx.accel->synchronize();

@@ -25,6 +25,7 @@ struct CacheEntry {
   int input = -1, output = -1;
   int64_t heads = 0, width = 0;
   std::unique_ptr<float[]> buffer; // in place: [1, heads, capacity, width]
+  DeviceBuffer *device = nullptr;   // in place in a GPU library: the same on the device
   std::vector<float> copy;         // copied: [1, heads, length, width]
 };
 
@@ -50,6 +51,11 @@ int presentOutput(const qopt_model &m, const std::string &name) {
 } // namespace
 
 struct qopt_session {
+  ~qopt_session() {
+    for (CacheEntry &e : caches)
+      if (e.device)
+        model->ctx.accel->recycle(e.device);
+  }
   qopt_model *model = nullptr;
   int64_t capacity = 0, length = 0;
   CacheMode mode = CacheMode::Recomputed;
@@ -126,6 +132,16 @@ static int bindSignature(qopt_session &s) {
                             " positions");
       CacheSlot &slot = s.slots[e.input];
       slot.data = e.buffer.get();
+      // A GPU library keeps the cache on the device, beside the attention that reads it; the
+      // host buffer receives downloads if a CPU kernel reads it.
+      if (Accelerator *accel = m.ctx.accel) {
+        try {
+          e.device = accel->allocate(floats * sizeof(float));
+        } catch (const KernelError &error) {
+          return sessionError(m, error.message);
+        }
+        slot.device = e.device->ptr;
+      }
       slot.dims[0] = 1;
       slot.dims[1] = e.heads;
       slot.dims[2] = s.capacity;

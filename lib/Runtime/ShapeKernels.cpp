@@ -55,26 +55,42 @@ void stridedCopy(const char *src, const std::vector<int64_t> &strides, char *dst
   }
 }
 
-std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape) {
+} // namespace
+
+std::vector<int64_t> qopt::rt::contiguousStrides(const std::vector<int64_t> &shape) {
   std::vector<int64_t> s(shape.size(), 1);
   for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
     s[i] = s[i + 1] * shape[i + 1];
   return s;
 }
 
+namespace {
 /// Where the copies of data movement run: in a generated copy kernel of `rank` dims (operands:
-/// the source view, then the destination view, both strided), or in the runtime's loops.
+/// the source view, then the destination view, both strided), on an accelerator (`device`:
+/// results, sources and copies are on the device), or in the runtime's loops.
 struct Mover {
   Context &ctx;
   FusedKernelFn kernel = nullptr;
   int64_t rank = 0;
   int64_t bytes = 0; // of the elements the kernel moves
+  DeviceCopier *device = nullptr;
+
+  /// Whether copies take strided destinations (the generated kernels and the device do).
+  bool strided() const { return kernel || device; }
+  Tensor *allocate(int32_t dtype, const std::vector<int64_t> &shape) const {
+    return device ? device->result(ctx, dtype, shape) : ctx.allocate(dtype, shape);
+  }
+  /// The address of `t`'s elements where the copies run.
+  char *at(Tensor &t) const { return device ? device->address(t) : t.as<char>(); }
 
   /// Copies the view of `src` with `shape` and element strides `srcStrides` into `dst`, laid out
   /// with `dstStrides` (row-major when empty).
   void copy(const char *src, const std::vector<int64_t> &srcStrides, char *dst,
             const std::vector<int64_t> &dstStrides, const std::vector<int64_t> &shape,
             size_t elem) const {
+    if (device)
+      return device->copy(src, srcStrides, dst,
+                          dstStrides.empty() ? contiguousStrides(shape) : dstStrides, shape, elem);
     if (!kernel) {
       if (!dstStrides.empty())
         fail("the runtime's copy writes row-major destinations only");
@@ -278,24 +294,23 @@ void gatherND(const Mover &mover, Tensor &data, Tensor &indices, int64_t batchDi
 }
 
 void concat(const Mover &mover, Tensor **ins, int64_t numIns, int64_t axisAttr, Tensor **outs) {
-  Context &ctx = mover.ctx;
   int64_t axis = normalizeAxis(axisAttr, ins[0]->rank);
   std::vector<int64_t> shape = ins[0]->shape();
   shape[axis] = 0;
   for (int64_t k = 0; k < numIns; ++k)
     shape[axis] += ins[k]->dims[axis];
-  Tensor *out = ctx.allocate(ins[0]->dtype, shape);
+  Tensor *out = mover.allocate(ins[0]->dtype, shape);
   outs[0] = out;
   size_t elem = dtypeSize(out->dtype);
-  if (mover.kernel) {
+  if (mover.strided()) {
     // Each input into its part of the output, read row-major and written with the output's
     // strides.
     std::vector<int64_t> outStrides = contiguousStrides(shape);
     int64_t at = 0;
     for (int64_t k = 0; k < numIns; ++k) {
       std::vector<int64_t> part = ins[k]->shape();
-      mover.copy(ins[k]->as<char>(), contiguousStrides(part),
-                 out->as<char>() + at * outStrides[axis] * elem, outStrides, part, elem);
+      mover.copy(mover.at(*ins[k]), contiguousStrides(part),
+                 mover.at(*out) + at * outStrides[axis] * elem, outStrides, part, elem);
       at += part[axis];
     }
     return;
@@ -401,11 +416,10 @@ void cumSum(const Mover &mover, Tensor &in, const int64_t *attrs, Tensor **outs)
 }
 
 void expand(const Mover &mover, Tensor &in, Tensor &shapeT, Tensor **outs) {
-  Context &ctx = mover.ctx;
   std::vector<int64_t> shape = broadcastShapes(in.shape(), readInts(shapeT));
-  Tensor *out = ctx.allocate(in.dtype, shape);
+  Tensor *out = mover.allocate(in.dtype, shape);
   outs[0] = out;
-  mover.copy(in.as<char>(), broadcastStrides(in.shape(), shape.size(), shape), out->as<char>(), {},
+  mover.copy(mover.at(in), broadcastStrides(in.shape(), shape.size(), shape), mover.at(*out), {},
              shape, dtypeSize(in.dtype));
 }
 
@@ -467,19 +481,17 @@ void reshape(Context &ctx, Tensor &in, Tensor &shapeT, bool allowZero, Tensor **
 }
 
 void transpose(const Mover &mover, Tensor &in, const int64_t *perm, int64_t n, Tensor **outs) {
-  Context &ctx = mover.ctx;
   std::vector<int64_t> inStrides = contiguousStrides(in.shape()), shape(n), strides(n);
   for (int64_t i = 0; i < n; ++i) {
     shape[i] = in.dims[perm[i]];
     strides[i] = inStrides[perm[i]];
   }
-  Tensor *out = ctx.allocate(in.dtype, shape);
+  Tensor *out = mover.allocate(in.dtype, shape);
   outs[0] = out;
-  mover.copy(in.as<char>(), strides, out->as<char>(), {}, shape, dtypeSize(in.dtype));
+  mover.copy(mover.at(in), strides, mover.at(*out), {}, shape, dtypeSize(in.dtype));
 }
 
 void slice(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs) {
-  Context &ctx = mover.ctx;
   Tensor &in = *ins[0];
   std::vector<int64_t> starts = readInts(*ins[1]), ends = readInts(*ins[2]);
   std::vector<int64_t> axes, steps;
@@ -517,15 +529,14 @@ void slice(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs) {
     if (count > 0)
       offset += s * inStrides[axis];
   }
-  Tensor *out = ctx.allocate(in.dtype, shape);
+  Tensor *out = mover.allocate(in.dtype, shape);
   outs[0] = out;
   size_t elem = dtypeSize(in.dtype);
-  mover.copy(in.as<char>() + offset * elem, strides, out->as<char>(), {}, shape, elem);
+  mover.copy(mover.at(in) + offset * elem, strides, mover.at(*out), {}, shape, elem);
 }
 
 void split(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs, int64_t numOuts,
            int64_t axisAttr) {
-  Context &ctx = mover.ctx;
   Tensor &in = *ins[0];
   int64_t axis = normalizeAxis(axisAttr, in.rank), dim = in.dims[axis];
   std::vector<int64_t> sizes;
@@ -551,9 +562,9 @@ void split(const Mover &mover, Tensor **ins, int64_t numIns, Tensor **outs, int6
     shape[axis] = sizes[p];
     if (start + sizes[p] > dim)
       fail("split sizes exceed the dimension");
-    Tensor *out = ctx.allocate(in.dtype, shape);
-    if (mover.kernel) {
-      mover.copy(in.as<char>() + start * inStrides[axis] * elem, inStrides, out->as<char>(), {},
+    Tensor *out = mover.allocate(in.dtype, shape);
+    if (mover.strided()) {
+      mover.copy(mover.at(in) + start * inStrides[axis] * elem, inStrides, mover.at(*out), {},
                  shape, elem);
       outs[p] = out;
       start += sizes[p];
@@ -690,5 +701,19 @@ void qopt::rt::runDataMovement(Opcode op, Context &ctx, Tensor **ins, int64_t nu
   case Opcode::Trilu: return trilu(mover, *ins[0], numIns > 1 ? ins[1] : nullptr, i[0] != 0, outs);
   case Opcode::ConstantOfShape: return constantOfShape(mover, *ins[0], i, ni, f, nf, outs);
   default: fail("not a shape op");
+  }
+}
+
+bool qopt::rt::runDeviceDataMovement(Opcode op, Context &ctx, DeviceCopier &copier, Tensor **ins,
+                                     int64_t numIns, Tensor **outs, int64_t numOuts,
+                                     const int64_t *i, int64_t ni) {
+  Mover mover{ctx, nullptr, 0, 0, &copier};
+  switch (op) {
+  case Opcode::Transpose: transpose(mover, *ins[0], i, ni, outs); return true;
+  case Opcode::Slice: slice(mover, ins, numIns, outs); return true;
+  case Opcode::Concat: concat(mover, ins, numIns, i[0], outs); return true;
+  case Opcode::Split: split(mover, ins, numIns, outs, numOuts, i[0]); return true;
+  case Opcode::Expand: expand(mover, *ins[0], *ins[1], outs); return true;
+  default: return false;
   }
 }

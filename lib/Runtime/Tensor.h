@@ -137,7 +137,10 @@ public:
   /// Runs `op` with the GPU kernel `kernel` (qopt.gpu_kernel); false when these operands need the
   /// CPU (a shape the kernel does not take), with nothing done.
   virtual bool run(Context &ctx, const char *kernel, Opcode op, Tensor **ins, int64_t numIns,
-                   Tensor **outs, int64_t numOuts, const int64_t *i, int64_t ni) = 0;
+                   Tensor **outs, int64_t numOuts, const int64_t *i, int64_t ni,
+                   const double *f, int64_t nf) = 0;
+  /// Device memory of at least `bytes` (a session's KV cache); fails when there is none.
+  virtual DeviceBuffer *allocate(size_t bytes) = 0;
   /// Makes `t`'s host data current (downloading a device-only tensor).
   virtual void toHost(Context &ctx, Tensor &t) = 0;
   /// Returns device memory to the accelerator's pool.
@@ -158,6 +161,9 @@ constexpr int32_t kIsaAvx512Bf16 = 3;
 struct CacheSlot {
   float *data = nullptr;
   int64_t dims[4] = {}; // with dims[2] the capacity
+  /// In a GPU library: the cache's device copy, which is the current one (appends and attention
+  /// run on the GPU); `data` then receives downloads for CPU kernels only.
+  uint64_t device = 0;
 
   /// Makes `t` (the buffer's first dims[2] positions, or fewer) a strided view of the buffer.
   void stridedView(Tensor &t) const {
@@ -263,6 +269,29 @@ void runFusedElementwise(Context &ctx, void **ins, int64_t numIns, Tensor **outs
 /// are split along their outermost dim across the pool.
 void runStridedKernel(Context &ctx, FusedKernelFn kernel, int64_t rank, const int64_t *shape,
                       int64_t numOperands, void *const *data, const int64_t *strides);
+/// Copies on an accelerator for the data-movement opcodes it runs: their geometry is the CPU's,
+/// over device addresses.
+class DeviceCopier {
+public:
+  virtual ~DeviceCopier() = default;
+  /// A device-only result of `shape`.
+  virtual Tensor *result(Context &ctx, int32_t dtype, const std::vector<int64_t> &shape) = 0;
+  /// The device address of `t`'s elements (uploading them if only the host has them).
+  virtual char *address(Tensor &t) = 0;
+  /// Copies the view of `src` with `shape` and element strides `srcStrides` to `dst`, laid out
+  /// with `dstStrides`.
+  virtual void copy(const char *src, const std::vector<int64_t> &srcStrides, char *dst,
+                    const std::vector<int64_t> &dstStrides, const std::vector<int64_t> &shape,
+                    size_t elem) = 0;
+};
+/// Runs transpose, slice, concat, split or expand with `copier`'s copies; false for other
+/// opcodes.
+bool runDeviceDataMovement(Opcode op, Context &ctx, DeviceCopier &copier, Tensor **ins,
+                           int64_t numIns, Tensor **outs, int64_t numOuts, const int64_t *i,
+                           int64_t ni);
+/// Row-major element strides of `shape`.
+std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape);
+
 /// Runs a shape or data-movement opcode; with a generated `kernel` of `kernelRank` and elements of
 /// `kernelBytes` (opcode Generated) its copies, lookups, fills and scans run in that kernel
 /// instead of the runtime's loops.
@@ -326,6 +355,10 @@ void runRowKernel(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const
 void runBlasPerPart(Context &ctx, int64_t n, const std::function<void(int64_t, int64_t)> &body);
 /// Scaled dot-product attention (opcode Attention); keys and values may be strided.
 void runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, double scale);
+/// Checks that `added` ([batch, heads, count, dim] float32) appended to `past` fits `slot`;
+/// returns the position the append starts at.
+int64_t checkCacheAppend(const CacheSlot &slot, const Tensor &past, const Tensor &added,
+                         int64_t axis);
 /// Opcode KVAppend: appends in place to the session's cache slot of input `inputIndex`, or
 /// concatenates outside a session.
 void runKVAppend(Context &ctx, Tensor **ins, Tensor **outs, int64_t axis, int64_t inputIndex);

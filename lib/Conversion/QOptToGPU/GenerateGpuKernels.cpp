@@ -7,6 +7,7 @@
 
 #include "GpuKernelBuilder.h"
 #include "dialects/QOpt/IR/QOptOps.h"
+#include "qopt/Runtime/CudaAttention.h"
 #include "llvm/ADT/StringSet.h"
 
 namespace qopt {
@@ -52,6 +53,29 @@ bool hasRowKernel(Operation *op) {
   return false;
 }
 
+/// Whether every result of `op` is an f32 tensor: the GPU moves activations; integer and mask
+/// chains stay on the CPU, beside the ops that read them.
+bool allF32Results(Operation *op) {
+  return op->getNumResults() > 0 &&
+         llvm::all_of(op->getResults(), [](Value r) { return isF32Tensor(r); });
+}
+
+/// The attention kernel for `op`: its name, or "" where the rows' widths are not static or are
+/// wider than the kernel is built for.
+std::string attentionKernel(Q::AttentionOp op) {
+  auto q = cast<RankedTensorType>(op.getQuery().getType());
+  auto v = cast<RankedTensorType>(op.getValue().getType());
+  if (q.getRank() != 4 || v.getRank() != 4)
+    return "";
+  int64_t width = q.getDimSize(3), valueWidth = v.getDimSize(3);
+  auto fits = [](int64_t w) {
+    return !ShapedType::isDynamic(w) && w > 0 && w <= qopt::cuda::kAttentionMaxWidth;
+  };
+  if (!fits(width) || !fits(valueWidth))
+    return "";
+  return "qopt_gpu_attention_" + std::to_string(width) + "_" + std::to_string(valueWidth);
+}
+
 /// The kernel family of a quantized matmul the 4-bit GPU kernel computes, or "".
 std::string quantKernelFamily(Q::QuantizedMatMulOp q) {
   Q::SchemeAttr s = q.getScheme();
@@ -93,6 +117,24 @@ struct GenerateGpuKernelsPass
         if (failed(buildRowKernel(b, gpuModule, op, name)))
           return WalkResult::interrupt();
         ++numGpuKernels;
+      } else if (isa<Q::TransposeOp, Q::SliceOp, Q::ConcatOp, Q::SplitOp, Q::ExpandOp,
+                     Q::KVAppendOp>(op) && allF32Results(op)) {
+        // One strided copy serves them all; the runtime computes each op's strides.
+        name = qopt::cuda::kCopyKernel;
+        if (families.insert(name).second) {
+          buildCopyKernel(b, gpuModule);
+          ++numGpuKernels;
+        }
+      } else if (auto attention = dyn_cast<Q::AttentionOp>(op)) {
+        name = attentionKernel(attention);
+        if (name.empty())
+          return WalkResult::advance();
+        if (families.insert(name).second) {
+          auto q = cast<RankedTensorType>(attention.getQuery().getType());
+          auto v = cast<RankedTensorType>(attention.getValue().getType());
+          buildAttentionKernel(b, gpuModule, name, q.getDimSize(3), v.getDimSize(3));
+          ++numGpuKernels;
+        }
       } else if (auto q = dyn_cast<Q::QuantizedMatMulOp>(op)) {
         name = quantKernelFamily(q);
         if (name.empty())

@@ -48,6 +48,7 @@ struct KernelBuilder {
   }
 
   mlir::Value add(mlir::Value a, mlir::Value c) { return mlir::arith::AddIOp::create(b, loc, a, c); }
+  mlir::Value sub(mlir::Value a, mlir::Value c) { return mlir::arith::SubIOp::create(b, loc, a, c); }
   mlir::Value mul(mlir::Value a, mlir::Value c) { return mlir::arith::MulIOp::create(b, loc, a, c); }
   mlir::Value divu(mlir::Value a, mlir::Value c) { return mlir::arith::DivUIOp::create(b, loc, a, c); }
   mlir::Value remu(mlir::Value a, mlir::Value c) { return mlir::arith::RemUIOp::create(b, loc, a, c); }
@@ -90,6 +91,13 @@ mlir::LogicalResult buildElementwiseKernel(mlir::OpBuilder &b, mlir::gpu::GPUMod
 /// Builds the row kernel of a softmax, RMSNorm or LayerNorm over the last axis.
 mlir::LogicalResult buildRowKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                                    mlir::Operation *op, llvm::StringRef name);
+
+/// Builds the attention kernel `name` for query rows of `width` and value rows of `valueWidth`
+/// (include/qopt/Runtime/CudaAttention.h).
+void buildAttentionKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                          llvm::StringRef name, int64_t width, int64_t valueWidth);
+/// Builds qopt_gpu_copy, the strided copy of 4-byte elements that runs data movement on the GPU.
+void buildCopyKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module);
 
 /// The scale storage of a quantized kernel.
 enum class ScaleKind { F32, F16, BF16 };

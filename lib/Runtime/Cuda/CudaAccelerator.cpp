@@ -11,6 +11,7 @@
 #include "CudaDriver.h"
 #include "CudaImages.h"
 #include "IndexSpace.h"
+#include "qopt/Runtime/CudaAttention.h"
 #include "qopt/Runtime/CudaQuantMatMul.h"
 
 #include <cstdlib>
@@ -37,7 +38,9 @@ public:
              std::string &error);
 
   bool run(Context &ctx, const char *kernel, Opcode op, Tensor **ins, int64_t numIns,
-           Tensor **outs, int64_t numOuts, const int64_t *i, int64_t ni) override;
+           Tensor **outs, int64_t numOuts, const int64_t *i, int64_t ni, const double *f,
+           int64_t nf) override;
+  DeviceBuffer *allocate(size_t bytes) override;
   void toHost(Context &ctx, Tensor &t) override;
   void recycle(DeviceBuffer *buffer) override;
   void synchronize() override { check(d.ctxSynchronize(), "waiting for the GPU"); }
@@ -54,7 +57,6 @@ private:
       fail(d.message(what, r));
   }
   CUfunction function(const std::string &name);
-  DeviceBuffer *allocate(size_t bytes);
   /// The device address of `t`'s values, uploading them first if only the host has them.
   uint64_t onDevice(Tensor &t);
   /// A result of `shape` in fresh device memory.
@@ -67,6 +69,34 @@ private:
   bool rowKernel(Context &ctx, const char *kernel, Tensor **in, int64_t n, Tensor **outs);
   bool elementwise(Context &ctx, const char *kernel, Tensor **in, int64_t n, Tensor **outs,
                    int32_t dtype);
+  bool attention(Context &ctx, const char *kernel, Tensor **in, int64_t n, Tensor **outs,
+                 double scale);
+  bool kvAppend(Context &ctx, Tensor **in, int64_t n, Tensor **outs, const int64_t *i,
+                int64_t ni);
+  bool dataMovement(Context &ctx, Opcode op, Tensor **in, int64_t n, Tensor **outs,
+                    int64_t numOuts, const int64_t *i, int64_t ni);
+  /// The strided copy of DeviceCopier::copy, between device addresses.
+  void copy(uint64_t src, std::vector<int64_t> srcStrides, uint64_t dst,
+            std::vector<int64_t> dstStrides, std::vector<int64_t> shape, size_t elem);
+
+  /// Data movement's copies on this GPU.
+  class Copier final : public DeviceCopier {
+  public:
+    explicit Copier(CudaAccelerator &a) : a(a) {}
+    Tensor *result(Context &ctx, int32_t dtype, const std::vector<int64_t> &shape) override {
+      return a.result(ctx, dtype, shape);
+    }
+    char *address(Tensor &t) override { return reinterpret_cast<char *>(a.onDevice(t)); }
+    void copy(const char *src, const std::vector<int64_t> &srcStrides, char *dst,
+              const std::vector<int64_t> &dstStrides, const std::vector<int64_t> &shape,
+              size_t elem) override {
+      a.copy(reinterpret_cast<uint64_t>(src), srcStrides, reinterpret_cast<uint64_t>(dst),
+             dstStrides, shape, elem);
+    }
+
+  private:
+    CudaAccelerator &a;
+  };
 
   const Driver &d;
   CUdevice device = 0;
@@ -187,8 +217,17 @@ uint64_t CudaAccelerator::onDevice(Tensor &t) {
 void CudaAccelerator::toHost(Context &ctx, Tensor &t) {
   if (!t.hostStale)
     return;
-  ctx.attachHostBuffer(t);
   size_t bytes = tensorBytes(t);
+  if (t.strided) {
+    // A session's cache view: its host buffer has the device's layout; the positions in use
+    // are downloaded into it.
+    int64_t last = 0;
+    for (int d = 0; d < t.rank; ++d)
+      last += (t.dims[d] - 1) * t.strides[d];
+    bytes = t.numElements() ? static_cast<size_t>(last + 1) * dtypeSize(t.dtype) : 0;
+  } else {
+    ctx.attachHostBuffer(t);
+  }
   if (bytes)
     check(d.memcpyDtoH(t.data, t.device, bytes), "downloading a tensor from the GPU");
   t.hostStale = false;
@@ -214,14 +253,17 @@ void CudaAccelerator::launch(const std::string &name, unsigned gridX, unsigned g
 
 bool CudaAccelerator::run(Context &ctx, const char *kernel, Opcode op, Tensor **ins,
                           int64_t numIns, Tensor **outs, int64_t numOuts, const int64_t *i,
-                          int64_t ni) {
+                          int64_t ni, const double *f, int64_t nf) {
   check(d.ctxSetCurrent(context), "using the GPU's context");
   int64_t first = firstTensorOperand(op);
   Tensor **in = ins + first;
   int64_t n = numIns - first;
-  for (int64_t k = 0; k < n; ++k)
-    if (in[k] && in[k]->strided)
-      return false; // a session's KV-cache view: the CPU kernels read it in place
+  // Strided tensors are a session's KV-cache views: attention and the append read them in
+  // place; other kernels take dense tensors.
+  if (op != Opcode::Attention && op != Opcode::KVAppend)
+    for (int64_t k = 0; k < n; ++k)
+      if (in[k] && in[k]->strided)
+        return false;
   switch (op) {
   case Opcode::QuantMatMul: case Opcode::QuantMatMulKernel:
     return quantMatMul(ctx, kernel, in, n, outs, i, ni);
@@ -229,8 +271,15 @@ bool CudaAccelerator::run(Context &ctx, const char *kernel, Opcode op, Tensor **
     return rowKernel(ctx, kernel, in, n, outs);
   case Opcode::FusedElementwise:
     return elementwise(ctx, kernel, in, n, outs, ni > 1 ? static_cast<int32_t>(i[1]) : QOPT_FLOAT32);
+  case Opcode::Attention:
+    return attention(ctx, kernel, in, n, outs, nf > 0 ? f[0] : 1.0);
+  case Opcode::KVAppend:
+    return kvAppend(ctx, in, n, outs, i, ni);
+  case Opcode::Generated: // a data-movement op with a generated CPU kernel: opcode, rank, bytes
+    return ni >= 3 && dataMovement(ctx, static_cast<Opcode>(i[0]), in, n, outs, numOuts, i + 3,
+                                   ni - 3);
   default:
-    return false;
+    return dataMovement(ctx, op, in, n, outs, numOuts, i, ni);
   }
 }
 
@@ -324,6 +373,168 @@ bool CudaAccelerator::elementwise(Context &ctx, const char *kernel, Tensor **in,
       args.push_back(static_cast<uint64_t>(s));
   }
   launch(kernel, static_cast<unsigned>((total + 255) / 256), 1, 256, std::move(args));
+  return true;
+}
+bool CudaAccelerator::dataMovement(Context &ctx, Opcode op, Tensor **in, int64_t n,
+                                   Tensor **outs, int64_t numOuts, const int64_t *i,
+                                   int64_t ni) {
+  if (op != Opcode::Transpose && op != Opcode::Slice && op != Opcode::Concat &&
+      op != Opcode::Split && op != Opcode::Expand)
+    return false;
+  if (n < 1 || !in[0])
+    return false;
+  // The data the op moves: every input of a concat, else the first. It moves on the GPU where
+  // some of it is there only; data the host has is moved by the CPU, which saves an upload.
+  int64_t data = op == Opcode::Concat ? n : 1;
+  bool onDeviceOnly = false;
+  for (int64_t k = 0; k < data; ++k) {
+    if (!in[k])
+      return false;
+    size_t elem = dtypeSize(in[k]->dtype);
+    if (elem != 4 && elem != 8)
+      return false;
+    onDeviceOnly |= in[k]->hostStale;
+  }
+  if (!onDeviceOnly)
+    return false;
+  // Starts, ends, sizes and shapes are read on the host.
+  for (int64_t k = data; k < n; ++k)
+    if (in[k])
+      toHost(ctx, *in[k]);
+  Copier copier(*this);
+  return runDeviceDataMovement(op, ctx, copier, in, n, outs, numOuts, i, ni);
+}
+
+void CudaAccelerator::copy(uint64_t src, std::vector<int64_t> srcStrides, uint64_t dst,
+                           std::vector<int64_t> dstStrides, std::vector<int64_t> shape,
+                           size_t elem) {
+  if (elem == 8) {
+    // Two 32-bit words an element.
+    for (int64_t &s : srcStrides)
+      s *= 2;
+    for (int64_t &s : dstStrides)
+      s *= 2;
+    shape.push_back(2);
+    srcStrides.push_back(1);
+    dstStrides.push_back(1);
+    elem = 4;
+  }
+  if (elem != 4)
+    fail("the GPU copies 4- and 8-byte elements, not " + std::to_string(elem) + "-byte ones");
+  int64_t total = 1;
+  for (int64_t s : shape)
+    total *= s;
+  if (total == 0)
+    return;
+  std::vector<int64_t> sizes;
+  std::vector<std::vector<int64_t>> merged;
+  if (!foldIndexSpace(shape, {dstStrides, srcStrides}, 4, sizes, merged)) {
+    // More than four dims that do not merge: a launch per index of the outermost.
+    std::vector<int64_t> inner(shape.begin() + 1, shape.end());
+    std::vector<int64_t> innerSrc(srcStrides.begin() + 1, srcStrides.end());
+    std::vector<int64_t> innerDst(dstStrides.begin() + 1, dstStrides.end());
+    for (int64_t c = 0; c < shape[0]; ++c)
+      copy(src + c * srcStrides[0] * 4, innerSrc, dst + c * dstStrides[0] * 4, innerDst, inner, 4);
+    return;
+  }
+  std::vector<uint64_t> args = {dst, src, static_cast<uint64_t>(total)};
+  for (int dim = 1; dim < 4; ++dim)
+    args.push_back(static_cast<uint64_t>(sizes[dim]));
+  for (const std::vector<int64_t> &strides : merged)
+    for (int64_t s : strides)
+      args.push_back(static_cast<uint64_t>(s));
+  launch(qopt::cuda::kCopyKernel,
+         static_cast<unsigned>((total + qopt::cuda::kCopyThreads - 1) / qopt::cuda::kCopyThreads),
+         1, qopt::cuda::kCopyThreads, std::move(args));
+}
+
+bool CudaAccelerator::kvAppend(Context &ctx, Tensor **in, int64_t n, Tensor **outs,
+                               const int64_t *i, int64_t ni) {
+  if (n < 2 || ni < 2 || !in[0] || !in[1])
+    return false;
+  const CacheSlot *slot = ctx.cacheSlot(i[1]);
+  if (!slot) {
+    // Outside a session: a concat.
+    if (in[0]->strided || in[1]->strided)
+      return false;
+    Tensor *pair[2] = {in[0], in[1]};
+    int64_t axis = i[0];
+    return dataMovement(ctx, Opcode::Concat, pair, 2, outs, 1, &axis, 1);
+  }
+  if (!slot->device)
+    return false;
+  Tensor &past = *in[0], &added = *in[1];
+  int64_t start = checkCacheAppend(*slot, past, added, i[0]);
+  int64_t batch = slot->dims[0], heads = slot->dims[1], capacity = slot->dims[2],
+          width = slot->dims[3], count = added.dims[2];
+  std::vector<int64_t> cacheStrides = {heads * capacity * width, capacity * width, width, 1};
+  copy(onDevice(added), contiguousStrides(added.shape()), slot->device + start * width * 4,
+       cacheStrides, added.shape(), 4);
+  Tensor *out = ctx.wrap(QOPT_FLOAT32, {batch, heads, start + count, width}, slot->data);
+  slot->stridedView(*out);
+  out->device = slot->device;
+  out->hostStale = true;
+  outs[0] = out;
+  return true;
+}
+
+bool CudaAccelerator::attention(Context &ctx, const char *kernel, Tensor **in, int64_t n,
+                                Tensor **outs, double scaleAttr) {
+  if (n < 3 || !in[0] || !in[1] || !in[2])
+    return false;
+  Tensor &q = *in[0], &k = *in[1], &v = *in[2];
+  Tensor *mask = n > 3 ? in[3] : nullptr;
+  for (const Tensor *t : {&q, &k, &v, mask})
+    if (t && (t->dtype != QOPT_FLOAT32 || (t != mask && t->rank != 4)))
+      return false;
+  // Shapes the CPU kernel would reject go there for its message.
+  int64_t batch = q.dims[0], heads = q.dims[1], rows = q.dims[2], width = q.dims[3];
+  int64_t kvHeads = k.dims[1], length = k.dims[2], valueWidth = v.dims[3];
+  if (k.dims[3] != width || v.dims[1] != kvHeads || v.dims[2] != length || kvHeads == 0 ||
+      heads % kvHeads != 0 || (k.dims[0] != batch && k.dims[0] != 1) ||
+      (v.dims[0] != batch && v.dims[0] != 1) || q.strided)
+    return false;
+  // A cache view must be on the device already (a host cache stays with the CPU kernel).
+  if ((k.strided && !k.device) || (v.strided && !v.device))
+    return false;
+  int64_t qs[QOPT_MAX_RANK], ks[QOPT_MAX_RANK], vs[QOPT_MAX_RANK];
+  q.elementStrides(qs);
+  k.elementStrides(ks);
+  v.elementStrides(vs);
+  if (ks[3] != 1 || vs[3] != 1)
+    return false;
+  if (k.dims[0] == 1)
+    ks[0] = 0;
+  if (v.dims[0] == 1)
+    vs[0] = 0;
+  std::vector<int64_t> scores = {batch, heads, rows, length}, ms(4, 0);
+  if (mask) {
+    if (mask->rank > 4 || mask->strided)
+      return false;
+    for (int dim = 0; dim < mask->rank; ++dim) {
+      int64_t size = mask->dims[dim], full = scores[4 - mask->rank + dim];
+      if (size != full && size != 1)
+        return false;
+    }
+    ms = broadcastStrides(mask->shape(), 4, scores);
+  }
+  Tensor *out = result(ctx, QOPT_FLOAT32, {batch, heads, rows, valueWidth});
+  outs[0] = out;
+  if (out->numElements() == 0)
+    return true;
+  float scale = static_cast<float>(scaleAttr);
+  uint32_t scaleBits;
+  std::memcpy(&scaleBits, &scale, sizeof(scaleBits));
+  auto word = [](int64_t x) { return static_cast<uint64_t>(x); };
+  std::vector<uint64_t> args = {
+      onDevice(q), k.strided ? k.device : onDevice(k), v.strided ? v.device : onDevice(v),
+      mask ? onDevice(*mask) : 0, out->device,
+      word(heads), word(rows), word(length), word(heads / kvHeads), scaleBits, mask ? 1u : 0u,
+      word(qs[0]), word(qs[1]), word(qs[2]), word(ks[0]), word(ks[1]), word(ks[2]),
+      word(vs[0]), word(vs[1]), word(vs[2]), word(ms[0]), word(ms[1]), word(ms[2]),
+      word(ms[3])};
+  launch(kernel, static_cast<unsigned>(batch * heads * rows), 1, qopt::cuda::kAttentionThreads,
+         std::move(args));
   return true;
 }
 } // namespace

@@ -126,3 +126,60 @@ func.func @main(%x: tensor<?x64xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tens
        : (tensor<?x64xf32>, tensor<8x32xui8>, tensor<8x2xf16>) -> tensor<?x8xf32>
   return %0, %1, %2, %3 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
 }
+
+// -----
+
+// Attention gets a kernel per pair of row widths (query 32, value 16 here), built in; the
+// scale and every stride are parameters. The query row is staged in shared memory (an f32
+// array in address space 3: the query, then per warp a maximum, a sum and 16 values), a lane
+// scores a key against it, and the warps merge their parts after a barrier. Widths that are
+// not static stay on the CPU.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.attention %arg0, %arg1, %arg2, %arg3 {qopt.gpu_kernel = "qopt_gpu_attention_32_16", scale = 5.000000e-01 : f64}
+// CHECK: qopt.attention %arg4, %arg4, %arg4 :
+// CHECK: gpu.module @qopt_gpu
+// CHECK: llvm.mlir.global internal @qopt_gpu_attention_32_16_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<104 x f32>
+// CHECK: gpu.func @qopt_gpu_attention_32_16(%{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias}, %{{.*}}: i64
+// CHECK: llvm.mlir.addressof @qopt_gpu_attention_32_16_shared : !llvm.ptr<3>
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// The score: a dot product of the staged query with the key, scaled, plus the mask.
+// CHECK: math.fma
+// CHECK: arith.mulf
+// CHECK: gpu.shuffle  xor
+// CHECK: math.exp
+// The chunk's values, each key's weight broadcast from its lane.
+// CHECK: gpu.shuffle  idx
+// CHECK: gpu.barrier
+// CHECK: arith.divf
+// CHECK-NOT: gpu.func
+func.func @main(%q: tensor<1x8x?x32xf32>, %k: tensor<1x2x?x32xf32>, %v: tensor<1x2x?x16xf32>, %m: tensor<?x?xf32>, %d: tensor<1x1x4x?xf32>) -> (tensor<1x8x?x16xf32>, tensor<1x1x4x?xf32>) {
+  %0 = qopt.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<1x8x?x32xf32>, tensor<1x2x?x32xf32>, tensor<1x2x?x16xf32>, tensor<?x?xf32>) -> tensor<1x8x?x16xf32>
+  %1 = qopt.attention %d, %d, %d {scale = 1.0 : f64} : (tensor<1x1x4x?xf32>, tensor<1x1x4x?xf32>, tensor<1x1x4x?xf32>) -> tensor<1x1x4x?xf32>
+  return %0, %1 : tensor<1x8x?x16xf32>, tensor<1x1x4x?xf32>
+}
+
+// -----
+
+// Data movement of f32 activations and the KV-cache append share one strided copy of 32-bit
+// words over a 4-D index space: dst, src, the count, three sizes, then the destination's and
+// the source's strides. Integer data movement (shapes, positions) stays on the CPU.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.transpose %arg0 {perm = array<i64: 0, 2, 1, 3>, qopt.gpu_kernel = "qopt_gpu_copy"}
+// CHECK: qopt.slice {{.*}}qopt.gpu_kernel = "qopt_gpu_copy"
+// CHECK: qopt.concat {{.*}}qopt.gpu_kernel = "qopt_gpu_copy"
+// CHECK: qopt.kv_append {{.*}}qopt.gpu_kernel = "qopt_gpu_copy"
+// CHECK: qopt.transpose %arg3 {perm = array<i64: 1, 0>} :
+// CHECK: gpu.func @qopt_gpu_copy(%[[DST:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias}, %[[SRC:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %[[N:[a-z0-9]+]]: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
+// CHECK: arith.cmpi ult, %{{.*}}, %[[N]] : i64
+// CHECK: %[[W:.*]] = llvm.load %{{.*}} : !llvm.ptr<1> -> i32
+// CHECK: llvm.store %[[W]], %{{.*}} : i32, !llvm.ptr<1>
+// CHECK-NOT: gpu.func
+func.func @main(%x: tensor<1x?x2x8xf32>, %past: tensor<1x2x?x8xf32>, %r: tensor<1xi64>, %i: tensor<3x?xi64>) -> (tensor<1x2x?x8xf32>, tensor<?x3xi64>) {
+  %t = qopt.transpose %x {perm = array<i64: 0, 2, 1, 3>} : tensor<1x?x2x8xf32> -> tensor<1x2x?x8xf32>
+  %s = qopt.slice %t, %r, %r axes %r : (tensor<1x2x?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x?x4xf32>
+  %c = qopt.concat %s, %s {axis = -1 : i64} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x8xf32>
+  %a = qopt.kv_append %past, %c {axis = 2 : i64} : (tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  %j = qopt.transpose %i {perm = array<i64: 1, 0>} : tensor<3x?xi64> -> tensor<?x3xi64>
+  return %a, %j : tensor<1x2x?x8xf32>, tensor<?x3xi64>
+}
