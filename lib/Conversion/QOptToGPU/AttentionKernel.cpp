@@ -2,7 +2,7 @@
 //
 // out[b, h, s] = softmax(q[b, h, s] · k[b, h / groups]ᵀ * scale + mask[b, h, s]) · v[b, h / groups]
 //
-// One block per query row, kAttentionWarps warps (include/qopt/Runtime/CudaAttention.h). The
+// One block per query row, kAttentionWarps warps (include/qopt/Runtime/CudaKernels.h). The
 // query row is staged in shared memory; the warps take chunks of 32 keys in turn, lane l
 // scoring key 32c + l against the whole row, so a chunk costs one pass over its keys and no
 // shuffles per key. Each warp keeps a running maximum, the sum of exp(score - maximum) and the
@@ -17,7 +17,7 @@
 #include "GpuKernelBuilder.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "qopt/Runtime/CudaAttention.h"
+#include "qopt/Runtime/CudaKernels.h"
 
 #include <limits>
 
@@ -27,7 +27,7 @@ using namespace qopt::cuda;
 namespace qopt::gpu_kernels {
 
 namespace {
-/// The kernel's parameters after the five pointers, in order (CudaAttention.h).
+/// The kernel's parameters after the five pointers, in order (CudaKernels.h).
 enum Param : unsigned {
   kQ, kK, kV, kMask, kOut,
   kHeads, kRows, kLength, kGroups, kScaleBits, kMasked,

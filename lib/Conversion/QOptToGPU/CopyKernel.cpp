@@ -3,12 +3,12 @@
 // One kernel serves every data-movement op the GPU runs (transpose, slice, concat, split,
 // expand) and the KV-cache append: the runtime computes each op's source and destination
 // strides, as it does for the CPU's copies, and merges them into at most four dims
-// (include/qopt/Runtime/CudaAttention.h). Elements move as 32-bit words; the runtime splits
+// (include/qopt/Runtime/CudaKernels.h). Elements move as 32-bit words; the runtime splits
 // 8-byte elements into two.
 //
 #include "GpuKernelBuilder.h"
 
-#include "qopt/Runtime/CudaAttention.h"
+#include "qopt/Runtime/CudaKernels.h"
 
 using namespace mlir;
 

@@ -7,7 +7,7 @@
 
 #include "GpuKernelBuilder.h"
 #include "dialects/QOpt/IR/QOptOps.h"
-#include "qopt/Runtime/CudaAttention.h"
+#include "qopt/Runtime/CudaKernels.h"
 #include "llvm/ADT/StringSet.h"
 
 namespace qopt {
@@ -125,6 +125,17 @@ struct GenerateGpuKernelsPass
           buildCopyKernel(b, gpuModule);
           ++numGpuKernels;
         }
+      } else if (auto mm = dyn_cast<Q::FusedMatMulOp>(op)) {
+        // The block's threads must split evenly into the panel's columns.
+        int64_t panel = static_cast<int64_t>(mm.getPanel());
+        if (!isF32Tensor(mm.getInput()) || panel <= 0 ||
+            qopt::cuda::kFloatMatMulThreads % panel != 0)
+          return WalkResult::advance();
+        name = "qopt_gpu_mm_" + std::to_string(counter++);
+        for (int v = 0; v < 2; ++v)
+          buildFloatMatMulKernel(b, gpuModule, op, name + qopt::cuda::kFloatMatMulSuffix[v],
+                                 qopt::cuda::kFloatMatMulRows[v]);
+        numGpuKernels += 2;
       } else if (auto attention = dyn_cast<Q::AttentionOp>(op)) {
         name = attentionKernel(attention);
         if (name.empty())

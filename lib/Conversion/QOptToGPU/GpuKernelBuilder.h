@@ -93,11 +93,16 @@ mlir::LogicalResult buildRowKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp mo
                                    mlir::Operation *op, llvm::StringRef name);
 
 /// Builds the attention kernel `name` for query rows of `width` and value rows of `valueWidth`
-/// (include/qopt/Runtime/CudaAttention.h).
+/// (include/qopt/Runtime/CudaKernels.h).
 void buildAttentionKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                           llvm::StringRef name, int64_t width, int64_t valueWidth);
 /// Builds qopt_gpu_copy, the strided copy of 4-byte elements that runs data movement on the GPU.
 void buildCopyKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module);
+
+/// Builds `name` computing the f32 qopt.fused_matmul `op` (weights in panels, its epilogue
+/// built in) for blocks of `rows` rows.
+void buildFloatMatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                            mlir::Operation *op, llvm::StringRef name, int64_t rows);
 
 /// The scale storage of a quantized kernel.
 enum class ScaleKind { F32, F16, BF16 };

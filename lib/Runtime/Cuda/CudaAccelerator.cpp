@@ -11,7 +11,7 @@
 #include "CudaDriver.h"
 #include "CudaImages.h"
 #include "IndexSpace.h"
-#include "qopt/Runtime/CudaAttention.h"
+#include "qopt/Runtime/CudaKernels.h"
 #include "qopt/Runtime/CudaQuantMatMul.h"
 
 #include <cstdlib>
@@ -71,6 +71,8 @@ private:
                    int32_t dtype);
   bool attention(Context &ctx, const char *kernel, Tensor **in, int64_t n, Tensor **outs,
                  double scale);
+  bool floatMatMul(Context &ctx, const char *kernel, Tensor **in, int64_t n, Tensor **outs,
+                   const int64_t *i, int64_t ni);
   bool kvAppend(Context &ctx, Tensor **in, int64_t n, Tensor **outs, const int64_t *i,
                 int64_t ni);
   bool dataMovement(Context &ctx, Opcode op, Tensor **in, int64_t n, Tensor **outs,
@@ -273,6 +275,8 @@ bool CudaAccelerator::run(Context &ctx, const char *kernel, Opcode op, Tensor **
     return elementwise(ctx, kernel, in, n, outs, ni > 1 ? static_cast<int32_t>(i[1]) : QOPT_FLOAT32);
   case Opcode::Attention:
     return attention(ctx, kernel, in, n, outs, nf > 0 ? f[0] : 1.0);
+  case Opcode::FusedMatMul:
+    return floatMatMul(ctx, kernel, in, n, outs, i, ni);
   case Opcode::KVAppend:
     return kvAppend(ctx, in, n, outs, i, ni);
   case Opcode::Generated: // a data-movement op with a generated CPU kernel: opcode, rank, bytes
@@ -475,6 +479,49 @@ bool CudaAccelerator::kvAppend(Context &ctx, Tensor **in, int64_t n, Tensor **ou
   out->device = slot->device;
   out->hostStale = true;
   outs[0] = out;
+  return true;
+}
+
+bool CudaAccelerator::floatMatMul(Context &ctx, const char *kernel, Tensor **in, int64_t n,
+                                  Tensor **outs, const int64_t *i, int64_t ni) {
+  if (ni < 3 || n < 2 || !in[0] || !in[1] || in[0]->dtype != QOPT_FLOAT32 || in[0]->rank < 1)
+    return false;
+  Tensor &x = *in[0], &w = *in[1];
+  int64_t k = i[0], channels = i[1], panel = i[2];
+  int64_t panels = (channels + panel - 1) / panel;
+  if (x.dims[x.rank - 1] != k || w.dtype != QOPT_FLOAT32 || w.numElements() != panels * k * panel)
+    return false; // the CPU kernel names the mismatch
+  int64_t m = k ? x.numElements() / k : 0;
+  if ((m + 3) / 4 > 65535) // grid y
+    return false;
+  // Epilogue inputs: one row for all outputs, or one per output row.
+  std::vector<uint64_t> epilogue, strides;
+  for (int64_t e = 2; e < n; ++e) {
+    if (!in[e] || in[e]->dtype != QOPT_FLOAT32)
+      return false;
+    int64_t count = in[e]->numElements();
+    if (count != channels && count != m * channels)
+      return false;
+    strides.push_back(count == channels ? 0 : static_cast<uint64_t>(channels));
+  }
+  std::vector<int64_t> shape = x.shape();
+  shape.back() = channels;
+  Tensor *y = result(ctx, QOPT_FLOAT32, shape);
+  outs[0] = y;
+  if (m == 0 || channels == 0)
+    return true;
+  for (int64_t e = 2; e < n; ++e)
+    epilogue.push_back(onDevice(*in[e]));
+  std::vector<uint64_t> args = {onDevice(x), onDevice(w), y->device};
+  args.insert(args.end(), epilogue.begin(), epilogue.end());
+  args.insert(args.end(), {static_cast<uint64_t>(m), static_cast<uint64_t>(k),
+                           static_cast<uint64_t>(channels)});
+  args.insert(args.end(), strides.begin(), strides.end());
+  int v = m == 1 ? 0 : 1;
+  int64_t rows = qopt::cuda::kFloatMatMulRows[v];
+  launch(std::string(kernel) + qopt::cuda::kFloatMatMulSuffix[v], static_cast<unsigned>(panels),
+         static_cast<unsigned>((m + rows - 1) / rows), qopt::cuda::kFloatMatMulThreads,
+         std::move(args));
   return true;
 }
 

@@ -183,3 +183,37 @@ func.func @main(%x: tensor<1x?x2x8xf32>, %past: tensor<1x2x?x8xf32>, %r: tensor<
   %j = qopt.transpose %i {perm = array<i64: 1, 0>} : tensor<3x?xi64> -> tensor<?x3xi64>
   return %a, %j : tensor<1x2x?x8xf32>, tensor<?x3xi64>
 }
+
+// -----
+
+// An f32 product by panel-packed weights: kernels for 1 and 4 rows a block, each a shared
+// array of 256 partial sums per row; a thread's weight column is its index modulo the panel
+// (32), and the epilogue (a bias here) is cloned in before the store. A panel that does not
+// divide the block's 256 threads (48) stays on the CPU.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.fused_matmul(%arg0, %arg1, %arg2) {n = 64 : i64, panel = 32 : i64, qopt.gpu_kernel = "qopt_gpu_mm_0"}
+// CHECK: qopt.fused_matmul(%arg0, %arg3) {n = 48 : i64, panel = 48 : i64} :
+// CHECK: llvm.mlir.global internal @qopt_gpu_mm_0_r4_shared() {{.*}} : !llvm.array<1024 x f32>
+// CHECK: llvm.mlir.global internal @qopt_gpu_mm_0_r1_shared() {{.*}} : !llvm.array<256 x f32>
+// CHECK: gpu.func @qopt_gpu_mm_0_r1(%[[X:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %[[W:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %[[Y:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias}, %[[B:[a-z0-9]+]]: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
+// CHECK: arith.remui %{{.*}}, %c32_i64 : i64
+// CHECK: scf.for
+// CHECK: math.fma
+// CHECK: gpu.barrier
+// CHECK: %[[BIAS:.*]] = llvm.load %{{.*}} : !llvm.ptr<1> -> f32
+// CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[BIAS]] : f32
+// CHECK: llvm.store %[[SUM]]
+// CHECK: gpu.func @qopt_gpu_mm_0_r4
+// CHECK-NOT: gpu.func
+func.func @main(%x: tensor<?x16xf32>, %w: tensor<2x16x32xf32>, %b: tensor<64xf32>, %w48: tensor<1x16x48xf32>) -> (tensor<?x64xf32>, tensor<?x48xf32>) {
+  %0 = qopt.fused_matmul(%x, %w, %b) {n = 64 : i64, panel = 32 : i64} : (tensor<?x16xf32>, tensor<2x16x32xf32>, tensor<64xf32>) -> tensor<?x64xf32> {
+  ^bb0(%acc: f32, %bias: f32):
+    %s = arith.addf %acc, %bias : f32
+    qopt.yield %s : f32
+  }
+  %1 = qopt.fused_matmul(%x, %w48) {n = 48 : i64, panel = 48 : i64} : (tensor<?x16xf32>, tensor<1x16x48xf32>) -> tensor<?x48xf32> {
+  ^bb0(%acc: f32):
+    qopt.yield %acc : f32
+  }
+  return %0, %1 : tensor<?x64xf32>, tensor<?x48xf32>
+}
