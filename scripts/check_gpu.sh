@@ -14,11 +14,13 @@
 # 24-token input (within 2e-3, the tolerance of the tensor-core matmul's f16 operands; the
 # fixtures' layers are too narrow for it, K < 64, so they take the 4-row kernel) and on a
 # 1-token input (within 1e-5: the one-row kernel), and qlm_llama's
-# perplexity (256-token windows: the tensor-core matmul) within 0.1%. Two decoders with a KV
-# cache (bench/make_decoder.py's llama-tiny, grouped-query, and gpt2-tiny), in fp32 and at 4
-# bits, score 40 tokens in a generation session (a 24-token prefill, then one token a step, the
-# cache and attention on the GPU): every step's logits within 1e-5 of the CPU's in fp32 and 2e-3
-# at 4 bits. It prints one line per check and a final `N passed, N failed`.
+# perplexity (256-token windows: the tensor-core matmul) within 0.1%. Decoders with a KV cache
+# score tokens in a generation session (a prefill, then one token a step, the cache and attention
+# on the GPU), every step's logits compared with the CPU's session: the exported KV fixtures
+# (test/fixtures/kv, eight exports of four families) in fp32 within 1e-5, and
+# bench/make_decoder.py's llama-tiny (grouped-query) and gpt2-tiny on 40 tokens after a 24-token
+# prefill, in fp32 within 1e-5 and at 4 bits within 2e-3. It prints one line per check and a
+# final `N passed, N failed`.
 set -u
 mode=${1:?usage: check_gpu.sh prepare|run|all OUT [BIN]}
 out=${2:?usage: check_gpu.sh prepare|run|all OUT [BIN]}
@@ -55,7 +57,19 @@ prepare() {
         --output "$out/ref/$name.w4.$len.npy" >/dev/null
     done
   done
-  # Decoders with a KV cache, scored in a session.
+  # Decoders with a KV cache, scored in a session: each reference has its tokens
+  # (STEM.ids.npy) and prefill length (STEM.prefill) beside it.
+  for model in "$root"/test/fixtures/kv/*.onnx; do
+    name=$(basename "$model" .onnx)
+    for target in cpu cuda; do
+      "$bin/qopt-compile" "$model" --cpu=haswell --target=$target \
+        -o "$out/lib/$name.f32.$target.so" >/dev/null
+    done
+    cp "${model%.onnx}.ids.npy" "$out/ref/$name.f32.ids.npy"
+    echo 8 > "$out/ref/$name.f32.prefill"
+    "$bin/qopt-run" "$out/lib/$name.f32.cpu.so" --score-ids "$out/ref/$name.f32.ids.npy" \
+      --prefill 8 --output "$out/ref/$name.f32.session.npy" >/dev/null
+  done
   /usr/bin/python3 -c "import numpy as n; n.save('$out/ref/session.ids.npy', ((n.arange(40) * 37 + 11) % 96).reshape(1, 40).astype(n.int64))"
   for shape in llama-tiny gpt2-tiny; do
     /usr/bin/python3 "$root/bench/make_decoder.py" "$shape" "$out/lib/$shape.onnx" >/dev/null
@@ -65,6 +79,8 @@ prepare() {
         "$bin/qopt-compile" "$out/lib/$shape.onnx" "${flags[@]}" --cpu=haswell --target=$target \
           -o "$out/lib/$shape.$variant.$target.so" >/dev/null
       done
+      cp "$out/ref/session.ids.npy" "$out/ref/$shape.$variant.ids.npy"
+      echo 24 > "$out/ref/$shape.$variant.prefill"
       "$bin/qopt-run" "$out/lib/$shape.$variant.cpu.so" --score-ids "$out/ref/session.ids.npy" \
         --prefill 24 --output "$out/ref/$shape.$variant.session.npy" >/dev/null
     done
@@ -113,7 +129,8 @@ run() {
     stem=$(basename "$ref" .session.npy)
     tol=1e-5; [ "${stem##*.}" = w4 ] && tol=2e-3
     if ! "$out/bin/qopt-run" "$out/lib/$stem.cuda.so" --device cuda:0 \
-        --score-ids "$out/ref/session.ids.npy" --prefill 24 --output "$work/out.npy" >"$work/log" 2>&1; then
+        --score-ids "$out/ref/$stem.ids.npy" --prefill "$(cat "$out/ref/$stem.prefill")" \
+        --output "$work/out.npy" >"$work/log" 2>&1; then
       echo "$stem (session): run FAILED: $(head -c 300 "$work/log")"; failed=$((failed + 1)); continue
     fi
     if result=$(python3 "$out/bin/compare_npy.py" "$work/out.npy" "$ref" --tol "$tol"); then
