@@ -8,8 +8,9 @@
 //   _r1, _r4  f32 on the CUDA cores, for 1 and 2..15 rows (and shapes tensor cores do not take):
 //             each warp computes kQ4ChannelsPerWarp output channels for 1 or 4 rows, so one
 //             load of activations serves every channel of the warp.
-//   _tc       tensor cores (mma.sync m16n8k16, f16 operands, f32 sums) from 16 rows: a block
-//             computes 16 rows by kTcChannelsPerBlock channels, each warp kTcTilesPerWarp tiles
+//   _tc, _tc4 tensor cores (mma.sync m16n8k16, f16 operands, f32 sums) from 16 rows: a block
+//             computes 16 rows (_tc; 16 * kTcWideRowTiles from that many rows: _tc4) by
+//             kTcChannelsPerBlock channels, each warp kTcTilesPerWarp tiles
 //             of 8 channels on the same activation fragments. When the grid would leave
 //             multiprocessors idle, K is split across gridDim.z and the blocks add their sums
 //             into an output the runtime zeroed first.
@@ -31,6 +32,8 @@ constexpr int64_t kTcTilesPerWarp = 4;
 constexpr int64_t kTcChannelsPerBlock = kTcWarps * kTcTilesPerWarp * 8;
 /// Codes per K step of the tensor-core kernel; K and the group must be multiples of it.
 constexpr int64_t kTcStepCodes = 64;
+/// 16-row tiles a block of the `_tc4` form computes (from kTcWideRowTiles * 16 rows).
+constexpr int64_t kTcWideRowTiles = 4;
 
 struct Q4Launch {
   /// "_r1", "_r4" or "_tc".
@@ -46,7 +49,9 @@ struct Q4Launch {
 inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool tensorCores,
                          int64_t multiprocessors) {
   if (tensorCores && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0) {
-    int64_t tiles = (n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock * ((m + 15) / 16);
+    int64_t rowsPerBlock = m >= 16 * kTcWideRowTiles ? 16 * kTcWideRowTiles : 16;
+    int64_t rowBlocks = (m + rowsPerBlock - 1) / rowsPerBlock;
+    int64_t tiles = (n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock * rowBlocks;
     int64_t steps = k / kTcStepCodes, splits = 1;
     // Two blocks per multiprocessor, each split keeping at least four steps.
     if (tiles < 2 * multiprocessors)
@@ -54,9 +59,9 @@ inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool te
                                    std::max<int64_t>(1, steps / 4));
     int64_t perSplit = (steps + splits - 1) / splits;
     splits = (steps + perSplit - 1) / perSplit;
-    return {"_tc",
+    return {rowsPerBlock == 16 ? "_tc" : "_tc4",
             {static_cast<unsigned>((n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock),
-             static_cast<unsigned>((m + 15) / 16), static_cast<unsigned>(splits)},
+             static_cast<unsigned>(rowBlocks), static_cast<unsigned>(splits)},
             static_cast<unsigned>(32 * kTcWarps),
             splits > 1};
   }

@@ -8,6 +8,7 @@
 #include "GpuKernelBuilder.h"
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "qopt/Runtime/CudaKernels.h"
+#include "qopt/Runtime/CudaQuantMatMul.h"
 #include "llvm/ADT/StringSet.h"
 
 namespace qopt {
@@ -155,13 +156,16 @@ struct GenerateGpuKernelsPass
           ScaleKind scales = st.isF16() ? ScaleKind::F16 : st.isBF16() ? ScaleKind::BF16
                                                                        : ScaleKind::F32;
           // Kernels shared by every layer of the scheme: one row per block for decoding, four
-          // for a few rows (each decoded chunk of codes then serves four), tensor cores from 16.
+          // for a few rows (each decoded chunk of codes then serves four), tensor cores from 16
+          // (16 rows a block) and from 64 (64 rows a block).
           for (int64_t rows : {1, 4})
             buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
                                     !q.getScheme().getSymmetric(), rows);
           buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc", scales,
-                                      !q.getScheme().getSymmetric());
-          numGpuKernels += 3;
+                                      !q.getScheme().getSymmetric(), 1);
+          buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc4", scales,
+                                      !q.getScheme().getSymmetric(), qopt::cuda::kTcWideRowTiles);
+          numGpuKernels += 4;
         }
       } else {
         return WalkResult::advance();

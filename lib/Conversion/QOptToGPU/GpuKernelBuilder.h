@@ -124,9 +124,10 @@ void buildQuant4MatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                              int64_t rows);
 
 /// Builds the tensor-core form `name` of that matmul, for 16 or more rows (K and the group a
-/// multiple of 64).
+/// multiple of 64), each block computing `rowTiles` tiles of 16 rows.
 void buildQuant4TensorCoreKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
-                                 llvm::StringRef name, ScaleKind scales, bool zeroPoints);
+                                 llvm::StringRef name, ScaleKind scales, bool zeroPoints,
+                                 int64_t rowTiles);
 
 } // namespace qopt::gpu_kernels
 

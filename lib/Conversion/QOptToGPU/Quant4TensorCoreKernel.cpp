@@ -9,6 +9,10 @@
 // half the speed of cuBLAS fp16. Where the grid has too few blocks for the GPU, K is split
 // across gridDim.z and each block adds its sums into y (zeroed by the runtime) with atomics.
 //
+// From 64 rows the `_tc4` form computes four 16-row tiles a block: each step's codes are loaded
+// and decoded into B fragments once and serve all four, where the 16-row form loads and decodes
+// every code again for each 16 rows.
+//
 // Each lane (g = lane / 4, t = lane % 4) of a 64-code step loads 8 bytes of its channel's codes,
 // codes 16t .. 16t + 15 of the step. Since a dot product does not depend on the order of k, the
 // mma's k slots are assigned so that these codes need no shuffling: in k-step s of the four, the
@@ -28,15 +32,14 @@ using namespace mlir;
 
 namespace qopt::gpu_kernels {
 
-namespace {
-/// 64-code steps each warp loads before computing.
-constexpr int64_t kSteps = 2;
-} // namespace
-
 void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
-                                 ScaleKind scales, bool zeroPoints) {
+                                 ScaleKind scales, bool zeroPoints, int64_t rowTiles) {
   using namespace qopt::cuda;
   constexpr int64_t tiles = kTcTilesPerWarp;
+  // 64-code steps each warp loads before computing; with several row tiles the registers go to
+  // their sums instead, and each tile's activations are loaded just before its products.
+  const int64_t kSteps = rowTiles == 1 ? 2 : 1;
+  const bool activationsFirst = rowTiles == 1;
   Location loc = module.getLoc();
   MLIRContext *ctx = b.getContext();
   KernelBuilder k(b, loc);
@@ -56,7 +59,7 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
   Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
   Value g = k.divu(lane, c4), t = k.remu(lane, c4);
   Value n0 = k.add(k.mul(k.blockId(), k.i64c(kTcChannelsPerBlock)), k.mul(warp, k.i64c(8 * tiles)));
-  Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(16));
+  Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(16 * rowTiles));
   // Loads past the matrices' ends read their last row or channel; those results are not written.
   Value rowBytes = k.divu(kdim, k.i64c(2));
   Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
@@ -66,8 +69,12 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
     codeRow.push_back(k.add(k.mul(channel, rowBytes), k.mul(t, k.i64c(8))));
     scaleRow.push_back(k.mul(channel, groups));
   }
-  Value rowA = k.mul(k.minu(k.add(m0, g), k.add(m, k.i64c(-1))), kdim);
-  Value rowB = k.mul(k.minu(k.add(m0, k.add(g, k.i64c(8))), k.add(m, k.i64c(-1))), kdim);
+  SmallVector<Value> rowA, rowB;
+  for (int64_t mt = 0; mt < rowTiles; ++mt) {
+    Value top = k.add(m0, k.add(k.i64c(16 * mt), g));
+    rowA.push_back(k.mul(k.minu(top, k.add(m, k.i64c(-1))), kdim));
+    rowB.push_back(k.mul(k.minu(k.add(top, k.i64c(8)), k.add(m, k.i64c(-1))), kdim));
+  }
   Value steps = k.divu(kdim, k.i64c(kTcStepCodes));
   Value stepsPerGroup =
       arith::TruncIOp::create(b, loc, k.i32(), k.divu(group, k.i64c(kTcStepCodes)));
@@ -85,13 +92,20 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
   auto toHalf = [&](Value v) { return arith::TruncFOp::create(b, loc, f16, v).getResult(); };
 
   Value zero = k.f32c(0.0f);
-  SmallVector<Value> init(4 * tiles, zero);
+  SmallVector<Value> init(4 * tiles * rowTiles, zero);
   auto loop = scf::ForOp::create(b, loc, begin, end, k.i64c(kSteps), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value first = loop.getInductionVar();
-    SmallVector<Value> packed, scale, bias, xa, xb;
+    SmallVector<Value> packed, scale, bias, xa, xb, kOffsets;
+    // The activations of row tile `mt` for step u: four 16-byte loads for each of rows g, g + 8.
+    auto loadActivations = [&](int64_t u, int64_t mt) {
+      for (int64_t s = 0; s < 4; ++s) {
+        xa.push_back(LLVM::LoadOp::create(b, loc, quad, k.gep(x, f32, k.add(rowA[mt], k.add(kOffsets[u], k.i64c(4 * s)))), 16));
+        xb.push_back(LLVM::LoadOp::create(b, loc, quad, k.gep(x, f32, k.add(rowB[mt], k.add(kOffsets[u], k.i64c(4 * s)))), 16));
+      }
+    };
     for (int64_t u = 0; u < kSteps; ++u) {
       Value step = k.add(first, k.i64c(u));
       Value valid = k.ult(step, end);
@@ -117,11 +131,9 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
         }
         bias.push_back(splat(z));
       }
-      Value kOffset = k.add(k.mul(step, k.i64c(kTcStepCodes)), k.mul(t, k.i64c(16)));
-      for (int64_t s = 0; s < 4; ++s) {
-        xa.push_back(LLVM::LoadOp::create(b, loc, quad, k.gep(x, f32, k.add(rowA, k.add(kOffset, k.i64c(4 * s)))), 16));
-        xb.push_back(LLVM::LoadOp::create(b, loc, quad, k.gep(x, f32, k.add(rowB, k.add(kOffset, k.i64c(4 * s)))), 16));
-      }
+      kOffsets.push_back(k.add(k.mul(step, k.i64c(kTcStepCodes)), k.mul(t, k.i64c(16))));
+      if (activationsFirst)
+        loadActivations(u, 0);
     }
     SmallVector<Value> acc(loop.getRegionIterArgs());
     auto pairOf = [&](Value v, int32_t first) {
@@ -130,12 +142,12 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
     };
     Type result = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
     for (int64_t u = 0; u < kSteps; ++u) {
+      // The step's B fragments, decoded once for every row tile: for k-step s, bytes 2s and
+      // 2s + 1 of the lane's eight (codes 4s .. 4s + 3 of its sixteen).
+      SmallVector<SmallVector<Value>> bFragments;
       for (int64_t s = 0; s < 4; ++s) {
-        Value a0 = pairOf(xa[4 * u + s], 0), a2 = pairOf(xa[4 * u + s], 2);
-        Value a1 = pairOf(xb[4 * u + s], 0), a3 = pairOf(xb[4 * u + s], 2);
         for (int64_t j = 0; j < tiles; ++j) {
           int64_t at = u * tiles + j;
-          // Bytes 2s and 2s + 1 of the lane's eight: codes 4s .. 4s + 3 of its sixteen.
           SmallVector<Value> bFragment;
           for (int64_t byte = 2 * s; byte < 2 * s + 2; ++byte) {
             Value word = LLVM::ExtractElementOp::create(b, loc, packed[at], k.i32c(static_cast<int32_t>(byte / 4)));
@@ -146,13 +158,30 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
             Value h = LLVM::BitcastOp::create(b, loc, half2, halves);
             bFragment.push_back(arith::MulFOp::create(b, loc, arith::SubFOp::create(b, loc, h, bias[at]), scale[at]));
           }
-          SmallVector<Value> c(acc.begin() + 4 * j, acc.begin() + 4 * j + 4);
-          auto mma = NVVM::MmaOp::create(
-              b, loc, result, ValueRange{a0, a1, a2, a3}, bFragment, c, {16, 8, 16}, std::nullopt,
-              std::nullopt, std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::f16, NVVM::MMATypes::f16},
-              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
-          for (int64_t i = 0; i < 4; ++i)
-            acc[4 * j + i] = LLVM::ExtractValueOp::create(b, loc, mma, ArrayRef<int64_t>{i});
+          bFragments.push_back(bFragment);
+        }
+      }
+      for (int64_t mt = 0; mt < rowTiles; ++mt) {
+        int64_t first = activationsFirst ? 4 * u : 0;
+        if (!activationsFirst) {
+          xa.clear();
+          xb.clear();
+          loadActivations(u, mt);
+        }
+        for (int64_t s = 0; s < 4; ++s) {
+          Value a0 = pairOf(xa[first + s], 0), a2 = pairOf(xa[first + s], 2);
+          Value a1 = pairOf(xb[first + s], 0), a3 = pairOf(xb[first + s], 2);
+          for (int64_t j = 0; j < tiles; ++j) {
+            int64_t sum = 4 * (mt * tiles + j);
+            SmallVector<Value> c(acc.begin() + sum, acc.begin() + sum + 4);
+            auto mma = NVVM::MmaOp::create(
+                b, loc, result, ValueRange{a0, a1, a2, a3}, bFragments[s * tiles + j], c,
+                {16, 8, 16}, std::nullopt, std::nullopt,
+                std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::f16, NVVM::MMATypes::f16},
+                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+            for (int64_t i = 0; i < 4; ++i)
+              acc[sum + i] = LLVM::ExtractValueOp::create(b, loc, mma, ArrayRef<int64_t>{i});
+          }
         }
       }
     }
@@ -162,15 +191,16 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
   // Each lane writes its fragments: c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8,
   // 2t + 1) of each tile; with K split, added to y.
   Value alone = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, splits, k.i64c(1));
-  for (int64_t j = 0; j < tiles; ++j) {
+  for (int64_t tile = 0; tile < rowTiles * tiles; ++tile) {
+    int64_t mt = tile / tiles, j = tile % tiles;
     for (int64_t i = 0; i < 4; ++i) {
-      Value row = k.add(m0, i < 2 ? g : k.add(g, k.i64c(8)));
+      Value row = k.add(k.add(m0, k.i64c(16 * mt)), i < 2 ? g : k.add(g, k.i64c(8)));
       Value col = k.add(n0, k.add(k.i64c(8 * j), k.add(k.mul(t, k.i64c(2)), k.i64c(i % 2))));
       Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(col, n));
       auto write = scf::IfOp::create(b, loc, inside, false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&write.getThenRegion().front());
-      Value sum = loop.getResult(4 * j + i);
+      Value sum = loop.getResult(4 * (mt * tiles + j) + i);
       auto store = scf::IfOp::create(b, loc, alone, /*withElse=*/true);
       b.setInsertionPointToStart(&store.getThenRegion().front());
       k.store(sum, y, k.add(k.mul(row, n), col));

@@ -112,6 +112,16 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: llvm.store
 // CHECK: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
+// From 64 rows: four 16-row tiles a block, 4 x 16 sums a lane; each step's codes are loaded
+// and decoded once (four 8-channel tiles, two halves each), then serve every row tile.
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_tc4
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-4: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
+// CHECK-COUNT-32: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+// CHECK-NOT: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+// CHECK-COUNT-64: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: llvm.atomicrmw fadd
 // CHECK-NOT: gpu.func
 func.func @main(%x: tensor<?x64xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
   %codes = arith.constant dense<17> : tensor<8x32xui8>
