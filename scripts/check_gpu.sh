@@ -59,31 +59,26 @@ prepare() {
   done
   # Decoders with a KV cache, scored in a session: each reference has its tokens
   # (STEM.ids.npy) and prefill length (STEM.prefill) beside it.
-  for model in "$root"/test/fixtures/kv/*.onnx; do
-    name=$(basename "$model" .onnx)
+  session_ref() { # MODEL STEM IDS PREFILL [qopt-compile flags...]
+    local model=$1 stem=$2 ids=$3 prefill=$4
+    shift 4
     for target in cpu cuda; do
-      "$bin/qopt-compile" "$model" --cpu=haswell --target=$target \
-        -o "$out/lib/$name.f32.$target.so" >/dev/null
+      "$bin/qopt-compile" "$model" "$@" --cpu=haswell --target=$target \
+        -o "$out/lib/$stem.$target.so" >/dev/null
     done
-    cp "${model%.onnx}.ids.npy" "$out/ref/$name.f32.ids.npy"
-    echo 8 > "$out/ref/$name.f32.prefill"
-    "$bin/qopt-run" "$out/lib/$name.f32.cpu.so" --score-ids "$out/ref/$name.f32.ids.npy" \
-      --prefill 8 --output "$out/ref/$name.f32.session.npy" >/dev/null
+    cp "$ids" "$out/ref/$stem.ids.npy"
+    echo "$prefill" > "$out/ref/$stem.prefill"
+    "$bin/qopt-run" "$out/lib/$stem.cpu.so" --score-ids "$ids" --prefill "$prefill" \
+      --output "$out/ref/$stem.session.npy" >/dev/null
+  }
+  for model in "$root"/test/fixtures/kv/*.onnx; do
+    session_ref "$model" "$(basename "$model" .onnx).f32" "${model%.onnx}.ids.npy" 8
   done
   /usr/bin/python3 -c "import numpy as n; n.save('$out/ref/session.ids.npy', ((n.arange(40) * 37 + 11) % 96).reshape(1, 40).astype(n.int64))"
   for shape in llama-tiny gpt2-tiny; do
     /usr/bin/python3 "$root/bench/make_decoder.py" "$shape" "$out/lib/$shape.onnx" >/dev/null
-    for variant in f32 w4; do
-      flags=(); [ $variant = w4 ] && flags=(--wbits=4 --group-size=32)
-      for target in cpu cuda; do
-        "$bin/qopt-compile" "$out/lib/$shape.onnx" "${flags[@]}" --cpu=haswell --target=$target \
-          -o "$out/lib/$shape.$variant.$target.so" >/dev/null
-      done
-      cp "$out/ref/session.ids.npy" "$out/ref/$shape.$variant.ids.npy"
-      echo 24 > "$out/ref/$shape.$variant.prefill"
-      "$bin/qopt-run" "$out/lib/$shape.$variant.cpu.so" --score-ids "$out/ref/session.ids.npy" \
-        --prefill 24 --output "$out/ref/$shape.$variant.session.npy" >/dev/null
-    done
+    session_ref "$out/lib/$shape.onnx" "$shape.f32" "$out/ref/session.ids.npy" 24
+    session_ref "$out/lib/$shape.onnx" "$shape.w4" "$out/ref/session.ids.npy" 24 --wbits=4 --group-size=32
     rm -f "$out/lib/$shape.onnx"*
   done
   # The libraries load OpenBLAS, which the GPU machine may lack.

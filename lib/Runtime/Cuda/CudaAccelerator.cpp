@@ -61,6 +61,12 @@ private:
   uint64_t onDevice(Tensor &t);
   /// A result of `shape` in fresh device memory.
   Tensor *result(Context &ctx, int32_t dtype, const std::vector<int64_t> &shape);
+  /// A matmul's f32 result: `x`'s shape with `channels` as its last dim.
+  Tensor *rowsResult(Context &ctx, const Tensor &x, int64_t channels) {
+    std::vector<int64_t> shape = x.shape();
+    shape.back() = channels;
+    return result(ctx, QOPT_FLOAT32, shape);
+  }
   void launch(const std::string &name, unsigned gridX, unsigned gridY, unsigned block,
               std::vector<uint64_t> args, unsigned gridZ = 1);
 
@@ -298,10 +304,7 @@ bool CudaAccelerator::quantMatMul(Context &ctx, const char *kernel, Tensor **in,
     fail("quantized matmul: the input has " + std::to_string(x.rank ? x.dims[x.rank - 1] : 0) +
          " features, the weight " + std::to_string(k));
   int64_t m = x.numElements() / k;
-  std::vector<int64_t> shape = x.shape();
-  shape.back() = channels;
-  Tensor *y = result(ctx, QOPT_FLOAT32, shape);
-  outs[0] = y;
+  Tensor *y = outs[0] = rowsResult(ctx, x, channels);
   if (m == 0 || channels == 0)
     return true;
   Tensor *zeros = n > 3 ? in[3] : nullptr;
@@ -504,10 +507,7 @@ bool CudaAccelerator::floatMatMul(Context &ctx, const char *kernel, Tensor **in,
       return false;
     strides.push_back(count == channels ? 0 : static_cast<uint64_t>(channels));
   }
-  std::vector<int64_t> shape = x.shape();
-  shape.back() = channels;
-  Tensor *y = result(ctx, QOPT_FLOAT32, shape);
-  outs[0] = y;
+  Tensor *y = outs[0] = rowsResult(ctx, x, channels);
   if (m == 0 || channels == 0)
     return true;
   for (int64_t e = 2; e < n; ++e)
