@@ -37,12 +37,3 @@ TEST(CudaLaunch, WideRowTilesOnlyWhereColumnsFillTheGpu) {
   // Below 64 rows the wide form never applies.
   EXPECT_EQ(std::string(q4Launch(32, 28672, 8192, 128, true, sms).suffix), "_tc");
 }
-
-TEST(CudaLaunch, SplitKIsForOneRow) {
-  const int sms = 132;
-  auto split = q4Launch(1, 4096, 4096, 128, true, sms, /*splitK=*/true);
-  EXPECT_EQ(std::string(split.suffix), "_r1k");
-  EXPECT_EQ(split.grid[0], 1024u); // four channels a block
-  EXPECT_EQ(q4Launch(1, 4096, 4096, 128, true, sms).grid[0], 256u); // sixteen
-  EXPECT_EQ(std::string(q4Launch(4, 4096, 4096, 128, true, sms, true).suffix), "_r4");
-}

@@ -101,14 +101,6 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // Four rows by four channels: sixteen sums.
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_r4
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// One row, K split over the block's warps (which share four channels): each warp's four sums
-// meet in shared memory after a barrier.
-// CHECK: gpu.func @qopt_gpu_q4_f16_sym_r1k
-// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32)
-// CHECK: gpu.shuffle  xor
-// CHECK: llvm.mlir.addressof @qopt_gpu_q4_f16_sym_r1k_shared : !llvm.ptr<3>
-// CHECK: gpu.barrier
-// CHECK-COUNT-4: llvm.load %{{.*}} : !llvm.ptr<3> -> f32
 // From 16 rows: tensor cores, four 8-channel tiles a warp on the same activations; K split over
 // gridDim.z, with the partial sums added atomically.
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_tc
