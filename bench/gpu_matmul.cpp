@@ -135,9 +135,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 9; ++i)
       params[i] = &args[i];
     // As the runtime launches it.
-    const char *split = std::getenv("QOPT_GPU_SPLIT_K");
-    qopt::cuda::Q4Launch l = qopt::cuda::q4Launch(m, n, k, group, true, multiprocessors,
-                                                  split && std::strcmp(split, "1") == 0);
+    qopt::cuda::Q4Launch l = qopt::cuda::q4Launch(m, n, k, group, true, multiprocessors);
     void *kernel = nullptr;
     std::string name = std::string("qopt_gpu_q4_f16_sym") + l.suffix;
     check(getFunction(&kernel, module, name.c_str()), name.c_str());

@@ -8,8 +8,6 @@
 //   _r1, _r4  f32 on the CUDA cores, for 1 and 2..15 rows (and shapes tensor cores do not take):
 //             each warp computes kQ4ChannelsPerWarp output channels for 1 or 4 rows, so one
 //             load of activations serves every channel of the warp.
-//   _r1k      one row, K split across the block's warps, which share kQ4ChannelsPerWarp
-//             channels: four times the blocks of _r1.
 //   _tc, _tc4 tensor cores (mma.sync m16n8k16, f16 operands, f32 sums) from 16 rows: a block
 //             computes 16 rows (_tc; _tc4: 16 * kTcWideRowTiles, from that many rows where the
 //             columns alone give every multiprocessor a block) by
@@ -48,15 +46,9 @@ struct Q4Launch {
 };
 
 /// The kernel and grid for y[m, n] = x[m, k] * W^T with groups of `group` codes, on a GPU with
-/// `multiprocessors` SMs. `tensorCores` false keeps every size on the f32 kernels; `splitK`
-/// takes the split-K form for one row.
+/// `multiprocessors` SMs. `tensorCores` false keeps every size on the f32 kernels.
 inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool tensorCores,
-                         int64_t multiprocessors, bool splitK = false) {
-  if (m == 1 && splitK)
-    return {"_r1k",
-            {static_cast<unsigned>((n + kQ4ChannelsPerWarp - 1) / kQ4ChannelsPerWarp), 1, 1},
-            static_cast<unsigned>(32 * kQ4WarpsPerBlock),
-            false};
+                         int64_t multiprocessors) {
   if (tensorCores && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0) {
     // Four row tiles a block decode each code once for 64 rows, but leave a quarter of the
     // blocks: worth it only where the columns alone give every multiprocessor a block (measured

@@ -161,13 +161,11 @@ struct GenerateGpuKernelsPass
           for (int64_t rows : {1, 4})
             buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
                                     !q.getScheme().getSymmetric(), rows);
-          buildQuant4MatMulKernel(b, gpuModule, name + "_r1k", scales,
-                                  !q.getScheme().getSymmetric(), 1, /*splitK=*/true);
           buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc", scales,
                                       !q.getScheme().getSymmetric(), 1);
           buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc4", scales,
                                       !q.getScheme().getSymmetric(), qopt::cuda::kTcWideRowTiles);
-          numGpuKernels += 5;
+          numGpuKernels += 4;
         }
       } else {
         return WalkResult::advance();

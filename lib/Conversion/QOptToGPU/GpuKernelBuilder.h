@@ -118,11 +118,10 @@ QuantMatMulParams createQuantMatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModu
                                           llvm::StringRef name);
 /// Loads scale `index` stored as `kind`, as f32.
 mlir::Value loadScale(KernelBuilder &k, ScaleKind kind, mlir::Value scales, mlir::Value index);
-/// Builds the 4-bit quantized matmul `name` for blocks of `rows` activation rows; with `splitK`
-/// (one row) the block's warps share their channels and split the row.
+/// Builds the 4-bit quantized matmul `name` for blocks of `rows` activation rows.
 void buildQuant4MatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                              llvm::StringRef name, ScaleKind scales, bool zeroPoints,
-                             int64_t rows, bool splitK = false);
+                             int64_t rows);
 
 /// Builds the tensor-core form `name` of that matmul, for 16 or more rows (K and the group a
 /// multiple of 64), each block computing `rowTiles` tiles of 16 rows.

@@ -15,10 +15,6 @@
 // 2^23 + code * 16^s (exact, below 2^24), and fma(that, 16^-s, -(2^23 / 16^s + zero)) is
 // code - zero exactly. Every step's loads are issued before its arithmetic.
 //
-// The `_r1k` form (one row) splits K instead: a block's four warps take the same four channels
-// and interleaved parts of the row, for four times as many blocks on layers too narrow to give
-// the GPU enough warps otherwise.
-//
 #include "GpuKernelBuilder.h"
 
 #include "qopt/Runtime/CudaQuantMatMul.h"
@@ -55,20 +51,9 @@ Value loadScale(KernelBuilder &k, ScaleKind kind, Value scales, Value index) {
 }
 
 void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
-                             ScaleKind scales, bool zeroPoints, int64_t rows, bool splitK) {
+                             ScaleKind scales, bool zeroPoints, int64_t rows) {
   using namespace qopt::cuda;
   constexpr int64_t channels = kQ4ChannelsPerWarp;
-  // Split K: the block's warps share their channels and take interleaved parts of the row, so
-  // a layer has kQ4WarpsPerBlock times as many blocks; the parts meet in shared memory.
-  LLVM::GlobalOp partials;
-  if (splitK) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    partials = LLVM::GlobalOp::create(
-        b, module.getLoc(), LLVM::LLVMArrayType::get(b.getF32Type(), kQ4WarpsPerBlock * channels),
-        /*isConstant=*/false, LLVM::Linkage::Internal, (name + "_shared").str(), Attribute(),
-        /*alignment=*/16, /*addrSpace=*/3);
-  }
   // Words each lane loads per channel and loop step: more for one row, whose step holds fewer
   // activations in registers.
   const int64_t unroll = rows == 1 ? 4 : 2;
@@ -82,8 +67,7 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
   Value c32 = k.i64c(32);
   Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
   Value firstChannel =
-      splitK ? k.mul(k.blockId(), k.i64c(channels))
-             : k.mul(k.add(k.mul(k.blockId(), k.i64c(kQ4WarpsPerBlock)), warp), k.i64c(channels));
+      k.mul(k.add(k.mul(k.blockId(), k.i64c(kQ4WarpsPerBlock)), warp), k.i64c(channels));
   Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
   Value rowBytes = k.divu(kdim, k.i64c(2));
   Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
@@ -103,9 +87,7 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
     xRow.push_back(k.mul(k.minu(k.add(m0, k.i64c(r)), lastRow), kdim));
 
   SmallVector<Value> init(rows * channels, k.f32c(0.0f));
-  Value start = splitK ? k.add(lane, k.mul(warp, k.i64c(32 * unroll))) : lane;
-  Value stride = k.i64c(32 * unroll * (splitK ? kQ4WarpsPerBlock : 1));
-  auto loop = scf::ForOp::create(b, loc, start, words, stride, init);
+  auto loop = scf::ForOp::create(b, loc, lane, words, k.i64c(32 * unroll), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -173,30 +155,6 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
   for (Value &s : sums)
     s = k.warpSum(s);
   Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, k.i64c(0));
-  if (splitK) {
-    // Each warp's sums into shared memory; the first warp's first lane adds them up.
-    Type sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
-    Value base = LLVM::AddressOfOp::create(b, loc, partials);
-    auto at = [&](Value index) {
-      return LLVM::GEPOp::create(b, loc, sharedPtr, k.f32(), base, ValueRange{index});
-    };
-    auto publish = scf::IfOp::create(b, loc, firstLane, false);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&publish.getThenRegion().front());
-      for (int64_t c = 0; c < channels; ++c)
-        LLVM::StoreOp::create(b, loc, sums[c], at(k.add(k.mul(warp, k.i64c(channels)), k.i64c(c))));
-    }
-    gpu::BarrierOp::create(b, loc);
-    for (int64_t c = 0; c < channels; ++c) {
-      Value total = k.f32c(0.0f);
-      for (int64_t w = 0; w < kQ4WarpsPerBlock; ++w)
-        total = k.fadd(total, LLVM::LoadOp::create(b, loc, k.f32(), at(k.i64c(w * channels + c)))
-                                  .getResult());
-      sums[c] = total;
-    }
-    firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, k.i64c(0));
-  }
   auto write = scf::IfOp::create(b, loc, firstLane, /*withElse=*/false);
   b.setInsertionPointToStart(&write.getThenRegion().front());
   for (int64_t r = 0; r < rows; ++r) {

@@ -52,11 +52,6 @@ private:
     const char *env = std::getenv("QOPT_GPU_TENSOR_CORES");
     return !(env && std::strcmp(env, "0") == 0);
   }();
-  /// One row with K split across a block's warps (the `_r1k` form): QOPT_GPU_SPLIT_K=1.
-  bool splitK = [] {
-    const char *env = std::getenv("QOPT_GPU_SPLIT_K");
-    return env && std::strcmp(env, "1") == 0;
-  }();
   void check(CUresult r, const char *what) {
     if (r != 0)
       fail(d.message(what, r));
@@ -321,7 +316,7 @@ bool CudaAccelerator::quantMatMul(Context &ctx, const char *kernel, Tensor **in,
   // shared with the compiler (CudaQuantMatMul.h). QOPT_GPU_TENSOR_CORES=0 keeps every size on
   // the f32 kernels (agreement with the CPU to f32 rounding, at a cost in speed).
   qopt::cuda::Q4Launch l =
-      qopt::cuda::q4Launch(m, channels, k, group, tensorCores, multiprocessors, splitK);
+      qopt::cuda::q4Launch(m, channels, k, group, tensorCores, multiprocessors);
   if (l.accumulate)
     check(d.memsetD32Async(y->device, 0, static_cast<size_t>(m * channels), nullptr),
           "clearing a matmul's output on the GPU");
