@@ -102,27 +102,26 @@ inline float dot(const float *a, const float *b, int64_t n) {
     sum += a[i] * b[i];
   return sum;
 }
+} // namespace
 
-/// Strides of `t` right-aligned to rank 4, 0 where a dim of size 1 broadcasts to `full`.
-void broadcastStrides4(const Tensor &t, const int64_t *full, int64_t *out, const char *what) {
+bool qopt::rt::attentionMaskStrides(const Tensor &mask, const int64_t *scores, int64_t *out) {
+  if (mask.rank > 4)
+    return false;
   int64_t strides[QOPT_MAX_RANK];
-  t.elementStrides(strides);
-  int offset = 4 - t.rank;
+  mask.elementStrides(strides);
+  int offset = 4 - mask.rank;
   for (int d = 0; d < 4; ++d) {
     if (d < offset) {
       out[d] = 0;
       continue;
     }
-    int64_t size = t.dims[d - offset];
-    if (size != full[d] && size != 1)
-      fail(std::string("attention's ") + what + " has shape " + shapeString(t.shape()) +
-           ", which does not broadcast to [" + std::to_string(full[0]) + "x" +
-           std::to_string(full[1]) + "x" + std::to_string(full[2]) + "x" +
-           std::to_string(full[3]) + "]");
+    int64_t size = mask.dims[d - offset];
+    if (size != scores[d] && size != 1)
+      return false;
     out[d] = size == 1 ? 0 : strides[d - offset];
   }
+  return true;
 }
-} // namespace
 
 void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs,
                             double scaleAttr) {
@@ -159,8 +158,10 @@ void qopt::rt::runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor *
   if (v.dims[0] == 1)
     vs[0] = 0;
   int64_t scoresShape[4] = {batch, heads, rows, length};
-  if (mask)
-    broadcastStrides4(*mask, scoresShape, ms, "mask");
+  if (mask && !attentionMaskStrides(*mask, scoresShape, ms))
+    fail("attention's mask has shape " + shapeString(mask->shape()) +
+         ", which does not broadcast to [" + std::to_string(batch) + "x" +
+         std::to_string(heads) + "x" + std::to_string(rows) + "x" + std::to_string(length) + "]");
 
   Tensor *out = ctx.allocate(QOPT_FLOAT32, {batch, heads, rows, valueWidth});
   outs[0] = out;

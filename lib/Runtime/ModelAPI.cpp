@@ -324,14 +324,8 @@ void *qopt_rt_input(void *c, int64_t index) {
   const qopt_tensor &in = ctx.inputs[index];
   Tensor *t = ctx.wrap(in.dtype, std::vector<int64_t>(in.dims, in.dims + in.rank), in.data);
   // A session's cache input: the past as a view of the buffer with room for the whole context.
-  if (const CacheSlot *slot = ctx.cacheSlot(index); slot && in.rank == 4) {
+  if (const CacheSlot *slot = ctx.cacheSlot(index); slot && in.rank == 4)
     slot->stridedView(*t);
-    // In a GPU library the device holds the current cache.
-    if (slot->device) {
-      t->device = slot->device;
-      t->hostStale = true;
-    }
-  }
   return t;
 }
 

@@ -165,9 +165,12 @@ struct CacheSlot {
   /// run on the GPU); `data` then receives downloads for CPU kernels only.
   uint64_t device = 0;
 
-  /// Makes `t` (the buffer's first dims[2] positions, or fewer) a strided view of the buffer.
+  /// Makes `t` (the buffer's first dims[2] positions, or fewer) a strided view of the buffer,
+  /// current on the device where the cache lives there.
   void stridedView(Tensor &t) const {
     t.data = data;
+    t.device = device;
+    t.hostStale = device != 0;
     t.strided = true;
     t.strides[3] = 1;
     t.strides[2] = dims[3];
@@ -353,6 +356,9 @@ void runRowKernel(Context &ctx, void **ins, int64_t numIns, Tensor **outs, const
 /// Runs `body` over parts of [0, n) across the pool with OpenBLAS on one thread per part: small
 /// products (attention's, per head) run at half speed when OpenBLAS splits each of them too.
 void runBlasPerPart(Context &ctx, int64_t n, const std::function<void(int64_t, int64_t)> &body);
+/// Element strides of attention's `mask` against scores of shape `scores` ([batch, heads, rows,
+/// length]), right-aligned, 0 where a dim of size 1 broadcasts; false where it does not broadcast.
+bool attentionMaskStrides(const Tensor &mask, const int64_t *scores, int64_t *out);
 /// Scaled dot-product attention (opcode Attention); keys and values may be strided.
 void runAttention(Context &ctx, Tensor **ins, int64_t numIns, Tensor **outs, double scale);
 /// Checks that `added` ([batch, heads, count, dim] float32) appended to `past` fits `slot`;

@@ -37,7 +37,7 @@ constexpr int64_t kTcStepCodes = 64;
 constexpr int64_t kTcWideRowTiles = 4;
 
 struct Q4Launch {
-  /// "_r1", "_r4" or "_tc".
+  /// "_r1", "_r4", "_tc" or "_tc4".
   const char *suffix;
   unsigned grid[3];
   unsigned block;
@@ -57,7 +57,7 @@ inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool te
     int64_t rowsPerBlock =
         m >= 16 * kTcWideRowTiles && columnBlocks >= multiprocessors ? 16 * kTcWideRowTiles : 16;
     int64_t rowBlocks = (m + rowsPerBlock - 1) / rowsPerBlock;
-    int64_t tiles = (n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock * rowBlocks;
+    int64_t tiles = columnBlocks * rowBlocks;
     int64_t steps = k / kTcStepCodes, splits = 1;
     // Two blocks per multiprocessor, each split keeping at least four steps.
     if (tiles < 2 * multiprocessors)
@@ -66,8 +66,8 @@ inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool te
     int64_t perSplit = (steps + splits - 1) / splits;
     splits = (steps + perSplit - 1) / perSplit;
     return {rowsPerBlock == 16 ? "_tc" : "_tc4",
-            {static_cast<unsigned>((n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock),
-             static_cast<unsigned>(rowBlocks), static_cast<unsigned>(splits)},
+            {static_cast<unsigned>(columnBlocks), static_cast<unsigned>(rowBlocks),
+             static_cast<unsigned>(splits)},
             static_cast<unsigned>(32 * kTcWarps),
             splits > 1};
   }

@@ -41,19 +41,9 @@ void buildAttentionKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                           int64_t valueWidth) {
   Location loc = module.getLoc();
   KernelBuilder k(b, loc);
-  MLIRContext *context = b.getContext();
-  Type sharedPtr = LLVM::LLVMPointerType::get(context, 3);
   // Shared memory: the query row, then per warp its maximum, sum and output row.
-  int64_t sharedFloats = width + kAttentionWarps * (2 + valueWidth);
-  std::string sharedName = (name + "_shared").str();
-  LLVM::GlobalOp shared;
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    shared = LLVM::GlobalOp::create(b, loc, LLVM::LLVMArrayType::get(k.f32(), sharedFloats),
-                                    /*isConstant=*/false, LLVM::Linkage::Internal, sharedName,
-                                    Attribute(), /*alignment=*/16, /*addrSpace=*/3);
-  }
+  LLVM::GlobalOp sharedArray =
+      declareSharedFloats(b, module, name, width + kAttentionWarps * (2 + valueWidth));
   SmallVector<Type> params(5, k.ptr());
   params.append(kNumParams - 5, k.i64());
   gpu::GPUFuncOp func = createKernel(b, module, name, params);
@@ -61,16 +51,7 @@ void buildAttentionKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   Block &entry = func.getBody().front();
   auto arg = [&](unsigned i) -> Value { return entry.getArgument(i); };
 
-  Value base = LLVM::AddressOfOp::create(b, loc, shared);
-  auto sharedAt = [&](Value index) {
-    return LLVM::GEPOp::create(b, loc, sharedPtr, k.f32(), base, ValueRange{index});
-  };
-  auto loadShared = [&](Value index) {
-    return LLVM::LoadOp::create(b, loc, k.f32(), sharedAt(index)).getResult();
-  };
-  auto storeShared = [&](Value v, Value index) {
-    LLVM::StoreOp::create(b, loc, v, sharedAt(index));
-  };
+  SharedFloats shared(k, sharedArray);
   auto select = [&](Value c, Value t, Value f) {
     return arith::SelectOp::create(b, loc, c, t, f).getResult();
   };
@@ -136,7 +117,7 @@ void buildAttentionKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   // The query row into shared memory.
   Value threads = k.i64c(kAttentionThreads);
   loop(tid, k.i64c(width), threads, {}, [&](Value d, ValueRange) {
-    storeShared(k.load(k.f32(), arg(kQ), k.add(qBase, d)), d);
+    shared.store(k.load(k.f32(), arg(kQ), k.add(qBase, d)), d);
     return SmallVector<Value>{};
   });
   gpu::BarrierOp::create(b, loc);
@@ -161,7 +142,7 @@ void buildAttentionKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
         Value key = k.add(kBase, k.mul(t, arg(kKStride + 2)));
         Value dot = loop(zero, k.i64c(width), one, {fzero}, [&](Value d, ValueRange acc) {
           Value x = k.load(k.f32(), arg(kK), k.add(key, d));
-          return SmallVector<Value>{k.fma(loadShared(d), x, acc[0])};
+          return SmallVector<Value>{k.fma(shared.load(d), x, acc[0])};
         })[0];
         return k.fadd(k.fmul(dot, scale), m);
       });
@@ -217,28 +198,31 @@ void buildAttentionKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   // Each warp's part into shared memory, then one output value per thread.
   Value stats = k.i64c(width), values = k.i64c(width + 2 * kAttentionWarps);
   ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero), [&] {
-    storeShared(state[0], k.add(stats, warp));
-    storeShared(state[1], k.add(stats, k.add(warp, k.i64c(kAttentionWarps))));
+    shared.store(state[0], k.add(stats, warp));
+    shared.store(state[1], k.add(stats, k.add(warp, k.i64c(kAttentionWarps))));
   });
   Value warpValues = k.add(values, k.mul(warp, k.i64c(valueWidth)));
   for (int64_t j = 0; j < perLane; ++j) {
     Value d = k.add(lane, k.i64c(32 * j));
-    ifThen(k.ult(d, k.i64c(valueWidth)), [&] { storeShared(state[2 + j], k.add(warpValues, d)); });
+    ifThen(k.ult(d, k.i64c(valueWidth)), [&] { shared.store(state[2 + j], k.add(warpValues, d)); });
   }
   gpu::BarrierOp::create(b, loc);
   Value outBase = k.mul(row, k.i64c(valueWidth));
   loop(tid, k.i64c(valueWidth), threads, {}, [&](Value d, ValueRange) {
+    SmallVector<Value> maxima;
     Value best = negInf;
-    for (int64_t w = 0; w < kAttentionWarps; ++w)
-      best = fmax(best, loadShared(k.add(stats, k.i64c(w))));
+    for (int64_t w = 0; w < kAttentionWarps; ++w) {
+      maxima.push_back(shared.load(k.add(stats, k.i64c(w))));
+      best = fmax(best, maxima.back());
+    }
     Value dead = fcmp(arith::CmpFPredicate::OEQ, best, negInf);
     Value num = fzero, den = fzero;
     for (int64_t w = 0; w < kAttentionWarps; ++w) {
-      Value m = loadShared(k.add(stats, k.i64c(w)));
+      Value m = maxima[w];
       Value weight = select(fcmp(arith::CmpFPredicate::OEQ, m, negInf), fzero,
                             exp(k.fsub(m, select(dead, fzero, best))));
-      den = k.fma(loadShared(k.add(stats, k.i64c(kAttentionWarps + w))), weight, den);
-      num = k.fma(loadShared(k.add(values, k.add(k.i64c(w * valueWidth), d))), weight, num);
+      den = k.fma(shared.load(k.add(stats, k.i64c(kAttentionWarps + w))), weight, den);
+      num = k.fma(shared.load(k.add(values, k.add(k.i64c(w * valueWidth), d))), weight, num);
     }
     k.store(select(dead, fzero, k.fdiv(num, den)), arg(kOut), k.add(outBase, d));
     return SmallVector<Value>{};

@@ -35,6 +35,30 @@ gpu::GPUFuncOp createKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef nam
   return func;
 }
 
+LLVM::GlobalOp declareSharedFloats(OpBuilder &b, gpu::GPUModuleOp module, StringRef kernel,
+                                   int64_t count) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(module.getBody());
+  return LLVM::GlobalOp::create(b, module.getLoc(),
+                                LLVM::LLVMArrayType::get(b.getF32Type(), count),
+                                /*isConstant=*/false, LLVM::Linkage::Internal,
+                                (kernel + "_shared").str(), Attribute(), /*alignment=*/16,
+                                /*addrSpace=*/3);
+}
+
+SharedFloats::SharedFloats(KernelBuilder &k, LLVM::GlobalOp array)
+    : k(k), base(LLVM::AddressOfOp::create(k.b, k.loc, array)) {}
+
+Value SharedFloats::at(Value index) {
+  return LLVM::GEPOp::create(k.b, k.loc, base.getType(), k.f32(), base, ValueRange{index});
+}
+
+Value SharedFloats::load(Value index) {
+  return LLVM::LoadOp::create(k.b, k.loc, k.f32(), at(index));
+}
+
+void SharedFloats::store(Value v, Value index) { LLVM::StoreOp::create(k.b, k.loc, v, at(index)); }
+
 void markPointers(gpu::GPUFuncOp func, unsigned inputs) {
   Builder b(func.getContext());
   for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {

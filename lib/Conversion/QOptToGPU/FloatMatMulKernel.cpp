@@ -31,16 +31,7 @@ void buildFloatMatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, Operation *op
   const int64_t threads = qopt::cuda::kFloatMatMulThreads;
   Location loc = module.getLoc();
   KernelBuilder k(b, loc);
-  MLIRContext *context = b.getContext();
-  LLVM::GlobalOp shared;
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    shared = LLVM::GlobalOp::create(b, loc, LLVM::LLVMArrayType::get(k.f32(), rows * threads),
-                                    /*isConstant=*/false, LLVM::Linkage::Internal,
-                                    (name + "_shared").str(), Attribute(), /*alignment=*/16,
-                                    /*addrSpace=*/3);
-  }
+  LLVM::GlobalOp sharedArray = declareSharedFloats(b, module, name, rows * threads);
   SmallVector<Type> params(3 + epilogue, k.ptr());
   params.append(3 + epilogue, k.i64());
   gpu::GPUFuncOp func = createKernel(b, module, name, params);
@@ -52,11 +43,7 @@ void buildFloatMatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, Operation *op
   Value m = entry.getArgument(3 + epilogue), kDim = entry.getArgument(4 + epilogue),
         n = entry.getArgument(5 + epilogue);
 
-  Type sharedPtr = LLVM::LLVMPointerType::get(context, 3);
-  Value base = LLVM::AddressOfOp::create(b, loc, shared);
-  auto sharedAt = [&](Value index) {
-    return LLVM::GEPOp::create(b, loc, sharedPtr, k.f32(), base, ValueRange{index});
-  };
+  SharedFloats shared(k, sharedArray);
 
   Value tid = k.threadId(), p = k.blockId(), firstRow = k.mul(k.blockId(gpu::Dimension::y),
                                                                k.i64c(rows));
@@ -82,8 +69,7 @@ void buildFloatMatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, Operation *op
     scf::YieldOp::create(b, loc, next);
   }
   for (int64_t r = 0; r < rows; ++r)
-    LLVM::StoreOp::create(b, loc, loop.getResult(r),
-                          sharedAt(k.add(k.i64c(r * threads), tid)));
+    shared.store(loop.getResult(r), k.add(k.i64c(r * threads), tid));
   gpu::BarrierOp::create(b, loc);
   // Thread t < rows * panel finishes column t % panel of row t / panel.
   auto finish = scf::ForOp::create(b, loc, tid, k.i64c(rows * panel), k.i64c(threads));
@@ -92,10 +78,7 @@ void buildFloatMatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, Operation *op
   Value r = k.divu(idx, k.i64c(panel)), col = k.remu(idx, k.i64c(panel));
   Value sum = k.f32c(0.0f);
   for (int64_t s = 0; s < threads / panel; ++s)
-    sum = k.fadd(sum, LLVM::LoadOp::create(
-                          b, loc, k.f32(),
-                          sharedAt(k.add(k.mul(r, k.i64c(threads)), k.add(k.i64c(s * panel), col))))
-                          .getResult());
+    sum = k.fadd(sum, shared.load(k.add(k.mul(r, k.i64c(threads)), k.add(k.i64c(s * panel), col))));
   Value row = k.add(firstRow, r), channel = k.add(k.mul(p, k.i64c(panel)), col);
   Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(channel, n));
   auto store = scf::IfOp::create(b, loc, inside, false);

@@ -61,20 +61,20 @@ bool allF32Results(Operation *op) {
          llvm::all_of(op->getResults(), [](Value r) { return isF32Tensor(r); });
 }
 
-/// The attention kernel for `op`: its name, or "" where the rows' widths are not static or are
-/// wider than the kernel is built for.
-std::string attentionKernel(Q::AttentionOp op) {
+/// The query's and value's row widths the attention kernel for `op` is built for, or none where
+/// they are not static or are wider than the kernel takes.
+std::optional<std::pair<int64_t, int64_t>> attentionWidths(Q::AttentionOp op) {
   auto q = cast<RankedTensorType>(op.getQuery().getType());
   auto v = cast<RankedTensorType>(op.getValue().getType());
   if (q.getRank() != 4 || v.getRank() != 4)
-    return "";
+    return std::nullopt;
   int64_t width = q.getDimSize(3), valueWidth = v.getDimSize(3);
   auto fits = [](int64_t w) {
     return !ShapedType::isDynamic(w) && w > 0 && w <= qopt::cuda::kAttentionMaxWidth;
   };
   if (!fits(width) || !fits(valueWidth))
-    return "";
-  return "qopt_gpu_attention_" + std::to_string(width) + "_" + std::to_string(valueWidth);
+    return std::nullopt;
+  return std::make_pair(width, valueWidth);
 }
 
 /// The kernel family of a quantized matmul the 4-bit GPU kernel computes, or "".
@@ -138,13 +138,13 @@ struct GenerateGpuKernelsPass
                                  qopt::cuda::kFloatMatMulRows[v]);
         numGpuKernels += 2;
       } else if (auto attention = dyn_cast<Q::AttentionOp>(op)) {
-        name = attentionKernel(attention);
-        if (name.empty())
+        auto widths = attentionWidths(attention);
+        if (!widths)
           return WalkResult::advance();
+        name = "qopt_gpu_attention_" + std::to_string(widths->first) + "_" +
+               std::to_string(widths->second);
         if (families.insert(name).second) {
-          auto q = cast<RankedTensorType>(attention.getQuery().getType());
-          auto v = cast<RankedTensorType>(attention.getValue().getType());
-          buildAttentionKernel(b, gpuModule, name, q.getDimSize(3), v.getDimSize(3));
+          buildAttentionKernel(b, gpuModule, name, widths->first, widths->second);
           ++numGpuKernels;
         }
       } else if (auto q = dyn_cast<Q::QuantizedMatMulOp>(op)) {

@@ -81,6 +81,23 @@ struct KernelBuilder {
 mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                                   llvm::StringRef name, llvm::ArrayRef<mlir::Type> params);
 
+/// Declares `<kernel>_shared`, an array of `count` floats in shared memory (address space 3), at
+/// the start of `module`: a kernel's shared memory, addressed like global memory (no memref).
+mlir::LLVM::GlobalOp declareSharedFloats(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                                         llvm::StringRef kernel, int64_t count);
+
+/// Loads and stores of a shared array's floats inside its kernel.
+struct SharedFloats {
+  KernelBuilder &k;
+  mlir::Value base; // !llvm.ptr<3>
+
+  /// Takes the array's address at the builder's insertion point.
+  SharedFloats(KernelBuilder &k, mlir::LLVM::GlobalOp array);
+  mlir::Value at(mlir::Value index);
+  mlir::Value load(mlir::Value index);
+  void store(mlir::Value v, mlir::Value index);
+};
+
 /// Marks the pointer parameters of `func`: every one `noalias` (results are fresh buffers), the
 /// first `inputs` also `readonly`, which lets NVPTX read them through the non-coherent cache.
 void markPointers(mlir::gpu::GPUFuncOp func, unsigned inputs);

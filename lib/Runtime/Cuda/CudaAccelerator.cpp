@@ -382,6 +382,7 @@ bool CudaAccelerator::elementwise(Context &ctx, const char *kernel, Tensor **in,
   launch(kernel, static_cast<unsigned>((total + 255) / 256), 1, 256, std::move(args));
   return true;
 }
+
 bool CudaAccelerator::dataMovement(Context &ctx, Opcode op, Tensor **in, int64_t n,
                                    Tensor **outs, int64_t numOuts, const int64_t *i,
                                    int64_t ni) {
@@ -479,8 +480,6 @@ bool CudaAccelerator::kvAppend(Context &ctx, Tensor **in, int64_t n, Tensor **ou
        cacheStrides, added.shape(), 4);
   Tensor *out = ctx.wrap(QOPT_FLOAT32, {batch, heads, start + count, width}, slot->data);
   slot->stridedView(*out);
-  out->device = slot->device;
-  out->hostStale = true;
   outs[0] = out;
   return true;
 }
@@ -498,7 +497,7 @@ bool CudaAccelerator::floatMatMul(Context &ctx, const char *kernel, Tensor **in,
   if ((m + 3) / 4 > 65535) // grid y
     return false;
   // Epilogue inputs: one row for all outputs, or one per output row.
-  std::vector<uint64_t> epilogue, strides;
+  std::vector<uint64_t> strides;
   for (int64_t e = 2; e < n; ++e) {
     if (!in[e] || in[e]->dtype != QOPT_FLOAT32)
       return false;
@@ -510,10 +509,9 @@ bool CudaAccelerator::floatMatMul(Context &ctx, const char *kernel, Tensor **in,
   Tensor *y = outs[0] = rowsResult(ctx, x, channels);
   if (m == 0 || channels == 0)
     return true;
-  for (int64_t e = 2; e < n; ++e)
-    epilogue.push_back(onDevice(*in[e]));
   std::vector<uint64_t> args = {onDevice(x), onDevice(w), y->device};
-  args.insert(args.end(), epilogue.begin(), epilogue.end());
+  for (int64_t e = 2; e < n; ++e)
+    args.push_back(onDevice(*in[e]));
   args.insert(args.end(), {static_cast<uint64_t>(m), static_cast<uint64_t>(k),
                            static_cast<uint64_t>(channels)});
   args.insert(args.end(), strides.begin(), strides.end());
@@ -554,17 +552,9 @@ bool CudaAccelerator::attention(Context &ctx, const char *kernel, Tensor **in, i
     ks[0] = 0;
   if (v.dims[0] == 1)
     vs[0] = 0;
-  std::vector<int64_t> scores = {batch, heads, rows, length}, ms(4, 0);
-  if (mask) {
-    if (mask->rank > 4 || mask->strided)
-      return false;
-    for (int dim = 0; dim < mask->rank; ++dim) {
-      int64_t size = mask->dims[dim], full = scores[4 - mask->rank + dim];
-      if (size != full && size != 1)
-        return false;
-    }
-    ms = broadcastStrides(mask->shape(), 4, scores);
-  }
+  int64_t scores[4] = {batch, heads, rows, length}, ms[4] = {};
+  if (mask && !attentionMaskStrides(*mask, scores, ms))
+    return false;
   Tensor *out = result(ctx, QOPT_FLOAT32, {batch, heads, rows, valueWidth});
   outs[0] = out;
   if (out->numElements() == 0)
@@ -574,7 +564,7 @@ bool CudaAccelerator::attention(Context &ctx, const char *kernel, Tensor **in, i
   std::memcpy(&scaleBits, &scale, sizeof(scaleBits));
   auto word = [](int64_t x) { return static_cast<uint64_t>(x); };
   std::vector<uint64_t> args = {
-      onDevice(q), k.strided ? k.device : onDevice(k), v.strided ? v.device : onDevice(v),
+      onDevice(q), onDevice(k), onDevice(v),
       mask ? onDevice(*mask) : 0, out->device,
       word(heads), word(rows), word(length), word(heads / kvHeads), scaleBits, mask ? 1u : 0u,
       word(qs[0]), word(qs[1]), word(qs[2]), word(ks[0]), word(ks[1]), word(ks[2]),
