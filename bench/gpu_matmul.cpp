@@ -4,9 +4,8 @@
 // 4-bit symmetric f16-scale layers: the kernels take the shape as parameters), runs the matmul
 // of M rows by a random K x N weight in groups of 128 as the runtime launches it, checks eight
 // outputs against a host computation (the error relative to the sum of the products' magnitudes:
-// f32 below 16 rows, f16 operands on tensor cores from 16), and prints
-// `qopt K N M MICROSECONDS MAX_REL_ERROR`, the
-// time being the mean of 200 launches timed with CUDA events after 20 warm-ups. Links no CUDA
+// f16 arithmetic with f32 sums, or f32 with QOPT_GPU_HALF=0), and prints
+// `qopt K N M MICROSECONDS MAX_REL_ERROR KERNEL_SUFFIX`, the time being the mean of 200 launches timed with CUDA events after 20 warm-ups. Links no CUDA
 // library: the driver is opened with dlopen, as the runtime does.
 //
 #include "../include/qopt/Runtime/CudaQuantMatMul.h"
@@ -135,7 +134,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 9; ++i)
       params[i] = &args[i];
     // As the runtime launches it.
-    qopt::cuda::Q4Launch l = qopt::cuda::q4Launch(m, n, k, group, true, multiprocessors);
+    // QOPT_GPU_HALF=0 keeps the f32 kernels, as it does for the runtime.
+    const char *halfEnv = std::getenv("QOPT_GPU_HALF");
+    bool half = !(halfEnv && std::strcmp(halfEnv, "0") == 0);
+    qopt::cuda::Q4Launch l = qopt::cuda::q4Launch(m, n, k, group, half, multiprocessors);
     void *kernel = nullptr;
     std::string name = std::string("qopt_gpu_q4_f16_sym") + l.suffix;
     check(getFunction(&kernel, module, name.c_str()), name.c_str());
@@ -169,7 +171,7 @@ int main(int argc, char **argv) {
       }
       worst = std::max(worst, std::fabs(y[row * n + col] - ref) / std::max(mag, 1e-30));
     }
-    std::printf("qopt %ld %ld %ld %.3f %.2e\n", k, n, m, 1000.0 * ms / iters, worst);
+    std::printf("qopt %ld %ld %ld %.3f %.2e %s\n", k, n, m, 1000.0 * ms / iters, worst, l.suffix);
     std::fflush(stdout);
   }
   return 0;

@@ -3,13 +3,16 @@
 
 For K x N of 4096x4096, 8192x8192 and 8192x28672 (in x out features) at M = 1, 4, 16, 32, 128, all
 measured in this run:
-  qopt      bench/gpu_matmul (4-bit codes, f16 scales per 128, f32 activations and outputs)
+  qopt      bench/gpu_matmul (4-bit codes, f16 scales per 128, f32 activations and outputs), the
+            kernel the runtime takes (f16 arithmetic, f32 sums)
+  qopt f32  the same with QOPT_GPU_HALF=0 (the f32 kernels below 16 rows)
   fp16      torch.matmul of f16 [M, K] by [K, N] (cuBLAS)
   tinygemm  torch.ops.aten._weight_int4pack_mm (bf16 activations, int4 weights in groups of 128)
 and the GPU's read bandwidth: torch.sum over a 4 GiB f16 tensor. Times are means over 200 runs
 after warm-up (CUDA events). GB/s counts the weight bytes each product reads (qopt: packed
 codes and scales; fp16: 2 bytes per weight).
 """
+import os
 import subprocess
 import sys
 
@@ -54,25 +57,33 @@ def main():
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}")
     bw = read_bandwidth()
     print(f"# read bandwidth (torch.sum, 4 GiB f16): {bw:.0f} GB/s")
-    print("| K x N | M | qopt us | qopt GB/s | % of read bw | fp16 us | tinygemm us | qopt vs fp16 | qopt vs tinygemm | max rel err |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| K x N | M | kernel | qopt us | qopt GB/s | % of read bw | qopt f32 us | fp16 us | tinygemm us | qopt vs fp16 | qopt vs tinygemm | max rel err |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for k, n in SHAPES:
-        out = subprocess.run([harness, model, str(k), str(n)] + [str(m) for m in ROWS],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            print(f"# gpu_matmul failed: {out.stderr.strip()}")
+        runs = {}
+        for half in ("1", "0"):
+            out = subprocess.run([harness, model, str(k), str(n)] + [str(m) for m in ROWS],
+                                 capture_output=True, text=True,
+                                 env=dict(os.environ, QOPT_GPU_HALF=half))
+            if out.returncode != 0:
+                print(f"# gpu_matmul failed: {out.stderr.strip()}")
+                break
+            runs[half] = {int(f[3]): (float(f[4]), f[5], f[6])
+                          for f in (l.split() for l in out.stdout.splitlines())}
+        if len(runs) < 2:
             continue
-        ours = {int(f[3]): (float(f[4]), f[5]) for f in (l.split() for l in out.stdout.splitlines())}
+        ours, f32 = runs["1"], runs["0"]
         w = torch.randn(k, n, dtype=torch.float16, device="cuda")
         qbytes = n * k // 2 + n * (k // 128) * 2
         for m in ROWS:
             x = torch.randn(m, k, dtype=torch.float16, device="cuda")
             fp16 = timed(lambda: torch.matmul(x, w))
             tiny = tinygemm(k, n, m)
-            us, err = ours[m]
+            us, err, kernel = ours[m]
             gbs = qbytes / us / 1e3
-            print(f"| {k}x{n} | {m} | {us:.1f} | {gbs:.0f} | {100 * gbs / bw:.0f}% | {fp16:.1f} | "
-                  f"{tiny:.1f} | {fp16 / us:.2f}x | {tiny / us:.2f}x | {err} |")
+            print(f"| {k}x{n} | {m} | {kernel} | {us:.1f} | {gbs:.0f} | {100 * gbs / bw:.0f}% | "
+                  f"{f32[m][0]:.1f} | {fp16:.1f} | {tiny:.1f} | {fp16 / us:.2f}x | {tiny / us:.2f}x | "
+                  f"{err} |")
         del w
         torch.cuda.empty_cache()
 

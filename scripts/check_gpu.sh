@@ -10,10 +10,11 @@
 # --cpu=haswell so that OUT runs on any x86-64 machine with AVX2. It runs the CPU libraries,
 # saving their outputs and qlm_llama's perplexity, and copies qopt-run and the OpenBLAS it loads
 # into OUT. `run` then runs each CUDA library on cuda:0 and compares: every output within 1e-5
-# of the CPU's (relative to its largest value: both compute in f32), the 4-bit ones also on a
-# 24-token input (within 2e-3, the tolerance of the tensor-core matmul's f16 operands; the
-# fixtures' layers are too narrow for it, K < 64, so they take the 4-row kernel) and on a
-# 1-token input (within 1e-5: the one-row kernel), and qlm_llama's
+# of the CPU's (relative to its largest value: both compute in f32). The 4-bit ones, whose
+# matmuls compute in f16 on the GPU, are compared twice on their input and on a 1-token input:
+# with QOPT_GPU_HALF=0 (the f32 kernels) within 1e-5, and as they run by default within 2e-3 (the
+# tolerance of f16 arithmetic); and on a 24-token input within 2e-3 (the fixtures' layers are too
+# narrow for tensor cores, K < 64, so they take the 4-row kernel). Then qlm_llama's
 # perplexity (256-token windows: the tensor-core matmul) within 0.1%. Decoders with a KV cache
 # score tokens in a generation session (a prefill, then one token a step, the cache and attention
 # on the GPU), every step's logits compared with the CPU's session: the exported KV fixtures
@@ -98,9 +99,9 @@ run() {
   export LD_LIBRARY_PATH="$out/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   local passed=0 failed=0 work
   work=$(mktemp -d)
-  check() { # LIBRARY INPUT REFERENCE TOLERANCE LABEL
-    if ! "$out/bin/qopt-run" "$1" --device cuda:0 --input "input_ids=$2" --output "$work/out.npy" \
-        >"$work/log" 2>&1; then
+  check() { # LIBRARY INPUT REFERENCE TOLERANCE LABEL [QOPT_GPU_HALF]
+    if ! QOPT_GPU_HALF=${6:-1} "$out/bin/qopt-run" "$1" --device cuda:0 --input "input_ids=$2" \
+        --output "$work/out.npy" >"$work/log" 2>&1; then
       echo "$5: run FAILED: $(head -c 300 "$work/log")"; failed=$((failed + 1)); return
     fi
     if result=$(python3 "$out/bin/compare_npy.py" "$work/out.npy" "$3" --tol "$4"); then
@@ -113,11 +114,19 @@ run() {
     stem=$(basename "$lib" .cuda.so)
     name=${stem%.*}
     [ -f "$out/ref/$stem.npy" ] || continue
-    check "$lib" "$out/ref/$name.in.npy" "$out/ref/$stem.npy" 1e-5 "$stem"
+    if [ "${stem##*.}" = w4 ]; then
+      check "$lib" "$out/ref/$name.in.npy" "$out/ref/$stem.npy" 1e-5 "$stem (f32 kernels)" 0
+      check "$lib" "$out/ref/$name.in.npy" "$out/ref/$stem.npy" 2e-3 "$stem"
+    else
+      check "$lib" "$out/ref/$name.in.npy" "$out/ref/$stem.npy" 1e-5 "$stem"
+    fi
     [ -f "$out/ref/$stem.long.npy" ] &&
       check "$lib" "$out/ref/$name.long.in.npy" "$out/ref/$stem.long.npy" 2e-3 "$stem (24 tokens)"
-    [ -f "$out/ref/$stem.one.npy" ] &&
-      check "$lib" "$out/ref/$name.one.in.npy" "$out/ref/$stem.one.npy" 1e-5 "$stem (1 token)"
+    if [ -f "$out/ref/$stem.one.npy" ]; then
+      check "$lib" "$out/ref/$name.one.in.npy" "$out/ref/$stem.one.npy" 1e-5 \
+        "$stem (1 token, f32 kernels)" 0
+      check "$lib" "$out/ref/$name.one.in.npy" "$out/ref/$stem.one.npy" 2e-3 "$stem (1 token)"
+    fi
   done
   for ref in "$out"/ref/*.session.npy; do
     [ -f "$ref" ] || continue

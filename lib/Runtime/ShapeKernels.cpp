@@ -482,9 +482,20 @@ void reshape(Context &ctx, Tensor &in, Tensor &shapeT, bool allowZero, Tensor **
 
 void transpose(const Mover &mover, Tensor &in, const int64_t *perm, int64_t n, Tensor **outs) {
   std::vector<int64_t> inStrides = contiguousStrides(in.shape()), shape(n), strides(n);
-  for (int64_t i = 0; i < n; ++i) {
+  // A permutation that keeps the order of the dims larger than 1 moves no element: the result
+  // views the input (a decoding step's [1, 1, heads, d] to [1, heads, 1, d], say).
+  bool moves = false;
+  for (int64_t i = 0, last = -1; i < n; ++i) {
     shape[i] = in.dims[perm[i]];
     strides[i] = inStrides[perm[i]];
+    if (shape[i] != 1) {
+      moves = moves || perm[i] < last;
+      last = perm[i];
+    }
+  }
+  if (!moves && !in.strided) {
+    outs[0] = mover.ctx.view(in, shape);
+    return;
   }
   Tensor *out = mover.allocate(in.dtype, shape);
   outs[0] = out;

@@ -12,12 +12,23 @@ using qopt::cuda::q4Launch;
 
 TEST(CudaLaunch, RowsPickTheForm) {
   const int sms = 132;
-  EXPECT_EQ(std::string(q4Launch(1, 4096, 4096, 128, true, sms).suffix), "_r1");
-  EXPECT_EQ(std::string(q4Launch(4, 4096, 4096, 128, true, sms).suffix), "_r4");
+  EXPECT_EQ(std::string(q4Launch(1, 4096, 4096, 128, true, sms).suffix), "_h1");
+  EXPECT_EQ(std::string(q4Launch(4, 4096, 4096, 128, true, sms).suffix), "_h4");
+  EXPECT_EQ(std::string(q4Launch(15, 4096, 4096, 128, true, sms).suffix), "_h4");
   EXPECT_EQ(std::string(q4Launch(16, 4096, 4096, 128, true, sms).suffix), "_tc");
-  // Without tensor cores (or with K not a multiple of 64) every size stays on the f32 kernels.
+  // Without f16 arithmetic every size stays on the f32 kernels.
+  EXPECT_EQ(std::string(q4Launch(1, 4096, 4096, 128, false, sms).suffix), "_r1");
   EXPECT_EQ(std::string(q4Launch(128, 4096, 4096, 128, false, sms).suffix), "_r4");
-  EXPECT_EQ(std::string(q4Launch(128, 4096, 4000, 32, true, sms).suffix), "_r4");
+  // K not a multiple of 64: no tensor cores, f16 on the CUDA cores while K and the group are
+  // multiples of 16, f32 otherwise.
+  EXPECT_EQ(std::string(q4Launch(128, 4096, 4000, 32, true, sms).suffix), "_h4");
+  EXPECT_EQ(std::string(q4Launch(1, 4096, 4008, 4008, true, sms).suffix), "_r1");
+  EXPECT_EQ(std::string(q4Launch(1, 4096, 4096, 8, true, sms).suffix), "_r1");
+  // Blocks of 16 channels and of 1 or 4 rows in both forms.
+  auto one = q4Launch(1, 4096, 4096, 128, true, sms);
+  EXPECT_EQ(one.grid[0], 4096u / 16);
+  EXPECT_EQ(one.grid[1], 1u);
+  EXPECT_EQ(q4Launch(9, 4096, 4096, 128, true, sms).grid[1], 3u);
 }
 
 TEST(CudaLaunch, WideRowTilesOnlyWhereColumnsFillTheGpu) {

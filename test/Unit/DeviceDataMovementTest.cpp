@@ -86,6 +86,25 @@ TEST_F(DataMovement, TransposeSwapsHeadsAndPositions) {
   expectSame(Opcode::Transpose, {floats({3, 7})}, 1, {1, 0});
 }
 
+// A transpose that moves only dims of size 1 (a decoding step's heads and its one position)
+// copies nothing on either target: the result views the input's memory.
+TEST_F(DataMovement, TransposeOfSizeOneDimsIsAView) {
+  Tensor *in = floats({1, 1, 4, 8});
+  std::vector<int64_t> perm = {0, 2, 1, 3};
+  Tensor *cpu = nullptr, *device = nullptr;
+  runShapeOp(Opcode::Transpose, ctx, &in, 1, &cpu, 1, perm.data(), 4, nullptr, 0);
+  EXPECT_EQ(cpu->data, in->data);
+  EXPECT_EQ(cpu->shape(), (std::vector<int64_t>{1, 4, 1, 8}));
+  HostCopier copier;
+  ASSERT_TRUE(runDeviceDataMovement(Opcode::Transpose, ctx, copier, &in, 1, &device, 1,
+                                    perm.data(), 4));
+  EXPECT_EQ(copier.copies, 0);
+  EXPECT_EQ(device->data, in->data);
+  EXPECT_EQ(device->shape(), (std::vector<int64_t>{1, 4, 1, 8}));
+  // Two dims larger than 1 swapped still move: [1, 2, 4, 1] to [1, 4, 2, 1].
+  expectSame(Opcode::Transpose, {floats({1, 2, 4, 1})}, 1, {0, 2, 1, 3});
+}
+
 TEST_F(DataMovement, SliceWithStepsAndNegativeBounds) {
   // Rotary halves, and a reversed strided slice.
   Tensor *x = floats({2, 8, 6});

@@ -5,9 +5,12 @@
 // includes nothing from MLIR or CUDA.
 //
 // Kernel family suffixes:
-//   _r1, _r4  f32 on the CUDA cores, for 1 and 2..15 rows (and shapes tensor cores do not take):
-//             each warp computes kQ4ChannelsPerWarp output channels for 1 or 4 rows, so one
-//             load of activations serves every channel of the warp.
+//   _h1, _h4  f16 arithmetic on the CUDA cores (f32 sums), for 1 and 2..15 rows: each warp
+//             computes kQ4ChannelsPerWarp output channels for 1 or 4 rows from activations the
+//             block stages in shared memory as f16, kHalfChunkCodes at a time. K and the group
+//             must be multiples of 16.
+//   _r1, _r4  the same in f32, for shapes the f16 kernels do not take and where f16 arithmetic
+//             is not wanted (agreement with the CPU to f32 rounding).
 //   _tc, _tc4 tensor cores (mma.sync m16n8k16, f16 operands, f32 sums) from 16 rows: a block
 //             computes 16 rows (_tc; _tc4: 16 * kTcWideRowTiles, from that many rows where the
 //             columns alone give every multiprocessor a block) by
@@ -27,6 +30,10 @@ namespace qopt::cuda {
 constexpr int64_t kQ4WarpsPerBlock = 4;
 constexpr int64_t kQ4ChannelsPerWarp = 4;
 constexpr int64_t kQ4ChannelsPerBlock = kQ4WarpsPerBlock * kQ4ChannelsPerWarp;
+/// Codes of K whose activations a `_h` block stages at a time (2 bytes each, per row): a
+/// multiple of 16 * 32 * 4, so that each lane takes a whole number of 16-code slots and each
+/// thread stages a whole number of 8-code units.
+constexpr int64_t kHalfChunkCodes = 2048;
 
 constexpr int64_t kTcWarps = 4;
 constexpr int64_t kTcTilesPerWarp = 4;
@@ -37,7 +44,7 @@ constexpr int64_t kTcStepCodes = 64;
 constexpr int64_t kTcWideRowTiles = 4;
 
 struct Q4Launch {
-  /// "_r1", "_r4", "_tc" or "_tc4".
+  /// "_h1", "_h4", "_r1", "_r4", "_tc" or "_tc4".
   const char *suffix;
   unsigned grid[3];
   unsigned block;
@@ -46,10 +53,10 @@ struct Q4Launch {
 };
 
 /// The kernel and grid for y[m, n] = x[m, k] * W^T with groups of `group` codes, on a GPU with
-/// `multiprocessors` SMs. `tensorCores` false keeps every size on the f32 kernels.
-inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool tensorCores,
+/// `multiprocessors` SMs. `halfPrecision` false keeps every size on the f32 kernels.
+inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool halfPrecision,
                          int64_t multiprocessors) {
-  if (tensorCores && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0) {
+  if (halfPrecision && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0) {
     // Four row tiles a block decode each code once for 64 rows, but leave a quarter of the
     // blocks: worth it only where the columns alone give every multiprocessor a block (measured
     // on an H100 at 128 rows: 8192x28672 1.23x faster, 8192x8192 even, 4096x4096 0.75x).
@@ -72,7 +79,8 @@ inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool te
             splits > 1};
   }
   int64_t rows = m == 1 ? 1 : 4;
-  return {m == 1 ? "_r1" : "_r4",
+  bool half = halfPrecision && k % 16 == 0 && group % 16 == 0;
+  return {half ? (m == 1 ? "_h1" : "_h4") : (m == 1 ? "_r1" : "_r4"),
           {static_cast<unsigned>((n + kQ4ChannelsPerBlock - 1) / kQ4ChannelsPerBlock),
            static_cast<unsigned>((m + rows - 1) / rows), 1},
           static_cast<unsigned>(32 * kQ4WarpsPerBlock),

@@ -156,16 +156,19 @@ struct GenerateGpuKernelsPass
           ScaleKind scales = st.isF16() ? ScaleKind::F16 : st.isBF16() ? ScaleKind::BF16
                                                                        : ScaleKind::F32;
           // Kernels shared by every layer of the scheme: one row per block for decoding, four
-          // for a few rows (each decoded chunk of codes then serves four), tensor cores from 16
-          // (16 rows a block) and from 64 (64 rows a block).
-          for (int64_t rows : {1, 4})
+          // for a few rows (each decoded chunk of codes then serves four), in f16 and in f32
+          // arithmetic; tensor cores from 16 (16 rows a block) and from 64 (64 rows a block).
+          for (int64_t rows : {1, 4}) {
+            buildQuant4HalfKernel(b, gpuModule, name + "_h" + std::to_string(rows), scales,
+                                  !q.getScheme().getSymmetric(), rows);
             buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
                                     !q.getScheme().getSymmetric(), rows);
+          }
           buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc", scales,
                                       !q.getScheme().getSymmetric(), 1);
           buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc4", scales,
                                       !q.getScheme().getSymmetric(), qopt::cuda::kTcWideRowTiles);
-          numGpuKernels += 4;
+          numGpuKernels += 6;
         }
       } else {
         return WalkResult::advance();

@@ -140,6 +140,12 @@ void buildQuant4MatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                              llvm::StringRef name, ScaleKind scales, bool zeroPoints,
                              int64_t rows);
 
+/// Builds its f16-arithmetic form `name` (the `_h` kernels), for blocks of `rows` rows; K and
+/// the group must be multiples of 16.
+void buildQuant4HalfKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                           llvm::StringRef name, ScaleKind scales, bool zeroPoints,
+                           int64_t rows);
+
 /// Builds the tensor-core form `name` of that matmul, for 16 or more rows (K and the group a
 /// multiple of 64), each block computing `rowTiles` tiles of 16 rows.
 void buildQuant4TensorCoreKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,

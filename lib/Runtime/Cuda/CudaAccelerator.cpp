@@ -48,8 +48,9 @@ public:
   uint64_t weightsBase = 0;
 
 private:
-  bool tensorCores = [] {
-    const char *env = std::getenv("QOPT_GPU_TENSOR_CORES");
+  /// Whether the 4-bit matmuls may compute in f16 (tensor cores, the `_h` kernels).
+  bool halfPrecision = [] {
+    const char *env = std::getenv("QOPT_GPU_HALF");
     return !(env && std::strcmp(env, "0") == 0);
   }();
   void check(CUresult r, const char *what) {
@@ -312,11 +313,11 @@ bool CudaAccelerator::quantMatMul(Context &ctx, const char *kernel, Tensor **in,
                                 zeros ? onDevice(*zeros) : 0, y->device, static_cast<uint64_t>(m),
                                 static_cast<uint64_t>(channels), static_cast<uint64_t>(k),
                                 static_cast<uint64_t>(group)};
-  // Tensor cores (f16 operands) from 16 rows, f32 on the CUDA cores below; the geometry is
-  // shared with the compiler (CudaQuantMatMul.h). QOPT_GPU_TENSOR_CORES=0 keeps every size on
-  // the f32 kernels (agreement with the CPU to f32 rounding, at a cost in speed).
+  // Tensor cores (f16 operands) from 16 rows, f16 arithmetic on the CUDA cores below; the
+  // geometry is shared with the compiler (CudaQuantMatMul.h). QOPT_GPU_HALF=0 keeps every size
+  // on the f32 kernels (agreement with the CPU to f32 rounding, at a cost in speed).
   qopt::cuda::Q4Launch l =
-      qopt::cuda::q4Launch(m, channels, k, group, tensorCores, multiprocessors);
+      qopt::cuda::q4Launch(m, channels, k, group, halfPrecision, multiprocessors);
   if (l.accumulate)
     check(d.memsetD32Async(y->device, 0, static_cast<size_t>(m * channels), nullptr),
           "clearing a matmul's output on the GPU");

@@ -83,6 +83,40 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK: qopt.quantized_matmul
 // CHECK-SAME: bf16_activations
 // CHECK-NOT: qopt.gpu_kernel
+// The f16-arithmetic forms stage 2048 codes' activations a chunk, 4 KiB a row, in shared memory.
+// CHECK: llvm.mlir.global internal @qopt_gpu_q4_f16_sym_h4_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<4096 x f32>
+// CHECK: llvm.mlir.global internal @qopt_gpu_q4_f16_sym_h1_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<1024 x f32>
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_h1(
+// CHECK: scf.for {{.*}} step %c2048_i64 iter_args({{.*}}) -> (f32, f32, f32, f32)
+// Four slots of 16 codes a lane, each loaded (two words of each of four channels, a scale, two
+// decoding biases) only where some of the warp's slot lies inside K, before the staging.
+// CHECK-COUNT-4: scf.if %{{.*}} -> (vector<2xi32>, f32, vector<2xf16>, vector<2xf16>, vector<2xi32>, f32, vector<2xf16>, vector<2xf16>, vector<2xi32>, f32, vector<2xf16>, vector<2xf16>, vector<2xi32>, f32, vector<2xf16>, vector<2xf16>)
+// Staging: activations 0 and 4, 1 and 5, ... of 8 as f16 pairs, zero past K, one 16-byte store.
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK: llvm.shufflevector %{{.*}}, %{{.*}} [0, 4] : vector<4xf32>
+// CHECK: arith.truncf %{{.*}} : vector<2xf32> to vector<2xf16>
+// CHECK: arith.select
+// CHECK: llvm.shufflevector %{{.*}}, %{{.*}} [3, 7] : vector<4xf32>
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<4xi32>, !llvm.ptr<3>
+// CHECK: gpu.barrier
+// A slot: both arrays' pairs, then each word decoded with one mask and one f16 FMA a pair.
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32)
+// CHECK-COUNT-2: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<3> -> vector<4xi32>
+// CHECK: arith.shrui %{{.*}}, %c8_i32{{.*}} : i32
+// CHECK: arith.andi %{{.*}}, %c983055_i32{{.*}} : i32
+// CHECK: arith.ori %{{.*}}, %c1677747200_i32{{.*}} : i32
+// CHECK: llvm.intr.fma(%{{.*}}) : (vector<2xf16>, vector<2xf16>, vector<2xf16>) -> vector<2xf16>
+// CHECK: arith.andi %{{.*}}, %c15728880_i32{{.*}} : i32
+// The 8 pair products summed in f16, then scaled into the f32 sum.
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<2xf16>
+// CHECK-COUNT-7: llvm.intr.fma(%{{.*}}) : (vector<2xf16>, vector<2xf16>, vector<2xf16>) -> vector<2xf16>
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: math.fma %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: gpu.barrier
+// The f32 sums carry codes / 16.
+// CHECK: gpu.shuffle  xor
+// CHECK: arith.constant 1.600000e+01 : f32
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_r1(%{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr<1> {llvm.noalias}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64) kernel
 // Four channels a warp, one sum each: a 32-bit word of codes (8 codes) and its scale per
 // channel, then the word's 8 activations, loaded once for the four.
@@ -98,7 +132,9 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK: arith.constant 2.44140625E-4 : f32
 // CHECK: math.fma
 // CHECK: gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
-// Four rows by four channels: sixteen sums.
+// Four rows by four channels: sixteen sums, in both forms.
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_h4
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_r4
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // From 16 rows: tensor cores, four 8-channel tiles a warp on the same activations; K split over
@@ -107,8 +143,14 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK: gpu.grid_dim  z
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
+// B fragments: one mask and one f16 FMA give code - zero for two codes, then the scale.
+// CHECK: arith.andi %{{.*}}, %c983055_i32{{.*}} : i32
 // CHECK: arith.constant 1677747200 : i32
 // CHECK: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+// CHECK: llvm.intr.fma(%{{.*}}) : (vector<2xf16>, vector<2xf16>, vector<2xf16>) -> vector<2xf16>
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<2xf16>
+// A fragments pair activations s and s + 4 of each four-code half, as the decoding pairs codes.
+// CHECK: llvm.shufflevector %{{.*}}, %{{.*}} [0, 4] : vector<4xf32>
 // CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: llvm.store
 // CHECK: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32

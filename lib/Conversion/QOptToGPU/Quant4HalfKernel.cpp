@@ -1,0 +1,252 @@
+//===- Quant4HalfKernel.cpp - the 4-bit GPU matmul in f16 arithmetic ------===//
+//
+// y[m, n] = sum_k x[m, k] * scale[n, k / group] * (code[n, k] - zero[n, k / group])
+//
+// For 1 row (decoding) and blocks of 4 rows, where the f32 kernel (Quant4MatMulKernel.cpp)
+// spent about three instructions a code: a logic operation and an FMA to decode it, an FMA to
+// multiply it. Here a pair of codes costs one logic operation, one f16 FMA to decode and one f16
+// FMA to multiply, and the activations come from shared memory already in f16 and in the order
+// the decoding leaves the codes.
+//
+// Decoding (as in Quant4TensorCoreKernel.cpp): (w & 0x000F000F) | 0x64006400 is the f16 pair
+// 1024 + code for codes 0 and 4 of a 32-bit word, (w & 0x00F000F0) | 0x64006400 is 1024 + 16 *
+// code for codes 1 and 5, and w >> 8 gives codes 2, 6 and 3, 7 alike. One FMA (times 1/16 or
+// 1/256, minus 64 + zero / 16 or 4 + zero / 16) leaves (code - zero) / 16, exact in f16. The
+// 1/16 keeps the f16 sums far from overflow: each half of a lane's f16 sum adds 8 products, at
+// most 7.5 |x|, so activations stay exact up to |x| of about 8700; the f32 sums are multiplied
+// by 16 at the end.
+//
+// Each lane takes 8 bytes (two words, 16 codes) of each of its warp's kQ4ChannelsPerWarp
+// channels at a time: pair-words lane, lane + 32, ... of a chunk of kHalfChunkCodes codes. The
+// block first stages the chunk's activations in shared memory as f16 pairs: for each 16 codes,
+// the pairs of the first word ((x0, x4), (x1, x5), (x2, x6), (x3, x7)) in one array and those of
+// the second word in another, so that a lane's two 16-byte loads and a warp's 512 contiguous
+// bytes meet no bank conflict. Codes and scales of a chunk are loaded before the staging, so that
+// they are in flight across it. The product of each 16 codes is summed in f16, then scaled into
+// f32 sums.
+//
+#include "GpuKernelBuilder.h"
+
+#include "qopt/Runtime/CudaQuantMatMul.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+using namespace mlir;
+
+namespace qopt::gpu_kernels {
+
+void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
+                           ScaleKind scales, bool zeroPoints, int64_t rows) {
+  using namespace qopt::cuda;
+  constexpr int64_t channels = kQ4ChannelsPerWarp;
+  constexpr int64_t chunk = kHalfChunkCodes;
+  // Pair-words (16 codes) a lane takes per channel and chunk.
+  constexpr int64_t slots = chunk / 16 / 32;
+  // Floats of shared memory per staged row: chunk halves, in two arrays.
+  constexpr int64_t rowFloats = chunk / 2, arrayFloats = chunk / 4;
+  Location loc = module.getLoc();
+  KernelBuilder k(b, loc);
+  Type i32 = k.i32(), f16 = b.getF16Type(), f32 = k.f32();
+  Type half2 = VectorType::get({2}, f16), quad = VectorType::get({4}, f32);
+  Type words2 = VectorType::get({2}, i32), words4 = VectorType::get({4}, i32);
+  auto halfConst = [&](double v) {
+    llvm::APFloat value(v);
+    bool lost = false;
+    value.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven, &lost);
+    return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f16), value).getResult();
+  };
+  auto splat = [&](Value v) {
+    Value vec = LLVM::PoisonOp::create(b, loc, half2);
+    vec = LLVM::InsertElementOp::create(b, loc, vec, v, k.i32c(0));
+    return LLVM::InsertElementOp::create(b, loc, vec, v, k.i32c(1)).getResult();
+  };
+
+  LLVM::GlobalOp sharedArray = declareSharedFloats(b, module, name, rows * rowFloats);
+  QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
+  Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
+        y = params.y, m = params.m, n = params.n, kdim = params.k, group = params.group;
+  SharedFloats shared(k, sharedArray);
+
+  Value tid = k.threadId();
+  Value c32 = k.i64c(32);
+  Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
+  Value firstChannel =
+      k.mul(k.add(k.mul(k.blockId(), k.i64c(kQ4WarpsPerBlock)), warp), k.i64c(channels));
+  Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
+  Value rowBytes = k.divu(kdim, k.i64c(2));
+  Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
+  Value pairWords = k.divu(kdim, k.i64c(16));
+  Value lastPairWord = k.add(pairWords, k.i64c(-1));
+  Value pairWordsPerGroup = arith::TruncIOp::create(b, loc, i32, k.divu(group, k.i64c(16)));
+  // Channels past n and rows past m are read as the last one and never written.
+  Value lastChannel = k.add(n, k.i64c(-1)), lastRow = k.add(m, k.i64c(-1));
+  SmallVector<Value> codeRow, scaleRow, xRow;
+  for (int64_t c = 0; c < channels; ++c) {
+    Value ch = k.minu(k.add(firstChannel, k.i64c(c)), lastChannel);
+    codeRow.push_back(k.mul(ch, rowBytes));
+    scaleRow.push_back(k.mul(ch, groups));
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    xRow.push_back(k.mul(k.minu(k.add(m0, k.i64c(r)), lastRow), kdim));
+  Value one16th = splat(halfConst(1.0 / 16)), one256th = splat(halfConst(1.0 / 256));
+  Value zeroF = k.f32c(0.0f);
+
+  SmallVector<Value> init(rows * channels, zeroF);
+  auto loop = scf::ForOp::create(b, loc, k.i64c(0), kdim, k.i64c(chunk), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value chunkStart = loop.getInductionVar();
+    Value firstPairWord = k.divu(chunkStart, k.i64c(16));
+    // A slot holds pair-word lane + 32 * slot of the chunk; a slot past K for the whole warp is
+    // skipped (its condition is uniform), a pair-word past K within one reads zero activations.
+    SmallVector<Value> slotUsed, pairWord;
+    for (int64_t s = 0; s < slots; ++s) {
+      Value slotFirst = k.add(firstPairWord, k.i64c(32 * s));
+      slotUsed.push_back(k.ult(slotFirst, pairWords));
+      pairWord.push_back(k.minu(k.add(slotFirst, lane), lastPairWord));
+    }
+
+    // Codes, scales and decoding biases of every slot, loaded before the staging.
+    SmallVector<Type> loadedTypes;
+    for (int64_t c = 0; c < channels; ++c)
+      loadedTypes.append({words2, f32, half2, half2});
+    SmallVector<SmallVector<Value>> loaded;
+    for (int64_t s = 0; s < slots; ++s) {
+      auto used = scf::IfOp::create(b, loc, loadedTypes, slotUsed[s], /*withElse=*/true);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(&used.getThenRegion().front());
+        Value groupOf = arith::ExtUIOp::create(
+            b, loc, k.i64(),
+            arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, i32, pairWord[s]),
+                                   pairWordsPerGroup));
+        SmallVector<Value> values;
+        for (int64_t c = 0; c < channels; ++c) {
+          Value at = k.add(codeRow[c], k.mul(pairWord[s], k.i64c(8)));
+          values.push_back(
+              LLVM::LoadOp::create(b, loc, words2, k.gep(codes, b.getI8Type(), at), 8));
+          Value index = k.add(scaleRow[c], groupOf);
+          values.push_back(loadScale(k, scales, scalePtr, index));
+          Value z = halfConst(8.0);
+          if (zeroPoints)
+            z = arith::UIToFPOp::create(b, loc, f16, k.load(b.getI8Type(), zeros, index));
+          Value zOver16 = arith::MulFOp::create(b, loc, z, halfConst(1.0 / 16));
+          values.push_back(splat(arith::NegFOp::create(
+              b, loc, arith::AddFOp::create(b, loc, zOver16, halfConst(64.0)))));
+          values.push_back(splat(arith::NegFOp::create(
+              b, loc, arith::AddFOp::create(b, loc, zOver16, halfConst(4.0)))));
+        }
+        scf::YieldOp::create(b, loc, values);
+        b.setInsertionPointToStart(&used.getElseRegion().front());
+        SmallVector<Value> none;
+        for (Type t : loadedTypes)
+          none.push_back(LLVM::PoisonOp::create(b, loc, t));
+        scf::YieldOp::create(b, loc, none);
+      }
+      loaded.push_back(SmallVector<Value>(used.getResults()));
+    }
+
+    // Staging: thread `tid` converts 8-code units tid, tid + blockDim, ... of each row.
+    Value blockThreads = k.i64c(32 * kQ4WarpsPerBlock);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t i = 0; i < chunk / 8 / (32 * kQ4WarpsPerBlock); ++i) {
+        Value unit = k.add(tid, k.mul(k.i64c(i), blockThreads));
+        Value position = k.add(chunkStart, k.mul(unit, k.i64c(8)));
+        Value inside = k.ult(position, kdim);
+        Value from = k.add(xRow[r], arith::SelectOp::create(b, loc, inside, position, k.i64c(0)));
+        Value lo = LLVM::LoadOp::create(b, loc, quad, k.gep(x, f32, from), 16);
+        Value hi = LLVM::LoadOp::create(b, loc, quad, k.gep(x, f32, k.add(from, k.i64c(4))), 16);
+        Value packed = LLVM::PoisonOp::create(b, loc, words4);
+        for (int32_t p = 0; p < 4; ++p) {
+          Value pair = LLVM::ShuffleVectorOp::create(b, loc, lo, hi, ArrayRef<int32_t>{p, p + 4});
+          Value h = arith::TruncFOp::create(b, loc, half2, pair);
+          h = arith::SelectOp::create(b, loc, inside, h, splat(halfConst(0.0)));
+          Value bits = LLVM::BitcastOp::create(b, loc, i32, h);
+          packed = LLVM::InsertElementOp::create(b, loc, packed, bits, k.i32c(p));
+        }
+        // Even units (a pair-word's first word) in the first array, odd ones in the second.
+        Value array = k.mul(k.remu(unit, k.i64c(2)), k.i64c(arrayFloats));
+        Value at = k.add(k.i64c(r * rowFloats), k.add(array, k.mul(k.divu(unit, k.i64c(2)), k.i64c(4))));
+        LLVM::StoreOp::create(b, loc, packed, shared.at(at), 16);
+      }
+    }
+    gpu::BarrierOp::create(b, loc);
+
+    SmallVector<Value> acc(loop.getRegionIterArgs());
+    for (int64_t s = 0; s < slots; ++s) {
+      auto used = scf::IfOp::create(b, loc, TypeRange(ValueRange(acc)), slotUsed[s],
+                                    /*withElse=*/true);
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(&used.getElseRegion().front());
+      scf::YieldOp::create(b, loc, acc);
+      b.setInsertionPointToStart(&used.getThenRegion().front());
+      // The activations of the slot's pair-word: both arrays of each row, four pairs each.
+      Value local = k.add(k.i64c(32 * s), lane);
+      SmallVector<SmallVector<Value>> xPairs(rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t w = 0; w < 2; ++w) {
+          Value at = k.add(k.i64c(r * rowFloats + w * arrayFloats), k.mul(local, k.i64c(4)));
+          Value four = LLVM::LoadOp::create(b, loc, words4, shared.at(at), 16);
+          for (int32_t p = 0; p < 4; ++p)
+            xPairs[r].push_back(LLVM::BitcastOp::create(
+                b, loc, half2, LLVM::ExtractElementOp::create(b, loc, four, k.i32c(p))));
+        }
+      }
+      SmallVector<Value> next(acc);
+      for (int64_t c = 0; c < channels; ++c) {
+        Value packedWords = loaded[s][4 * c], scale = loaded[s][4 * c + 1];
+        Value evenBias = loaded[s][4 * c + 2], oddBias = loaded[s][4 * c + 3];
+        SmallVector<Value> q;
+        for (int32_t w = 0; w < 2; ++w) {
+          Value word = LLVM::ExtractElementOp::create(b, loc, packedWords, k.i32c(w));
+          Value shifted = arith::ShRUIOp::create(b, loc, word, k.i32c(8));
+          for (int64_t p = 0; p < 4; ++p) {
+            Value bits = arith::AndIOp::create(b, loc, p < 2 ? word : shifted,
+                                               k.i32c(p % 2 ? 0x00F000F0 : 0x000F000F));
+            bits = arith::OrIOp::create(b, loc, bits, k.i32c(0x64006400));
+            Value h = LLVM::BitcastOp::create(b, loc, half2, bits);
+            q.push_back(LLVM::FMAOp::create(b, loc, h, p % 2 ? one256th : one16th,
+                                            p % 2 ? oddBias : evenBias));
+          }
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          Value sum = arith::MulFOp::create(b, loc, q[0], xPairs[r][0]);
+          for (int64_t p = 1; p < 8; ++p)
+            sum = LLVM::FMAOp::create(b, loc, q[p], xPairs[r][p], sum);
+          Value halves[2];
+          for (int32_t h = 0; h < 2; ++h)
+            halves[h] = arith::ExtFOp::create(
+                b, loc, f32, LLVM::ExtractElementOp::create(b, loc, sum, k.i32c(h)).getResult());
+          Value &total = next[r * channels + c];
+          total = k.fma(k.fadd(halves[0], halves[1]), scale, total);
+        }
+      }
+      scf::YieldOp::create(b, loc, next);
+      acc.assign(used.getResults().begin(), used.getResults().end());
+    }
+    // The next chunk's staging overwrites this one's activations.
+    gpu::BarrierOp::create(b, loc);
+    scf::YieldOp::create(b, loc, acc);
+  }
+
+  SmallVector<Value> sums(loop.getResults());
+  for (Value &s : sums)
+    s = k.fmul(k.warpSum(s), k.f32c(16.0f));
+  Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, k.i64c(0));
+  auto write = scf::IfOp::create(b, loc, firstLane, /*withElse=*/false);
+  b.setInsertionPointToStart(&write.getThenRegion().front());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < channels; ++c) {
+      Value row = k.add(m0, k.i64c(r)), ch = k.add(firstChannel, k.i64c(c));
+      Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(ch, n));
+      auto valid = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&valid.getThenRegion().front());
+      k.store(sums[r * channels + c], y, k.add(k.mul(row, n), ch));
+    }
+  }
+  b.setInsertionPointAfter(write);
+}
+
+} // namespace qopt::gpu_kernels
