@@ -14,20 +14,13 @@
 // every code again for each 16 rows.
 //
 // Each lane (g = lane / 4, t = lane % 4) of a 64-code step loads 8 bytes of its channel's codes,
-// codes 16t .. 16t + 15 of the step, as two words. Since a dot product does not depend on the
-// order of k, the mma's k slots are assigned to suit the decoding instead of the other way round.
-// A word's nibbles become f16 pairs with one logic operation each: (w & 0x000F000F) | 0x64006400
-// is the pair of halves 1024 + code for codes 0 and 4 of the word, (w & 0x00F000F0) | 0x64006400
-// is 1024 + 16 * code for codes 1 and 5, and the word shifted right by 8 gives codes 2, 6 and 3,
-// 7 the same way. One f16 FMA per pair (times 1 or 1/16, minus 1024 + zero or 64 + zero) then
-// leaves code - zero exactly. So in k-step s of the four, the lane's slots 2t, 2t+1 take codes
-// 16t + s and 16t + s + 4 (the first word's pair s) and slots 2t+8, 2t+9 codes 16t + 8 + s and
-// 16t + 12 + s (the second word's), and its A fragments pair the activations alike.
-//
-// The scale then multiplies each pair in f16. (Keeping code - zero in the B fragments and
-// scaling each step's f32 sums instead saves that multiply for one row tile but costs four FMAs
-// per tile and step, more for four row tiles, and the step's separate sums pushed the 64-row
-// form past 255 registers into spills.)
+// codes 16t .. 16t + 15 of the step. Since a dot product does not depend on the order of k, the
+// mma's k slots are assigned so that these codes need no shuffling: in k-step s of the four, the
+// lane's slots 2t, 2t+1, 2t+8, 2t+9 take codes 16t + 4s + 0..3 (two bytes: b0 and b1 of the B
+// fragment), and its A fragment takes activations 16t + 4s + 0..3 of rows g and g + 8 (one
+// 16-byte load per row and step). A nibble becomes an f16 without conversion instructions:
+// 0x6400 | code is the half 1024 + code, so subtracting 1024 + zero point is exact; the scale
+// multiplies in f16.
 //
 #include "GpuKernelBuilder.h"
 
@@ -105,9 +98,7 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value first = loop.getInductionVar();
-    // Per step and tile: the two code words, the scale, and the decoding biases (minus 1024 +
-    // zero for the even pairs, minus 64 + zero for the odd).
-    SmallVector<Value> packed, scale, evenBias, oddBias, xa, xb, kOffsets;
+    SmallVector<Value> packed, scale, bias, xa, xb, kOffsets;
     // The activations of row tile `mt` for step u: four 16-byte loads for each of rows g, g + 8.
     auto loadActivations = [&](int64_t u, int64_t mt) {
       for (int64_t s = 0; s < 4; ++s) {
@@ -130,66 +121,62 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
         Value sc = scales == ScaleKind::F16 ? k.load(f16, scalePtr, scaleIndex)
                                             : toHalf(loadScale(k, scales, scalePtr, scaleIndex));
         // A step past this block's share counts with scale 0.
-        scale.push_back(splat(arith::SelectOp::create(b, loc, valid, sc, halfConst("0"))));
-        Value z = halfConst("8");
-        if (zeroPoints)
-          z = arith::UIToFPOp::create(b, loc, f16,
-                                      k.load(b.getI8Type(), zeros, scaleIndex));
-        evenBias.push_back(splat(arith::NegFOp::create(
-            b, loc, arith::AddFOp::create(b, loc, z, halfConst("1024")))));
-        oddBias.push_back(splat(arith::NegFOp::create(
-            b, loc, arith::AddFOp::create(b, loc, z, halfConst("64")))));
+        sc = arith::SelectOp::create(b, loc, valid, sc, halfConst("0"));
+        scale.push_back(splat(sc));
+        Value z = halfConst("1032");
+        if (zeroPoints) {
+          Value code = k.load(b.getI8Type(), zeros, scaleIndex);
+          z = arith::AddFOp::create(b, loc, arith::UIToFPOp::create(b, loc, f16, code),
+                                    halfConst("1024"));
+        }
+        bias.push_back(splat(z));
       }
       kOffsets.push_back(k.add(k.mul(step, k.i64c(kTcStepCodes)), k.mul(t, k.i64c(16))));
       if (activationsFirst)
         loadActivations(u, 0);
     }
     SmallVector<Value> acc(loop.getRegionIterArgs());
-    // Activations 16t + s and 16t + s + 4 of `low` (16t .. 16t + 3) and `high` (16t + 4 ..).
-    auto pairOf = [&](Value low, Value high, int32_t s) {
-      Value pair = LLVM::ShuffleVectorOp::create(b, loc, low, high, ArrayRef<int32_t>{s, s + 4});
+    auto pairOf = [&](Value v, int32_t first) {
+      Value pair = LLVM::ShuffleVectorOp::create(b, loc, v, v, ArrayRef<int32_t>{first, first + 1});
       return arith::TruncFOp::create(b, loc, half2, pair).getResult();
     };
-    Value one = splat(halfConst("1")), sixteenth = splat(halfConst("0.0625"));
     Type result = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
     for (int64_t u = 0; u < kSteps; ++u) {
-      // The step's B fragments, decoded once for every row tile: fragment (s, j) is pair s of
-      // tile j's two words.
-      SmallVector<SmallVector<Value>> bFragments(4 * tiles);
-      for (int64_t j = 0; j < tiles; ++j) {
-        int64_t at = u * tiles + j;
-        for (int64_t w = 0; w < 2; ++w) {
-          Value word = LLVM::ExtractElementOp::create(b, loc, packed[at], k.i32c(static_cast<int32_t>(w)));
-          Value shifted = arith::ShRUIOp::create(b, loc, word, k.i32c(8));
-          for (int64_t s = 0; s < 4; ++s) {
-            Value bits = arith::AndIOp::create(b, loc, s < 2 ? word : shifted,
-                                               k.i32c(s % 2 ? 0x00F000F0 : 0x000F000F));
-            bits = arith::OrIOp::create(b, loc, bits, k.i32c(0x64006400));
-            Value h = LLVM::BitcastOp::create(b, loc, half2, bits);
-            Value q = LLVM::FMAOp::create(b, loc, h, s % 2 ? sixteenth : one,
-                                          s % 2 ? oddBias[at] : evenBias[at]);
-            bFragments[s * tiles + j].push_back(arith::MulFOp::create(b, loc, q, scale[at]));
+      // The step's B fragments, decoded once for every row tile: for k-step s, bytes 2s and
+      // 2s + 1 of the lane's eight (codes 4s .. 4s + 3 of its sixteen).
+      SmallVector<SmallVector<Value>> bFragments;
+      for (int64_t s = 0; s < 4; ++s) {
+        for (int64_t j = 0; j < tiles; ++j) {
+          int64_t at = u * tiles + j;
+          SmallVector<Value> bFragment;
+          for (int64_t byte = 2 * s; byte < 2 * s + 2; ++byte) {
+            Value word = LLVM::ExtractElementOp::create(b, loc, packed[at], k.i32c(static_cast<int32_t>(byte / 4)));
+            Value v = arith::ShRUIOp::create(b, loc, word, k.i32c(static_cast<int32_t>(8 * (byte % 4))));
+            Value lo = arith::AndIOp::create(b, loc, v, k.i32c(0xF));
+            Value hi = arith::ShLIOp::create(b, loc, arith::AndIOp::create(b, loc, v, k.i32c(0xF0)), k.i32c(12));
+            Value halves = arith::OrIOp::create(b, loc, arith::OrIOp::create(b, loc, lo, hi), k.i32c(0x64006400));
+            Value h = LLVM::BitcastOp::create(b, loc, half2, halves);
+            bFragment.push_back(arith::MulFOp::create(b, loc, arith::SubFOp::create(b, loc, h, bias[at]), scale[at]));
           }
+          bFragments.push_back(bFragment);
         }
       }
       for (int64_t mt = 0; mt < rowTiles; ++mt) {
-        int64_t firstQuad = activationsFirst ? 4 * u : 0;
+        int64_t first = activationsFirst ? 4 * u : 0;
         if (!activationsFirst) {
           xa.clear();
           xb.clear();
           loadActivations(u, mt);
         }
-        for (int32_t s = 0; s < 4; ++s) {
-          Value a[4] = {pairOf(xa[firstQuad], xa[firstQuad + 1], s),
-                        pairOf(xb[firstQuad], xb[firstQuad + 1], s),
-                        pairOf(xa[firstQuad + 2], xa[firstQuad + 3], s),
-                        pairOf(xb[firstQuad + 2], xb[firstQuad + 3], s)};
+        for (int64_t s = 0; s < 4; ++s) {
+          Value a0 = pairOf(xa[first + s], 0), a2 = pairOf(xa[first + s], 2);
+          Value a1 = pairOf(xb[first + s], 0), a3 = pairOf(xb[first + s], 2);
           for (int64_t j = 0; j < tiles; ++j) {
             int64_t sum = 4 * (mt * tiles + j);
             SmallVector<Value> c(acc.begin() + sum, acc.begin() + sum + 4);
             auto mma = NVVM::MmaOp::create(
-                b, loc, result, ValueRange(a), bFragments[s * tiles + j], c, {16, 8, 16},
-                std::nullopt, std::nullopt,
+                b, loc, result, ValueRange{a0, a1, a2, a3}, bFragments[s * tiles + j], c,
+                {16, 8, 16}, std::nullopt, std::nullopt,
                 std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::f16, NVVM::MMATypes::f16},
                 std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
             for (int64_t i = 0; i < 4; ++i)

@@ -218,8 +218,10 @@ uint64_t CudaAccelerator::onDevice(Tensor &t) {
   size_t bytes = tensorBytes(t);
   t.deviceBuffer = allocate(bytes);
   t.device = t.deviceBuffer->ptr;
+  // Queued like a kernel: the synchronous copy would first wait for all the work before it, and
+  // a decoding step uploads its positions and mask between launches.
   if (bytes)
-    check(d.memcpyHtoD(t.device, t.data, bytes), "uploading a tensor to the GPU");
+    check(d.memcpyHtoDAsync(t.device, t.data, bytes, nullptr), "uploading a tensor to the GPU");
   return t.device;
 }
 

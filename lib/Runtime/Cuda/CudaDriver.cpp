@@ -38,6 +38,7 @@ bool Driver::load(std::string &error) {
          resolve(lib, "cuMemAlloc_v2", memAlloc, error) &&
          resolve(lib, "cuMemFree_v2", memFree, error) &&
          resolve(lib, "cuMemcpyHtoD_v2", memcpyHtoD, error) &&
+         resolve(lib, "cuMemcpyHtoDAsync_v2", memcpyHtoDAsync, error) &&
          resolve(lib, "cuMemcpyDtoH_v2", memcpyDtoH, error) &&
          resolve(lib, "cuMemsetD32Async", memsetD32Async, error) &&
          resolve(lib, "cuGetErrorString", getErrorString, error);

@@ -46,6 +46,10 @@ struct Driver {
   CUresult (*memAlloc)(CUdeviceptr *ptr, size_t bytes) = nullptr;
   CUresult (*memFree)(CUdeviceptr ptr) = nullptr;
   CUresult (*memcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes) = nullptr;
+  /// From pageable memory (all the runtime's host buffers) it returns once the bytes are staged,
+  /// without waiting for the work queued before it, as the synchronous copy does.
+  CUresult (*memcpyHtoDAsync)(CUdeviceptr dst, const void *src, size_t bytes,
+                              CUstream stream) = nullptr;
   CUresult (*memcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes) = nullptr;
   CUresult (*memsetD32Async)(CUdeviceptr dst, unsigned value, size_t count,
                              CUstream stream) = nullptr;
