@@ -32,7 +32,7 @@ def InferShapesPass : Pass<"qopt-infer-shapes", "::mlir::ModuleOp"> {
 }
 
 def RaisePatternsPass : Pass<"qopt-raise-patterns", "::mlir::func::FuncOp"> {
-  let summary = "Recognizes RMSNorm, LayerNorm and SiLU in their exported elementwise form";
+  let summary = "Recognizes RMSNorm, LayerNorm, SiLU and rotate_half in their exported form";
   let description = [{
     Exporters spell composite layers as chains of elementwise ops. Quantization and codegen want
     them whole, so this pass rewrites:
@@ -40,7 +40,11 @@ def RaisePatternsPass : Pass<"qopt-raise-patterns", "::mlir::func::FuncOp"> {
       `qopt.rms_norm`;
     - `(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * scale + bias` into `qopt.layer_norm`
       (LayerNormalization before opset 17);
-    - `x * sigmoid(x)` into `qopt.silu`.
+    - `x * sigmoid(x)` into `qopt.silu`;
+    - rotary embedding's rotate_half, `concat(-x[..., h:], x[..., :h])` over the last axis, into
+      `reshape(slice(reshape(x, [..., 2, h]), reversed on the pair axis), [..., 2h]) * sign`
+      (sign -1 on the first half): one strided copy where the slices, the negation and the
+      concatenation were four kernels, and the sign joins the consumer's elementwise chain.
 
     Before:
     ```mlir

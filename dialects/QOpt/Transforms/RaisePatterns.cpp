@@ -2,6 +2,7 @@
 #include "dialects/QOpt/IR/ConstantValues.h"
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "dialects/QOpt/Transforms/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -169,10 +170,86 @@ struct RaiseLayerNorm : OpRewritePattern<AddOp> {
   }
 };
 
+/// The half-open range [start, end) that `slice` takes of `x`'s last axis, with step 1.
+std::optional<std::pair<int64_t, int64_t>> lastAxisRange(SliceOp slice, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank(), dim = type.getDimSize(rank - 1);
+  if (!slice || slice.getInput() != x || !slice.getAxes() || ShapedType::isDynamic(dim))
+    return std::nullopt;
+  auto axes = getConstantInts(slice.getAxes());
+  auto starts = getConstantInts(slice.getStarts()), ends = getConstantInts(slice.getEnds());
+  if (!axes || !starts || !ends || axes->size() != 1 || starts->size() != 1 ||
+      ends->size() != 1 || ((*axes)[0] != -1 && (*axes)[0] != rank - 1))
+    return std::nullopt;
+  if (slice.getSteps()) {
+    auto steps = getConstantInts(slice.getSteps());
+    if (!steps || steps->size() != 1 || (*steps)[0] != 1)
+      return std::nullopt;
+  }
+  auto clampIndex = [&](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + dim : v, 0, dim); };
+  return std::pair(clampIndex((*starts)[0]), clampIndex((*ends)[0]));
+}
+
+/// concat(-x[..., h:], x[..., :h]) over the last axis of x (2h wide), rotary embedding's
+/// rotate_half, -> reshape(reverse(reshape(x, [..., 2, h]), axis -2), [..., 2h]) * [-1 (h
+/// times), 1 (h times)]. The slices, the negation and the concatenation were four kernels; the
+/// reversal is one copy, the reshapes view memory, and the multiplication by the sign joins the
+/// elementwise chain that consumes the rotation (x * cos + rotate_half(x) * sin).
+struct RaiseRotateHalf : OpRewritePattern<ConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConcatOp concat, PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<RankedTensorType>(concat.getType());
+    if (!type || concat.getInputs().size() != 2 || !isa<FloatType>(type.getElementType()))
+      return failure();
+    int64_t rank = type.getRank();
+    if (concat.getAxis() != -1 && concat.getAxis() != rank - 1)
+      return failure();
+    auto neg = concat.getInputs()[0].getDefiningOp<NegOp>();
+    auto second = concat.getInputs()[1].getDefiningOp<SliceOp>();
+    auto first = neg ? neg.getInput().getDefiningOp<SliceOp>() : SliceOp();
+    if (!first || !second || first.getInput() != second.getInput())
+      return failure();
+    Value x = first.getInput();
+    auto xType = cast<RankedTensorType>(x.getType());
+    int64_t width = xType.getDimSize(rank - 1), half = width / 2;
+    if (xType != type || ShapedType::isDynamic(width) || width % 2 != 0 || width < 2)
+      return failure();
+    auto high = lastAxisRange(first, x), low = lastAxisRange(second, x);
+    if (high != std::pair(half, width) || low != std::pair<int64_t, int64_t>(0, half))
+      return failure();
+
+    Location loc = concat.getLoc();
+    auto ints = [&](ArrayRef<int64_t> values) -> Value {
+      auto t = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                     rewriter.getI64Type());
+      return arith::ConstantOp::create(rewriter, loc, DenseElementsAttr::get(t, values));
+    };
+    // 0 in a reshape's shape copies the input's dim: the leading dims may be dynamic.
+    SmallVector<int64_t> splitShape(rank - 1, 0), flatShape(rank - 1, 0);
+    splitShape.append({2, half});
+    flatShape.push_back(width);
+    SmallVector<int64_t> splitDims(xType.getShape().drop_back());
+    splitDims.append({2, half});
+    auto splitType = RankedTensorType::get(splitDims, type.getElementType());
+    Value split = ReshapeOp::create(rewriter, loc, splitType, x, ints(splitShape));
+    // Indices 1 then 0 of the pair axis: start at the last, step back past the first.
+    Value swapped = SliceOp::create(rewriter, loc, splitType, split, ints({-1}), ints({-3}),
+                                    ints({rank - 1}), ints({-1}));
+    Value flat = ReshapeOp::create(rewriter, loc, type, swapped, ints(flatShape));
+    auto signType = RankedTensorType::get({width}, type.getElementType());
+    SmallVector<Attribute> signs;
+    for (int64_t i = 0; i < width; ++i)
+      signs.push_back(rewriter.getFloatAttr(type.getElementType(), i < half ? -1.0 : 1.0));
+    Value sign = arith::ConstantOp::create(rewriter, loc, DenseElementsAttr::get(signType, signs));
+    rewriter.replaceOpWithNewOp<MulOp>(concat, type, flat, sign);
+    return success();
+  }
+};
+
 struct RaisePatternsPass : public qopt::QOpt::impl::RaisePatternsPassBase<RaisePatternsPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseSilu, RaiseRMSNorm, RaiseLayerNorm>(&getContext());
+    patterns.add<RaiseSilu, RaiseRMSNorm, RaiseLayerNorm, RaiseRotateHalf>(&getContext());
     // Count raised ops by comparing the composite ops present before and after.
     auto countComposite = [&] {
       int64_t n = 0;

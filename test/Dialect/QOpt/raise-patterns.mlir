@@ -132,3 +132,66 @@ func.func @not_layer_norm(%x: tensor<4x8xf32>, %z: tensor<4x8xf32>) -> tensor<4x
   %y = qopt.add %m, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
   return %y : tensor<4x8xf32>
 }
+
+// -----
+
+// Rotary embedding's rotate_half, concat(-x[..., 4:], x[..., :4]) over the last axis: the pair
+// of halves viewed as an axis of 2, reversed by one strided copy, and the sign applied by a
+// multiplication that joins the consumer's elementwise chain. The leading dims may be dynamic:
+// the reshapes copy them (0).
+// CHECK-LABEL: func.func @rotate_half
+// CHECK-SAME: (%[[X:.*]]: tensor<1x4x?x8xf32>, %[[SIN:.*]]: tensor<1x1x?x8xf32>)
+// CHECK-DAG: %[[SPLIT_SHAPE:.*]] = arith.constant dense<[0, 0, 0, 2, 4]> : tensor<5xi64>
+// CHECK-DAG: %[[FLAT_SHAPE:.*]] = arith.constant dense<[0, 0, 0, 8]> : tensor<4xi64>
+// CHECK-DAG: %[[LAST:.*]] = arith.constant dense<-1> : tensor<1xi64>
+// CHECK-DAG: %[[PAST:.*]] = arith.constant dense<-3> : tensor<1xi64>
+// CHECK-DAG: %[[AXIS:.*]] = arith.constant dense<3> : tensor<1xi64>
+// CHECK-DAG: %[[SIGN:.*]] = arith.constant dense<[-1.000000e+00, -1.000000e+00, -1.000000e+00, -1.000000e+00, 1.000000e+00, 1.000000e+00, 1.000000e+00, 1.000000e+00]> : tensor<8xf32>
+// CHECK: %[[SPLIT:.*]] = qopt.reshape %[[X]], %[[SPLIT_SHAPE]] : (tensor<1x4x?x8xf32>, tensor<5xi64>) -> tensor<1x4x?x2x4xf32>
+// CHECK: %[[SWAPPED:.*]] = qopt.slice %[[SPLIT]], %[[LAST]], %[[PAST]] axes %[[AXIS]] steps %[[LAST]] : {{.*}} -> tensor<1x4x?x2x4xf32>
+// CHECK: %[[FLAT:.*]] = qopt.reshape %[[SWAPPED]], %[[FLAT_SHAPE]] : (tensor<1x4x?x2x4xf32>, tensor<4xi64>) -> tensor<1x4x?x8xf32>
+// CHECK: %[[ROT:.*]] = qopt.mul %[[FLAT]], %[[SIGN]]
+// CHECK-NOT: qopt.neg
+// CHECK-NOT: qopt.concat
+// CHECK: qopt.mul %[[ROT]], %[[SIN]]
+func.func @rotate_half(%x: tensor<1x4x?x8xf32>, %sin: tensor<1x1x?x8xf32>) -> tensor<1x4x?x8xf32> {
+  %zero = arith.constant dense<0> : tensor<1xi64>
+  %half = arith.constant dense<4> : tensor<1xi64>
+  %end = arith.constant dense<9223372036854775807> : tensor<1xi64>
+  %axis = arith.constant dense<-1> : tensor<1xi64>
+  %one = arith.constant dense<1> : tensor<1xi64>
+  %low = qopt.slice %x, %zero, %half axes %axis steps %one : (tensor<1x4x?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x4x?x4xf32>
+  %high = qopt.slice %x, %half, %end axes %axis steps %one : (tensor<1x4x?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x4x?x4xf32>
+  %neg = qopt.neg %high : tensor<1x4x?x4xf32>
+  %rot = qopt.concat %neg, %low {axis = -1 : i64} : (tensor<1x4x?x4xf32>, tensor<1x4x?x4xf32>) -> tensor<1x4x?x8xf32>
+  %y = qopt.mul %rot, %sin : (tensor<1x4x?x8xf32>, tensor<1x1x?x8xf32>) -> tensor<1x4x?x8xf32>
+  return %y : tensor<1x4x?x8xf32>
+}
+
+// -----
+
+// Not rotate_half: the other rotation (the low half negated), halves of two tensors, and halves
+// that do not meet in the middle stay as they are.
+// CHECK-LABEL: func.func @not_rotate_half
+// CHECK-COUNT-3: qopt.concat
+// CHECK-NOT: qopt.reshape
+func.func @not_rotate_half(%x: tensor<2x8xf32>, %z: tensor<2x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>) {
+  %zero = arith.constant dense<0> : tensor<1xi64>
+  %three = arith.constant dense<3> : tensor<1xi64>
+  %half = arith.constant dense<4> : tensor<1xi64>
+  %five = arith.constant dense<5> : tensor<1xi64>
+  %end = arith.constant dense<8> : tensor<1xi64>
+  %axis = arith.constant dense<1> : tensor<1xi64>
+  %low = qopt.slice %x, %zero, %half axes %axis : (tensor<2x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<2x4xf32>
+  %high = qopt.slice %x, %half, %end axes %axis : (tensor<2x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<2x4xf32>
+  %neglow = qopt.neg %low : tensor<2x4xf32>
+  %a = qopt.concat %neglow, %high {axis = 1 : i64} : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x8xf32>
+  %zlow = qopt.slice %z, %zero, %half axes %axis : (tensor<2x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<2x4xf32>
+  %neghigh = qopt.neg %high : tensor<2x4xf32>
+  %b = qopt.concat %neghigh, %zlow {axis = 1 : i64} : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x8xf32>
+  %low3 = qopt.slice %x, %zero, %three axes %axis : (tensor<2x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<2x3xf32>
+  %high5 = qopt.slice %x, %three, %end axes %axis : (tensor<2x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<2x5xf32>
+  %neg5 = qopt.neg %high5 : tensor<2x5xf32>
+  %c = qopt.concat %neg5, %low3 {axis = 1 : i64} : (tensor<2x5xf32>, tensor<2x3xf32>) -> tensor<2x8xf32>
+  return %a, %b, %c : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>
+}
