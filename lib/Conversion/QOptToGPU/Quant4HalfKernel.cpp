@@ -21,9 +21,10 @@
 // block first stages the chunk's activations in shared memory as f16 pairs: for each 16 codes,
 // the pairs of the first word ((x0, x4), (x1, x5), (x2, x6), (x3, x7)) in one array and those of
 // the second word in another, so that a lane's two 16-byte loads and a warp's 512 contiguous
-// bytes meet no bank conflict. Codes and scales of a chunk are loaded before the staging, so that
-// they are in flight across it. The product of each 16 codes is summed in f16, then scaled into
-// f32 sums.
+// bytes meet no bank conflict. The chunks are software-pipelined: each iteration issues the next
+// chunk's code and scale loads, then stages and computes its own (loaded by the iteration
+// before), so the loads are in flight across the staging, the barriers and the arithmetic. The
+// product of each 16 codes is summed in f16, then scaled into f32 sums.
 //
 #include "GpuKernelBuilder.h"
 
@@ -91,60 +92,93 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
   Value one16th = splat(halfConst(1.0 / 16)), one256th = splat(halfConst(1.0 / 256));
   Value zeroF = k.f32c(0.0f);
 
-  SmallVector<Value> init(rows * channels, zeroF);
+  // Per slot and channel: the two code words, the scale and, with zero points, the two decoding
+  // biases (minus 64 + zero / 16 for the even pairs, minus 4 + zero / 16 for the odd).
+  const int64_t perChannel = zeroPoints ? 4 : 2;
+  SmallVector<Type> loadedTypes;
+  for (int64_t c = 0; c < channels; ++c) {
+    loadedTypes.append({words2, f32});
+    if (zeroPoints)
+      loadedTypes.append({half2, half2});
+  }
+  auto biasesOf = [&](Value z) {
+    Value zOver16 = arith::MulFOp::create(b, loc, z, halfConst(1.0 / 16));
+    return std::pair(splat(arith::NegFOp::create(
+                         b, loc, arith::AddFOp::create(b, loc, zOver16, halfConst(64.0)))),
+                     splat(arith::NegFOp::create(
+                         b, loc, arith::AddFOp::create(b, loc, zOver16, halfConst(4.0)))));
+  };
+  auto [symmetricEven, symmetricOdd] = biasesOf(halfConst(8.0));
+  // A slot holds pair-word lane + 32 * slot of a chunk; a slot past K for the whole warp is
+  // skipped (its condition is uniform), a pair-word past K within one reads zero activations.
+  auto slotUsed = [&](Value chunkStart, int64_t s) {
+    return k.ult(k.add(k.divu(chunkStart, k.i64c(16)), k.i64c(32 * s)), pairWords);
+  };
+  // Issues the loads of every slot of the chunk from `chunkStart` (none past K).
+  auto loadChunk = [&](Value chunkStart) {
+    SmallVector<Value> all;
+    for (int64_t s = 0; s < slots; ++s) {
+      auto used = scf::IfOp::create(b, loc, loadedTypes, slotUsed(chunkStart, s),
+                                    /*withElse=*/true);
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(&used.getThenRegion().front());
+      Value pairWord = k.minu(
+          k.add(k.add(k.divu(chunkStart, k.i64c(16)), k.i64c(32 * s)), lane), lastPairWord);
+      Value groupOf = arith::ExtUIOp::create(
+          b, loc, k.i64(),
+          arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, i32, pairWord),
+                                 pairWordsPerGroup));
+      SmallVector<Value> values;
+      for (int64_t c = 0; c < channels; ++c) {
+        Value at = k.add(codeRow[c], k.mul(pairWord, k.i64c(8)));
+        values.push_back(
+            LLVM::LoadOp::create(b, loc, words2, k.gep(codes, b.getI8Type(), at), 8));
+        Value index = k.add(scaleRow[c], groupOf);
+        values.push_back(loadScale(k, scales, scalePtr, index));
+        if (zeroPoints) {
+          auto [even, odd] = biasesOf(
+              arith::UIToFPOp::create(b, loc, f16, k.load(b.getI8Type(), zeros, index)));
+          values.append({even, odd});
+        }
+      }
+      scf::YieldOp::create(b, loc, values);
+      b.setInsertionPointToStart(&used.getElseRegion().front());
+      SmallVector<Value> none;
+      for (Type t : loadedTypes)
+        none.push_back(LLVM::PoisonOp::create(b, loc, t));
+      scf::YieldOp::create(b, loc, none);
+      all.append(used.getResults().begin(), used.getResults().end());
+    }
+    return all;
+  };
+
+  // One row: software-pipelined over chunks, each iteration issuing the next chunk's loads before
+  // it stages and computes its own, whose loads the iteration before issued. (Four rows keep
+  // their sums and activations in registers instead: 234 registers a thread pipelined.)
+  const bool pipelined = rows == 1;
+  const int64_t numSums = rows * channels;
+  SmallVector<Value> init(numSums, zeroF);
+  if (pipelined) {
+    SmallVector<Value> first = loadChunk(k.i64c(0));
+    init.append(first.begin(), first.end());
+  }
   auto loop = scf::ForOp::create(b, loc, k.i64c(0), kdim, k.i64c(chunk), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value chunkStart = loop.getInductionVar();
-    Value firstPairWord = k.divu(chunkStart, k.i64c(16));
-    // A slot holds pair-word lane + 32 * slot of the chunk; a slot past K for the whole warp is
-    // skipped (its condition is uniform), a pair-word past K within one reads zero activations.
-    SmallVector<Value> slotUsed, pairWord;
-    for (int64_t s = 0; s < slots; ++s) {
-      Value slotFirst = k.add(firstPairWord, k.i64c(32 * s));
-      slotUsed.push_back(k.ult(slotFirst, pairWords));
-      pairWord.push_back(k.minu(k.add(slotFirst, lane), lastPairWord));
+    auto carried = loop.getRegionIterArgs();
+    SmallVector<Value> next, current;
+    if (pipelined) {
+      next = loadChunk(k.add(chunkStart, k.i64c(chunk)));
+      current.assign(carried.begin() + numSums, carried.end());
+    } else {
+      current = loadChunk(chunkStart);
     }
-
-    // Codes, scales and decoding biases of every slot, loaded before the staging.
-    SmallVector<Type> loadedTypes;
-    for (int64_t c = 0; c < channels; ++c)
-      loadedTypes.append({words2, f32, half2, half2});
     SmallVector<SmallVector<Value>> loaded;
     for (int64_t s = 0; s < slots; ++s) {
-      auto used = scf::IfOp::create(b, loc, loadedTypes, slotUsed[s], /*withElse=*/true);
-      {
-        OpBuilder::InsertionGuard inner(b);
-        b.setInsertionPointToStart(&used.getThenRegion().front());
-        Value groupOf = arith::ExtUIOp::create(
-            b, loc, k.i64(),
-            arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, i32, pairWord[s]),
-                                   pairWordsPerGroup));
-        SmallVector<Value> values;
-        for (int64_t c = 0; c < channels; ++c) {
-          Value at = k.add(codeRow[c], k.mul(pairWord[s], k.i64c(8)));
-          values.push_back(
-              LLVM::LoadOp::create(b, loc, words2, k.gep(codes, b.getI8Type(), at), 8));
-          Value index = k.add(scaleRow[c], groupOf);
-          values.push_back(loadScale(k, scales, scalePtr, index));
-          Value z = halfConst(8.0);
-          if (zeroPoints)
-            z = arith::UIToFPOp::create(b, loc, f16, k.load(b.getI8Type(), zeros, index));
-          Value zOver16 = arith::MulFOp::create(b, loc, z, halfConst(1.0 / 16));
-          values.push_back(splat(arith::NegFOp::create(
-              b, loc, arith::AddFOp::create(b, loc, zOver16, halfConst(64.0)))));
-          values.push_back(splat(arith::NegFOp::create(
-              b, loc, arith::AddFOp::create(b, loc, zOver16, halfConst(4.0)))));
-        }
-        scf::YieldOp::create(b, loc, values);
-        b.setInsertionPointToStart(&used.getElseRegion().front());
-        SmallVector<Value> none;
-        for (Type t : loadedTypes)
-          none.push_back(LLVM::PoisonOp::create(b, loc, t));
-        scf::YieldOp::create(b, loc, none);
-      }
-      loaded.push_back(SmallVector<Value>(used.getResults()));
+      auto begin = current.begin() + s * channels * perChannel;
+      loaded.push_back(SmallVector<Value>(begin, begin + channels * perChannel));
     }
 
     // Staging: thread `tid` converts 8-code units tid, tid + blockDim, ... of each row.
@@ -173,9 +207,9 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
     }
     gpu::BarrierOp::create(b, loc);
 
-    SmallVector<Value> acc(loop.getRegionIterArgs());
+    SmallVector<Value> acc(carried.begin(), carried.begin() + numSums);
     for (int64_t s = 0; s < slots; ++s) {
-      auto used = scf::IfOp::create(b, loc, TypeRange(ValueRange(acc)), slotUsed[s],
+      auto used = scf::IfOp::create(b, loc, TypeRange(ValueRange(acc)), slotUsed(chunkStart, s),
                                     /*withElse=*/true);
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(&used.getElseRegion().front());
@@ -195,8 +229,9 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
       }
       SmallVector<Value> next(acc);
       for (int64_t c = 0; c < channels; ++c) {
-        Value packedWords = loaded[s][4 * c], scale = loaded[s][4 * c + 1];
-        Value evenBias = loaded[s][4 * c + 2], oddBias = loaded[s][4 * c + 3];
+        Value packedWords = loaded[s][perChannel * c], scale = loaded[s][perChannel * c + 1];
+        Value evenBias = zeroPoints ? loaded[s][perChannel * c + 2] : symmetricEven;
+        Value oddBias = zeroPoints ? loaded[s][perChannel * c + 3] : symmetricOdd;
         SmallVector<Value> q;
         for (int32_t w = 0; w < 2; ++w) {
           Value word = LLVM::ExtractElementOp::create(b, loc, packedWords, k.i32c(w));
@@ -227,10 +262,11 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
     }
     // The next chunk's staging overwrites this one's activations.
     gpu::BarrierOp::create(b, loc);
+    acc.append(next.begin(), next.end());
     scf::YieldOp::create(b, loc, acc);
   }
 
-  SmallVector<Value> sums(loop.getResults());
+  SmallVector<Value> sums(loop.getResults().begin(), loop.getResults().begin() + numSums);
   for (Value &s : sums)
     s = k.fmul(k.warpSum(s), k.f32c(16.0f));
   Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, k.i64c(0));
