@@ -135,6 +135,20 @@ QuantMatMulParams createQuantMatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModu
                                           llvm::StringRef name);
 /// Loads scale `index` stored as `kind`, as f32.
 mlir::Value loadScale(KernelBuilder &k, ScaleKind kind, mlir::Value scales, mlir::Value index);
+/// Where a warp of the CUDA-core quantized matmuls works: its lane, its first channel (of
+/// kQ4ChannelsPerWarp) and its block's first row, and per channel the element offsets of its
+/// code and scale rows, per row that of its activations. Channels past n and rows past m read
+/// the last one; storeWarpSums writes only those inside.
+struct WarpTile {
+  mlir::Value lane, firstChannel, m0;
+  llvm::SmallVector<mlir::Value> codeRow, scaleRow, xRow;
+};
+WarpTile warpTile(KernelBuilder &k, const QuantMatMulParams &p, int64_t rows);
+/// Adds each of `sums` (row-major, rows by channels) over the warp, multiplies it by `factor`
+/// and stores it from lane 0 where it lies inside y.
+void storeWarpSums(KernelBuilder &k, const QuantMatMulParams &p, const WarpTile &tile,
+                   llvm::ArrayRef<mlir::Value> sums, int64_t rows, float factor);
+
 /// Builds the 4-bit quantized matmul `name` for blocks of `rows` activation rows.
 void buildQuant4MatMulKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                              llvm::StringRef name, ScaleKind scales, bool zeroPoints,

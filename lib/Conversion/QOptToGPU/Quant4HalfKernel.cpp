@@ -65,30 +65,15 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
   LLVM::GlobalOp sharedArray = declareSharedFloats(b, module, name, rows * rowFloats);
   QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
   Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
-        y = params.y, m = params.m, n = params.n, kdim = params.k, group = params.group;
+        kdim = params.k, group = params.group;
   SharedFloats shared(k, sharedArray);
 
-  Value tid = k.threadId();
-  Value c32 = k.i64c(32);
-  Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
-  Value firstChannel =
-      k.mul(k.add(k.mul(k.blockId(), k.i64c(kQ4WarpsPerBlock)), warp), k.i64c(channels));
-  Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
-  Value rowBytes = k.divu(kdim, k.i64c(2));
-  Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
+  WarpTile tile = warpTile(k, params, rows);
+  Value tid = k.threadId(), lane = tile.lane;
+  ArrayRef<Value> codeRow = tile.codeRow, scaleRow = tile.scaleRow, xRow = tile.xRow;
   Value pairWords = k.divu(kdim, k.i64c(16));
   Value lastPairWord = k.add(pairWords, k.i64c(-1));
   Value pairWordsPerGroup = arith::TruncIOp::create(b, loc, i32, k.divu(group, k.i64c(16)));
-  // Channels past n and rows past m are read as the last one and never written.
-  Value lastChannel = k.add(n, k.i64c(-1)), lastRow = k.add(m, k.i64c(-1));
-  SmallVector<Value> codeRow, scaleRow, xRow;
-  for (int64_t c = 0; c < channels; ++c) {
-    Value ch = k.minu(k.add(firstChannel, k.i64c(c)), lastChannel);
-    codeRow.push_back(k.mul(ch, rowBytes));
-    scaleRow.push_back(k.mul(ch, groups));
-  }
-  for (int64_t r = 0; r < rows; ++r)
-    xRow.push_back(k.mul(k.minu(k.add(m0, k.i64c(r)), lastRow), kdim));
   Value one16th = splat(halfConst(1.0 / 16)), one256th = splat(halfConst(1.0 / 256));
   Value zeroF = k.f32c(0.0f);
 
@@ -266,23 +251,9 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
     scf::YieldOp::create(b, loc, acc);
   }
 
+  // The f32 sums carry (code - zero) / 16.
   SmallVector<Value> sums(loop.getResults().begin(), loop.getResults().begin() + numSums);
-  for (Value &s : sums)
-    s = k.fmul(k.warpSum(s), k.f32c(16.0f));
-  Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, k.i64c(0));
-  auto write = scf::IfOp::create(b, loc, firstLane, /*withElse=*/false);
-  b.setInsertionPointToStart(&write.getThenRegion().front());
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < channels; ++c) {
-      Value row = k.add(m0, k.i64c(r)), ch = k.add(firstChannel, k.i64c(c));
-      Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(ch, n));
-      auto valid = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&valid.getThenRegion().front());
-      k.store(sums[r * channels + c], y, k.add(k.mul(row, n), ch));
-    }
-  }
-  b.setInsertionPointAfter(write);
+  storeWarpSums(k, params, tile, sums, rows, 16.0f);
 }
 
 } // namespace qopt::gpu_kernels

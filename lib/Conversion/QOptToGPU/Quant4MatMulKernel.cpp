@@ -50,6 +50,52 @@ Value loadScale(KernelBuilder &k, ScaleKind kind, Value scales, Value index) {
   llvm_unreachable("a scale kind");
 }
 
+WarpTile warpTile(KernelBuilder &k, const QuantMatMulParams &p, int64_t rows) {
+  using namespace qopt::cuda;
+  WarpTile tile;
+  Value tid = k.threadId(), c32 = k.i64c(32);
+  Value warp = k.divu(tid, c32);
+  tile.lane = k.remu(tid, c32);
+  tile.firstChannel = k.mul(k.add(k.mul(k.blockId(), k.i64c(kQ4WarpsPerBlock)), warp),
+                            k.i64c(kQ4ChannelsPerWarp));
+  tile.m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
+  Value rowBytes = k.divu(p.k, k.i64c(2));
+  Value groups = k.divu(k.add(p.k, k.add(p.group, k.i64c(-1))), p.group);
+  Value lastChannel = k.add(p.n, k.i64c(-1)), lastRow = k.add(p.m, k.i64c(-1));
+  for (int64_t c = 0; c < kQ4ChannelsPerWarp; ++c) {
+    Value ch = k.minu(k.add(tile.firstChannel, k.i64c(c)), lastChannel);
+    tile.codeRow.push_back(k.mul(ch, rowBytes));
+    tile.scaleRow.push_back(k.mul(ch, groups));
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    tile.xRow.push_back(k.mul(k.minu(k.add(tile.m0, k.i64c(r)), lastRow), p.k));
+  return tile;
+}
+
+void storeWarpSums(KernelBuilder &k, const QuantMatMulParams &p, const WarpTile &tile,
+                   ArrayRef<Value> sums, int64_t rows, float factor) {
+  using namespace qopt::cuda;
+  OpBuilder &b = k.b;
+  SmallVector<Value> total;
+  for (Value s : sums)
+    total.push_back(factor == 1.0f ? k.warpSum(s) : k.fmul(k.warpSum(s), k.f32c(factor)));
+  Value firstLane =
+      arith::CmpIOp::create(b, k.loc, arith::CmpIPredicate::eq, tile.lane, k.i64c(0));
+  auto write = scf::IfOp::create(b, k.loc, firstLane, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&write.getThenRegion().front());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < kQ4ChannelsPerWarp; ++c) {
+      Value row = k.add(tile.m0, k.i64c(r)), ch = k.add(tile.firstChannel, k.i64c(c));
+      Value inside = arith::AndIOp::create(b, k.loc, k.ult(row, p.m), k.ult(ch, p.n));
+      auto valid = scf::IfOp::create(b, k.loc, inside, /*withElse=*/false);
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(&valid.getThenRegion().front());
+      k.store(total[r * kQ4ChannelsPerWarp + c], p.y, k.add(k.mul(row, p.n), ch));
+    }
+  }
+}
+
 void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                              ScaleKind scales, bool zeroPoints, int64_t rows) {
   using namespace qopt::cuda;
@@ -61,30 +107,15 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
   KernelBuilder k(b, loc);
   QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
   Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
-        y = params.y, m = params.m, n = params.n, kdim = params.k, group = params.group;
+        kdim = params.k, group = params.group;
 
-  Value tid = k.threadId();
-  Value c32 = k.i64c(32);
-  Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
-  Value firstChannel =
-      k.mul(k.add(k.mul(k.blockId(), k.i64c(kQ4WarpsPerBlock)), warp), k.i64c(channels));
-  Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
-  Value rowBytes = k.divu(kdim, k.i64c(2));
-  Value groups = k.divu(k.add(kdim, k.add(group, k.i64c(-1))), group);
+  WarpTile tile = warpTile(k, params, rows);
+  Value lane = tile.lane;
   Value words = k.divu(kdim, k.i64c(8));
   // Words per group, for the scale index: 32-bit division in the loop (a 64-bit one is a long
   // instruction sequence on the GPU).
   Value wordsPerGroup = arith::TruncIOp::create(b, loc, k.i32(), k.divu(group, k.i64c(8)));
-  // Channels past n and rows past m are read as the last one and never written.
-  Value lastChannel = k.add(n, k.i64c(-1)), lastRow = k.add(m, k.i64c(-1));
-  SmallVector<Value> codeRow, scaleRow, xRow;
-  for (int64_t c = 0; c < channels; ++c) {
-    Value ch = k.minu(k.add(firstChannel, k.i64c(c)), lastChannel);
-    codeRow.push_back(k.mul(ch, rowBytes));
-    scaleRow.push_back(k.mul(ch, groups));
-  }
-  for (int64_t r = 0; r < rows; ++r)
-    xRow.push_back(k.mul(k.minu(k.add(m0, k.i64c(r)), lastRow), kdim));
+  ArrayRef<Value> codeRow = tile.codeRow, scaleRow = tile.scaleRow, xRow = tile.xRow;
 
   SmallVector<Value> init(rows * channels, k.f32c(0.0f));
   auto loop = scf::ForOp::create(b, loc, lane, words, k.i64c(32 * unroll), init);
@@ -151,23 +182,7 @@ void buildQuant4MatMulKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef na
     scf::YieldOp::create(b, loc, acc);
   }
 
-  SmallVector<Value> sums(loop.getResults());
-  for (Value &s : sums)
-    s = k.warpSum(s);
-  Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, k.i64c(0));
-  auto write = scf::IfOp::create(b, loc, firstLane, /*withElse=*/false);
-  b.setInsertionPointToStart(&write.getThenRegion().front());
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < channels; ++c) {
-      Value row = k.add(m0, k.i64c(r)), ch = k.add(firstChannel, k.i64c(c));
-      Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(ch, n));
-      auto valid = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&valid.getThenRegion().front());
-      k.store(sums[r * channels + c], y, k.add(k.mul(row, n), ch));
-    }
-  }
-  b.setInsertionPointAfter(write);
+  storeWarpSums(k, params, tile, SmallVector<Value>(loop.getResults()), rows, 1.0f);
 }
 
 } // namespace qopt::gpu_kernels
