@@ -21,10 +21,9 @@
 // block first stages the chunk's activations in shared memory as f16 pairs: for each 16 codes,
 // the pairs of the first word ((x0, x4), (x1, x5), (x2, x6), (x3, x7)) in one array and those of
 // the second word in another, so that a lane's two 16-byte loads and a warp's 512 contiguous
-// bytes meet no bank conflict. The chunks are software-pipelined: each iteration issues the next
-// chunk's code and scale loads, then stages and computes its own (loaded by the iteration
-// before), so the loads are in flight across the staging, the barriers and the arithmetic. The
-// product of each 16 codes is summed in f16, then scaled into f32 sums.
+// bytes meet no bank conflict. Codes and scales of a chunk are loaded before the staging, so that
+// they are in flight across it. The product of each 16 codes is summed in f16, then scaled into
+// f32 sums.
 //
 #include "GpuKernelBuilder.h"
 
@@ -137,29 +136,18 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
     return all;
   };
 
-  // One row: software-pipelined over chunks, each iteration issuing the next chunk's loads before
-  // it stages and computes its own, whose loads the iteration before issued. (Four rows keep
-  // their sums and activations in registers instead: 234 registers a thread pipelined.)
-  const bool pipelined = rows == 1;
+  // Each chunk's loads are issued at the start of its iteration, before the staging. (Issuing the
+  // next chunk's there instead, software-pipelined, took 168 registers a thread for one row
+  // against 128, and on an H100 one row ran 1.2-1.5x slower: fewer warps per multiprocessor
+  // hid less of the memory's latency than the pipelining did.)
   const int64_t numSums = rows * channels;
   SmallVector<Value> init(numSums, zeroF);
-  if (pipelined) {
-    SmallVector<Value> first = loadChunk(k.i64c(0));
-    init.append(first.begin(), first.end());
-  }
   auto loop = scf::ForOp::create(b, loc, k.i64c(0), kdim, k.i64c(chunk), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value chunkStart = loop.getInductionVar();
-    auto carried = loop.getRegionIterArgs();
-    SmallVector<Value> next, current;
-    if (pipelined) {
-      next = loadChunk(k.add(chunkStart, k.i64c(chunk)));
-      current.assign(carried.begin() + numSums, carried.end());
-    } else {
-      current = loadChunk(chunkStart);
-    }
+    SmallVector<Value> current = loadChunk(chunkStart);
     SmallVector<SmallVector<Value>> loaded;
     for (int64_t s = 0; s < slots; ++s) {
       auto begin = current.begin() + s * channels * perChannel;
@@ -192,7 +180,7 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
     }
     gpu::BarrierOp::create(b, loc);
 
-    SmallVector<Value> acc(carried.begin(), carried.begin() + numSums);
+    SmallVector<Value> acc(loop.getRegionIterArgs());
     for (int64_t s = 0; s < slots; ++s) {
       auto used = scf::IfOp::create(b, loc, TypeRange(ValueRange(acc)), slotUsed(chunkStart, s),
                                     /*withElse=*/true);
@@ -247,13 +235,11 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
     }
     // The next chunk's staging overwrites this one's activations.
     gpu::BarrierOp::create(b, loc);
-    acc.append(next.begin(), next.end());
     scf::YieldOp::create(b, loc, acc);
   }
 
   // The f32 sums carry (code - zero) / 16.
-  SmallVector<Value> sums(loop.getResults().begin(), loop.getResults().begin() + numSums);
-  storeWarpSums(k, params, tile, sums, rows, 16.0f);
+  storeWarpSums(k, params, tile, SmallVector<Value>(loop.getResults()), rows, 16.0f);
 }
 
 } // namespace qopt::gpu_kernels
