@@ -5,7 +5,8 @@
 // of M rows by a random K x N weight in groups of 128 as the runtime launches it, checks eight
 // outputs against a host computation (the error relative to the sum of the products' magnitudes:
 // f16 arithmetic with f32 sums, or f32 with QOPT_GPU_HALF=0), and prints
-// `qopt K N M MICROSECONDS MAX_REL_ERROR KERNEL_SUFFIX`, the time being the mean of 200 launches timed with CUDA events after 20 warm-ups. Links no CUDA
+// `qopt K N M MICROSECONDS MAX_REL_ERROR KERNEL_SUFFIX`, the time being the mean of 200
+// launches timed with CUDA events after 20 warm-ups. Links no CUDA
 // library: the driver is opened with dlopen, as the runtime does.
 //
 #include "../include/qopt/Runtime/CudaQuantMatMul.h"
@@ -117,6 +118,9 @@ int main(int argc, char **argv) {
   eventCreate(&start, 0);
   eventCreate(&stop, 0);
 
+  // QOPT_GPU_HALF=0 keeps the f32 kernels, as it does for the runtime.
+  const char *halfEnv = std::getenv("QOPT_GPU_HALF");
+  bool half = !(halfEnv && std::strcmp(halfEnv, "0") == 0);
   for (int a = 4; a < argc; ++a) {
     long m = std::atol(argv[a]);
     std::vector<float> x(m * k), y(m * n);
@@ -134,9 +138,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 9; ++i)
       params[i] = &args[i];
     // As the runtime launches it.
-    // QOPT_GPU_HALF=0 keeps the f32 kernels, as it does for the runtime.
-    const char *halfEnv = std::getenv("QOPT_GPU_HALF");
-    bool half = !(halfEnv && std::strcmp(halfEnv, "0") == 0);
     qopt::cuda::Q4Launch l = qopt::cuda::q4Launch(m, n, k, group, half, multiprocessors);
     void *kernel = nullptr;
     std::string name = std::string("qopt_gpu_q4_f16_sym") + l.suffix;

@@ -14,6 +14,19 @@ Value KernelBuilder::fma(Value a, Value c, Value acc) {
   return math::FmaOp::create(b, loc, a, c, acc);
 }
 
+Value KernelBuilder::f16c(double v) {
+  llvm::APFloat value(v);
+  bool lost = false;
+  value.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven, &lost);
+  return arith::ConstantFloatOp::create(b, loc, b.getF16Type(), value);
+}
+
+Value KernelBuilder::half2Splat(Value v) {
+  Value pair = LLVM::PoisonOp::create(b, loc, VectorType::get({2}, b.getF16Type()));
+  pair = LLVM::InsertElementOp::create(b, loc, pair, v, i32c(0));
+  return LLVM::InsertElementOp::create(b, loc, pair, v, i32c(1));
+}
+
 Value KernelBuilder::warpSum(Value v) {
   for (int32_t offset = 16; offset >= 1; offset /= 2) {
     auto shuffle = gpu::ShuffleOp::create(b, loc, v, offset, 32, gpu::ShuffleMode::XOR);

@@ -36,6 +36,10 @@ struct KernelBuilder {
   mlir::Value f32c(float v) {
     return mlir::arith::ConstantFloatOp::create(b, loc, b.getF32Type(), llvm::APFloat(v));
   }
+  /// An f16 constant (`v` rounded to nearest).
+  mlir::Value f16c(double v);
+  /// The f16 pair (v, v): the operand form of the kernels' f16x2 arithmetic.
+  mlir::Value half2Splat(mlir::Value v);
 
   /// A hardware index (thread or block id, block size) as i64.
   template <typename IdOp> mlir::Value id(mlir::gpu::Dimension d = mlir::gpu::Dimension::x) {

@@ -49,18 +49,6 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
   Type i32 = k.i32(), f16 = b.getF16Type(), f32 = k.f32();
   Type half2 = VectorType::get({2}, f16), quad = VectorType::get({4}, f32);
   Type words2 = VectorType::get({2}, i32), words4 = VectorType::get({4}, i32);
-  auto halfConst = [&](double v) {
-    llvm::APFloat value(v);
-    bool lost = false;
-    value.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven, &lost);
-    return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f16), value).getResult();
-  };
-  auto splat = [&](Value v) {
-    Value vec = LLVM::PoisonOp::create(b, loc, half2);
-    vec = LLVM::InsertElementOp::create(b, loc, vec, v, k.i32c(0));
-    return LLVM::InsertElementOp::create(b, loc, vec, v, k.i32c(1)).getResult();
-  };
-
   LLVM::GlobalOp sharedArray = declareSharedFloats(b, module, name, rows * rowFloats);
   QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
   Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
@@ -73,8 +61,8 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
   Value pairWords = k.divu(kdim, k.i64c(16));
   Value lastPairWord = k.add(pairWords, k.i64c(-1));
   Value pairWordsPerGroup = arith::TruncIOp::create(b, loc, i32, k.divu(group, k.i64c(16)));
-  Value one16th = splat(halfConst(1.0 / 16)), one256th = splat(halfConst(1.0 / 256));
-  Value zeroF = k.f32c(0.0f);
+  Value one16th = k.half2Splat(k.f16c(1.0 / 16)), one256th = k.half2Splat(k.f16c(1.0 / 256));
+  Value zeroPair = k.half2Splat(k.f16c(0.0));
 
   // Per slot and channel: the two code words, the scale and, with zero points, the two decoding
   // biases (minus 64 + zero / 16 for the even pairs, minus 4 + zero / 16 for the odd).
@@ -86,28 +74,37 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
       loadedTypes.append({half2, half2});
   }
   auto biasesOf = [&](Value z) {
-    Value zOver16 = arith::MulFOp::create(b, loc, z, halfConst(1.0 / 16));
-    return std::pair(splat(arith::NegFOp::create(
-                         b, loc, arith::AddFOp::create(b, loc, zOver16, halfConst(64.0)))),
-                     splat(arith::NegFOp::create(
-                         b, loc, arith::AddFOp::create(b, loc, zOver16, halfConst(4.0)))));
+    Value zOver16 = arith::MulFOp::create(b, loc, z, k.f16c(1.0 / 16));
+    return std::pair(
+        k.half2Splat(arith::NegFOp::create(b, loc, arith::AddFOp::create(b, loc, zOver16, k.f16c(64.0)))),
+        k.half2Splat(arith::NegFOp::create(b, loc, arith::AddFOp::create(b, loc, zOver16, k.f16c(4.0)))));
   };
-  auto [symmetricEven, symmetricOdd] = biasesOf(halfConst(8.0));
-  // A slot holds pair-word lane + 32 * slot of a chunk; a slot past K for the whole warp is
-  // skipped (its condition is uniform), a pair-word past K within one reads zero activations.
-  auto slotUsed = [&](Value chunkStart, int64_t s) {
-    return k.ult(k.add(k.divu(chunkStart, k.i64c(16)), k.i64c(32 * s)), pairWords);
-  };
-  // Issues the loads of every slot of the chunk from `chunkStart` (none past K).
-  auto loadChunk = [&](Value chunkStart) {
-    SmallVector<Value> all;
+  std::pair<Value, Value> symmetricBiases;
+  if (!zeroPoints)
+    symmetricBiases = biasesOf(k.f16c(8.0));
+
+  // Each chunk's loads are issued at the start of its iteration, before the staging. (Issuing the
+  // next chunk's there instead, software-pipelined, took 168 registers a thread for one row
+  // against 128, and on an H100 one row ran 1.2-1.5x slower: fewer warps per multiprocessor
+  // hid less of the memory's latency than the pipelining did.)
+  SmallVector<Value> init(rows * channels, k.f32c(0.0f));
+  auto loop = scf::ForOp::create(b, loc, k.i64c(0), kdim, k.i64c(chunk), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value chunkStart = loop.getInductionVar();
+    Value firstPairWord = k.divu(chunkStart, k.i64c(16));
+    // A slot holds pair-word lane + 32 * slot of the chunk; a slot past K for the whole warp is
+    // skipped (its condition is uniform), a pair-word past K within one reads zero activations.
+    SmallVector<Value> slotUsed;
+    SmallVector<SmallVector<Value>> loaded;
     for (int64_t s = 0; s < slots; ++s) {
-      auto used = scf::IfOp::create(b, loc, loadedTypes, slotUsed(chunkStart, s),
-                                    /*withElse=*/true);
+      Value slotFirst = k.add(firstPairWord, k.i64c(32 * s));
+      slotUsed.push_back(k.ult(slotFirst, pairWords));
+      auto used = scf::IfOp::create(b, loc, loadedTypes, slotUsed.back(), /*withElse=*/true);
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(&used.getThenRegion().front());
-      Value pairWord = k.minu(
-          k.add(k.add(k.divu(chunkStart, k.i64c(16)), k.i64c(32 * s)), lane), lastPairWord);
+      Value pairWord = k.minu(k.add(slotFirst, lane), lastPairWord);
       Value groupOf = arith::ExtUIOp::create(
           b, loc, k.i64(),
           arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, i32, pairWord),
@@ -131,27 +128,7 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
       for (Type t : loadedTypes)
         none.push_back(LLVM::PoisonOp::create(b, loc, t));
       scf::YieldOp::create(b, loc, none);
-      all.append(used.getResults().begin(), used.getResults().end());
-    }
-    return all;
-  };
-
-  // Each chunk's loads are issued at the start of its iteration, before the staging. (Issuing the
-  // next chunk's there instead, software-pipelined, took 168 registers a thread for one row
-  // against 128, and on an H100 one row ran 1.2-1.5x slower: fewer warps per multiprocessor
-  // hid less of the memory's latency than the pipelining did.)
-  const int64_t numSums = rows * channels;
-  SmallVector<Value> init(numSums, zeroF);
-  auto loop = scf::ForOp::create(b, loc, k.i64c(0), kdim, k.i64c(chunk), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value chunkStart = loop.getInductionVar();
-    SmallVector<Value> current = loadChunk(chunkStart);
-    SmallVector<SmallVector<Value>> loaded;
-    for (int64_t s = 0; s < slots; ++s) {
-      auto begin = current.begin() + s * channels * perChannel;
-      loaded.push_back(SmallVector<Value>(begin, begin + channels * perChannel));
+      loaded.emplace_back(used.getResults().begin(), used.getResults().end());
     }
 
     // Staging: thread `tid` converts 8-code units tid, tid + blockDim, ... of each row.
@@ -168,7 +145,7 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
         for (int32_t p = 0; p < 4; ++p) {
           Value pair = LLVM::ShuffleVectorOp::create(b, loc, lo, hi, ArrayRef<int32_t>{p, p + 4});
           Value h = arith::TruncFOp::create(b, loc, half2, pair);
-          h = arith::SelectOp::create(b, loc, inside, h, splat(halfConst(0.0)));
+          h = arith::SelectOp::create(b, loc, inside, h, zeroPair);
           Value bits = LLVM::BitcastOp::create(b, loc, i32, h);
           packed = LLVM::InsertElementOp::create(b, loc, packed, bits, k.i32c(p));
         }
@@ -182,7 +159,7 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
 
     SmallVector<Value> acc(loop.getRegionIterArgs());
     for (int64_t s = 0; s < slots; ++s) {
-      auto used = scf::IfOp::create(b, loc, TypeRange(ValueRange(acc)), slotUsed(chunkStart, s),
+      auto used = scf::IfOp::create(b, loc, TypeRange(ValueRange(acc)), slotUsed[s],
                                     /*withElse=*/true);
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(&used.getElseRegion().front());
@@ -203,8 +180,8 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
       SmallVector<Value> next(acc);
       for (int64_t c = 0; c < channels; ++c) {
         Value packedWords = loaded[s][perChannel * c], scale = loaded[s][perChannel * c + 1];
-        Value evenBias = zeroPoints ? loaded[s][perChannel * c + 2] : symmetricEven;
-        Value oddBias = zeroPoints ? loaded[s][perChannel * c + 3] : symmetricOdd;
+        Value evenBias = zeroPoints ? loaded[s][perChannel * c + 2] : symmetricBiases.first;
+        Value oddBias = zeroPoints ? loaded[s][perChannel * c + 3] : symmetricBiases.second;
         SmallVector<Value> q;
         for (int32_t w = 0; w < 2; ++w) {
           Value word = LLVM::ExtractElementOp::create(b, loc, packedWords, k.i32c(w));

@@ -46,10 +46,6 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
   Type i64 = k.i64(), f16 = b.getF16Type(), f32 = k.f32();
   Type half2 = VectorType::get({2}, f16);
   Type quad = VectorType::get({4}, f32), words = VectorType::get({2}, k.i32());
-  auto halfConst = [&](const char *v) {
-    return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f16),
-                                          llvm::APFloat(llvm::APFloat::IEEEhalf(), v));
-  };
 
   QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
   Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
@@ -84,11 +80,6 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
   Value begin = k.mul(k.blockId(gpu::Dimension::z), perSplit);
   Value end = k.minu(k.add(begin, perSplit), steps);
 
-  auto splat = [&](Value v) {
-    Value vec = LLVM::PoisonOp::create(b, loc, half2);
-    vec = LLVM::InsertElementOp::create(b, loc, vec, v, k.i32c(0));
-    return LLVM::InsertElementOp::create(b, loc, vec, v, k.i32c(1)).getResult();
-  };
   auto toHalf = [&](Value v) { return arith::TruncFOp::create(b, loc, f16, v).getResult(); };
 
   Value zero = k.f32c(0.0f);
@@ -121,15 +112,15 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
         Value sc = scales == ScaleKind::F16 ? k.load(f16, scalePtr, scaleIndex)
                                             : toHalf(loadScale(k, scales, scalePtr, scaleIndex));
         // A step past this block's share counts with scale 0.
-        sc = arith::SelectOp::create(b, loc, valid, sc, halfConst("0"));
-        scale.push_back(splat(sc));
-        Value z = halfConst("1032");
+        sc = arith::SelectOp::create(b, loc, valid, sc, k.f16c(0));
+        scale.push_back(k.half2Splat(sc));
+        Value z = k.f16c(1032);
         if (zeroPoints) {
           Value code = k.load(b.getI8Type(), zeros, scaleIndex);
           z = arith::AddFOp::create(b, loc, arith::UIToFPOp::create(b, loc, f16, code),
-                                    halfConst("1024"));
+                                    k.f16c(1024));
         }
-        bias.push_back(splat(z));
+        bias.push_back(k.half2Splat(z));
       }
       kOffsets.push_back(k.add(k.mul(step, k.i64c(kTcStepCodes)), k.mul(t, k.i64c(16))));
       if (activationsFirst)
