@@ -1,7 +1,8 @@
-//===- gpu_matmul.cpp - times qopt's 4-bit GPU matmul kernel --------------===//
+//===- gpu_matmul.cpp - times qopt's 4- and 8-bit GPU matmul kernels ------===//
 //
 // gpu_matmul MODEL.so K N M... : loads the GPU kernels a CUDA library embeds (any library with
-// 4-bit symmetric f16-scale layers: the kernels take the shape as parameters), runs the matmul
+// symmetric f16-scale layers of the bits QOPT_BENCH_BITS gives, 4 by default: the kernels take
+// the shape as parameters), runs the matmul
 // of M rows by a random K x N weight in groups of 128 as the runtime launches it, checks eight
 // outputs against a host computation (the error relative to the sum of the products' magnitudes:
 // f16 arithmetic with f32 sums, or f32 with QOPT_GPU_HALF=0), and prints
@@ -48,6 +49,35 @@ float halfToFloat(uint16_t h) {
   return f;
 }
 } // namespace
+
+// The earlier tensor-core kernels' launch (QOPT_BENCH_TC=1), to compare with the GEMM.
+static qopt::cuda::QuantLaunch tcLaunch(int64_t m, int64_t n, int64_t k, int64_t group,
+                                     bool halfPrecision, int64_t multiprocessors) {
+  using namespace qopt::cuda;
+  if (halfPrecision && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0) {
+    // Four row tiles a block decode each code once for 64 rows, but leave a quarter of the
+    // blocks: worth it only where the columns alone give every multiprocessor a block (measured
+    // on an H100 at 128 rows: 8192x28672 1.23x faster, 8192x8192 even, 4096x4096 0.75x).
+    int64_t columnBlocks = (n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock;
+    int64_t rowsPerBlock =
+        m >= 16 * kTcWideRowTiles && columnBlocks >= multiprocessors ? 16 * kTcWideRowTiles : 16;
+    int64_t rowBlocks = (m + rowsPerBlock - 1) / rowsPerBlock;
+    int64_t tiles = columnBlocks * rowBlocks;
+    int64_t steps = k / kTcStepCodes, splits = 1;
+    // Two blocks per multiprocessor, each split keeping at least four steps.
+    if (tiles < 2 * multiprocessors)
+      splits = std::clamp<int64_t>((2 * multiprocessors + tiles - 1) / tiles, 1,
+                                   std::max<int64_t>(1, steps / 4));
+    int64_t perSplit = (steps + splits - 1) / splits;
+    splits = (steps + perSplit - 1) / perSplit;
+    return {rowsPerBlock == 16 ? "_tc" : "_tc4",
+            {static_cast<unsigned>(columnBlocks), static_cast<unsigned>(rowBlocks),
+             static_cast<unsigned>(splits)},
+            static_cast<unsigned>(32 * kTcWarps),
+            splits > 1};
+  }
+  return q4Launch(m, n, k, group, halfPrecision, multiprocessors);
+}
 
 int main(int argc, char **argv) {
   if (argc < 5) {
@@ -103,7 +133,9 @@ int main(int argc, char **argv) {
   auto elapsed = fn<CUresult (*)(float *, void *, void *)>("cuEventElapsedTime");
 
   std::mt19937 rng(0);
-  std::vector<uint8_t> codes(n * k / 2);
+  const char *bitsEnv = std::getenv("QOPT_BENCH_BITS");
+  const long bits = bitsEnv && std::strcmp(bitsEnv, "8") == 0 ? 8 : 4;
+  std::vector<uint8_t> codes(n * k * bits / 8);
   for (auto &c : codes)
     c = static_cast<uint8_t>(rng());
   std::vector<uint16_t> scales(n * (k / group));
@@ -138,9 +170,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 9; ++i)
       params[i] = &args[i];
     // As the runtime launches it.
-    qopt::cuda::Q4Launch l = qopt::cuda::q4Launch(m, n, k, group, half, multiprocessors);
+    qopt::cuda::QuantLaunch l = std::getenv("QOPT_BENCH_TC")
+                                 ? tcLaunch(m, n, k, group, half, multiprocessors)
+                                 : qopt::cuda::quantLaunch(bits, m, n, k, group, half,
+                                                           multiprocessors);
     void *kernel = nullptr;
-    std::string name = std::string("qopt_gpu_q4_f16_sym") + l.suffix;
+    std::string name = "qopt_gpu_q" + std::to_string(bits) + "_f16_sym" + l.suffix;
     check(getFunction(&kernel, module, name.c_str()), name.c_str());
     auto run = [&] {
       if (l.accumulate)
@@ -165,8 +200,8 @@ int main(int argc, char **argv) {
       long row = rng() % m, col = rng() % n;
       double ref = 0, mag = 0;
       for (long i = 0; i < k; ++i) {
-        int code = (codes[col * k / 2 + i / 2] >> (4 * (i % 2))) & 15;
-        double w = (code - 8) * halfToFloat(scales[col * (k / group) + i / group]);
+        int code = bits == 8 ? codes[col * k + i] : (codes[col * k / 2 + i / 2] >> (4 * (i % 2))) & 15;
+        double w = (code - (bits == 8 ? 128 : 8)) * halfToFloat(scales[col * (k / group) + i / group]);
         ref += w * x[row * k + i];
         mag += std::fabs(w * x[row * k + i]);
       }

@@ -54,25 +54,33 @@ def tinygemm(k, n, m):
 
 def main():
     harness, model = sys.argv[1], sys.argv[2]
+    model8 = sys.argv[3] if len(sys.argv) > 3 else None
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}")
     bw = read_bandwidth()
     print(f"# read bandwidth (torch.sum, 4 GiB f16): {bw:.0f} GB/s")
-    print("| K x N | M | kernel | qopt us | qopt GB/s | % of read bw | qopt f32 us | fp16 us | tinygemm us | qopt vs fp16 | qopt vs tinygemm | max rel err |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| K x N | M | kernel | qopt us | qopt GB/s | % of read bw | qopt f32 us | old tc us | w8 us (err) | fp16 us | tinygemm us | qopt vs fp16 | qopt vs tinygemm | max rel err |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for k, n in SHAPES:
         runs = {}
-        for half in ("1", "0"):
-            out = subprocess.run([harness, model, str(k), str(n)] + [str(m) for m in ROWS],
+        for half in ("1", "0", "tc", "w8"):
+            extra = {"QOPT_BENCH_TC": "1"} if half == "tc" else {"QOPT_GPU_HALF": half}
+            lib = model
+            if half == "w8":
+                if not model8:
+                    runs["w8"] = {m: (float("nan"), "-", "-") for m in ROWS}
+                    continue
+                extra, lib = {"QOPT_BENCH_BITS": "8"}, model8
+            out = subprocess.run([harness, lib, str(k), str(n)] + [str(m) for m in ROWS],
                                  capture_output=True, text=True,
-                                 env=dict(os.environ, QOPT_GPU_HALF=half))
+                                 env=dict(os.environ, **extra))
             if out.returncode != 0:
                 print(f"# gpu_matmul failed: {out.stderr.strip()}")
                 break
             runs[half] = {int(f[3]): (float(f[4]), f[5], f[6])
                           for f in (l.split() for l in out.stdout.splitlines())}
-        if len(runs) < 2:
+        if len(runs) < 4:
             continue
-        ours, f32 = runs["1"], runs["0"]
+        ours, f32, tc, w8 = runs["1"], runs["0"], runs["tc"], runs["w8"]
         w = torch.randn(k, n, dtype=torch.float16, device="cuda")
         qbytes = n * k // 2 + n * (k // 128) * 2
         for m in ROWS:
@@ -82,7 +90,7 @@ def main():
             us, err, kernel = ours[m]
             gbs = qbytes / us / 1e3
             print(f"| {k}x{n} | {m} | {kernel} | {us:.1f} | {gbs:.0f} | {100 * gbs / bw:.0f}% | "
-                  f"{f32[m][0]:.1f} | {fp16:.1f} | {tiny:.1f} | {fp16 / us:.2f}x | {tiny / us:.2f}x | "
+                  f"{f32[m][0]:.1f} | {tc[m][0]:.1f} {tc[m][2]} | {w8[m][0]:.1f} ({w8[m][1]}) | {fp16:.1f} | {tiny:.1f} | {fp16 / us:.2f}x | {tiny / us:.2f}x | "
                   f"{err} |")
         del w
         torch.cuda.empty_cache()

@@ -43,8 +43,15 @@ constexpr int64_t kTcStepCodes = 64;
 /// 16-row tiles a block of the `_tc4` form computes (from kTcWideRowTiles * 16 rows).
 constexpr int64_t kTcWideRowTiles = 4;
 
-struct Q4Launch {
-  /// "_h1", "_h4", "_r1", "_r4", "_tc" or "_tc4".
+constexpr int64_t kGemmWarps = 8;
+constexpr int64_t kGemmTilesPerWarp = 4;
+constexpr int64_t kGemmChannelsPerBlock = kGemmWarps * kGemmTilesPerWarp * 8;
+/// Blocks of the 16-row GEMM that fit a multiprocessor at once (ptxas gives it 115-126
+/// registers a thread for sm_90); the 32- and 64-row forms (148-196) fit one.
+constexpr int64_t kGemmBlocksPerSMOneTile = 2;
+
+struct QuantLaunch {
+  /// "_h1", "_h4", "_r1", "_r4", "_g1", "_g2" or "_g4" (bench/gpu_matmul also "_tc", "_tc4").
   const char *suffix;
   unsigned grid[3];
   unsigned block;
@@ -52,32 +59,34 @@ struct Q4Launch {
   bool accumulate;
 };
 
-/// The kernel and grid for y[m, n] = x[m, k] * W^T with groups of `group` codes, on a GPU with
-/// `multiprocessors` SMs. `halfPrecision` false keeps every size on the f32 kernels.
-inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool halfPrecision,
-                         int64_t multiprocessors) {
-  if (halfPrecision && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0) {
-    // Four row tiles a block decode each code once for 64 rows, but leave a quarter of the
-    // blocks: worth it only where the columns alone give every multiprocessor a block (measured
-    // on an H100 at 128 rows: 8192x28672 1.23x faster, 8192x8192 even, 4096x4096 0.75x).
-    int64_t columnBlocks = (n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock;
-    int64_t rowsPerBlock =
-        m >= 16 * kTcWideRowTiles && columnBlocks >= multiprocessors ? 16 * kTcWideRowTiles : 16;
-    int64_t rowBlocks = (m + rowsPerBlock - 1) / rowsPerBlock;
-    int64_t tiles = columnBlocks * rowBlocks;
-    int64_t steps = k / kTcStepCodes, splits = 1;
-    // Two blocks per multiprocessor, each split keeping at least four steps.
-    if (tiles < 2 * multiprocessors)
-      splits = std::clamp<int64_t>((2 * multiprocessors + tiles - 1) / tiles, 1,
-                                   std::max<int64_t>(1, steps / 4));
-    int64_t perSplit = (steps + splits - 1) / splits;
-    splits = (steps + perSplit - 1) / perSplit;
-    return {rowsPerBlock == 16 ? "_tc" : "_tc4",
-            {static_cast<unsigned>(columnBlocks), static_cast<unsigned>(rowBlocks),
-             static_cast<unsigned>(splits)},
-            static_cast<unsigned>(32 * kTcWarps),
-            splits > 1};
-  }
+/// The staged tensor-core GEMM (`_g`) for y[m, n] = x[m, k] * W^T, K a multiple of 64.
+inline QuantLaunch gemmLaunch(int64_t m, int64_t n, int64_t k, int64_t multiprocessors) {
+  // 16, 32 or 64 rows a block: each code is decoded once per block's rows.
+  int64_t rowTiles = m <= 16 ? 1 : m <= 32 ? 2 : 4;
+  int64_t columnBlocks = (n + kGemmChannelsPerBlock - 1) / kGemmChannelsPerBlock;
+  int64_t rowBlocks = (m + 16 * rowTiles - 1) / (16 * rowTiles);
+  int64_t tiles = columnBlocks * rowBlocks;
+  // Split K so that the blocks come close to one full wave (without passing it: a second,
+  // partial wave costs as much as the first), each split keeping at least four steps.
+  int64_t wave = multiprocessors * (rowTiles == 1 ? kGemmBlocksPerSMOneTile : 1);
+  int64_t steps = k / kTcStepCodes;
+  int64_t splits = std::clamp<int64_t>(wave / tiles, 1, std::max<int64_t>(1, steps / 4));
+  int64_t perSplit = (steps + splits - 1) / splits;
+  splits = (steps + perSplit - 1) / perSplit;
+  static const char *const names[] = {"_g1", "_g2", "_g2", "_g4"};
+  return {names[rowTiles - 1],
+          {static_cast<unsigned>(columnBlocks), static_cast<unsigned>(rowBlocks),
+           static_cast<unsigned>(splits)},
+          static_cast<unsigned>(32 * kGemmWarps),
+          splits > 1};
+}
+
+/// The kernel and grid for y[m, n] = x[m, k] * W^T of 4-bit codes in groups of `group`, on a
+/// GPU with `multiprocessors` SMs. `halfPrecision` false keeps every size on the f32 kernels.
+inline QuantLaunch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool halfPrecision,
+                            int64_t multiprocessors) {
+  if (halfPrecision && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0)
+    return gemmLaunch(m, n, k, multiprocessors);
   int64_t rows = m == 1 ? 1 : 4;
   bool half = halfPrecision && k % 16 == 0 && group % 16 == 0;
   return {half ? (m == 1 ? "_h1" : "_h4") : (m == 1 ? "_r1" : "_r4"),
@@ -85,6 +94,15 @@ inline Q4Launch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool ha
            static_cast<unsigned>((m + rows - 1) / rows), 1},
           static_cast<unsigned>(32 * kQ4WarpsPerBlock),
           false};
+}
+
+/// The same for `bits`-bit codes: 8-bit codes have only the GEMM (the compiler builds their
+/// kernels only where K and the group are multiples of 64), at every size and precision.
+inline QuantLaunch quantLaunch(int64_t bits, int64_t m, int64_t n, int64_t k, int64_t group,
+                               bool halfPrecision, int64_t multiprocessors) {
+  if (bits == 8)
+    return gemmLaunch(m, n, k, multiprocessors);
+  return q4Launch(m, n, k, group, halfPrecision, multiprocessors);
 }
 
 } // namespace qopt::cuda

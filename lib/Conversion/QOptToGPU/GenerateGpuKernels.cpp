@@ -81,14 +81,18 @@ std::optional<std::pair<int64_t, int64_t>> attentionWidths(Q::AttentionOp op) {
 std::string quantKernelFamily(Q::QuantizedMatMulOp q) {
   Q::SchemeAttr s = q.getScheme();
   int64_t k = q.getInFeatures(), group = s.getGroupSize() ? s.getGroupSize() : k;
-  if (static_cast<int64_t>(s.getCodebook()) != 0 || s.getBits() != 4 || s.getDoubleQuantBlock() ||
+  if (static_cast<int64_t>(s.getCodebook()) != 0 || s.getDoubleQuantBlock() ||
       q.getInt8Activations() || q.getBf16Activations() || k % 32 || group % 32 || !isF32Tensor(q.getInput()))
+    return "";
+  // 8-bit codes have only the tensor-core GEMM, which steps through K 64 codes at a time.
+  if (s.getBits() != 4 && (s.getBits() != 8 || k % 64 || group % 64))
     return "";
   Type st = cast<RankedTensorType>(q.getScales().getType()).getElementType();
   const char *scales = st.isF16() ? "f16" : st.isBF16() ? "bf16" : st.isF32() ? "f32" : nullptr;
   if (!scales || s.getSymmetric() == static_cast<bool>(q.getZeroPoints()))
     return "";
-  return std::string("qopt_gpu_q4_") + scales + (s.getSymmetric() ? "_sym" : "_zp");
+  return "qopt_gpu_q" + std::to_string(s.getBits()) + "_" + scales +
+         (s.getSymmetric() ? "_sym" : "_zp");
 }
 
 struct GenerateGpuKernelsPass
@@ -155,20 +159,28 @@ struct GenerateGpuKernelsPass
           Type st = cast<RankedTensorType>(q.getScales().getType()).getElementType();
           ScaleKind scales = st.isF16() ? ScaleKind::F16 : st.isBF16() ? ScaleKind::BF16
                                                                        : ScaleKind::F32;
-          // Kernels shared by every layer of the scheme: one row per block for decoding, four
-          // for a few rows (each decoded chunk of codes then serves four), in f16 and in f32
-          // arithmetic; tensor cores from 16 (16 rows a block) and from 64 (64 rows a block).
-          for (int64_t rows : {1, 4}) {
-            buildQuant4HalfKernel(b, gpuModule, name + "_h" + std::to_string(rows), scales,
-                                  !q.getScheme().getSymmetric(), rows);
-            buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
-                                    !q.getScheme().getSymmetric(), rows);
+          // Kernels shared by every layer of the scheme. 4 bits: one row per block for
+          // decoding, four for a few rows (each decoded chunk of codes then serves four), in f16
+          // and in f32 arithmetic; the tensor-core GEMM from 16 rows, 16, 32 or 64 rows a block.
+          // 8 bits: the GEMM at every size.
+          bool zeroPoints = !q.getScheme().getSymmetric();
+          int64_t bits = q.getScheme().getBits();
+          if (bits == 4) {
+            for (int64_t rows : {1, 4}) {
+              buildQuant4HalfKernel(b, gpuModule, name + "_h" + std::to_string(rows), scales,
+                                    zeroPoints, rows);
+              buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
+                                      zeroPoints, rows);
+            }
+            buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc", scales, zeroPoints, 1);
+            buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc4", scales, zeroPoints,
+                                        qopt::cuda::kTcWideRowTiles);
+            numGpuKernels += 6;
           }
-          buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc", scales,
-                                      !q.getScheme().getSymmetric(), 1);
-          buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc4", scales,
-                                      !q.getScheme().getSymmetric(), qopt::cuda::kTcWideRowTiles);
-          numGpuKernels += 6;
+          for (int64_t rowTiles : {1, 2, 4})
+            buildQuantGemmKernel(b, gpuModule, name + "_g" + std::to_string(rowTiles), scales,
+                                 zeroPoints, rowTiles, bits);
+          numGpuKernels += 3;
         }
       } else {
         return WalkResult::advance();

@@ -170,6 +170,20 @@ void buildQuant4TensorCoreKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp modu
                                  llvm::StringRef name, ScaleKind scales, bool zeroPoints,
                                  int64_t rowTiles);
 
+/// Builds the staged tensor-core GEMM `name` (the `_g` kernels, QuantGemmKernel.cpp) of
+/// `bits` (4 or 8) bit codes for blocks of 16 * `rowTiles` rows; K and the group must be
+/// multiples of 64.
+void buildQuantGemmKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                          llvm::StringRef name, ScaleKind scales, bool zeroPoints,
+                          int64_t rowTiles, int64_t bits);
+
+/// Stores the mma.sync m16n8k16 sums of a warp's `rowTiles` by `tiles` tiles (16 rows by 8
+/// channels each, 4 sums a tile per lane) whose first row is `m0` and first channel `n0`, for
+/// lane (g, t); where the grid splits K (gridDim.z > 1), adds them to y atomically.
+void storeMmaSums(KernelBuilder &k, const QuantMatMulParams &p, llvm::ArrayRef<mlir::Value> sums,
+                  mlir::Value m0, mlir::Value n0, mlir::Value g, mlir::Value t, int64_t rowTiles,
+                  int64_t tiles);
+
 } // namespace qopt::gpu_kernels
 
 #endif // QOPT_LIB_CONVERSION_QOPTTOGPU_GPUKERNELBUILDER_H

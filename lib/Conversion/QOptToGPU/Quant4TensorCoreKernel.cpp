@@ -32,6 +32,35 @@ using namespace mlir;
 
 namespace qopt::gpu_kernels {
 
+void storeMmaSums(KernelBuilder &k, const QuantMatMulParams &p, ArrayRef<Value> sums, Value m0,
+                  Value n0, Value g, Value t, int64_t rowTiles, int64_t tiles) {
+  OpBuilder &b = k.b;
+  Location loc = k.loc;
+  // Each lane writes its fragments: c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8,
+  // 2t + 1) of each tile; with K split over gridDim.z, added to y.
+  Value splits = k.id<gpu::GridDimOp>(gpu::Dimension::z);
+  Value alone = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, splits, k.i64c(1));
+  for (int64_t tile = 0; tile < rowTiles * tiles; ++tile) {
+    int64_t mt = tile / tiles, j = tile % tiles;
+    for (int64_t i = 0; i < 4; ++i) {
+      Value row = k.add(k.add(m0, k.i64c(16 * mt)), i < 2 ? g : k.add(g, k.i64c(8)));
+      Value col = k.add(n0, k.add(k.i64c(8 * j), k.add(k.mul(t, k.i64c(2)), k.i64c(i % 2))));
+      Value inside = arith::AndIOp::create(b, loc, k.ult(row, p.m), k.ult(col, p.n));
+      auto write = scf::IfOp::create(b, loc, inside, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&write.getThenRegion().front());
+      Value sum = sums[4 * (mt * tiles + j) + i];
+      Value at = k.add(k.mul(row, p.n), col);
+      auto store = scf::IfOp::create(b, loc, alone, /*withElse=*/true);
+      b.setInsertionPointToStart(&store.getThenRegion().front());
+      k.store(sum, p.y, at);
+      b.setInsertionPointToStart(&store.getElseRegion().front());
+      LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::fadd, k.gep(p.y, k.f32(), at), sum,
+                                LLVM::AtomicOrdering::monotonic);
+    }
+  }
+}
+
 void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                                  ScaleKind scales, bool zeroPoints, int64_t rowTiles) {
   using namespace qopt::cuda;
@@ -179,28 +208,7 @@ void buildQuant4TensorCoreKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRe
     scf::YieldOp::create(b, loc, acc);
   }
 
-  // Each lane writes its fragments: c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8,
-  // 2t + 1) of each tile; with K split, added to y.
-  Value alone = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, splits, k.i64c(1));
-  for (int64_t tile = 0; tile < rowTiles * tiles; ++tile) {
-    int64_t mt = tile / tiles, j = tile % tiles;
-    for (int64_t i = 0; i < 4; ++i) {
-      Value row = k.add(k.add(m0, k.i64c(16 * mt)), i < 2 ? g : k.add(g, k.i64c(8)));
-      Value col = k.add(n0, k.add(k.i64c(8 * j), k.add(k.mul(t, k.i64c(2)), k.i64c(i % 2))));
-      Value inside = arith::AndIOp::create(b, loc, k.ult(row, m), k.ult(col, n));
-      auto write = scf::IfOp::create(b, loc, inside, false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&write.getThenRegion().front());
-      Value sum = loop.getResult(4 * (mt * tiles + j) + i);
-      auto store = scf::IfOp::create(b, loc, alone, /*withElse=*/true);
-      b.setInsertionPointToStart(&store.getThenRegion().front());
-      k.store(sum, y, k.add(k.mul(row, n), col));
-      b.setInsertionPointToStart(&store.getElseRegion().front());
-      LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::fadd,
-                                k.gep(y, f32, k.add(k.mul(row, n), col)), sum,
-                                LLVM::AtomicOrdering::monotonic);
-    }
-  }
+  storeMmaSums(k, params, SmallVector<Value>(loop.getResults()), m0, n0, g, t, rowTiles, tiles);
 }
 
 } // namespace qopt::gpu_kernels

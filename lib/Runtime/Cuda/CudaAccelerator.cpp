@@ -317,9 +317,10 @@ bool CudaAccelerator::quantMatMul(Context &ctx, const char *kernel, Tensor **in,
                                 static_cast<uint64_t>(group)};
   // Tensor cores (f16 operands) from 16 rows, f16 arithmetic on the CUDA cores below; the
   // geometry is shared with the compiler (CudaQuantMatMul.h). QOPT_GPU_HALF=0 keeps every size
-  // on the f32 kernels (agreement with the CPU to f32 rounding, at a cost in speed).
-  qopt::cuda::Q4Launch l =
-      qopt::cuda::q4Launch(m, channels, k, group, halfPrecision, multiprocessors);
+  // of 4-bit codes on the f32 kernels (agreement with the CPU to f32 rounding, at a cost in
+  // speed); 8-bit codes have only tensor-core kernels.
+  qopt::cuda::QuantLaunch l =
+      qopt::cuda::quantLaunch(i[1], m, channels, k, group, halfPrecision, multiprocessors);
   if (l.accumulate)
     check(d.memsetD32Async(y->device, 0, static_cast<size_t>(m * channels), nullptr),
           "clearing a matmul's output on the GPU");

@@ -161,6 +161,50 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK-COUNT-64: nvvm.mma.sync
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: llvm.atomicrmw fadd
+// The staged GEMM, 16 rows a block: the first step's activations (four quads for the threads
+// that stage, none for the others) and per tile its codes, scale and the two decoding biases.
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_g1
+// CHECK: scf.if %{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<2xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>, vector<2xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>, vector<2xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>, vector<2xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>)
+// CHECK: scf.if %{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-4: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
+// The loop carries 16 sums, the buffer and the next step's loads. Staging: per k-step the pairs
+// (x[s], x[s + 4]) and (x[8 + s], x[12 + s]) of the unit's 16, two k-steps a 16-byte store.
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, i64, vector<4xf32>
+// CHECK: llvm.shufflevector %{{.*}}, %{{.*}} [0, 4] : vector<4xf32>
+// CHECK: llvm.shufflevector %{{.*}}, %{{.*}} [0, 4] : vector<4xf32>
+// CHECK: llvm.shufflevector %{{.*}}, %{{.*}} [1, 5] : vector<4xf32>
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<4xi32>, !llvm.ptr<3>
+// CHECK: llvm.shufflevector %{{.*}}, %{{.*}} [3, 7] : vector<4xf32>
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<4xi32>, !llvm.ptr<3>
+// One barrier a step (two buffers), then the next step's loads, in flight over this one's work.
+// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
+// CHECK: scf.if %{{.*}} -> (vector<4xf32>
+// A pair decoded with one mask, one f16 FMA (code - zero) and one scale multiply.
+// CHECK: arith.shrui %{{.*}}, %c8_i32{{.*}} : i32
+// CHECK: arith.andi %{{.*}}, %c983055_i32{{.*}} : i32
+// CHECK: arith.ori %{{.*}}, %c1677747200_i32{{.*}} : i32
+// CHECK: llvm.intr.fma(%{{.*}}) : (vector<2xf16>, vector<2xf16>, vector<2xf16>) -> vector<2xf16>
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<2xf16>
+// CHECK: arith.andi %{{.*}}, %c15728880_i32{{.*}} : i32
+// Each 16-byte load from shared memory feeds two k-steps of four tiles.
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<3> -> vector<4xi32>
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<3> -> vector<4xi32>
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<3> -> vector<4xi32>
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: llvm.atomicrmw fadd
+// 32 and 64 rows a block: 32 and 64 sums a lane.
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_g2
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, i64,
+// CHECK-COUNT-32: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.func @qopt_gpu_q4_f16_sym_g4
+// CHECK-COUNT-64: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: llvm.atomicrmw fadd
 // CHECK-NOT: gpu.func
 func.func @main(%x: tensor<?x64xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
   %codes = arith.constant dense<17> : tensor<8x32xui8>
