@@ -50,35 +50,6 @@ float halfToFloat(uint16_t h) {
 }
 } // namespace
 
-// The earlier tensor-core kernels' launch (QOPT_BENCH_TC=1), to compare with the GEMM.
-static qopt::cuda::QuantLaunch tcLaunch(int64_t m, int64_t n, int64_t k, int64_t group,
-                                     bool halfPrecision, int64_t multiprocessors) {
-  using namespace qopt::cuda;
-  if (halfPrecision && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0) {
-    // Four row tiles a block decode each code once for 64 rows, but leave a quarter of the
-    // blocks: worth it only where the columns alone give every multiprocessor a block (measured
-    // on an H100 at 128 rows: 8192x28672 1.23x faster, 8192x8192 even, 4096x4096 0.75x).
-    int64_t columnBlocks = (n + kTcChannelsPerBlock - 1) / kTcChannelsPerBlock;
-    int64_t rowsPerBlock =
-        m >= 16 * kTcWideRowTiles && columnBlocks >= multiprocessors ? 16 * kTcWideRowTiles : 16;
-    int64_t rowBlocks = (m + rowsPerBlock - 1) / rowsPerBlock;
-    int64_t tiles = columnBlocks * rowBlocks;
-    int64_t steps = k / kTcStepCodes, splits = 1;
-    // Two blocks per multiprocessor, each split keeping at least four steps.
-    if (tiles < 2 * multiprocessors)
-      splits = std::clamp<int64_t>((2 * multiprocessors + tiles - 1) / tiles, 1,
-                                   std::max<int64_t>(1, steps / 4));
-    int64_t perSplit = (steps + splits - 1) / splits;
-    splits = (steps + perSplit - 1) / perSplit;
-    return {rowsPerBlock == 16 ? "_tc" : "_tc4",
-            {static_cast<unsigned>(columnBlocks), static_cast<unsigned>(rowBlocks),
-             static_cast<unsigned>(splits)},
-            static_cast<unsigned>(32 * kTcWarps),
-            splits > 1};
-  }
-  return q4Launch(m, n, k, group, halfPrecision, multiprocessors);
-}
-
 int main(int argc, char **argv) {
   if (argc < 5) {
     std::fprintf(stderr, "usage: gpu_matmul MODEL.so K N M...\n");
@@ -170,12 +141,25 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 9; ++i)
       params[i] = &args[i];
     // As the runtime launches it.
-    qopt::cuda::QuantLaunch l = std::getenv("QOPT_BENCH_TC")
-                                 ? tcLaunch(m, n, k, group, half, multiprocessors)
-                                 : qopt::cuda::quantLaunch(bits, m, n, k, group, half,
-                                                           multiprocessors);
+    qopt::cuda::QuantLaunch l =
+        qopt::cuda::quantLaunch(bits, m, n, k, group, half, multiprocessors);
+    std::string variant;
+    if (const char *v = std::getenv("QOPT_BENCH_GEMM"); v && l.suffix[1] == 'g') {
+      // "W,T,B": W warps of T tiles a block, B blocks a multiprocessor.
+      int w = 8, t = 4, per = 1, d = 1;
+      std::sscanf(v, "%d,%d,%d,%d", &w, &t, &per, &d);
+      int64_t rowTiles = l.suffix[2] - '0';
+      int64_t cols = (n + 8 * w * t - 1) / (8 * w * t), rowBlocks = (m + 16 * rowTiles - 1) / (16 * rowTiles);
+      int64_t steps = k / 64;
+      int64_t splits = std::clamp<int64_t>(multiprocessors * per / (cols * rowBlocks), 1, std::max<int64_t>(1, steps / 4));
+      int64_t perSplit = (steps + splits - 1) / splits;
+      splits = (steps + perSplit - 1) / perSplit;
+      l.grid[0] = cols; l.grid[1] = rowBlocks; l.grid[2] = splits;
+      l.block = 32 * w; l.accumulate = splits > 1;
+      variant = "_w" + std::to_string(w) + "t" + std::to_string(t) + "d" + std::to_string(d);
+    }
     void *kernel = nullptr;
-    std::string name = "qopt_gpu_q" + std::to_string(bits) + "_f16_sym" + l.suffix;
+    std::string name = "qopt_gpu_q" + std::to_string(bits) + "_f16_sym" + l.suffix + variant;
     check(getFunction(&kernel, module, name.c_str()), name.c_str());
     auto run = [&] {
       if (l.accumulate)
@@ -207,7 +191,7 @@ int main(int argc, char **argv) {
       }
       worst = std::max(worst, std::fabs(y[row * n + col] - ref) / std::max(mag, 1e-30));
     }
-    std::printf("qopt %ld %ld %ld %.3f %.2e %s\n", k, n, m, 1000.0 * ms / iters, worst, l.suffix);
+    std::printf("qopt %ld %ld %ld %.3f %.2e %s%s\n", k, n, m, 1000.0 * ms / iters, worst, l.suffix, variant.c_str());
     std::fflush(stdout);
   }
   return 0;

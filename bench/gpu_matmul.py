@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""gpu_matmul.py GPU_MATMUL MODEL.so - qopt's 4-bit GPU matmul against PyTorch on the same GPU.
+"""gpu_matmul.py GPU_MATMUL MODEL.so [MODEL_W8.so] - qopt's 4-bit (and 8-bit) GPU matmul against
+PyTorch on the same GPU.
 
 For K x N of 4096x4096, 8192x8192 and 8192x28672 (in x out features) at M = 1, 4, 16, 32, 128, all
 measured in this run:
   qopt      bench/gpu_matmul (4-bit codes, f16 scales per 128, f32 activations and outputs), the
             kernel the runtime takes (f16 arithmetic, f32 sums)
   qopt f32  the same with QOPT_GPU_HALF=0 (the f32 kernels below 16 rows)
+  qopt w8   8-bit codes, from MODEL_W8.so (a library with 8-bit symmetric f16-scale layers)
   fp16      torch.matmul of f16 [M, K] by [K, N] (cuBLAS)
   tinygemm  torch.ops.aten._weight_int4pack_mm (bf16 activations, int4 weights in groups of 128)
 and the GPU's read bandwidth: torch.sum over a 4 GiB f16 tensor. Times are means over 200 runs
@@ -58,12 +60,12 @@ def main():
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}")
     bw = read_bandwidth()
     print(f"# read bandwidth (torch.sum, 4 GiB f16): {bw:.0f} GB/s")
-    print("| K x N | M | kernel | qopt us | qopt GB/s | % of read bw | qopt f32 us | old tc us | w8 us (err) | fp16 us | tinygemm us | qopt vs fp16 | qopt vs tinygemm | max rel err |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| K x N | M | kernel | qopt us | qopt GB/s | % of read bw | qopt f32 us | qopt w8 us | fp16 us | tinygemm us | qopt vs fp16 | qopt vs tinygemm | max rel err |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for k, n in SHAPES:
         runs = {}
-        for half in ("1", "0", "tc", "w8"):
-            extra = {"QOPT_BENCH_TC": "1"} if half == "tc" else {"QOPT_GPU_HALF": half}
+        for half in ("1", "0", "w8"):
+            extra = {"QOPT_GPU_HALF": half}
             lib = model
             if half == "w8":
                 if not model8:
@@ -78,9 +80,9 @@ def main():
                 break
             runs[half] = {int(f[3]): (float(f[4]), f[5], f[6])
                           for f in (l.split() for l in out.stdout.splitlines())}
-        if len(runs) < 4:
+        if len(runs) < 3:
             continue
-        ours, f32, tc, w8 = runs["1"], runs["0"], runs["tc"], runs["w8"]
+        ours, f32, w8 = runs["1"], runs["0"], runs["w8"]
         w = torch.randn(k, n, dtype=torch.float16, device="cuda")
         qbytes = n * k // 2 + n * (k // 128) * 2
         for m in ROWS:
@@ -90,7 +92,7 @@ def main():
             us, err, kernel = ours[m]
             gbs = qbytes / us / 1e3
             print(f"| {k}x{n} | {m} | {kernel} | {us:.1f} | {gbs:.0f} | {100 * gbs / bw:.0f}% | "
-                  f"{f32[m][0]:.1f} | {tc[m][0]:.1f} {tc[m][2]} | {w8[m][0]:.1f} ({w8[m][1]}) | {fp16:.1f} | {tiny:.1f} | {fp16 / us:.2f}x | {tiny / us:.2f}x | "
+                  f"{f32[m][0]:.1f} | {w8[m][0]:.1f} | {fp16:.1f} | {tiny:.1f} | {fp16 / us:.2f}x | {tiny / us:.2f}x | "
                   f"{err} |")
         del w
         torch.cuda.empty_cache()

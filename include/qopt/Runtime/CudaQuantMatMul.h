@@ -1,21 +1,21 @@
-//===- CudaQuantMatMul.h - how the 4-bit GPU matmuls are launched -*- C++ -*-===//
+//===- CudaQuantMatMul.h - how the quantized GPU matmuls are launched -*- C++ -*-===//
 //
-// The compiler builds the 4-bit GPU matmul kernels for one launch geometry and the runtime (and
-// bench/gpu_matmul) launches them with it; this header is that geometry, shared by both. It
-// includes nothing from MLIR or CUDA.
+// The compiler builds the 4- and 8-bit GPU matmul kernels for one launch geometry and the
+// runtime (and bench/gpu_matmul) launches them with it; this header is that geometry, shared by
+// both. It includes nothing from MLIR or CUDA.
 //
 // Kernel family suffixes:
-//   _h1, _h4  f16 arithmetic on the CUDA cores (f32 sums), for 1 and 2..15 rows: each warp
-//             computes kQ4ChannelsPerWarp output channels for 1 or 4 rows from activations the
-//             block stages in shared memory as f16, kHalfChunkCodes at a time. K and the group
-//             must be multiples of 16.
+//   _h1, _h4  4-bit: f16 arithmetic on the CUDA cores (f32 sums), for 1 and 2..15 rows: each
+//             warp computes kQ4ChannelsPerWarp output channels for 1 or 4 rows from activations
+//             the block stages in shared memory as f16, kHalfChunkCodes at a time. K and the
+//             group must be multiples of 16.
 //   _r1, _r4  the same in f32, for shapes the f16 kernels do not take and where f16 arithmetic
 //             is not wanted (agreement with the CPU to f32 rounding).
-//   _tc, _tc4 tensor cores (mma.sync m16n8k16, f16 operands, f32 sums) from 16 rows: a block
-//             computes 16 rows (_tc; _tc4: 16 * kTcWideRowTiles, from that many rows where the
-//             columns alone give every multiprocessor a block) by
-//             kTcChannelsPerBlock channels, each warp kTcTilesPerWarp tiles
-//             of 8 channels on the same activation fragments. When the grid would leave
+//   _g1, _g2, _g4
+//             the tensor-core GEMM (mma.sync m16n8k16, f16 operands, f32 sums) for 4-bit codes
+//             from 16 rows and 8-bit codes at every size: a block of kGemmWarps warps computes
+//             16, 32 or 64 rows by kGemmChannelsPerBlock channels from activations it stages in
+//             shared memory as f16, 64 codes of K at a time. When the blocks would leave
 //             multiprocessors idle, K is split across gridDim.z and the blocks add their sums
 //             into an output the runtime zeroed first.
 //
@@ -35,13 +35,8 @@ constexpr int64_t kQ4ChannelsPerBlock = kQ4WarpsPerBlock * kQ4ChannelsPerWarp;
 /// thread stages a whole number of 8-code units.
 constexpr int64_t kHalfChunkCodes = 2048;
 
-constexpr int64_t kTcWarps = 4;
-constexpr int64_t kTcTilesPerWarp = 4;
-constexpr int64_t kTcChannelsPerBlock = kTcWarps * kTcTilesPerWarp * 8;
-/// Codes per K step of the tensor-core kernel; K and the group must be multiples of it.
+/// Codes of K per step of the tensor-core GEMM; K and the group must be multiples of it.
 constexpr int64_t kTcStepCodes = 64;
-/// 16-row tiles a block of the `_tc4` form computes (from kTcWideRowTiles * 16 rows).
-constexpr int64_t kTcWideRowTiles = 4;
 
 constexpr int64_t kGemmWarps = 8;
 constexpr int64_t kGemmTilesPerWarp = 4;
@@ -51,7 +46,7 @@ constexpr int64_t kGemmChannelsPerBlock = kGemmWarps * kGemmTilesPerWarp * 8;
 constexpr int64_t kGemmBlocksPerSMOneTile = 2;
 
 struct QuantLaunch {
-  /// "_h1", "_h4", "_r1", "_r4", "_g1", "_g2" or "_g4" (bench/gpu_matmul also "_tc", "_tc4").
+  /// "_h1", "_h4", "_r1", "_r4", "_g1", "_g2" or "_g4".
   const char *suffix;
   unsigned grid[3];
   unsigned block;

@@ -6,6 +6,8 @@
 #include "qopt/Conversion/Passes.h"
 
 #include "GpuKernelBuilder.h"
+
+#include <cstdlib>
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "qopt/Runtime/CudaKernels.h"
 #include "qopt/Runtime/CudaQuantMatMul.h"
@@ -172,15 +174,19 @@ struct GenerateGpuKernelsPass
               buildQuant4MatMulKernel(b, gpuModule, name + "_r" + std::to_string(rows), scales,
                                       zeroPoints, rows);
             }
-            buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc", scales, zeroPoints, 1);
-            buildQuant4TensorCoreKernel(b, gpuModule, name + "_tc4", scales, zeroPoints,
-                                        qopt::cuda::kTcWideRowTiles);
-            numGpuKernels += 6;
+            numGpuKernels += 4;
           }
           for (int64_t rowTiles : {1, 2, 4})
             buildQuantGemmKernel(b, gpuModule, name + "_g" + std::to_string(rowTiles), scales,
                                  zeroPoints, rowTiles, bits);
           numGpuKernels += 3;
+          if (std::getenv("QOPT_GEMM_VARIANTS"))
+            for (int64_t rowTiles : {1, 2, 4})
+              for (auto [w, t, d] : {std::tuple<int64_t, int64_t, int64_t>{8, 4, 2}, {4, 4, 2}, {8, 4, 3}, {4, 8, 1}})
+                buildQuantGemmKernel(b, gpuModule,
+                                     name + "_g" + std::to_string(rowTiles) + "_w" +
+                                         std::to_string(w) + "t" + std::to_string(t) + "d" + std::to_string(d),
+                                     scales, zeroPoints, rowTiles, bits, w, t, d);
         }
       } else {
         return WalkResult::advance();

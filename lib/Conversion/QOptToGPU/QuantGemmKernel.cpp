@@ -50,12 +50,41 @@ SlotPairs slotPairs(int64_t bits, int32_t s) {
 }
 } // namespace
 
+void storeMmaSums(KernelBuilder &k, const QuantMatMulParams &p, ArrayRef<Value> sums, Value m0,
+                  Value n0, Value g, Value t, int64_t rowTiles, int64_t tiles) {
+  OpBuilder &b = k.b;
+  Location loc = k.loc;
+  // Each lane writes its fragments: c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8,
+  // 2t + 1) of each tile; with K split over gridDim.z, added to y.
+  Value splits = k.id<gpu::GridDimOp>(gpu::Dimension::z);
+  Value alone = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, splits, k.i64c(1));
+  for (int64_t tile = 0; tile < rowTiles * tiles; ++tile) {
+    int64_t mt = tile / tiles, j = tile % tiles;
+    for (int64_t i = 0; i < 4; ++i) {
+      Value row = k.add(k.add(m0, k.i64c(16 * mt)), i < 2 ? g : k.add(g, k.i64c(8)));
+      Value col = k.add(n0, k.add(k.i64c(8 * j), k.add(k.mul(t, k.i64c(2)), k.i64c(i % 2))));
+      Value inside = arith::AndIOp::create(b, loc, k.ult(row, p.m), k.ult(col, p.n));
+      auto write = scf::IfOp::create(b, loc, inside, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&write.getThenRegion().front());
+      Value sum = sums[4 * (mt * tiles + j) + i];
+      Value at = k.add(k.mul(row, p.n), col);
+      auto store = scf::IfOp::create(b, loc, alone, /*withElse=*/true);
+      b.setInsertionPointToStart(&store.getThenRegion().front());
+      k.store(sum, p.y, at);
+      b.setInsertionPointToStart(&store.getElseRegion().front());
+      LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::fadd, k.gep(p.y, k.f32(), at), sum,
+                                LLVM::AtomicOrdering::monotonic);
+    }
+  }
+}
+
 void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
-                          ScaleKind scales, bool zeroPoints, int64_t rowTiles, int64_t bits) {
+                          ScaleKind scales, bool zeroPoints, int64_t rowTiles, int64_t bits,
+                          int64_t warps, int64_t tiles, int64_t depth) {
   assert((bits == 4 || bits == 8) && "4- or 8-bit codes");
   using namespace qopt::cuda;
-  constexpr int64_t tiles = kGemmTilesPerWarp;
-  constexpr int64_t threads = 32 * kGemmWarps;
+  const int64_t threads = 32 * warps;
   const int64_t rows = 16 * rowTiles;
   // Bytes of one staged row (64 codes as f16, padded) and of one buffer.
   constexpr int64_t rowBytes = 2 * kTcStepCodes + 16;
@@ -82,7 +111,7 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   Value tid = k.threadId(), c32 = k.i64c(32), c4 = k.i64c(4);
   Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
   Value g = k.divu(lane, c4), t = k.remu(lane, c4);
-  Value n0 = k.add(k.mul(k.blockId(), k.i64c(kGemmChannelsPerBlock)), k.mul(warp, k.i64c(8 * tiles)));
+  Value n0 = k.add(k.mul(k.blockId(), k.i64c(8 * tiles * warps)), k.mul(warp, k.i64c(8 * tiles)));
   Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
   Value lastRow = k.add(m, k.i64c(-1)), lastChannel = k.add(n, k.i64c(-1));
   // Loads past the matrices' ends read their last row or channel; those results are not written.
@@ -114,12 +143,17 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   Value end = k.minu(k.add(begin, perSplit), steps);
 
   // What a step loads into registers before it is staged or used: per unit four quads of
-  // activations, per tile the two code words, the scale and the two decoding biases.
+  // activations, per tile the codes, the scale and, with zero points, the two decoding biases
+  // (symmetric codes have constant ones, built where they are used).
+  const int64_t perTile = zeroPoints ? 4 : 2;
   SmallVector<Type> loadedTypes;
   for (int64_t i = 0; i < unitsPerThread; ++i)
     loadedTypes.append(4, quad);
-  for (int64_t j = 0; j < tiles; ++j)
-    loadedTypes.append({laneWords, half2, half2, half2});
+  for (int64_t j = 0; j < tiles; ++j) {
+    loadedTypes.append({laneWords, half2});
+    if (zeroPoints)
+      loadedTypes.append({half2, half2});
+  }
   auto biasesOf = [&](Value z) {
     // Minus 1024 + zero for the pairs of codes in place, minus 64 + zero for the pairs of
     // 4-bit codes times 16.
@@ -156,11 +190,11 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                      ? k.load(f16, scalePtr, index)
                      : arith::TruncFOp::create(b, loc, f16, loadScale(k, scales, scalePtr, index)).getResult();
       values.push_back(k.half2Splat(sc));
-      Value z = k.f16c(bits == 4 ? 8 : 128);
-      if (zeroPoints)
-        z = arith::UIToFPOp::create(b, loc, f16, k.load(b.getI8Type(), zeros, index));
-      auto [low, high] = biasesOf(z);
-      values.append({low, high});
+      if (zeroPoints) {
+        auto [low, high] = biasesOf(
+            arith::UIToFPOp::create(b, loc, f16, k.load(b.getI8Type(), zeros, index)));
+        values.append({low, high});
+      }
     }
     return values;
   };
@@ -181,7 +215,10 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   const int64_t accumulators = 4 * tiles * rowTiles;
   SmallVector<Value> init(accumulators, k.f32c(0.0f));
   init.push_back(k.i64c(0)); // the buffer this step stages into, in bytes
-  llvm::append_range(init, loadStepIf(begin));
+  // The loads of the next `depth` steps are in flight at the start of each.
+  for (int64_t d = 0; d < depth; ++d)
+    llvm::append_range(init, loadStepIf(k.add(begin, k.i64c(d))));
+  const int64_t loadedCount = static_cast<int64_t>(loadedTypes.size());
   auto loop = scf::ForOp::create(b, loc, begin, end, k.i64c(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
@@ -190,7 +227,9 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
     auto args = loop.getRegionIterArgs();
     SmallVector<Value> acc(args.begin(), args.begin() + accumulators);
     Value buffer = args[accumulators];
-    SmallVector<Value> loaded(args.begin() + accumulators + 1, args.end());
+    SmallVector<Value> loaded(args.begin() + accumulators + 1,
+                              args.begin() + accumulators + 1 + loadedCount);
+    SmallVector<Value> later(args.begin() + accumulators + 1 + loadedCount, args.end());
 
     // Stage: a unit's 16 floats become, per k-step, the pairs of its low and high slots, two
     // k-steps per 16-byte store.
@@ -217,15 +256,20 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
       }
     }
     gpu::BarrierOp::create(b, loc);
-    SmallVector<Value> next = loadStepIf(k.add(step, k.i64c(1)));
+    SmallVector<Value> next = loadStepIf(k.add(step, k.i64c(depth)));
 
     // B fragments: per tile and k-step, the low slots' pair and the high slots'.
     const int64_t codeValues = 4 * unitsPerThread;
     Value one = k.half2Splat(k.f16c(1.0)), one16th = k.half2Splat(k.f16c(1.0 / 16));
     SmallVector<SmallVector<Value>> bFragments(4 * tiles);
+    std::pair<Value, Value> symmetricBiases;
+    if (!zeroPoints)
+      symmetricBiases = biasesOf(k.f16c(bits == 4 ? 8 : 128));
     for (int64_t j = 0; j < tiles; ++j) {
-      Value packedWords = loaded[codeValues + 4 * j], scale = loaded[codeValues + 4 * j + 1];
-      Value lowBias = loaded[codeValues + 4 * j + 2], highBias = loaded[codeValues + 4 * j + 3];
+      ArrayRef<Value> tile(loaded.begin() + codeValues + perTile * j, perTile);
+      Value packedWords = tile[0], scale = tile[1];
+      Value lowBias = zeroPoints ? tile[2] : symmetricBiases.first;
+      Value highBias = zeroPoints ? tile[3] : symmetricBiases.second;
       auto decode = [&](Value word, int32_t mask, bool times16) -> Value {
         Value bits = arith::AndIOp::create(b, loc, word, k.i32c(mask));
         bits = arith::OrIOp::create(b, loc, bits, k.i32c(0x64006400));
@@ -281,6 +325,7 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
     }
     SmallVector<Value> yielded(acc);
     yielded.push_back(k.sub(k.i64c(bufferBytes), buffer));
+    llvm::append_range(yielded, later);
     llvm::append_range(yielded, next);
     scf::YieldOp::create(b, loc, yielded);
   }

@@ -140,31 +140,13 @@ func.func @main(%x: tensor<?x64xf32>, %s: tensor<64xf32>) -> (tensor<?x64xf32>, 
 // CHECK: gpu.barrier
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_r4
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// From 16 rows: tensor cores, four 8-channel tiles a warp on the same activations; K split over
-// gridDim.z, with the partial sums added atomically.
-// CHECK: gpu.func @qopt_gpu_q4_f16_sym_tc
-// CHECK: gpu.grid_dim  z
-// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// CHECK: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
-// CHECK: arith.constant 1677747200 : i32
-// CHECK: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
-// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
-// CHECK: llvm.store
-// CHECK: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
-// From 64 rows: four 16-row tiles a block, 4 x 16 sums a lane; each step's codes are loaded
-// and decoded once (four 8-channel tiles, two halves each), then serve every row tile.
-// CHECK: gpu.func @qopt_gpu_q4_f16_sym_tc4
-// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// CHECK-COUNT-4: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
-// CHECK-COUNT-32: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
-// CHECK-NOT: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
-// CHECK-COUNT-64: nvvm.mma.sync
-// CHECK-NOT: nvvm.mma.sync
-// CHECK: llvm.atomicrmw fadd
+// From 16 rows: tensor cores (mma.sync m16n8k16), K split over gridDim.z, the partial sums
+// added atomically.
 // The staged GEMM, 16 rows a block: the first step's activations (four quads for the threads
-// that stage, none for the others) and per tile its codes, scale and the two decoding biases.
+// that stage, none for the others) and per tile its codes and scale (symmetric codes: constant
+// decoding biases).
 // CHECK: gpu.func @qopt_gpu_q4_f16_sym_g1
-// CHECK: scf.if %{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<2xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>, vector<2xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>, vector<2xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>, vector<2xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>)
+// CHECK: scf.if %{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<2xi32>, vector<2xf16>, vector<2xi32>, vector<2xf16>, vector<2xi32>, vector<2xf16>, vector<2xi32>, vector<2xf16>)
 // CHECK: scf.if %{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // CHECK-COUNT-4: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
 // CHECK: llvm.load %{{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
@@ -309,4 +291,52 @@ func.func @main(%x: tensor<?x16xf32>, %w: tensor<2x16x32xf32>, %b: tensor<64xf32
     qopt.yield %acc : f32
   }
   return %0, %1 : tensor<?x64xf32>, tensor<?x48xf32>
+}
+
+// -----
+
+// 8-bit codes: only the tensor-core GEMM, for every size, where K and the group are multiples
+// of 64 (a group of 32 stays on the CPU). A lane loads its 16 codes as 16 bytes; (w & 0x00FF00FF)
+// | 0x64006400 and the same of the word shifted by 8 are a k-step's two pairs, made code - zero by
+// one FMA (minus 1024 + zero, 128 for symmetric codes) and scaled. With zero
+// points, each tile's zero point is loaded with its scale.
+// CHECK-LABEL: func.func @main
+// CHECK: qopt.quantized_matmul {{.*}} {in_features = 128 : i64, qopt.gpu_kernel = "qopt_gpu_q8_f16_sym"
+// CHECK: qopt.quantized_matmul {{.*}} {in_features = 128 : i64, qopt.gpu_kernel = "qopt_gpu_q8_f32_zp"
+// CHECK-NOT: qopt.gpu_kernel
+// CHECK: gpu.func @qopt_gpu_q8_f16_sym_g1
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: %[[Z:.*]] = arith.constant 1.280000e+02 : f16
+// CHECK: %[[B:.*]] = arith.constant 1.024000e+03 : f16
+// CHECK: arith.addf %[[Z]], %[[B]] : f16
+// CHECK: arith.shrui %{{.*}}, %c8_i32{{.*}} : i32
+// CHECK: arith.andi %{{.*}}, %c16711935_i32{{.*}} : i32
+// CHECK: arith.ori %{{.*}}, %c1677747200_i32{{.*}} : i32
+// CHECK: llvm.intr.fma
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<2xf16>
+// CHECK: nvvm.mma.sync
+// CHECK: gpu.func @qopt_gpu_q8_f16_sym_g2
+// CHECK: gpu.func @qopt_gpu_q8_f16_sym_g4
+// CHECK: gpu.func @qopt_gpu_q8_f32_zp_g1
+// CHECK: scf.if %{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xi32>, vector<2xf16>, vector<2xf16>, vector<2xf16>,
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f32
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i8
+// CHECK: arith.uitofp %{{.*}} : i8 to f16
+// CHECK: gpu.func @qopt_gpu_q8_f32_zp_g4
+// CHECK-NOT: gpu.func
+func.func @main(%x: tensor<?x128xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
+  %codes = arith.constant dense<17> : tensor<8x128xui8>
+  %scales = arith.constant dense<1.0> : tensor<8x2xf16>
+  %scales32 = arith.constant dense<1.0> : tensor<8x2xf32>
+  %zeros = arith.constant dense<3> : tensor<8x2xui8>
+  %scales4 = arith.constant dense<1.0> : tensor<8x4xf16>
+  %0 = qopt.quantized_matmul %x, %codes, %scales {in_features = 128 : i64, scheme = #qopt.scheme<int8, group = 64, sym, scale = f16>}
+       : (tensor<?x128xf32>, tensor<8x128xui8>, tensor<8x2xf16>) -> tensor<?x8xf32>
+  %1 = qopt.quantized_matmul %x, %codes, %scales32 zero_points %zeros {in_features = 128 : i64, scheme = #qopt.scheme<int8, group = 64, asym, scale = f32>}
+       : (tensor<?x128xf32>, tensor<8x128xui8>, tensor<8x2xf32>, tensor<8x2xui8>) -> tensor<?x8xf32>
+  %2 = qopt.quantized_matmul %x, %codes, %scales4 {in_features = 128 : i64, scheme = #qopt.scheme<int8, group = 32, sym, scale = f16>}
+       : (tensor<?x128xf32>, tensor<8x128xui8>, tensor<8x4xf16>) -> tensor<?x8xf32>
+  return %0, %1, %2 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
 }
