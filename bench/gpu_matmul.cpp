@@ -143,23 +143,8 @@ int main(int argc, char **argv) {
     // As the runtime launches it.
     qopt::cuda::QuantLaunch l =
         qopt::cuda::quantLaunch(bits, m, n, k, group, half, multiprocessors);
-    std::string variant;
-    if (const char *v = std::getenv("QOPT_BENCH_GEMM"); v && l.suffix[1] == 'g') {
-      // "W,T,B": W warps of T tiles a block, B blocks a multiprocessor.
-      int w = 8, t = 4, per = 1, d = 1;
-      std::sscanf(v, "%d,%d,%d,%d", &w, &t, &per, &d);
-      int64_t rowTiles = l.suffix[2] - '0';
-      int64_t cols = (n + 8 * w * t - 1) / (8 * w * t), rowBlocks = (m + 16 * rowTiles - 1) / (16 * rowTiles);
-      int64_t steps = k / 64;
-      int64_t splits = std::clamp<int64_t>(multiprocessors * per / (cols * rowBlocks), 1, std::max<int64_t>(1, steps / 4));
-      int64_t perSplit = (steps + splits - 1) / splits;
-      splits = (steps + perSplit - 1) / perSplit;
-      l.grid[0] = cols; l.grid[1] = rowBlocks; l.grid[2] = splits;
-      l.block = 32 * w; l.accumulate = splits > 1;
-      variant = "_w" + std::to_string(w) + "t" + std::to_string(t) + "d" + std::to_string(d);
-    }
     void *kernel = nullptr;
-    std::string name = "qopt_gpu_q" + std::to_string(bits) + "_f16_sym" + l.suffix + variant;
+    std::string name = "qopt_gpu_q" + std::to_string(bits) + "_f16_sym" + l.suffix;
     check(getFunction(&kernel, module, name.c_str()), name.c_str());
     auto run = [&] {
       if (l.accumulate)
@@ -191,7 +176,7 @@ int main(int argc, char **argv) {
       }
       worst = std::max(worst, std::fabs(y[row * n + col] - ref) / std::max(mag, 1e-30));
     }
-    std::printf("qopt %ld %ld %ld %.3f %.2e %s%s\n", k, n, m, 1000.0 * ms / iters, worst, l.suffix, variant.c_str());
+    std::printf("qopt %ld %ld %ld %.3f %.2e %s\n", k, n, m, 1000.0 * ms / iters, worst, l.suffix);
     std::fflush(stdout);
   }
   return 0;

@@ -6,8 +6,6 @@
 #include "qopt/Conversion/Passes.h"
 
 #include "GpuKernelBuilder.h"
-
-#include <cstdlib>
 #include "dialects/QOpt/IR/QOptOps.h"
 #include "qopt/Runtime/CudaKernels.h"
 #include "qopt/Runtime/CudaQuantMatMul.h"
@@ -178,15 +176,9 @@ struct GenerateGpuKernelsPass
           }
           for (int64_t rowTiles : {1, 2, 4})
             buildQuantGemmKernel(b, gpuModule, name + "_g" + std::to_string(rowTiles), scales,
-                                 zeroPoints, rowTiles, bits);
+                                 zeroPoints, rowTiles, bits,
+                                 qopt::cuda::gemmPrefetchSteps(rowTiles));
           numGpuKernels += 3;
-          if (std::getenv("QOPT_GEMM_VARIANTS"))
-            for (int64_t rowTiles : {1, 2, 4})
-              for (auto [w, t, d] : {std::tuple<int64_t, int64_t, int64_t>{8, 4, 2}, {4, 4, 2}, {8, 4, 3}, {4, 8, 1}})
-                buildQuantGemmKernel(b, gpuModule,
-                                     name + "_g" + std::to_string(rowTiles) + "_w" +
-                                         std::to_string(w) + "t" + std::to_string(t) + "d" + std::to_string(d),
-                                     scales, zeroPoints, rowTiles, bits, w, t, d);
         }
       } else {
         return WalkResult::advance();

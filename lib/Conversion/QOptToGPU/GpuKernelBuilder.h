@@ -7,8 +7,6 @@
 #ifndef QOPT_LIB_CONVERSION_QOPTTOGPU_GPUKERNELBUILDER_H
 #define QOPT_LIB_CONVERSION_QOPTTOGPU_GPUKERNELBUILDER_H
 
-#include "qopt/Runtime/CudaQuantMatMul.h"
-
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -167,13 +165,11 @@ void buildQuant4HalfKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                            int64_t rows);
 
 /// Builds the staged tensor-core GEMM `name` (the `_g` kernels, QuantGemmKernel.cpp) of
-/// `bits` (4 or 8) bit codes for blocks of 16 * `rowTiles` rows; K and the group must be
-/// multiples of 64.
+/// `bits` (4 or 8) bit codes for blocks of 16 * `rowTiles` rows, with the loads of the next
+/// `depth` steps in flight; K and the group must be multiples of 64.
 void buildQuantGemmKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                           llvm::StringRef name, ScaleKind scales, bool zeroPoints,
-                          int64_t rowTiles, int64_t bits,
-                          int64_t warps = qopt::cuda::kGemmWarps,
-                          int64_t tiles = qopt::cuda::kGemmTilesPerWarp, int64_t depth = 1);
+                          int64_t rowTiles, int64_t bits, int64_t depth);
 
 /// Stores the mma.sync m16n8k16 sums of a warp's `rowTiles` by `tiles` tiles (16 rows by 8
 /// channels each, 4 sums a tile per lane) whose first row is `m0` and first channel `n0`, for

@@ -81,10 +81,11 @@ void storeMmaSums(KernelBuilder &k, const QuantMatMulParams &p, ArrayRef<Value> 
 
 void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                           ScaleKind scales, bool zeroPoints, int64_t rowTiles, int64_t bits,
-                          int64_t warps, int64_t tiles, int64_t depth) {
+                          int64_t depth) {
   assert((bits == 4 || bits == 8) && "4- or 8-bit codes");
   using namespace qopt::cuda;
-  const int64_t threads = 32 * warps;
+  constexpr int64_t tiles = kGemmTilesPerWarp;
+  constexpr int64_t threads = 32 * kGemmWarps;
   const int64_t rows = 16 * rowTiles;
   // Bytes of one staged row (64 codes as f16, padded) and of one buffer.
   constexpr int64_t rowBytes = 2 * kTcStepCodes + 16;
@@ -111,7 +112,7 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   Value tid = k.threadId(), c32 = k.i64c(32), c4 = k.i64c(4);
   Value warp = k.divu(tid, c32), lane = k.remu(tid, c32);
   Value g = k.divu(lane, c4), t = k.remu(lane, c4);
-  Value n0 = k.add(k.mul(k.blockId(), k.i64c(8 * tiles * warps)), k.mul(warp, k.i64c(8 * tiles)));
+  Value n0 = k.add(k.mul(k.blockId(), k.i64c(kGemmChannelsPerBlock)), k.mul(warp, k.i64c(8 * tiles)));
   Value m0 = k.mul(k.blockId(gpu::Dimension::y), k.i64c(rows));
   Value lastRow = k.add(m, k.i64c(-1)), lastChannel = k.add(n, k.i64c(-1));
   // Loads past the matrices' ends read their last row or channel; those results are not written.
