@@ -64,10 +64,10 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for k, n in SHAPES:
         runs = {}
-        for half in ("1", "0", "w8"):
-            extra = {"QOPT_GPU_HALF": half}
+        for run in ("1", "0", "w8"):
+            extra = {"QOPT_GPU_HALF": run}
             lib = model
-            if half == "w8":
+            if run == "w8":
                 if not model8:
                     runs["w8"] = {m: (float("nan"), "-", "-") for m in ROWS}
                     continue
@@ -78,7 +78,7 @@ def main():
             if out.returncode != 0:
                 print(f"# gpu_matmul failed: {out.stderr.strip()}")
                 break
-            runs[half] = {int(f[3]): (float(f[4]), f[5], f[6])
+            runs[run] = {int(f[3]): (float(f[4]), f[5], f[6])
                           for f in (l.split() for l in out.stdout.splitlines())}
         if len(runs) < 3:
             continue

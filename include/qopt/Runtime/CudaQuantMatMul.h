@@ -36,13 +36,14 @@ constexpr int64_t kQ4ChannelsPerBlock = kQ4WarpsPerBlock * kQ4ChannelsPerWarp;
 constexpr int64_t kHalfChunkCodes = 2048;
 
 /// Codes of K per step of the tensor-core GEMM; K and the group must be multiples of it.
-constexpr int64_t kTcStepCodes = 64;
+constexpr int64_t kGemmStepCodes = 64;
 
 constexpr int64_t kGemmWarps = 8;
 constexpr int64_t kGemmTilesPerWarp = 4;
 constexpr int64_t kGemmChannelsPerBlock = kGemmWarps * kGemmTilesPerWarp * 8;
 /// Blocks of the 16-row GEMM that fit a multiprocessor at once (ptxas gives it 115-126
-/// registers a thread for sm_90); the 32- and 64-row forms (148-196) fit one.
+/// registers a thread for sm_90 with symmetric codes); the 32- and 64-row forms (172-246) fit
+/// one.
 constexpr int64_t kGemmBlocksPerSMOneTile = 2;
 /// Steps of the GEMM whose loads are in flight while one is computed: two from 32 rows a block
 /// (measured on an H100: 10-23 % faster at 32 and 128 rows than one), one for 16 rows, where two
@@ -68,12 +69,11 @@ inline QuantLaunch gemmLaunch(int64_t m, int64_t n, int64_t k, int64_t multiproc
   // Split K so that the blocks come close to one full wave (without passing it: a second,
   // partial wave costs as much as the first), each split keeping at least four steps.
   int64_t wave = multiprocessors * (rowTiles == 1 ? kGemmBlocksPerSMOneTile : 1);
-  int64_t steps = k / kTcStepCodes;
+  int64_t steps = k / kGemmStepCodes;
   int64_t splits = std::clamp<int64_t>(wave / tiles, 1, std::max<int64_t>(1, steps / 4));
   int64_t perSplit = (steps + splits - 1) / splits;
   splits = (steps + perSplit - 1) / perSplit;
-  static const char *const names[] = {"_g1", "_g2", "_g2", "_g4"};
-  return {names[rowTiles - 1],
+  return {rowTiles == 1 ? "_g1" : rowTiles == 2 ? "_g2" : "_g4",
           {static_cast<unsigned>(columnBlocks), static_cast<unsigned>(rowBlocks),
            static_cast<unsigned>(splits)},
           static_cast<unsigned>(32 * kGemmWarps),
@@ -84,7 +84,7 @@ inline QuantLaunch gemmLaunch(int64_t m, int64_t n, int64_t k, int64_t multiproc
 /// GPU with `multiprocessors` SMs. `halfPrecision` false keeps every size on the f32 kernels.
 inline QuantLaunch q4Launch(int64_t m, int64_t n, int64_t k, int64_t group, bool halfPrecision,
                             int64_t multiprocessors) {
-  if (halfPrecision && m >= 16 && k % kTcStepCodes == 0 && group % kTcStepCodes == 0)
+  if (halfPrecision && m >= 16 && k % kGemmStepCodes == 0 && group % kGemmStepCodes == 0)
     return gemmLaunch(m, n, k, multiprocessors);
   int64_t rows = m == 1 ? 1 : 4;
   bool half = halfPrecision && k % 16 == 0 && group % 16 == 0;

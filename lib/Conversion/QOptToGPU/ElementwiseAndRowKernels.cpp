@@ -27,6 +27,26 @@ Value KernelBuilder::half2Splat(Value v) {
   return LLVM::InsertElementOp::create(b, loc, pair, v, i32c(1));
 }
 
+Value KernelBuilder::maskedHalves(Value word, int32_t mask) {
+  Value bits = arith::AndIOp::create(b, loc, word, i32c(mask));
+  bits = arith::OrIOp::create(b, loc, bits, i32c(0x64006400));
+  return LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getF16Type()), bits);
+}
+
+SmallVector<Value> KernelBuilder::ifOrPoison(TypeRange types, Value cond,
+                                             function_ref<SmallVector<Value>()> then) {
+  auto branch = scf::IfOp::create(b, loc, types, cond, /*withElse=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&branch.getThenRegion().front());
+  scf::YieldOp::create(b, loc, then());
+  b.setInsertionPointToStart(&branch.getElseRegion().front());
+  SmallVector<Value> none;
+  for (Type type : types)
+    none.push_back(LLVM::PoisonOp::create(b, loc, type));
+  scf::YieldOp::create(b, loc, none);
+  return SmallVector<Value>(branch.getResults());
+}
+
 Value KernelBuilder::warpSum(Value v) {
   for (int32_t offset = 16; offset >= 1; offset /= 2) {
     auto shuffle = gpu::ShuffleOp::create(b, loc, v, offset, 32, gpu::ShuffleMode::XOR);

@@ -85,7 +85,8 @@ std::string quantKernelFamily(Q::QuantizedMatMulOp q) {
       q.getInt8Activations() || q.getBf16Activations() || k % 32 || group % 32 || !isF32Tensor(q.getInput()))
     return "";
   // 8-bit codes have only the tensor-core GEMM, which steps through K 64 codes at a time.
-  if (s.getBits() != 4 && (s.getBits() != 8 || k % 64 || group % 64))
+  if (s.getBits() != 4 &&
+      (s.getBits() != 8 || k % qopt::cuda::kGemmStepCodes || group % qopt::cuda::kGemmStepCodes))
     return "";
   Type st = cast<RankedTensorType>(q.getScales().getType()).getElementType();
   const char *scales = st.isF16() ? "f16" : st.isBF16() ? "bf16" : st.isF32() ? "f32" : nullptr;

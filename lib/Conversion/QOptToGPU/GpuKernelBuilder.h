@@ -40,6 +40,13 @@ struct KernelBuilder {
   mlir::Value f16c(double v);
   /// The f16 pair (v, v): the operand form of the kernels' f16x2 arithmetic.
   mlir::Value half2Splat(mlir::Value v);
+  /// `(word & mask) | 0x64006400` as an f16 pair: each half is 1024 plus the bits `mask` keeps
+  /// of it (below 1024), the quantized kernels' decoding of packed codes without a conversion.
+  mlir::Value maskedHalves(mlir::Value word, int32_t mask);
+  /// scf.if `cond` yielding what `then` builds, poison of `types` otherwise (values a warp or
+  /// block computes only where a uniform condition holds); returns its results.
+  llvm::SmallVector<mlir::Value> ifOrPoison(mlir::TypeRange types, mlir::Value cond,
+                                            llvm::function_ref<llvm::SmallVector<mlir::Value>()> then);
 
   /// A hardware index (thread or block id, block size) as i64.
   template <typename IdOp> mlir::Value id(mlir::gpu::Dimension d = mlir::gpu::Dimension::x) {
@@ -170,13 +177,6 @@ void buildQuant4HalfKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
 void buildQuantGemmKernel(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
                           llvm::StringRef name, ScaleKind scales, bool zeroPoints,
                           int64_t rowTiles, int64_t bits, int64_t depth);
-
-/// Stores the mma.sync m16n8k16 sums of a warp's `rowTiles` by `tiles` tiles (16 rows by 8
-/// channels each, 4 sums a tile per lane) whose first row is `m0` and first channel `n0`, for
-/// lane (g, t); where the grid splits K (gridDim.z > 1), adds them to y atomically.
-void storeMmaSums(KernelBuilder &k, const QuantMatMulParams &p, llvm::ArrayRef<mlir::Value> sums,
-                  mlir::Value m0, mlir::Value n0, mlir::Value g, mlir::Value t, int64_t rowTiles,
-                  int64_t tiles);
 
 } // namespace qopt::gpu_kernels
 

@@ -8,7 +8,7 @@
 // FMA to multiply, and the activations come from shared memory already in f16 and in the order
 // the decoding leaves the codes.
 //
-// Decoding (as in Quant4TensorCoreKernel.cpp): (w & 0x000F000F) | 0x64006400 is the f16 pair
+// Decoding (as in QuantGemmKernel.cpp): (w & 0x000F000F) | 0x64006400 is the f16 pair
 // 1024 + code for codes 0 and 4 of a 32-bit word, (w & 0x00F000F0) | 0x64006400 is 1024 + 16 *
 // code for codes 1 and 5, and w >> 8 gives codes 2, 6 and 3, 7 alike. One FMA (times 1/16 or
 // 1/256, minus 64 + zero / 16 or 4 + zero / 16) leaves (code - zero) / 16, exact in f16. The
@@ -101,34 +101,27 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
     for (int64_t s = 0; s < slots; ++s) {
       Value slotFirst = k.add(firstPairWord, k.i64c(32 * s));
       slotUsed.push_back(k.ult(slotFirst, pairWords));
-      auto used = scf::IfOp::create(b, loc, loadedTypes, slotUsed.back(), /*withElse=*/true);
-      OpBuilder::InsertionGuard inner(b);
-      b.setInsertionPointToStart(&used.getThenRegion().front());
-      Value pairWord = k.minu(k.add(slotFirst, lane), lastPairWord);
-      Value groupOf = arith::ExtUIOp::create(
-          b, loc, k.i64(),
-          arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, i32, pairWord),
-                                 pairWordsPerGroup));
-      SmallVector<Value> values;
-      for (int64_t c = 0; c < channels; ++c) {
-        Value at = k.add(codeRow[c], k.mul(pairWord, k.i64c(8)));
-        values.push_back(
-            LLVM::LoadOp::create(b, loc, words2, k.gep(codes, b.getI8Type(), at), 8));
-        Value index = k.add(scaleRow[c], groupOf);
-        values.push_back(loadScale(k, scales, scalePtr, index));
-        if (zeroPoints) {
-          auto [even, odd] = biasesOf(
-              arith::UIToFPOp::create(b, loc, f16, k.load(b.getI8Type(), zeros, index)));
-          values.append({even, odd});
+      loaded.push_back(k.ifOrPoison(loadedTypes, slotUsed.back(), [&] {
+        Value pairWord = k.minu(k.add(slotFirst, lane), lastPairWord);
+        Value groupOf = arith::ExtUIOp::create(
+            b, loc, k.i64(),
+            arith::DivUIOp::create(b, loc, arith::TruncIOp::create(b, loc, i32, pairWord),
+                                   pairWordsPerGroup));
+        SmallVector<Value> values;
+        for (int64_t c = 0; c < channels; ++c) {
+          Value at = k.add(codeRow[c], k.mul(pairWord, k.i64c(8)));
+          values.push_back(
+              LLVM::LoadOp::create(b, loc, words2, k.gep(codes, b.getI8Type(), at), 8));
+          Value index = k.add(scaleRow[c], groupOf);
+          values.push_back(loadScale(k, scales, scalePtr, index));
+          if (zeroPoints) {
+            auto [even, odd] = biasesOf(
+                arith::UIToFPOp::create(b, loc, f16, k.load(b.getI8Type(), zeros, index)));
+            values.append({even, odd});
+          }
         }
-      }
-      scf::YieldOp::create(b, loc, values);
-      b.setInsertionPointToStart(&used.getElseRegion().front());
-      SmallVector<Value> none;
-      for (Type t : loadedTypes)
-        none.push_back(LLVM::PoisonOp::create(b, loc, t));
-      scf::YieldOp::create(b, loc, none);
-      loaded.emplace_back(used.getResults().begin(), used.getResults().end());
+        return values;
+      }));
     }
 
     // Staging: thread `tid` converts 8-code units tid, tid + blockDim, ... of each row.
@@ -187,10 +180,7 @@ void buildQuant4HalfKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name
           Value word = LLVM::ExtractElementOp::create(b, loc, packedWords, k.i32c(w));
           Value shifted = arith::ShRUIOp::create(b, loc, word, k.i32c(8));
           for (int64_t p = 0; p < 4; ++p) {
-            Value bits = arith::AndIOp::create(b, loc, p < 2 ? word : shifted,
-                                               k.i32c(p % 2 ? 0x00F000F0 : 0x000F000F));
-            bits = arith::OrIOp::create(b, loc, bits, k.i32c(0x64006400));
-            Value h = LLVM::BitcastOp::create(b, loc, half2, bits);
+            Value h = k.maskedHalves(p < 2 ? word : shifted, p % 2 ? 0x00F000F0 : 0x000F000F);
             q.push_back(LLVM::FMAOp::create(b, loc, h, p % 2 ? one256th : one16th,
                                             p % 2 ? oddBias : evenBias));
           }

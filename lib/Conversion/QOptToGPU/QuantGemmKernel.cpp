@@ -48,8 +48,10 @@ SlotPairs slotPairs(int64_t bits, int32_t s) {
     return {{s, s + 4}, {8 + s, 12 + s}};
   return {{4 * s, 4 * s + 2}, {4 * s + 1, 4 * s + 3}};
 }
-} // namespace
 
+/// Stores the mma.sync m16n8k16 sums of a warp's `rowTiles` by `tiles` tiles (16 rows by 8
+/// channels each, 4 sums a tile per lane) whose first row is `m0` and first channel `n0`, for
+/// lane (g, t); where the grid splits K (gridDim.z > 1), adds them to y atomically.
 void storeMmaSums(KernelBuilder &k, const QuantMatMulParams &p, ArrayRef<Value> sums, Value m0,
                   Value n0, Value g, Value t, int64_t rowTiles, int64_t tiles) {
   OpBuilder &b = k.b;
@@ -78,6 +80,7 @@ void storeMmaSums(KernelBuilder &k, const QuantMatMulParams &p, ArrayRef<Value> 
     }
   }
 }
+} // namespace
 
 void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
                           ScaleKind scales, bool zeroPoints, int64_t rowTiles, int64_t bits,
@@ -88,7 +91,7 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   constexpr int64_t threads = 32 * kGemmWarps;
   const int64_t rows = 16 * rowTiles;
   // Bytes of one staged row (64 codes as f16, padded) and of one buffer.
-  constexpr int64_t rowBytes = 2 * kTcStepCodes + 16;
+  constexpr int64_t rowBytes = 2 * kGemmStepCodes + 16;
   const int64_t bufferBytes = rows * rowBytes;
   // Staging units: a row's 16 activations of one lane column t.
   const int64_t units = rows * 4;
@@ -106,7 +109,7 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   LLVM::GlobalOp sharedArray = declareSharedFloats(b, module, name, 2 * bufferBytes / 4);
   QuantMatMulParams params = createQuantMatMulKernel(b, module, name);
   Value x = params.x, codes = params.codes, scalePtr = params.scales, zeros = params.zeros,
-        y = params.y, m = params.m, n = params.n, kdim = params.k, group = params.group;
+        m = params.m, n = params.n, kdim = params.k, group = params.group;
   SharedFloats shared(k, sharedArray);
 
   Value tid = k.threadId(), c32 = k.i64c(32), c4 = k.i64c(4);
@@ -135,8 +138,8 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
     unitTo.push_back(k.add(k.mul(row, k.i64c(rowBytes)), k.mul(column, k.i64c(32))));
   }
 
-  Value steps = k.divu(kdim, k.i64c(kTcStepCodes));
-  Value stepsPerGroup = arith::TruncIOp::create(b, loc, i32, k.divu(group, k.i64c(kTcStepCodes)));
+  Value steps = k.divu(kdim, k.i64c(kGemmStepCodes));
+  Value stepsPerGroup = arith::TruncIOp::create(b, loc, i32, k.divu(group, k.i64c(kGemmStepCodes)));
   // This block's share of K: split z of gridDim.z.
   Value splits = k.id<gpu::GridDimOp>(gpu::Dimension::z);
   Value perSplit = k.divu(k.add(steps, k.add(splits, k.i64c(-1))), splits);
@@ -163,21 +166,17 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   };
   auto loadStep = [&](Value step) {
     SmallVector<Value> values;
-    Value stepCodes = k.mul(step, k.i64c(kTcStepCodes));
+    Value stepCodes = k.mul(step, k.i64c(kGemmStepCodes));
     for (int64_t i = 0; i < unitsPerThread; ++i) {
       // Threads past the block's units (whole warps) load nothing.
-      auto used = scf::IfOp::create(b, loc, SmallVector<Type>(4, quad), unitUsed[i],
-                                    /*withElse=*/true);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&used.getThenRegion().front());
-      SmallVector<Value> quads;
-      for (int64_t q = 0; q < 4; ++q)
-        quads.push_back(LLVM::LoadOp::create(
-            b, loc, quad, k.gep(x, f32, k.add(unitFrom[i], k.add(stepCodes, k.i64c(4 * q)))), 16));
-      scf::YieldOp::create(b, loc, quads);
-      b.setInsertionPointToStart(&used.getElseRegion().front());
-      scf::YieldOp::create(b, loc, SmallVector<Value>(4, LLVM::PoisonOp::create(b, loc, quad)));
-      llvm::append_range(values, used.getResults());
+      llvm::append_range(values, k.ifOrPoison(SmallVector<Type>(4, quad), unitUsed[i], [&] {
+        SmallVector<Value> quads;
+        for (int64_t q = 0; q < 4; ++q)
+          quads.push_back(LLVM::LoadOp::create(
+              b, loc, quad, k.gep(x, f32, k.add(unitFrom[i], k.add(stepCodes, k.i64c(4 * q)))),
+              16));
+        return quads;
+      }));
     }
     Value groupOf = arith::ExtUIOp::create(
         b, loc, k.i64(),
@@ -201,16 +200,7 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
   };
   // The loads of `step` where it is before `end` (uniform over the block), poison otherwise.
   auto loadStepIf = [&](Value step) {
-    auto inside = scf::IfOp::create(b, loc, loadedTypes, k.ult(step, end), /*withElse=*/true);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&inside.getThenRegion().front());
-    scf::YieldOp::create(b, loc, loadStep(step));
-    b.setInsertionPointToStart(&inside.getElseRegion().front());
-    SmallVector<Value> none;
-    for (Type type : loadedTypes)
-      none.push_back(LLVM::PoisonOp::create(b, loc, type));
-    scf::YieldOp::create(b, loc, none);
-    return SmallVector<Value>(inside.getResults());
+    return k.ifOrPoison(loadedTypes, k.ult(step, end), [&] { return loadStep(step); });
   };
 
   const int64_t accumulators = 4 * tiles * rowTiles;
@@ -272,10 +262,8 @@ void buildQuantGemmKernel(OpBuilder &b, gpu::GPUModuleOp module, StringRef name,
       Value lowBias = zeroPoints ? tile[2] : symmetricBiases.first;
       Value highBias = zeroPoints ? tile[3] : symmetricBiases.second;
       auto decode = [&](Value word, int32_t mask, bool times16) -> Value {
-        Value bits = arith::AndIOp::create(b, loc, word, k.i32c(mask));
-        bits = arith::OrIOp::create(b, loc, bits, k.i32c(0x64006400));
-        Value h = LLVM::BitcastOp::create(b, loc, half2, bits);
-        Value centered = LLVM::FMAOp::create(b, loc, h, times16 ? one16th : one,
+        Value centered = LLVM::FMAOp::create(b, loc, k.maskedHalves(word, mask),
+                                             times16 ? one16th : one,
                                              times16 ? highBias : lowBias);
         return arith::MulFOp::create(b, loc, centered, scale);
       };
